@@ -1,0 +1,3 @@
+"""privacyops: the privacy team's workbench for data-subject rights under the GDPR."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,33 @@
+"""Connectors: one small interface over every kind of store a data map can name.
+
+`open_source(source, root)` returns a connector for a `datamap.Source`; the registry maps source kinds to classes so
+new kinds (PostgreSQL, SQLite) plug in without touching the callers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..datamap import Source
+from ..errors import SourceError
+from .base import Connector, Rows
+from .duckdb import DuckDBConnector, FileConnector
+
+CONNECTORS: dict[str, type[Connector]] = {
+    "duckdb": DuckDBConnector,
+    "parquet": FileConnector,
+    "csv": FileConnector,
+}
+
+
+def open_source(source: Source, root: Path, read_only: bool = True) -> Connector:
+    """Open the store behind `source`; paths are relative to the workspace folder `root`."""
+    try:
+        cls = CONNECTORS[source.kind]
+    except KeyError:
+        raise SourceError(f"source '{source.name}': no connector for kind '{source.kind}'; "
+                          f"available: {', '.join(sorted(CONNECTORS))}") from None
+    return cls(source, Path(root), read_only=read_only)
+
+
+__all__ = ["Connector", "Rows", "open_source", "CONNECTORS"]

@@ -1,0 +1,220 @@
+"""The connector interface and the SQL every connector shares.
+
+Values always travel as query parameters. Table and column names come only from the validated data map and are
+quoted with `quote()`; the few expressions that differ between stores (normalising an e-mail or a phone number,
+name similarity) are methods a connector may override.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from ..datamap import Dataset, Settings, Source
+
+CHUNK = 1000  # values per IN list: keeps statements small on every store
+INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                 "UBIGINT", "INT", "INT2", "INT4", "INT8", "SERIAL", "BIGSERIAL")
+TEXT_TYPES = ("VARCHAR", "TEXT", "CHAR", "STRING", "NVARCHAR", "CHARACTER", "BPCHAR", "CHARACTER VARYING")
+DATE_TYPES = ("DATE", "TIMESTAMP", "DATETIME", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ", "TIMESTAMP_S",
+              "TIMESTAMP_MS", "TIMESTAMP_NS")
+SCORE = "_privacyops_score"
+
+
+def type_family(sql_type: str) -> str:
+    """Coarse type family of a store's column type: integer, text, date, number, boolean or other."""
+    t = sql_type.upper().split("(")[0].strip()
+    if t in INTEGER_TYPES:
+        return "integer"
+    if t in TEXT_TYPES or t.startswith("VARCHAR") or "CHAR" in t:
+        return "text"
+    if t in DATE_TYPES or t.startswith("TIMESTAMP"):
+        return "date"
+    if t in ("DECIMAL", "NUMERIC", "DOUBLE", "FLOAT", "REAL", "DOUBLE PRECISION"):
+        return "number"
+    if t in ("BOOLEAN", "BOOL"):
+        return "boolean"
+    return "other"
+
+
+def digits_of(text: str) -> str:
+    """Phone normalisation: digits only, an international 00 prefix dropped."""
+    d = re.sub(r"\D", "", text or "")
+    return d[2:] if d.startswith("00") else d
+
+
+@dataclass
+class Rows:
+    """Rows returned by a connector: column names plus value tuples."""
+
+    columns: list[str]
+    rows: list[tuple]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, r)) for r in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class Connector(ABC):
+    """One open store. Subclasses implement `execute`, `relation` and `describe`."""
+
+    param = "?"  # the driver's placeholder
+
+    def __init__(self, source: Source, root: Path, read_only: bool = True):
+        self.source = source
+        self.root = root
+        self.read_only = read_only
+        self._columns: dict[str, dict[str, str]] = {}
+
+    # -- what each store provides -------------------------------------------------------------------------------
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        """Run one parameterised statement and return its rows."""
+
+    @abstractmethod
+    def relation(self, dataset: Dataset) -> str:
+        """The quoted FROM target of a dataset."""
+
+    @abstractmethod
+    def describe(self, dataset: Dataset) -> dict[str, str]:
+        """Live columns of a dataset: name -> store type. Raises SourceError when the table is missing."""
+
+    def close(self) -> None:  # pragma: no cover - trivial default
+        pass
+
+    def __enter__(self) -> "Connector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- dialect hooks ------------------------------------------------------------------------------------------
+    @staticmethod
+    def quote(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def email_expr(self, col: str) -> str:
+        return f"lower(trim({col}))"
+
+    def phone_expr(self, col: str, digits: int) -> str:
+        return f"right(regexp_replace({col}, '[^0-9]', '', 'g'), {int(digits)})"
+
+    def name_expr(self, col: str) -> str:
+        return f"lower(strip_accents({col}))"
+
+    def similarity_expr(self, a: str, b: str) -> str:
+        return f"jaro_winkler_similarity({a}, {b})"
+
+    def contains_expr(self, haystack: str, needle: str) -> str:
+        return f"contains({haystack}, {needle})"
+
+    # -- operations used by lookup ------------------------------------------------------------------------------
+    def columns(self, dataset: Dataset) -> dict[str, str]:
+        if dataset.name not in self._columns:
+            self._columns[dataset.name] = self.describe(dataset)
+        return self._columns[dataset.name]
+
+    def _placeholders(self, n: int) -> str:
+        return ", ".join([self.param] * n)
+
+    def coerce(self, dataset: Dataset, column: str, values: Iterable[Any]) -> list[Any]:
+        """Values converted to the column's type; values that cannot be of that type are dropped."""
+        family = type_family(self.columns(dataset).get(column, ""))
+        out = []
+        for v in values:
+            if v is None:
+                continue
+            if family == "integer":
+                try:
+                    out.append(int(str(v).strip()))
+                except ValueError:
+                    continue
+            elif family == "text":
+                out.append(str(v))
+            else:
+                out.append(v)
+        return list(dict.fromkeys(out))
+
+    def select_in(self, dataset: Dataset, column: str, values: Iterable[Any]) -> Rows:
+        """Rows whose `column` holds one of `values` (chunked IN lists)."""
+        vals = self.coerce(dataset, column, values)
+        result = Rows(list(self.columns(dataset)), [])
+        for i in range(0, len(vals), CHUNK):
+            part = vals[i:i + CHUNK]
+            sql = (f"SELECT * FROM {self.relation(dataset)} WHERE {self.quote(column)} "
+                   f"IN ({self._placeholders(len(part))})")
+            got = self.execute(sql, part)
+            result.columns = got.columns
+            result.rows.extend(got.rows)
+        return result
+
+    def select_identity(self, dataset: Dataset, kind: str, columns: Sequence[str], values: Sequence[str],
+                        settings: Settings) -> Rows:
+        """Rows whose identity columns of `kind` match one of `values` (normalised for e-mail and phone)."""
+        conds, params = [], []
+        for col in columns:
+            q = self.quote(col)
+            if kind == "email":
+                emails = sorted({v.strip().lower() for v in values if v and v.strip()})
+                if emails:
+                    conds.append(f"{self.email_expr(q)} IN ({self._placeholders(len(emails))})")
+                    params.extend(emails)
+            elif kind == "phone":
+                for v in values:
+                    digits = digits_of(v)
+                    k = min(settings.phone_match_digits, len(digits))
+                    if k >= 6:
+                        conds.append(f"{self.phone_expr(q, k)} = {self.param}")
+                        params.append(digits[-k:])
+            else:
+                family = type_family(self.columns(dataset).get(col, ""))
+                vals = self.coerce(dataset, col, [v.strip() for v in values])
+                if not vals:
+                    continue
+                target = q if family in ("integer", "text") else f"CAST({q} AS VARCHAR)"
+                conds.append(f"{target} IN ({self._placeholders(len(vals))})")
+                params.extend(vals if family in ("integer", "text") else [str(v) for v in vals])
+        if not conds:
+            return Rows(list(self.columns(dataset)), [])
+        return self.execute(f"SELECT * FROM {self.relation(dataset)} WHERE {' OR '.join(conds)}", params)
+
+    def name_candidates(self, dataset: Dataset, column: str, query: str, threshold: float,
+                        limit: int = 20) -> Rows:
+        """Rows whose name column resembles `query`, best first, with a similarity score column."""
+        q = self.quote(column)
+        norm = self.name_expr(q)
+        p = self.param
+        # Accent- and case-blind similarity decides; the exact spelling (diacritics kept) breaks ties, so
+        # "Jānis Bērziņš" ranks the person spelled that way first and the ASCII variant right after.
+        raw = f"lower({q})"
+        score = (f"(0.97 * greatest({self.similarity_expr(norm, self.name_expr(p))}, "
+                 f"CASE WHEN {self.contains_expr(norm, self.name_expr(p))} THEN 0.9 ELSE 0 END) "
+                 f"+ 0.03 * {self.similarity_expr(raw, f'lower({p})')})")
+        sql = (f"SELECT * FROM (SELECT *, {score} AS {SCORE} FROM {self.relation(dataset)} "
+               f"WHERE {q} IS NOT NULL) t WHERE {SCORE} >= {p} ORDER BY {SCORE} DESC LIMIT {int(limit)}")
+        return self.execute(sql, [query, query, query, threshold])
+
+    def select_mentions(self, dataset: Dataset, fields: Sequence[str], emails: Sequence[str],
+                        phones: Sequence[str], limit: int = 500) -> Rows:
+        """Rows whose free-text fields contain one of the e-mails (any case) or phone digit strings."""
+        conds, params = [], []
+        for f in fields:
+            q = self.quote(f)
+            for e in emails:
+                conds.append(self.contains_expr(f"lower({q})", self.param))
+                params.append(e.lower())
+            for ph in phones:
+                conds.append(self.contains_expr(f"regexp_replace({q}, '[^0-9]', '', 'g')", self.param))
+                params.append(ph)
+        if not conds:
+            return Rows(list(self.columns(dataset)), [])
+        sql = f"SELECT * FROM {self.relation(dataset)} WHERE {' OR '.join(conds)} LIMIT {int(limit)}"
+        return self.execute(sql, params)
+
+    def count(self, dataset: Dataset) -> int:
+        return int(self.execute(f"SELECT count(*) FROM {self.relation(dataset)}").rows[0][0])
