@@ -680,6 +680,12 @@ def _check_references(c: _Checker, datasets: dict[str, Dataset]) -> None:
             if r.to_dataset not in datasets:
                 c.add(rp, f"references unknown dataset '{r.to_dataset}'"
                           f"{_did_you_mean(r.to_dataset, datasets)}; defined: {', '.join(datasets)}")
+            elif not r.shared and ds.subject and datasets[r.to_dataset].subject:
+                # Walking down such a link would hand one person's records to another (a support rep would
+                # "own" their customers): refuse the map rather than leak.
+                c.add(rp, f"{ds.name} rows are people ({ds.subject}) and so are {r.to_dataset} rows "
+                          f"({datasets[r.to_dataset].subject}): one person never belongs to another; mark the "
+                          f"reference shared: true")
     # Depth-first search for a cycle among belongs-to edges.
     state: dict[str, int] = {}
 

@@ -66,11 +66,12 @@ def detect_kinds(text: str, dm: DataMap) -> list[str]:
     if _EMAIL_RE.match(t):
         return [EMAIL] + exact  # some systems key on e-mail-like usernames
     kinds = []
-    if _PHONE_RE.match(t) and len(digits_of(t)) >= 7:
+    phone_like = bool(_PHONE_RE.match(t)) and len(digits_of(t)) >= 7
+    if phone_like:
         kinds.append(PHONE)
     if _ID_RE.match(t):
         kinds.extend(exact)
-    if not kinds or " " in t or not any(ch.isdigit() for ch in t):
+    if not phone_like and (not kinds or " " in t or not any(ch.isdigit() for ch in t)):
         kinds.append(NAME)
     return list(dict.fromkeys(kinds))
 
@@ -120,13 +121,10 @@ class _Lookup:
                     continue
                 con = self.con(ds)
                 if kind == NAME:
-                    for col in cols:
-                        rows = con.name_candidates(ds, col, value, self.dm.settings.name_match_threshold).dicts()
-                        for r in rows:
-                            score = float(r.pop(SCORE))
-                            k = (ds.name, self.key(ds, r))
-                            scores[k] = max(scores.get(k, 0.0), score)
-                        found.add(ds, rows, f"identity: {kind}")
+                    rows = con.name_candidates(ds, cols, value, self.dm.settings.name_match_threshold).dicts()
+                    for r in rows:
+                        scores[(ds.name, self.key(ds, r))] = float(r.pop(SCORE))
+                    found.add(ds, rows, f"identity: {kind}")
                 else:
                     rows = con.select_identity(ds, kind, cols, [value], self.dm.settings).dicts()
                     for r in rows:
@@ -180,8 +178,10 @@ class _Lookup:
     def candidate(self, root: RowKey, score: float, matched: Iterable[str]) -> Candidate:
         ds = self.dm.datasets[root[0]]
         row = self._rows_of.get(root) or {}
-        label_parts = [str(row[c]) for kind in (NAME, EMAIL, PHONE) for c in ds.identity_columns(kind)
-                       if row.get(c) not in (None, "")]
+        name = " ".join(str(row[c]) for c in ds.identity_columns(NAME) if row.get(c) not in (None, ""))
+        label_parts = [name] + [str(row[c]).strip() for kind in (EMAIL, PHONE) for c in ds.identity_columns(kind)
+                                if row.get(c) not in (None, "")]
+        label_parts = [x for x in label_parts if x]
         label = " · ".join(dict.fromkeys(label_parts)) or f"{ds.name} {format_key(root[1])}"
         return Candidate(ref=f"{ds.name}:{format_key(root[1])}", dataset=ds.name, key=root[1],
                          subject_type=ds.subject, label=label, score=score, matched_on=sorted(set(matched)))
@@ -316,6 +316,8 @@ class _Lookup:
             seeds, scores = run.seeds(kinds, text)
             if not seeds.rows:
                 return
+            matched = [k for k in kinds if any(v == f"identity: {k}" for vs in seeds.via.values() for v in vs)]
+            result.kind = matched[0] if len(matched) == 1 else "/".join(matched)
             roots = run.roots(seeds)
             people: dict[RowKey, tuple[float, set[str]]] = {}
             orphans: dict[str, dict[tuple, dict[str, Any]]] = {}

@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny hand-made workspace (schema unlike the demo's), the seeded demo, Chinook."""
+"""Shared fixtures: a tiny hand-made workspace whose schema is unlike the demo's."""
 
 from __future__ import annotations
 

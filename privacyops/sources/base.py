@@ -183,21 +183,35 @@ class Connector(ABC):
             return Rows(list(self.columns(dataset)), [])
         return self.execute(f"SELECT * FROM {self.relation(dataset)} WHERE {' OR '.join(conds)}", params)
 
-    def name_candidates(self, dataset: Dataset, column: str, query: str, threshold: float,
+    def name_candidates(self, dataset: Dataset, columns: Sequence[str], query: str, threshold: float,
                         limit: int = 20) -> Rows:
-        """Rows whose name column resembles `query`, best first, with a similarity score column."""
-        q = self.quote(column)
-        norm = self.name_expr(q)
+        """Rows whose name resembles `query`, best first, with a similarity score column.
+
+        Several name columns are scored one by one and joined (a name split into first/last), and in any word
+        order ("Berzins Janis"). Accent- and case-blind similarity decides; the exact spelling breaks ties, so
+        "Jānis Bērziņš" ranks the person spelled that way first and the ASCII variant right after.
+        """
+        cols = [self.quote(c) for c in columns]
+        exprs = cols if len(cols) == 1 else [f"concat_ws(' ', {', '.join(cols)})", *cols]
         p = self.param
-        # Accent- and case-blind similarity decides; the exact spelling (diacritics kept) breaks ties, so
-        # "Jānis Bērziņš" ranks the person spelled that way first and the ASCII variant right after.
-        raw = f"lower({q})"
-        score = (f"(0.97 * greatest({self.similarity_expr(norm, self.name_expr(p))}, "
-                 f"CASE WHEN {self.contains_expr(norm, self.name_expr(p))} THEN 0.9 ELSE 0 END) "
-                 f"+ 0.03 * {self.similarity_expr(raw, f'lower({p})')})")
+        parts, params = [], []
+        for e in exprs:
+            norm, qn = self.name_expr(e), self.name_expr(p)
+            parts.append(f"{self.similarity_expr(norm, qn)}")
+            parts.append(f"CASE WHEN {self.contains_expr(norm, qn)} THEN 0.9 ELSE 0 END")
+            parts.append(f"{self.similarity_expr(self.sorted_words_expr(norm), self.sorted_words_expr(qn))}")
+            params += [query, query, query]
+        full = exprs[0]
+        score = (f"(0.97 * greatest({', '.join(parts)}) + 0.03 * "
+                 f"{self.similarity_expr(f'lower({full})', f'lower({p})')})")
+        params.append(query)
+        not_null = " OR ".join(f"{c} IS NOT NULL" for c in cols)
         sql = (f"SELECT * FROM (SELECT *, {score} AS {SCORE} FROM {self.relation(dataset)} "
-               f"WHERE {q} IS NOT NULL) t WHERE {SCORE} >= {p} ORDER BY {SCORE} DESC LIMIT {int(limit)}")
-        return self.execute(sql, [query, query, query, threshold])
+               f"WHERE {not_null}) t WHERE {SCORE} >= {p} ORDER BY {SCORE} DESC LIMIT {int(limit)}")
+        return self.execute(sql, params + [threshold])
+
+    def sorted_words_expr(self, text: str) -> str:
+        return f"array_to_string(list_sort(string_split({text}, ' ')), ' ')"
 
     def select_mentions(self, dataset: Dataset, fields: Sequence[str], emails: Sequence[str],
                         phones: Sequence[str], limit: int = 500) -> Rows:
