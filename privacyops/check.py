@@ -52,6 +52,7 @@ def check_workspace(ws: Workspace, count_rows: bool = True) -> CheckReport:
         report.problems.append(MapProblem(dotted, message, dm.line_of(dotted), file))
 
     live: dict[str, dict[str, str]] = {}
+    ws.forget_schemas()
     with ws.session():
         for ds in dm.datasets.values():
             try:

@@ -9,12 +9,16 @@ import secrets
 from pathlib import Path
 
 SECRET_FILE = "workspace.key"
+_SECRETS: dict[Path, bytes] = {}  # read once per process
 
 
 def workspace_secret(keys_dir: Path) -> bytes:
     """The workspace's 32-byte secret, created on first use with owner-only permissions."""
-    keys_dir.mkdir(parents=True, exist_ok=True)
     path = keys_dir / SECRET_FILE
+    cached = _SECRETS.get(path)
+    if cached and path.exists():
+        return cached
+    keys_dir.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -26,6 +30,7 @@ def workspace_secret(keys_dir: Path) -> bytes:
     key = path.read_bytes()
     if len(key) != 32:
         raise ValueError(f"{path} is not a privacyops key (expected 32 bytes); restore it from backup")
+    _SECRETS[path] = key
     return key
 
 

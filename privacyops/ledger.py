@@ -16,6 +16,7 @@ from .errors import LedgerError, SourceError
 from .sources.duckdb import connect_duckdb
 
 SCHEMA_VERSION = 1
+_READY: set[str] = set()  # ledgers whose tables this process has already created or seen
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
@@ -55,15 +56,18 @@ def open_ledger(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPy
     path = Path(path)
     if read_only and not path.exists():
         raise LedgerError(f"no ledger at {path} yet: nothing has been recorded in this workspace")
+    if not path.exists():
+        _READY.discard(str(path.resolve()))
     try:
         con = connect_duckdb(str(path), read_only, "ledger")
     except SourceError as exc:
         raise LedgerError(str(exc)) from None
     try:
-        if not read_only:
+        if not read_only and str(path.resolve()) not in _READY:
             for stmt in SCHEMA:
                 con.execute(stmt)
             con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            _READY.add(str(path.resolve()))
         yield con
     finally:
         con.close()

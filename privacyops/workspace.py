@@ -50,6 +50,9 @@ class Workspace:
     root: Path
     datamap: DataMap
     _connectors: dict[str, Connector] = field(default_factory=dict, repr=False)
+    # Live column types per source, kept across sessions: connectors are reopened for every operation (to free
+    # file locks for other processes) but a table's columns rarely change while a workspace is open.
+    _schemas: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict, repr=False)
 
     @property
     def ledger_path(self) -> Path:
@@ -66,8 +69,14 @@ class Workspace:
     def connector(self, source_name: str) -> Connector:
         """An open connector for a source, reused until `close()`."""
         if source_name not in self._connectors:
-            self._connectors[source_name] = open_source(self.datamap.sources[source_name], self.root)
+            con = open_source(self.datamap.sources[source_name], self.root)
+            con._columns = self._schemas.setdefault(source_name, {})
+            self._connectors[source_name] = con
         return self._connectors[source_name]
+
+    def forget_schemas(self) -> None:
+        """Drop cached column types (after a schema change; `check` always reads them fresh)."""
+        self._schemas.clear()
 
     def connector_for(self, dataset_name: str) -> Connector:
         return self.connector(self.datamap.datasets[dataset_name].source)
