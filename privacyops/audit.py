@@ -116,7 +116,10 @@ def entries(ws: Workspace, limit: int | None = None, action: str | None = None) 
 
 def verify(ws: Workspace) -> VerifyResult:
     """Recompute the chain; name the first entry whose content or link does not match."""
+    head_path = ws.root / HEAD_FILE
     if not ws.ledger_path.exists():
+        if head_path.exists():
+            return VerifyResult(False, 0, 1, f"the ledger is gone but {HEAD_FILE} records entries: the log was deleted")
         return VerifyResult(True, 0, reason="no ledger yet")
     with open_ledger(ws.ledger_path, read_only=True) as con:
         rows = con.execute("SELECT seq, recorded_at, actor, action, case_id, subject_hash, details, prev_hash, hash "
@@ -130,7 +133,9 @@ def verify(ws: Workspace) -> VerifyResult:
         if entry_hash(seq, at, actor, action, case_id, s_hash, details, prev_hash) != h:
             return VerifyResult(False, len(rows), seq, "its content does not match its hash (edited)")
         prev, expected_seq = h, seq + 1
-    head_path = ws.root / HEAD_FILE
+    if rows and not head_path.exists():
+        return VerifyResult(False, len(rows), None, f"{HEAD_FILE} is missing: entries may have been cut off the end "
+                                                    f"(restore it from backup)")
     if head_path.exists():
         try:
             head = json.loads(head_path.read_text())

@@ -64,7 +64,7 @@ def open_case(ws: Workspace, case_type: str, received: dt.date | str, *, channel
         try:
             received = dt.date.fromisoformat(received)
         except ValueError:
-            raise CaseError(f"received date '{received}' is not YYYY-MM-DD") from None
+            raise CaseError(f"received date '{received}' is not a valid date written YYYY-MM-DD") from None
     due = add_months(received, 1)
     actor = current_actor()
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

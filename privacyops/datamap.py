@@ -346,7 +346,8 @@ class _Checker:
             return (value,)
         if isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value):
             return tuple(value)
-        self.add(path, f"expected a column name or a list of column names, got {_kind(value)}")
+        what = "an empty list" if value == [] else _kind(value)
+        self.add(path, f"expected a column name or a non-empty list of column names, got {what}")
         return ()
 
     def location(self, value: Any, path: tuple) -> str:
@@ -403,7 +404,7 @@ def parse_datamap(text: str, file: str | None = None, path: Path | None = None) 
     top = c.mapping(data, (), TOP_KEYS, required=("organisation", "sources", "datasets"))
 
     version = top.get("version", 1)
-    if version != 1:
+    if version != 1 or isinstance(version, bool):
         c.add(("version",), f"unsupported version {version!r}; this privacyops reads version 1")
 
     organisation = _organisation(c, top.get("organisation"))
@@ -412,7 +413,8 @@ def parse_datamap(text: str, file: str | None = None, path: Path | None = None) 
     retention = _retention(c, top.get("retention"))
     recipients = _recipients(c, top.get("recipients"))
     sources = _sources(c, top.get("sources"))
-    datasets = _datasets(c, top.get("datasets"), purposes, retention, recipients, sources)
+    declared_rules = set(map(str, top["retention"])) if isinstance(top.get("retention"), dict) else set()
+    datasets = _datasets(c, top.get("datasets"), purposes, retention, recipients, sources, declared_rules)
     _check_references(c, datasets)
 
     if c.problems:
@@ -491,11 +493,11 @@ def _retention(c: _Checker, raw: Any) -> dict[str, RetentionRule]:
     for name, spec in c.mapping(raw, ("retention",)).items():
         p = ("retention", name)
         s = c.mapping(spec, p, RETENTION_KEYS, required=("keep", "from", "ground"))
-        keep = parse_period(s["keep"]) if s.get("keep") is not None else None
+        keep = parse_period(s["keep"]) if isinstance(s.get("keep"), (str, int)) else None
         if s.get("keep") is not None and keep is None:
             c.add(p + ("keep",), f"'{s['keep']}' is not a period; write e.g. '5 years', '18 months', '30 days'")
-        anchor = parse_anchor(s["from"]) if s.get("from") else None
-        if s.get("from") and (anchor is None or (anchor.function and anchor.function not in ANCHOR_FUNCTIONS)):
+        anchor = parse_anchor(s["from"]) if isinstance(s.get("from"), str) and s.get("from") else None
+        if s.get("from") is not None and (anchor is None or (anchor.function and anchor.function not in ANCHOR_FUNCTIONS)):
             c.add(p + ("from",), f"'{s['from']}' is not an anchor; write a date column (closed_at) or "
                                  f"{' / '.join(f + '(column)' for f in ANCHOR_FUNCTIONS)}")
             anchor = None
@@ -565,7 +567,18 @@ def _field(c: _Checker, name: str, spec: Any, p: tuple) -> Field:
     return Field(name, cats, desc, free)
 
 
-def _datasets(c: _Checker, raw: Any, purposes, retention, recipients, sources) -> dict[str, Dataset]:
+def _name(c: _Checker, value: Any, path: tuple, what: str) -> str | None:
+    """A single name (of a source, rule, purpose...): text, not a list or mapping."""
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        c.add(path, f"expected one {what} name, got {_kind(value)}")
+        return None
+    return str(value)
+
+
+def _datasets(c: _Checker, raw: Any, purposes, retention, recipients, sources,
+              declared_rules: set[str]) -> dict[str, Dataset]:
     out: dict[str, Dataset] = {}
     raw_map = c.mapping(raw, ("datasets",))
     if not raw_map and isinstance(raw, dict):
@@ -574,11 +587,11 @@ def _datasets(c: _Checker, raw: Any, purposes, retention, recipients, sources) -
         name = str(name)
         p = ("datasets", name)
         s = c.mapping(spec, p, DATASET_KEYS, required=("source", "primary_key"))
-        src = s.get("source")
+        src = _name(c, s.get("source"), p + ("source",), "source")
         if src and src not in sources:
             c.add(p + ("source",), f"unknown source '{src}'{_did_you_mean(str(src), sources)}; "
                                    f"defined: {', '.join(sources) or 'none'}")
-        table = str(s.get("table") or name)
+        table = _name(c, s.get("table"), p + ("table",), "table") or name
         if src in sources and sources[src].kind in FILE_SOURCE_KINDS:
             if s.get("table") is None:
                 table = f"{name}.{sources[src].kind}"
@@ -623,15 +636,18 @@ def _datasets(c: _Checker, raw: Any, purposes, retention, recipients, sources) -
         if not isinstance(ds_purposes, list):
             c.add(p + ("purposes",), "expected a list of purpose names")
             ds_purposes = []
-        for pu in ds_purposes:
-            if pu not in purposes:
+        for i, pu in enumerate(ds_purposes):
+            if isinstance(pu, (dict, list)):
+                c.add(p + ("purposes", i), f"expected a purpose name, got {_kind(pu)}")
+                ds_purposes[i] = str(pu)
+            elif pu not in purposes:
                 c.add(p + ("purposes",), f"unknown purpose '{pu}'{_did_you_mean(str(pu), purposes)}; "
                                          f"defined: {', '.join(purposes) or 'none'}")
         if fields and any(f.personal for f in fields.values()) and not ds_purposes:
             c.add(p + ("purposes",), "this dataset holds personal data but names no purpose; every processing "
                                      "needs a purpose and legal basis (Art. 5(1)(b), 6)")
-        rule = s.get("retention")
-        if rule is not None and rule not in retention:
+        rule = _name(c, s.get("retention"), p + ("retention",), "retention rule")
+        if rule is not None and rule not in declared_rules:
             c.add(p + ("retention",), f"unknown retention rule '{rule}'{_did_you_mean(str(rule), retention)}; "
                                       f"defined: {', '.join(retention) or 'none'}")
         ds_recipients = s.get("recipients") or []
@@ -639,7 +655,9 @@ def _datasets(c: _Checker, raw: Any, purposes, retention, recipients, sources) -
             c.add(p + ("recipients",), "expected a list of recipient names")
             ds_recipients = []
         for r in ds_recipients:
-            if r not in recipients:
+            if isinstance(r, (dict, list)):
+                c.add(p + ("recipients",), f"expected a recipient name, got {_kind(r)}")
+            elif r not in recipients:
                 c.add(p + ("recipients",), f"unknown recipient '{r}'; defined: {', '.join(recipients) or 'none'}")
         subject = s.get("subject")
         if subject is not None and not _WORD.match(str(subject)):
@@ -653,7 +671,8 @@ def _datasets(c: _Checker, raw: Any, purposes, retention, recipients, sources) -
         keep = c.names(e["keep_fields"], p + ("erasure", "keep_fields")) if e.get("keep_fields") else ()
         mask = {}
         for col, strategy in c.mapping(e.get("mask"), p + ("erasure", "mask")).items():
-            if strategy not in MASK_STRATEGIES:
+            strategy = "null" if strategy is None else strategy  # YAML reads a bare `null` as None
+            if not isinstance(strategy, str) or strategy not in MASK_STRATEGIES:
                 c.add(p + ("erasure", "mask", col), f"unknown masking strategy '{strategy}'"
                                                     f"{_did_you_mean(str(strategy), MASK_STRATEGIES)}; allowed: "
                                                     f"{', '.join(MASK_STRATEGIES)}")
