@@ -169,6 +169,9 @@ def _print_lookup(result, rows: int) -> None:
     if result.context:
         click.echo("\nContext (shared reference data, not the subject's): " +
                    ", ".join(f"{n} ({r.count})" for n, r in result.context.items()))
+    if result.shared:
+        click.echo("\nHeld under an identifier shared with another person (review before acting): " +
+                   ", ".join(f"{n} ({r.count})" for n, r in result.shared.items()))
     if result.mentions:
         click.echo(f"\nMentions in other people's records ({len(result.mentions)}):")
         for m in result.mentions:

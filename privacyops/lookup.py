@@ -216,24 +216,53 @@ class _Lookup:
                         phones.add(str(r[c]))
         return emails, phones
 
-    def expand_by_identity(self, found: _Found, emails: set[str], phones: set[str]) -> None:
-        """Rows of datasets without a subject that hold the person's e-mails/phones and belong to no one else."""
-        added: dict[str, dict[tuple, dict[str, Any]]] = {}
+    def _norm(self, kind: str, value: Any) -> str:
+        if kind == EMAIL:
+            return str(value).strip().lower()
+        return digits_of(str(value))[-self.dm.settings.phone_match_digits:]
+
+    def expand_by_identity(self, found: _Found, emails: set[str], phones: set[str]) -> _Found:
+        """Rows of subject-less datasets that hold the person's e-mails/phones and belong to no one else.
+
+        A value the person shares with someone else (a family e-mail) proves nothing about whose row it is: rows
+        matched only through shared values are returned apart (the second result), not as the person's records.
+        """
+        person = {EMAIL: {self._norm(EMAIL, e) for e in emails}, PHONE: {self._norm(PHONE, p) for p in phones}}
+        matches = []
         for ds in self.dm.datasets.values():
-            if ds.subject:
-                continue  # another row of a subject dataset is another person: never merged
             for kind, values in ((EMAIL, emails), (PHONE, phones)):
                 cols = ds.identity_columns(kind)
-                if not cols or not values:
+                if cols and values:
+                    rows = self.con(ds).select_identity(ds, kind, cols, sorted(values), self.dm.settings).dicts()
+                    matches.append((ds, kind, cols, rows))
+
+        def held(ds, kind, cols, row) -> set[str]:
+            return {self._norm(kind, row[c]) for c in cols if row.get(c)} & person[kind]
+
+        # Values that rows of other people also hold.
+        shared: set[str] = set()
+        for ds, kind, cols, rows in matches:
+            for r in rows:
+                if found.has(ds.name, self.key(ds, r)):
                     continue
-                rows = self.con(ds).select_identity(ds, kind, cols, sorted(values), self.dm.settings).dicts()
-                own = [r for r in rows if found.has(ds.name, self.key(ds, r))
-                       or all(r.get(ref.column) is None for ref in ds.owner_references)]
-                new = found.add(ds, own, f"identity: {kind} of the subject")
-                if new:
-                    added.setdefault(ds.name, {}).update(new)
+                if ds.subject or any(r.get(ref.column) is not None for ref in ds.owner_references):
+                    shared |= held(ds, kind, cols, r)
+        apart = _Found.empty()
+        added: dict[str, dict[tuple, dict[str, Any]]] = {}
+        for ds, kind, cols, rows in matches:
+            if ds.subject:
+                continue  # another row of a subject dataset is another person: never merged
+            orphans = [r for r in rows if not found.has(ds.name, self.key(ds, r))
+                       and all(r.get(ref.column) is None for ref in ds.owner_references)]
+            mine = [r for r in orphans if not held(ds, kind, cols, r) <= shared]
+            apart.add(ds, [r for r in orphans if held(ds, kind, cols, r) <= shared],
+                      f"identity: {kind} shared with another person")
+            new = found.add(ds, mine, f"identity: {kind} of the subject")
+            if new:
+                added.setdefault(ds.name, {}).update(new)
         if added:
             self.walk_down(found, added)
+        return apart
 
     def context(self, found: _Found) -> _Found:
         ctx = _Found.empty()
@@ -347,8 +376,9 @@ class _Lookup:
         emails, phones = run.identity_values(found)
         if kinds and kinds[0] == EMAIL:
             emails.add(text.lower())
-        run.expand_by_identity(found, emails, phones)
+        apart = run.expand_by_identity(found, emails, phones)
         result.records = run.records(found)
+        result.shared = run.records(apart)
         result.context = run.records(run.context(found))
         if mentions:
             result.mentions = run.mentions(found, emails, phones)

@@ -120,6 +120,9 @@ class SubjectRecords:
     subject: Candidate | None = None
     records: dict[str, DatasetRecords] = field(default_factory=dict)
     context: dict[str, DatasetRecords] = field(default_factory=dict)
+    # Rows found only through an identifier the subject shares with another person (a family e-mail): whose they
+    # are cannot be told from the data, so they are shown apart for review, not handled as the subject's.
+    shared: dict[str, DatasetRecords] = field(default_factory=dict)
     mentions: list[Mention] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
     elapsed_ms: float = 0.0
@@ -144,6 +147,7 @@ class SubjectRecords:
             "subject": self.subject.ref if self.subject else None,
             "datasets": self.counts(), "total_rows": self.total_rows,
             "context": {n: r.count for n, r in self.context.items()},
+            "shared": {n: r.count for n, r in self.shared.items()},
             "mentions": len(self.mentions), "candidates": len(self.candidates),
             "categories": dict(sorted(cats.items())), "elapsed_ms": round(self.elapsed_ms, 1),
         }
@@ -196,6 +200,7 @@ class SubjectRecords:
             "summary": self.summary(),
             "records": {n: r.to_dict() for n, r in self.records.items()},
             "context": {n: r.to_dict() for n, r in self.context.items()},
+            "shared": {n: r.to_dict() for n, r in self.shared.items()},
             "mentions": [m.to_dict() for m in self.mentions],
             "candidates": [c.to_dict() for c in self.candidates],
             "map_fingerprint": self.map_fingerprint,

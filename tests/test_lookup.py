@@ -157,3 +157,14 @@ def test_every_lookup_is_audited_without_personal_data(mini_ws):
     assert "janis@mini.example" not in text and "Bērziņš" not in text
     assert entry.subject_hash == audit.subject_hash(mini_ws, "janis@mini.example")
     assert audit.verify(mini_ws).ok
+
+
+def test_rows_under_a_shared_identifier_are_held_apart(mini_ws):
+    # home@mini.example belongs to persons 3 and 4; the subscriber row with it cannot be told to be either's
+    for pid in (3, 4):
+        r = lookup(mini_ws, pick=f"people.person:{pid}")
+        assert "mail.subscribers" not in r.records
+        assert [row["address"] for row in r.shared["mail.subscribers"].rows] == ["home@mini.example"]
+        assert r.summary()["shared"] == {"mail.subscribers": 1}
+    # a value held by one person only is theirs
+    assert "mail.subscribers" not in lookup(mini_ws, "janis@mini.example").shared
