@@ -38,10 +38,11 @@ CSS = """
 .po-result table.po-table th, .po-panel table.po-table th {
   background: #f3f4f6; text-align: left; padding: 3px 8px; border-bottom: 1px solid #d1d5db; }
 .po-result table.po-table td, .po-panel table.po-table td {
-  text-align: left; padding: 3px 8px; border-bottom: 1px solid #e5e7eb; vertical-align: top; }
+  text-align: left; padding: 3px 8px; border-bottom: 1px solid #e5e7eb; vertical-align: top; max-width: 340px; }
+.po-result .po-scroll { overflow-x: auto; max-width: 100%; }
 .po-result dl.po-facts { display: grid; grid-template-columns: max-content auto; gap: 2px 12px;
   font-size: 12px; margin: 4px 0 8px 0; }
-.po-result dl.po-facts dt { color: #6b7280; }
+.po-result dl.po-facts dt { color: #6b7280; white-space: nowrap; }
 .po-result dl.po-facts dd { margin: 0; }
 </style>
 """
@@ -52,8 +53,10 @@ def _e(value: Any) -> str:
 
 
 def _table(df: pd.DataFrame) -> str:
-    """A DataFrame as a plain HTML table (values escaped)."""
-    return df.to_html(index=False, classes="po-table", border=0, na_rep="", escape=True)
+    """A DataFrame as a plain HTML table (values escaped), scrolling sideways when wide."""
+    shown = df.astype(object).where(df.notna(), "")  # NULL shows as an empty cell, not "None"
+    return ('<div class="po-scroll">' + shown.to_html(index=False, classes="po-table", border=0, escape=True)
+            + "</div>")
 
 
 def _html_bundle(html_text: str, plain: str) -> dict[str, Any]:
@@ -234,7 +237,7 @@ class LookupPanel:
         elif picked:
             self._set_status(f"Showing {who} (picked {r.subject.ref if r.subject else ''}).")
         else:
-            self._set_status(f"Found {who}.")
+            self._set_status(f"Found {who}")
         self.output.outputs = tuple(self._result_bundles(r))
 
     def _show_candidates(self, r: SubjectRecords) -> None:
@@ -285,7 +288,7 @@ class LookupPanel:
         note = ""
         if recs.count > self.rows:
             note = f'<div class="po-muted">first {self.rows} of {recs.count} rows</div>'
-        return f'<div style="overflow-x:auto">{_table(frame.head(self.rows))}</div>{note}'
+        return f"{_table(frame.head(self.rows))}{note}"
 
     def _dataset_html(self, recs) -> str:
         purposes = "; ".join(f"{p['name']} ({p['legal_basis']}): {p['description']}" for p in recs.purposes)
