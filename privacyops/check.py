@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import indexes
 from .datamap import EMAIL, NAME, PHONE, EU_EEA, Dataset
 from .errors import MapProblem, SourceError
 from .sources.base import type_family
 from .workspace import Workspace
+
+INDEX_WARN_ROWS = 100_000  # above this, a scan per lookup is slow enough to suggest `privacyops index`
 
 
 @dataclass
@@ -92,6 +95,14 @@ def check_workspace(ws: Workspace, count_rows: bool = True) -> CheckReport:
                     problem(f"datasets.{ds.name}.references.{r.column}",
                             f"'{r.column}' is {cols[r.column]} but {r.to_dataset}.{r.to_column} is "
                             f"{target[r.to_column]}: the values cannot match")
+            rows = report.rows.get(ds.name, 0)
+            if rows > INDEX_WARN_ROWS and dm.sources[ds.source].kind == "duckdb":
+                con = ws.connector(ds.source)
+                missing = [w[0] for w in indexes.wanted(ds, con)
+                           if w[0] not in con.index_names(ds)]
+                if missing:
+                    report.warnings.append(f"{ds.name}: {rows:,} rows and {len(missing)} lookup index(es) missing; "
+                                           f"run `privacyops index` for fast lookups")
             unmapped = [c for c in cols if c not in ds.fields and c not in ds.primary_key
                         and c not in {r.column for r in ds.references}]
             if unmapped and any(f.personal for f in ds.fields.values()):

@@ -48,10 +48,12 @@ def main() -> None:
 @_ws_option
 @click.option("--subjects", default=1000, show_default=True, help="How many customers to generate.")
 @click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same company).")
+@click.option("--no-index", is_flag=True, help="Skip creating the lookup indexes.")
 @click.option("--run-notebooks", is_flag=True, help="Then run every notebook headless on the demo.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where notebook outputs go (default: WORKSPACE/outputs).")
-def demo(workspace: Path | None, subjects: int, seed: int, run_notebooks: bool, out: Path | None) -> None:
+def demo(workspace: Path | None, subjects: int, seed: int, no_index: bool, run_notebooks: bool,
+         out: Path | None) -> None:
     """Build the demo company (Baltic Software Factory) in the workspace."""
     from .demo import generate_demo
 
@@ -60,6 +62,10 @@ def demo(workspace: Path | None, subjects: int, seed: int, run_notebooks: bool, 
         summary = generate_demo(ws_path, subjects=subjects, seed=seed, progress=True)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    if not no_index:
+        from .indexes import create_indexes
+
+        create_indexes(open_workspace(ws_path), progress=True)
     total = sum(summary.rows.values())
     click.echo(f"Demo company built in {Path(ws_path).resolve()}: {summary.subjects:,} subjects, "
                f"{total:,} rows in {len(summary.rows)} datasets ({summary.seconds:.1f} s).")
@@ -86,6 +92,23 @@ def _run_notebooks(ws_path: Path, out: Path | None) -> None:
 def run_notebooks_cmd(workspace: Path | None, out: Path | None) -> None:
     """Run every notebook headless (papermill) against the workspace."""
     _run_notebooks(workspace or default_workspace_path(), out)
+
+
+@main.command("index")
+@_ws_option
+@click.option("--drop", is_flag=True, help="Remove the lookup indexes instead.")
+def index_cmd(workspace: Path | None, drop: bool) -> None:
+    """Create lookup indexes in the DuckDB sources (identity expressions, references, keys). Idempotent."""
+    from .indexes import create_indexes
+
+    report = create_indexes(open_workspace(workspace), progress=True, drop=drop)
+    if drop:
+        click.echo(f"Dropped {len(report.dropped)} index(es) in {report.seconds:.1f} s.")
+    else:
+        click.echo(f"Created {len(report.created)} index(es), {len(report.existing)} already there, "
+                   f"in {report.seconds:.1f} s.")
+    if report.skipped:
+        click.echo(f"File sources have no indexes: {', '.join(report.skipped)}")
 
 
 @main.command()

@@ -97,9 +97,32 @@ class _Lookup:
     def __init__(self, ws: Workspace):
         self.ws = ws
         self.dm = ws.datamap
+        self._identity_memo: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
 
     def con(self, ds: Dataset):
         return self.ws.connector(ds.source)
+
+    def identity_rows(self, ds: Dataset, kind: str, values: Iterable[str]) -> list[dict[str, Any]]:
+        """Rows matching identity values, each (dataset, kind, value) queried once per lookup: the expansion
+        step asks again for the values the seed step already searched."""
+        values = sorted({self._norm(kind, v) if kind in (EMAIL, PHONE) else v.strip() for v in values})
+        todo = [v for v in values if (ds.name, kind, v) not in self._identity_memo]
+        if todo:
+            rows = self.con(ds).select_identity(ds, kind, ds.identity_columns(kind), todo,
+                                                self.dm.settings).dicts()
+            if len(todo) == 1:
+                self._identity_memo[(ds.name, kind, todo[0])] = rows
+            else:  # several values in one scan: the result is kept for the set, not per value
+                self._identity_memo[(ds.name, kind, "\x00".join(todo))] = rows
+                values = [v for v in values if v not in todo] + ["\x00".join(todo)]
+        out, seen = [], set()
+        for v in values:
+            for r in self._identity_memo.get((ds.name, kind, v), []):
+                k = self.key(ds, r)
+                if k not in seen:
+                    seen.add(k)
+                    out.append(r)
+        return out
 
     def key(self, ds: Dataset, row: dict[str, Any]) -> tuple:
         return tuple(row[c] for c in ds.primary_key)
@@ -126,7 +149,7 @@ class _Lookup:
                         scores[(ds.name, self.key(ds, r))] = float(r.pop(SCORE))
                     found.add(ds, rows, f"identity: {kind}")
                 else:
-                    rows = con.select_identity(ds, kind, cols, [value], self.dm.settings).dicts()
+                    rows = self.identity_rows(ds, kind, [value])
                     for r in rows:
                         scores[(ds.name, self.key(ds, r))] = 1.0
                     found.add(ds, rows, f"identity: {kind}")
@@ -233,7 +256,7 @@ class _Lookup:
             for kind, values in ((EMAIL, emails), (PHONE, phones)):
                 cols = ds.identity_columns(kind)
                 if cols and values:
-                    rows = self.con(ds).select_identity(ds, kind, cols, sorted(values), self.dm.settings).dicts()
+                    rows = self.identity_rows(ds, kind, values)
                     matches.append((ds, kind, cols, rows))
 
         def held(ds, kind, cols, row) -> set[str]:

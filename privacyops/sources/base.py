@@ -7,6 +7,7 @@ name similarity) are methods a connector may override.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -22,6 +23,17 @@ TEXT_TYPES = ("VARCHAR", "TEXT", "CHAR", "STRING", "NVARCHAR", "CHARACTER", "BPC
 DATE_TYPES = ("DATE", "TIMESTAMP", "DATETIME", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ", "TIMESTAMP_S",
               "TIMESTAMP_MS", "TIMESTAMP_NS")
 SCORE = "_privacyops_score"
+INDEX_PREFIX = "privacyops_ix_"
+INDEX_VERSION = 2  # bump when an indexed expression changes: old indexes then stop counting as present
+# Characters people put between the digits of a phone number (stripped before matching).
+PHONE_GAP = "[^0-9A-Za-z]{0,2}"  # what may stand between two digits of a phone number written in text
+PHONE_SEPARATORS = (" ", "-", "(", ")", "+", ".", "/", "\u00a0", "\t")
+
+
+def index_name(dataset: Dataset, kind: str, column: str) -> str:
+    """The stable name of the lookup index serving (dataset, identity kind or "ref", column)."""
+    digest = hashlib.sha1(f"{dataset.table}\x00{kind}\x00{column}\x00{INDEX_VERSION}".encode()).hexdigest()[:12]
+    return f"{INDEX_PREFIX}{re.sub(r'[^a-z0-9_]', '_', kind.lower())[:12]}_{digest}"
 
 
 def type_family(sql_type: str) -> str:
@@ -101,8 +113,16 @@ class Connector(ABC):
     def email_expr(self, col: str) -> str:
         return f"lower(trim({col}))"
 
-    def phone_expr(self, col: str, digits: int) -> str:
-        return f"right(regexp_replace({col}, '[^0-9]', '', 'g'), {int(digits)})"
+    def phone_key_expr(self, col: str) -> str:
+        """A phone number's digits, reversed: "the last k digits match" becomes a prefix, i.e. a range an index
+        answers. (Plain replace() calls, not a regexp: DuckDB uses expression indexes only for such forms.)"""
+        expr = col
+        for sep in PHONE_SEPARATORS:
+            expr = f"replace({expr}, '{sep}', '')"
+        return f"reverse({expr})"
+
+    def digits_expr(self, col: str) -> str:
+        return f"regexp_replace({col}, '[^0-9]', '', 'g')"
 
     def name_expr(self, col: str) -> str:
         return f"lower(strip_accents({col}))"
@@ -153,35 +173,73 @@ class Connector(ABC):
             result.rows.extend(got.rows)
         return result
 
+    def index_names(self, dataset: Dataset) -> set[str]:
+        """Names of the indexes on a dataset's table (stores without indexes: none)."""
+        return set()
+
+    def _dedupe(self, dataset: Dataset, rows: Rows) -> Rows:
+        seen, out = set(), []
+        pk = [rows.columns.index(c) for c in dataset.primary_key if c in rows.columns]
+        for r in rows.rows:
+            k = tuple(r[i] for i in pk) if pk else r
+            if k not in seen:
+                seen.add(k)
+                out.append(r)
+        return Rows(rows.columns, out)
+
     def select_identity(self, dataset: Dataset, kind: str, columns: Sequence[str], values: Sequence[str],
                         settings: Settings) -> Rows:
-        """Rows whose identity columns of `kind` match one of `values` (normalised for e-mail and phone)."""
-        conds, params = [], []
+        """Rows whose identity columns of `kind` match one of `values` (normalised for e-mail and phone).
+
+        Where `privacyops index` made an index on the normalising expression, one `expression = ?` per value
+        uses it; otherwise a cheap pre-filter narrows the scan before the exact comparison.
+        """
+        indexes = self.index_names(dataset)
+        result = Rows(list(self.columns(dataset)), [])
+        rel, p = self.relation(dataset), self.param
+
+        def run(where: str, params: list[Any], keep=None) -> None:
+            got = self.execute(f"SELECT * FROM {rel} WHERE {where}", params)
+            result.columns = got.columns
+            result.rows.extend(r for r in got.rows if keep is None or keep(dict(zip(got.columns, r))))
+
         for col in columns:
             q = self.quote(col)
+            has_index = index_name(dataset, kind, col) in indexes
             if kind == "email":
                 emails = sorted({v.strip().lower() for v in values if v and v.strip()})
-                if emails:
-                    conds.append(f"{self.email_expr(q)} IN ({self._placeholders(len(emails))})")
-                    params.extend(emails)
+                if not emails:
+                    continue
+                if has_index:
+                    for e in emails:
+                        run(f"{self.email_expr(q)} = {p}", [e])
+                else:
+                    where = " OR ".join(self.contains_expr(f"lower({q})", p) for _ in emails)
+                    run(where, emails, keep=lambda row, c=col, es=set(emails):
+                        row[c] is not None and str(row[c]).strip(" ").lower() in es)
             elif kind == "phone":
+                key = self.phone_key_expr(q)
                 for v in values:
                     digits = digits_of(v)
                     k = min(settings.phone_match_digits, len(digits))
-                    if k >= 6:
-                        conds.append(f"{self.phone_expr(q, k)} = {self.param}")
-                        params.append(digits[-k:])
+                    if k < 6:
+                        continue
+                    tail = digits[-k:]
+                    # reversed digits starting with the reversed tail: a range (":" sorts right after "9")
+                    where, params = f"{key} >= {p} AND {key} < {p}", [tail[::-1], tail[::-1] + ":"]
+                    if not has_index:  # the last two digits are almost never split by formatting: cheap pre-filter
+                        where, params = f"{self.contains_expr(q, p)} AND {where}", [tail[-2:], *params]
+                    run(where, params, keep=lambda row, c=col, t=tail:
+                        row[c] is not None and digits_of(str(row[c])).endswith(t))
             else:
                 family = type_family(self.columns(dataset).get(col, ""))
                 vals = self.coerce(dataset, col, [v.strip() for v in values])
                 if not vals:
                     continue
                 target = q if family in ("integer", "text") else f"CAST({q} AS VARCHAR)"
-                conds.append(f"{target} IN ({self._placeholders(len(vals))})")
-                params.extend(vals if family in ("integer", "text") else [str(v) for v in vals])
-        if not conds:
-            return Rows(list(self.columns(dataset)), [])
-        return self.execute(f"SELECT * FROM {self.relation(dataset)} WHERE {' OR '.join(conds)}", params)
+                run(f"{target} IN ({self._placeholders(len(vals))})",
+                    vals if family in ("integer", "text") else [str(v) for v in vals])
+        return self._dedupe(dataset, result)
 
     def name_candidates(self, dataset: Dataset, columns: Sequence[str], query: str, threshold: float,
                         limit: int = 20) -> Rows:
@@ -215,20 +273,26 @@ class Connector(ABC):
 
     def select_mentions(self, dataset: Dataset, fields: Sequence[str], emails: Sequence[str],
                         phones: Sequence[str], limit: int = 500) -> Rows:
-        """Rows whose free-text fields contain one of the e-mails (any case) or phone digit strings."""
+        """Rows whose free-text fields mention one of the e-mails (any case) or phone numbers (digits, with any
+        separators between them). One scan per dataset; cheap pre-filters ("@", the last two digits) keep the
+        regular expressions off most rows."""
         conds, params = [], []
+        email_re = "(?i)" + "|".join(re.escape(e) for e in emails) if emails else None
         for f in fields:
             q = self.quote(f)
-            for e in emails:
-                conds.append(self.contains_expr(f"lower({q})", self.param))
-                params.append(e.lower())
+            if email_re:
+                conds.append(f"({self.contains_expr(q, self.param)} AND {self.regex_expr(q, self.param)})")
+                params += ["@", email_re]
             for ph in phones:
-                conds.append(self.contains_expr(f"regexp_replace({q}, '[^0-9]', '', 'g')", self.param))
-                params.append(ph)
+                conds.append(f"({self.contains_expr(q, self.param)} AND {self.regex_expr(q, self.param)})")
+                params += [ph[-2:], PHONE_GAP.join(ph)]
         if not conds:
             return Rows(list(self.columns(dataset)), [])
         sql = f"SELECT * FROM {self.relation(dataset)} WHERE {' OR '.join(conds)} LIMIT {int(limit)}"
         return self.execute(sql, params)
+
+    def regex_expr(self, col: str, pattern: str) -> str:
+        return f"regexp_matches({col}, {pattern})"
 
     def count(self, dataset: Dataset) -> int:
         return int(self.execute(f"SELECT count(*) FROM {self.relation(dataset)}").rows[0][0])

@@ -32,6 +32,18 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float = LOCK_WAI
             delay = min(delay * 2, 1.0)
 
 
+_ENGINE: duckdb.DuckDBPyConnection | None = None
+
+
+def _file_engine() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per process for reading Parquet/CSV: it holds no file locks, so unlike database
+    files it can stay open, and each lookup saves starting an engine."""
+    global _ENGINE
+    if _ENGINE is None:
+        _ENGINE = duckdb.connect(":memory:")
+    return _ENGINE
+
+
 class DuckDBConnector(Connector):
     """A DuckDB database file; a dataset's `table` is `[schema.]table`."""
 
@@ -69,6 +81,16 @@ class DuckDBConnector(Connector):
                               f"does not exist in {self.path}")
         return {name: dtype for name, dtype in rows}
 
+    def index_names(self, dataset: Dataset) -> set[str]:
+        if not hasattr(self, "_index_names"):
+            rows = self.execute("SELECT schema_name, table_name, index_name FROM duckdb_indexes()").rows
+            self._index_names: dict[tuple, set[str]] = {}
+            for schema, table, name in rows:
+                self._index_names.setdefault((schema, table), set()).add(name)
+        parts = dataset.table.split(".")
+        schema, table = (parts[-2], parts[-1]) if len(parts) > 1 else ("main", parts[0])
+        return self._index_names.get((schema, table), set())
+
     def close(self) -> None:
         self.con.close()
 
@@ -83,7 +105,10 @@ class FileConnector(DuckDBConnector):
         if not self.path.is_dir():
             raise SourceError(f"source '{source.name}': folder {self.path} not found; check "
                               f"sources.{source.name}.path in the map (relative to the workspace folder)")
-        self.con = duckdb.connect(":memory:")
+        self.con = _file_engine().cursor()  # a cursor: cheap, and safe to use beside other cursors
+
+    def index_names(self, dataset: Dataset) -> set[str]:
+        return set()
 
     def files(self, dataset: Dataset) -> list[str]:
         return sorted(glob.glob(str(self.path / dataset.table)))
