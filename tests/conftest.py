@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny hand-made workspace whose schema is unlike the demo's."""
+"""Shared fixtures: a tiny hand-made workspace whose schema is unlike the demo's, and seeded demo companies."""
 
 from __future__ import annotations
 
@@ -107,3 +107,23 @@ def mini_ws(tmp_path, monkeypatch):
 
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "test-analyst")
     return open_workspace(build_mini(tmp_path / "mini"))
+
+
+def demo_workspace(tmp_path_factory, subjects: int = 1000, seed: int = 42) -> Path:
+    """A demo company generated once per test session (reused by every test asking for the same size/seed)."""
+    from privacyops.demo import generate_demo
+
+    root = tmp_path_factory.getbasetemp() / f"demo-{subjects}-{seed}"
+    if not (root / "company.duckdb").is_file():
+        generate_demo(root, subjects=subjects, seed=seed, progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory) -> Path:
+    return demo_workspace(tmp_path_factory, 300)
+
+
+@pytest.fixture(scope="session")
+def default_demo(tmp_path_factory) -> Path:
+    return demo_workspace(tmp_path_factory, 1000)  # the defaults of `privacyops demo`

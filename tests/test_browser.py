@@ -19,8 +19,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import demo_workspace
 
-from privacyops.demo import STORIES, generate_demo
+from privacyops.demo import STORIES
 
 pytestmark = pytest.mark.browser
 
@@ -31,14 +32,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync"]
 SCREENSHOT = Path("/tmp/browser_lookup.png")
 SUBJECT = STORIES["withdrawn"]  # Līga Liepiņa: an account, a ticket, an invoice, consent withdrawn
-
-
-def demo_workspace(tmp_path_factory, subjects: int = 1000, seed: int = 42) -> Path:
-    """The default demo, generated once per session (the same folder test_notebooks.py reuses)."""
-    root = tmp_path_factory.getbasetemp() / f"demo-{subjects}-{seed}"
-    if not (root / "company.duckdb").is_file():
-        generate_demo(root, subjects=subjects, seed=seed, progress=False)
-    return root
 
 
 def free_port() -> int:

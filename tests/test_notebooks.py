@@ -13,30 +13,12 @@ import nbformat
 import papermill as pm
 import pytest
 
-from privacyops.demo import STORIES, generate_demo
+from privacyops.demo import STORIES
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 NB01 = NOTEBOOKS / "01_subject_lookup.ipynb"
 JANIS = STORIES["two_emails"]
-
-
-def demo_workspace(tmp_path_factory, subjects: int, seed: int = 42) -> Path:
-    """A demo company generated once per test session (reused by every test asking for the same size/seed)."""
-    root = tmp_path_factory.getbasetemp() / f"demo-{subjects}-{seed}"
-    if not (root / "company.duckdb").is_file():
-        generate_demo(root, subjects=subjects, seed=seed, progress=False)
-    return root
-
-
-@pytest.fixture(scope="session")
-def small_demo(tmp_path_factory) -> Path:
-    return demo_workspace(tmp_path_factory, 300)
-
-
-@pytest.fixture(scope="session")
-def default_demo(tmp_path_factory) -> Path:
-    return demo_workspace(tmp_path_factory, 1000)  # the defaults of `privacyops demo`
 
 
 def run_headless(workspace: Path, out: Path, **params) -> dict:
