@@ -194,3 +194,16 @@ def test_a_bug_is_reported_in_the_panel_and_the_buttons_stay_usable(mini_ws, mon
     search(panel, "janis@mini.example")  # the click handler re-raises; ipywidgets logs it
     assert "unexpected RuntimeError: boom" in panel.status.value
     assert not panel.search_button.disabled and not panel.pick_button.disabled
+
+
+def test_rows_under_a_shared_identifier_are_shown_apart(mini_ws):
+    from privacyops.ui import LookupPanel
+
+    panel = LookupPanel(mini_ws, run=False)
+    panel.query.value = "home@mini.example"
+    panel.search_button.click()
+    panel.candidates.value = "people.person:3"
+    panel.pick_button.click()
+    assert "mail.subscribers" in panel.result.shared
+    text = " ".join(str(o.get("data", {}).get("text/html", "")) for o in panel.output.outputs)
+    assert "shared with another person" in text

@@ -276,9 +276,16 @@ class LookupPanel:
                             f"</div>{self._rows_html(recs)}")
         else:
             tail.append('<div class="po-muted">none</div>')
+        if r.shared:
+            tail.append("<h4>Held under an identifier shared with another person (review before acting)</h4>")
+            for recs in r.shared.values():
+                tail.append(f'<div class="po-muted">{_e(recs.dataset)} ({recs.count}) — {_e("; ".join(recs.via))}'
+                            f"</div>{self._rows_html(recs)}")
         tail.append("<h4>Mentions in other people's records</h4>")
         tail.append(_table(r.mentions_frame()) if r.mentions else '<div class="po-muted">none</div>')
         plain = ("context: " + (", ".join(f"{n} ({c.count})" for n, c in r.context.items()) or "none")
+                 + ("\nshared identifier: " + ", ".join(f"{n} ({c.count})" for n, c in r.shared.items())
+                    if r.shared else "")
                  + f"\nmentions: {len(r.mentions)}")
         out.append(_html_bundle("".join(tail), plain))
         return out
