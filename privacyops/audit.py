@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from .crypto import keyed_hash, workspace_secret

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -101,12 +100,18 @@ def build_mini(root: Path) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def _mini_template(tmp_path_factory) -> Path:
+    return build_mini(tmp_path_factory.mktemp("mini-template") / "mini")
+
+
 @pytest.fixture()
-def mini_ws(tmp_path, monkeypatch):
+def mini_ws(_mini_template, tmp_path, monkeypatch):
+    """A fresh copy of the mini workspace per test (copied from a template built once: building is slower)."""
     from privacyops.workspace import open_workspace
 
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "test-analyst")
-    return open_workspace(build_mini(tmp_path / "mini"))
+    return open_workspace(shutil.copytree(_mini_template, tmp_path / "mini"))
 
 
 def demo_workspace(tmp_path_factory, subjects: int = 1000, seed: int = 42) -> Path:

@@ -12,23 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import MINI_MAP, build_mini
+from conftest import MINI_MAP
 from privacyops import audit
 from privacyops.datamap import parse_datamap
 from privacyops.lookup import lookup
-from privacyops.workspace import Workspace, open_workspace
+from privacyops.workspace import Workspace
 
-
-@pytest.fixture(scope="module")
-def _mini_template(tmp_path_factory):
-    return build_mini(tmp_path_factory.mktemp("mini-template") / "mini")
-
-
-@pytest.fixture()
-def mini_ws(_mini_template, tmp_path, monkeypatch):
-    """conftest's `mini_ws`, copied from a template built once per module (building it per test is slow)."""
-    monkeypatch.setenv("PRIVACYOPS_ACTOR", "test-analyst")
-    return open_workspace(shutil.copytree(_mini_template, tmp_path / "mini"))
 
 N = 5
 POSITIONS = {"first": 1, "middle": 3, "last": 5}

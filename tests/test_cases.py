@@ -4,30 +4,16 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import shutil
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import build_mini
 from privacyops import audit
 from privacyops.cases import CASE_TYPES, add_months, get_case, list_cases, open_case
 from privacyops.errors import CaseError
 from privacyops.lookup import lookup
-from privacyops.workspace import open_workspace
 
-
-@pytest.fixture(scope="module")
-def _mini_template(tmp_path_factory):
-    return build_mini(tmp_path_factory.mktemp("mini-template") / "mini")
-
-
-@pytest.fixture()
-def mini_ws(_mini_template, tmp_path, monkeypatch):
-    """conftest's `mini_ws`, copied from a template built once per module (building it per test is slow)."""
-    monkeypatch.setenv("PRIVACYOPS_ACTOR", "test-analyst")
-    return open_workspace(shutil.copytree(_mini_template, tmp_path / "mini"))
 
 D = dt.date
 

@@ -7,21 +7,9 @@ import shutil
 import duckdb
 import pytest
 
-from conftest import MINI_MAP, build_mini
+from conftest import MINI_MAP
 from privacyops.check import check_workspace
 from privacyops.workspace import open_workspace
-
-
-@pytest.fixture(scope="module")
-def _mini_template(tmp_path_factory):
-    return build_mini(tmp_path_factory.mktemp("mini-template") / "mini")
-
-
-@pytest.fixture()
-def mini_ws(_mini_template, tmp_path, monkeypatch):
-    """conftest's `mini_ws`, copied from a template built once per module (building it per test is slow)."""
-    monkeypatch.setenv("PRIVACYOPS_ACTOR", "test-analyst")
-    return open_workspace(shutil.copytree(_mini_template, tmp_path / "mini"))
 
 
 def alter(ws, *statements: str) -> None:

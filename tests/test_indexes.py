@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import duckdb
-import pytest
 
 from privacyops import check as check_mod
 from privacyops.indexes import create_indexes
