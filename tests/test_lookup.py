@@ -168,3 +168,24 @@ def test_rows_under_a_shared_identifier_are_held_apart(mini_ws):
         assert r.summary()["shared"] == {"mail.subscribers": 1}
     # a value held by one person only is theirs
     assert "mail.subscribers" not in lookup(mini_ws, "janis@mini.example").shared
+
+
+def test_csv_sources_work_like_any_other(mini_ws):
+    # move the subscribers list into a CSV folder: the map changes, the lookup answer does not
+    con = duckdb.connect(str(mini_ws.root / "main.duckdb"))
+    (mini_ws.root / "csv").mkdir()
+    con.execute(f"COPY mail.subscribers TO '{mini_ws.root / 'csv' / 'subscribers.csv'}' (HEADER)")
+    con.close()
+    text = (mini_ws.root / "privacyops.yaml").read_text()
+    text = text.replace("  files: {kind: parquet, path: files, location: DE}",
+                        "  files: {kind: parquet, path: files, location: DE}\n  lists: {kind: csv, path: csv, location: LV}")
+    text = text.replace("  mail.subscribers:\n    source: main\n",
+                        "  mail.subscribers:\n    source: lists\n    table: subscribers.csv\n")
+    (mini_ws.root / "privacyops.yaml").write_text(text)
+    from privacyops.workspace import open_workspace
+
+    ws = open_workspace(mini_ws.root)
+    assert ws.datamap.datasets["mail.subscribers"].source == "lists"
+    r = lookup(ws, "janis@mini.example")
+    assert [row["address"] for row in r.records["mail.subscribers"].rows] == ["jb@other.example"]
+    assert lookup(ws, "someone@else.example").records["mail.subscribers"].count == 1

@@ -134,3 +134,15 @@ def test_nbval_every_notebook_on_the_default_demo(default_demo):
     proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "notebooks/", "-p", "no:cacheprovider",
                            "-q"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+
+
+def test_cli_runs_every_notebook_headless_and_says_where(small_demo, tmp_path):
+    out = tmp_path / "outputs"
+    res = subprocess.run([sys.executable, "-m", "privacyops.cli", "run-notebooks", "--workspace", str(small_demo),
+                          "--out", str(out)], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PRIVACYOPS_ACTOR": "scheduler"})
+    assert res.returncode == 0, res.stderr
+    assert f"Outputs are in {out}" in res.stdout
+    data = json.loads((out / "01_subject_lookup" / "lookup.json").read_text())
+    assert data["status"] == "found" and data["subject"]["ref"] == f"crm.customers:{JANIS['customer_id']}"
+    assert (out / "01_subject_lookup" / "01_subject_lookup.ipynb").is_file()
