@@ -68,6 +68,9 @@ class Workspace:
 
     def connector(self, source_name: str) -> Connector:
         """An open connector for a source, reused until `close()`."""
+        writer = self._connectors.get(f"{source_name}\x00write")
+        if writer is not None:  # one engine per file and process: reads go through the open writer
+            return writer
         if source_name not in self._connectors:
             con = open_source(self.datamap.sources[source_name], self.root)
             con._columns = self._schemas.setdefault(source_name, {})
@@ -77,6 +80,18 @@ class Workspace:
     def forget_schemas(self) -> None:
         """Drop cached column types (after a schema change; `check` always reads them fresh)."""
         self._schemas.clear()
+
+    def writer(self, source_name: str) -> Connector:
+        """A connector opened for writing (rectification, erasure), reused until `close()`."""
+        key = f"{source_name}\x00write"
+        if key not in self._connectors:
+            reader = self._connectors.pop(source_name, None)
+            if reader is not None:  # DuckDB will not open one file read-only and writable in one process
+                reader.close()
+            con = open_source(self.datamap.sources[source_name], self.root, read_only=False)
+            con._columns = self._schemas.setdefault(source_name, {})
+            self._connectors[key] = con
+        return self._connectors[key]
 
     def connector_for(self, dataset_name: str) -> Connector:
         return self.connector(self.datamap.datasets[dataset_name].source)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import glob
+import os
 import time
+import uuid
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import duckdb
+import pyarrow as pa
 
 from ..datamap import Dataset, Source
 from ..errors import SourceError
@@ -33,6 +36,33 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float = LOCK_WAI
 
 
 _ENGINE: duckdb.DuckDBPyConnection | None = None
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _group_changes(changes: Sequence[tuple[Any, dict[str, Any]]]) -> dict[tuple[str, ...], list]:
+    groups: dict[tuple[str, ...], list[tuple[Any, dict[str, Any]]]] = {}
+    for k, cols in changes:
+        groups.setdefault(tuple(sorted(cols)), []).append((k, cols))
+    return groups
+
+
+def _changes_table(items: list[tuple[Any, dict[str, Any]]], cols: tuple[str, ...]) -> pa.Table:
+    """Per-row changes as an Arrow table: k (the key), v0..vn (the new values, in `cols` order)."""
+    data = {"k": [k for k, _ in items]}
+    for i, c in enumerate(cols):
+        data[f"v{i}"] = [v[c] for _, v in items]
+    return pa.table(data)
 
 
 def _file_engine() -> duckdb.DuckDBPyConnection:
@@ -91,6 +121,23 @@ class DuckDBConnector(Connector):
         schema, table = (parts[-2], parts[-1]) if len(parts) > 1 else ("main", parts[0])
         return self._index_names.get((schema, table), set())
 
+    def update_rows(self, dataset: Dataset, key: str, changes: Sequence[tuple[Any, dict[str, Any]]]) -> int:
+        """Set-based: the changes travel as one Arrow table joined in a single UPDATE per set of columns."""
+        self._require_writable()
+        n = 0
+        for cols, items in _group_changes(changes).items():
+            table = _changes_table(items, cols)
+            name = f"_privacyops_changes_{uuid.uuid4().hex[:8]}"
+            self.con.register(name, table)
+            try:
+                sets = ", ".join(f"{self.quote(c)} = c.v{i}" for i, c in enumerate(cols))
+                n += self._count_of(self.execute(
+                    f"UPDATE {self.relation(dataset)} AS t SET {sets} FROM {name} AS c "
+                    f"WHERE t.{self.quote(key)} = c.k"))
+            finally:
+                self.con.unregister(name)
+        return n
+
     def close(self) -> None:
         self.con.close()
 
@@ -110,15 +157,115 @@ class FileConnector(DuckDBConnector):
     def index_names(self, dataset: Dataset) -> set[str]:
         return set()
 
+    # Files cannot be changed in place: writes are staged per file and, at commit, every affected file is
+    # rewritten to a temporary file beside it, fsynced, and only then renamed over the original (rename is
+    # atomic), so a reader or a crash sees each file either wholly old or wholly new.
+    _pending: dict[str, list[tuple[str, Any]]] | None = None
+
+    def begin(self) -> None:
+        self._pending = {}
+
+    def rollback(self) -> None:
+        self._pending = None
+
+    def commit(self) -> None:
+        pending, self._pending = self._pending or {}, None
+        self._rewrite(pending)
+
+    def _stage(self, dataset: Dataset, where: str, params: list[Any], op: tuple[str, Any]) -> int:
+        """Record `op` for every file holding rows that match `where`; return how many rows match."""
+        rows = self.execute(f"SELECT filename, count(*) FROM {self.relation(dataset, filename=True)} "
+                            f"WHERE {where} GROUP BY filename", params).rows
+        if not rows:
+            return 0
+        autocommit = self._pending is None
+        if autocommit:
+            self.begin()
+        for filename, _ in rows:
+            self._pending.setdefault(filename, []).append(op)
+        if autocommit:
+            self.commit()
+        return sum(int(c) for _, c in rows)
+
+    def delete_in(self, dataset: Dataset, column: str, values: Iterable[Any]) -> int:
+        self._require_writable()
+        vals = self.coerce(dataset, column, values)
+        if not vals:
+            return 0
+        where = f"{self.quote(column)} IN ({self._placeholders(len(vals))})"
+        return self._stage(dataset, where, vals, ("sql", (f"DELETE FROM {{t}} WHERE {where}", vals)))
+
+    def update_in(self, dataset: Dataset, column: str, values: Iterable[Any], assignments: dict[str, Any]) -> int:
+        self._require_writable()
+        vals = self.coerce(dataset, column, values)
+        if not vals or not assignments:
+            return 0
+        where = f"{self.quote(column)} IN ({self._placeholders(len(vals))})"
+        sets = ", ".join(f"{self.quote(c)} = {self.param}" for c in assignments)
+        return self._stage(dataset, where, vals,
+                           ("sql", (f"UPDATE {{t}} SET {sets} WHERE {where}", [*assignments.values(), *vals])))
+
+    def update_rows(self, dataset: Dataset, key: str, changes: Sequence[tuple[Any, dict[str, Any]]]) -> int:
+        self._require_writable()
+        n = 0
+        for cols, items in _group_changes(changes).items():
+            keys = self.coerce(dataset, key, [k for k, _ in items])
+            if not keys:
+                continue
+            where = f"{self.quote(key)} IN ({self._placeholders(len(keys))})"
+            n += self._stage(dataset, where, keys, ("join", (key, cols, _changes_table(items, cols))))
+        return n
+
+    def _rewrite(self, pending: dict[str, list[tuple[str, Any]]]) -> None:
+        written: list[tuple[Path, Path]] = []
+        fmt = "FORMAT parquet" if self.source.kind == "parquet" else "FORMAT csv, HEADER"
+        try:
+            for filename, ops in pending.items():
+                path = Path(filename)
+                tmp = path.with_name(f".{path.name}.privacyops-{uuid.uuid4().hex[:8]}.tmp")
+                table = f"_privacyops_rw_{uuid.uuid4().hex[:8]}"
+                self.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {self._reader(str(path))}")
+                try:
+                    for kind, op in ops:
+                        if kind == "sql":
+                            sql, params = op
+                            self.execute(sql.format(t=table), params)
+                        else:
+                            key, cols, changes = op
+                            name = f"_privacyops_changes_{uuid.uuid4().hex[:8]}"
+                            self.con.register(name, changes)
+                            try:
+                                sets = ", ".join(f"{self.quote(c)} = c.v{i}" for i, c in enumerate(cols))
+                                self.execute(f"UPDATE {table} AS t SET {sets} FROM {name} AS c "
+                                             f"WHERE t.{self.quote(key)} = c.k")
+                            finally:
+                                self.con.unregister(name)
+                    written.append((tmp, path))
+                    self.execute(f"COPY {table} TO {_literal(str(tmp))} ({fmt})")
+                finally:
+                    self.execute(f"DROP TABLE IF EXISTS {table}")
+                _fsync(tmp)
+        except BaseException:
+            for tmp, _ in written:
+                tmp.unlink(missing_ok=True)
+            raise
+        for tmp, path in written:  # every new file is complete and on disk before any is swapped in
+            os.replace(tmp, path)
+        for folder in {path.parent for _, path in written}:
+            _fsync(folder)
+
     def files(self, dataset: Dataset) -> list[str]:
         return sorted(glob.glob(str(self.path / dataset.table)))
 
-    def relation(self, dataset: Dataset) -> str:
+    def relation(self, dataset: Dataset, filename: bool = False) -> str:
         # The path comes from the validated map (never from user input); it is a SQL string literal, escaped.
-        literal = "'" + str(self.path / dataset.table).replace("'", "''") + "'"
+        return self._reader(str(self.path / dataset.table), filename)
+
+    def _reader(self, path: str, filename: bool = False) -> str:
+        extra = ", filename = true" if filename else ""
         if self.source.kind == "parquet":
-            return f"read_parquet({literal})"
-        return f"read_csv({literal}, header = true, auto_detect = true)"
+            return f"read_parquet({_literal(path)}{extra})"
+        return f"read_csv({_literal(path)}, header = true, auto_detect = true{extra})"
 
     def describe(self, dataset: Dataset) -> dict[str, str]:
         if not self.files(dataset):

@@ -1,0 +1,137 @@
+"""Connector writes (the ground rectification and erasure stand on): one transaction per source, all or nothing;
+files rewritten atomically; read-only connectors refuse to write."""
+
+from __future__ import annotations
+
+import glob
+
+import duckdb
+import pytest
+
+from privacyops.errors import SourceError
+
+
+def db_rows(ws, sql):
+    con = duckdb.connect(str(ws.root / "main.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def events(ws):
+    con = duckdb.connect()
+    return con.execute(f"SELECT eid, oid, ip FROM read_parquet('{ws.root / 'files' / 'events' / '*.parquet'}') "
+                       "ORDER BY eid").fetchall()
+
+
+def test_database_writes_commit_together(mini_ws):
+    orders = mini_ws.datamap.datasets["shop.orders"]
+    person = mini_ws.datamap.datasets["people.person"]
+    with mini_ws.session():
+        con = mini_ws.writer("main")
+        with con.transaction():
+            assert con.delete_in(orders, "pid", [1]) == 2
+            assert con.update_in(person, "pid", [1], {"mail": None, "full_name": "[erased]"}) == 1
+            assert con.update_rows(person, "pid", [(2, {"tel": "x-2"}), (3, {"tel": "x-3"}),
+                                                   (4, {"tel": "x-4", "mail2": "m4"})]) == 3
+    assert db_rows(mini_ws, "SELECT oid FROM shop.orders ORDER BY oid") == [(102,), (103,), (104,)]
+    assert db_rows(mini_ws, "SELECT pid, full_name, mail, tel, mail2 FROM people.person ORDER BY pid") == [
+        (1, "[erased]", None, "+371 2000 1111", "jb@other.example"),
+        (2, "Janis Berzins", "janis2@mini.example", "x-2", None),
+        (3, "Ieva Kalna", "home@mini.example", "x-3", None),
+        (4, "Oskars Kalns", "home@mini.example", "x-4", "m4")]
+
+
+def test_a_failure_inside_the_transaction_changes_nothing(mini_ws):
+    orders = mini_ws.datamap.datasets["shop.orders"]
+    before = db_rows(mini_ws, "SELECT * FROM shop.orders ORDER BY oid")
+    with mini_ws.session():
+        con = mini_ws.writer("main")
+        with pytest.raises(RuntimeError):
+            with con.transaction():
+                assert con.delete_in(orders, "pid", [1, 2]) == 3
+                raise RuntimeError("power cut")
+    assert db_rows(mini_ws, "SELECT * FROM shop.orders ORDER BY oid") == before
+
+
+def test_read_only_connectors_refuse_to_write(mini_ws):
+    orders = mini_ws.datamap.datasets["shop.orders"]
+    with mini_ws.session():
+        with pytest.raises(SourceError, match="read-only"):
+            mini_ws.connector("main").delete_in(orders, "pid", [1])
+
+
+def test_parquet_files_are_rewritten_atomically(mini_ws):
+    ev = mini_ws.datamap.datasets["shop.order_events"]
+    before = events(mini_ws)
+    with mini_ws.session():
+        con = mini_ws.writer("files")
+        with con.transaction():
+            assert con.delete_in(ev, "oid", [100]) == 1
+            assert con.update_in(ev, "oid", [101], {"ip": None}) == 1
+            assert con.update_rows(ev, "eid", [(1002, {"ip": "0.0.0.0"})]) == 1
+            assert events(mini_ws) == before  # nothing is visible before the commit
+    after = events(mini_ws)
+    assert after == [(1001, 101, None), (1002, 102, "0.0.0.0"), (1003, 104, "10.0.0.4")]
+    leftovers = glob.glob(str(mini_ws.root / "files" / "events" / ".*tmp"))
+    assert leftovers == []
+
+
+def test_a_failed_file_transaction_leaves_the_files_untouched(mini_ws):
+    ev = mini_ws.datamap.datasets["shop.order_events"]
+    before = events(mini_ws)
+    with mini_ws.session():
+        con = mini_ws.writer("files")
+        with pytest.raises(RuntimeError):
+            with con.transaction():
+                con.delete_in(ev, "oid", [100, 101, 102])
+                raise RuntimeError("interrupted")
+    assert events(mini_ws) == before
+
+
+def test_a_crash_while_rewriting_leaves_old_files_and_no_temporaries(mini_ws, monkeypatch):
+    import privacyops.sources.duckdb as duck
+
+    ev = mini_ws.datamap.datasets["shop.order_events"]
+    before = events(mini_ws)
+    monkeypatch.setattr(duck, "_fsync", lambda path: (_ for _ in ()).throw(OSError("disk full")))
+    with mini_ws.session():
+        con = mini_ws.writer("files")
+        with pytest.raises(OSError, match="disk full"):
+            con.delete_in(ev, "oid", [100])  # outside a transaction: one of its own
+    assert events(mini_ws) == before
+    assert glob.glob(str(mini_ws.root / "files" / "events" / ".*tmp")) == []
+
+
+def test_csv_rewrite_keeps_the_other_rows(mini_ws):
+    (mini_ws.root / "lists").mkdir()
+    con = duckdb.connect(str(mini_ws.root / "main.duckdb"))
+    con.execute(f"COPY mail.subscribers TO '{mini_ws.root / 'lists' / 'mail.subscribers.csv'}' (HEADER)")
+    con.close()
+    text = (mini_ws.root / "privacyops.yaml").read_text()
+    text = text.replace("  files: {kind: parquet, path: files, location: DE}",
+                        "  files: {kind: parquet, path: files, location: DE}\n  lists: {kind: csv, path: lists, location: LV}")
+    text = text.replace("  mail.subscribers:\n    source: main\n", "  mail.subscribers:\n    source: lists\n")
+    (mini_ws.root / "privacyops.yaml").write_text(text)
+    from privacyops.workspace import open_workspace
+
+    ws = open_workspace(mini_ws.root)
+    subs = ws.datamap.datasets["mail.subscribers"]
+    with ws.session():
+        assert ws.writer("lists").delete_in(subs, "sid", [1]) == 1
+    rows = duckdb.connect().execute(f"SELECT sid, address FROM read_csv('{ws.root / 'lists' / '*.csv'}') "
+                                    "ORDER BY sid").fetchall()
+    assert rows == [(2, "someone@else.example"), (3, "home@mini.example")]
+
+
+def test_reads_go_through_the_open_writer(mini_ws):
+    orders = mini_ws.datamap.datasets["shop.orders"]
+    with mini_ws.session():
+        reader = mini_ws.connector("main")
+        assert reader.count(orders) == 5
+        writer = mini_ws.writer("main")
+        assert mini_ws.connector("main") is writer
+        with writer.transaction():
+            writer.delete_in(orders, "oid", [104])
+        assert mini_ws.connector("main").count(orders) == 4
