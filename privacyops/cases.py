@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import CaseError
-from .ledger import open_ledger
+from .ledger import ledger_exists, open_ledger
 from .workspace import Workspace, current_actor
 
 CASE_TYPES = ("access", "portability", "rectification", "erasure", "restriction", "objection",
@@ -69,22 +69,22 @@ def open_case(ws: Workspace, case_type: str, received: dt.date | str, *, channel
     actor = current_actor()
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     s_hash = audit.subject_hash(ws, subject) if subject else None
-    with open_ledger(ws.ledger_path) as con:
-        con.execute("BEGIN TRANSACTION")
-        n = con.execute("SELECT count(*) FROM cases WHERE case_id LIKE ?", [f"DSR-{received.year}-%"]).fetchone()[0]
-        case_id = f"DSR-{received.year}-{n + 1:04d}"
-        con.execute(f"INSERT INTO cases ({_COLS}, subject_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [case_id, case_type, OPEN, received, due, channel, verified_by, actor, now, s_hash])
-        con.execute("COMMIT")
+    with open_ledger(ws) as con:
+        with con.transaction(lock=True):  # numbering: two analysts opening cases at once get different ids
+            n = con.execute("SELECT count(*) FROM cases WHERE case_id LIKE ?",
+                            [f"DSR-{received.year}-%"]).fetchone()[0]
+            case_id = f"DSR-{received.year}-{n + 1:04d}"
+            con.execute(f"INSERT INTO cases ({_COLS}, subject_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [case_id, case_type, OPEN, received, due, channel, verified_by, actor, now, s_hash])
     audit.record(ws, "case.open", {"type": case_type, "received": received.isoformat(), "due": due.isoformat(),
                                    "channel": channel}, case_id=case_id, subject=subject)
     return get_case(ws, case_id)
 
 
 def get_case(ws: Workspace, case_id: str) -> Case:
-    if not ws.ledger_path.exists():
+    if not ledger_exists(ws):
         raise CaseError(f"unknown case '{case_id}': this workspace has no cases yet (privacyops case open ...)")
-    with open_ledger(ws.ledger_path) as con:
+    with open_ledger(ws) as con:
         row = con.execute(f"SELECT {_COLS} FROM cases WHERE case_id = ?", [case_id]).fetchone()
     if not row:
         raise CaseError(f"unknown case '{case_id}'; see `privacyops case list`")
@@ -92,11 +92,11 @@ def get_case(ws: Workspace, case_id: str) -> Case:
 
 
 def list_cases(ws: Workspace, status: str | None = None) -> list[Case]:
-    if not ws.ledger_path.exists():
+    if not ledger_exists(ws):
         return []
     sql, params = f"SELECT {_COLS} FROM cases", []
     if status:
         sql += " WHERE status = ?"
         params.append(status)
-    with open_ledger(ws.ledger_path) as con:
+    with open_ledger(ws) as con:
         return [_case(r) for r in con.execute(sql + " ORDER BY received, case_id", params).fetchall()]

@@ -20,13 +20,20 @@ def workspace_secret(keys_dir: Path) -> bytes:
         return cached
     keys_dir.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Write a complete key under a unique name, then link it into place: link() fails if another process
+        # got there first, and then everyone uses that one key (never two keys, never half a key).
+        tmp = keys_dir / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(secrets.token_bytes(32))
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)  # atomic: two processes never see half a key
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
     key = path.read_bytes()
     if len(key) != 32:
         raise ValueError(f"{path} is not a privacyops key (expected 32 bytes); restore it from backup")

@@ -26,8 +26,12 @@ LEGAL_BASES = (
     "public_task",
     "legitimate_interests",
 )
-SOURCE_KINDS = ("duckdb", "parquet", "csv")
+SOURCE_KINDS = ("duckdb", "parquet", "csv", "sqlite", "postgres")
 FILE_SOURCE_KINDS = ("parquet", "csv")
+SERVER_SOURCE_KINDS = ("postgres",)  # reached through a DSN kept outside the map
+LEDGER_KINDS = ("duckdb", "postgres")
+# Keys that would put a credential into the map: refused, with the way to do it instead.
+SECRET_KEYS = ("dsn", "url", "password", "user", "username", "host", "connection_string")
 MASK_STRATEGIES = ("null", "redact", "hmac")
 ERASURE_ACTIONS = ("delete", "mask")
 ANCHOR_FUNCTIONS = ("end_of_fiscal_year", "end_of_month")
@@ -43,14 +47,16 @@ _PERIOD = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.I)
 _ANCHOR = re.compile(r"^\s*(?:([a-z_]+)\(\s*([^()\s]+)\s*\)|([^()\s]+))\s*$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
-TOP_KEYS = ("version", "organisation", "settings", "purposes", "retention", "recipients", "sources", "datasets")
+TOP_KEYS = ("version", "organisation", "settings", "purposes", "retention", "recipients", "sources", "datasets",
+            "ledger")
 ORG_KEYS = ("name", "address", "contact", "dpo", "authority")
 AUTHORITY_KEYS = ("name", "country", "address", "website", "email", "phone")
 SETTINGS_KEYS = ("fiscal_year_start", "phone_match_digits", "name_match_threshold")
 PURPOSE_KEYS = ("description", "legal_basis", "legitimate_interest")
 RETENTION_KEYS = ("keep", "from", "ground", "description")
 RECIPIENT_KEYS = ("description", "location", "role", "safeguards")
-SOURCE_KEYS = ("kind", "path", "location", "description", "options")
+SOURCE_KEYS = ("kind", "path", "location", "description", "options", "dsn_env", "dsn_file", "schema")
+LEDGER_KEYS = ("kind", "path", "dsn_env", "dsn_file")
 DATASET_KEYS = (
     "source", "table", "description", "subject", "primary_key", "identities", "references",
     "purposes", "retention", "recipients", "fields", "erasure", "collected_from",
@@ -154,10 +160,23 @@ class Source:
     location: str
     description: str | None = None
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    dsn_env: str | None = None  # server sources: the environment variable holding the DSN
+    dsn_file: str | None = None  # ... or a file holding it (relative paths: to the workspace folder)
+    schema: str | None = None
 
     @property
     def in_eu(self) -> bool:
         return self.location in EU_EEA
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    """Where the ops ledger lives: the embedded DuckDB file (default) or a PostgreSQL database a team shares."""
+
+    kind: str = "duckdb"
+    path: str = "ledger.duckdb"
+    dsn_env: str | None = None
+    dsn_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +257,7 @@ class DataMap:
     sources: dict[str, Source] = field(hash=False, compare=False)
     datasets: dict[str, Dataset] = field(hash=False, compare=False)
     fingerprint: str = ""  # SHA-256 of the map text: the "map version" recorded with every operation
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)
 
     def dataset(self, name: str) -> Dataset:
         return self.datasets[name]
@@ -415,6 +435,7 @@ def parse_datamap(text: str, file: str | None = None, path: Path | None = None) 
     sources = _sources(c, top.get("sources"))
     declared_rules = set(map(str, top["retention"])) if isinstance(top.get("retention"), dict) else set()
     datasets = _datasets(c, top.get("datasets"), purposes, retention, recipients, sources, declared_rules)
+    ledger = _ledger(c, top.get("ledger"))
     _check_references(c, datasets)
 
     if c.problems:
@@ -422,7 +443,7 @@ def parse_datamap(text: str, file: str | None = None, path: Path | None = None) 
     dm = DataMap(
         path=path, version=1, organisation=organisation, settings=settings, purposes=purposes,
         retention=retention, recipients=recipients, sources=sources, datasets=datasets,
-        fingerprint=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        fingerprint=hashlib.sha256(text.encode("utf-8")).hexdigest(), ledger=ledger,
     )
     object.__setattr__(dm, "_lines", {".".join(map(str, k)): v for k, v in lines.items()})
     return dm
@@ -519,26 +540,63 @@ def _recipients(c: _Checker, raw: Any) -> dict[str, Recipient]:
     return out
 
 
+def _connection(c: _Checker, s: dict, p: tuple, kind: str) -> tuple[str | None, str | None]:
+    """dsn_env / dsn_file of a server connection; a credential written into the map is refused."""
+    for key in SECRET_KEYS:
+        if key in s:
+            c.add(p + (key,), f"'{key}' would put connection details (and often a password) into the map; "
+                              f"put the DSN in an environment variable (dsn_env: NAME) or in a file outside the "
+                              f"repository (dsn_file: /path/to/file)")
+    env, file = s.get("dsn_env"), s.get("dsn_file")
+    if kind in SERVER_SOURCE_KINDS:
+        if bool(env) == bool(file):
+            c.add(p, f"a {kind} connection needs exactly one of dsn_env (an environment variable name) or "
+                     f"dsn_file (a file holding the DSN)")
+        if env is not None and not re.match(r"^[A-Z_][A-Z0-9_]*$", str(env)):
+            c.add(p + ("dsn_env",), "must be the NAME of an environment variable (e.g. PRIVACYOPS_APP_DSN), "
+                                    "not the DSN itself")
+    elif env or file:
+        c.add(p, f"dsn_env/dsn_file are for {', '.join(SERVER_SOURCE_KINDS)} connections; a {kind} source "
+                 f"takes a path")
+    return (str(env) if env else None), (str(file) if file else None)
+
+
 def _sources(c: _Checker, raw: Any) -> dict[str, Source]:
     out = {}
     for name, spec in c.mapping(raw, ("sources",)).items():
         p = ("sources", name)
-        s = c.mapping(spec, p, SOURCE_KEYS, required=("kind", "path", "location"))
+        s = c.mapping(spec, p, SOURCE_KEYS + SECRET_KEYS, required=("kind", "location"))
         kind = s.get("kind")
         if kind and kind not in SOURCE_KINDS:
             c.add(p + ("kind",), f"unknown source kind '{kind}'{_did_you_mean(str(kind), SOURCE_KINDS)}; "
                                  f"allowed: {', '.join(SOURCE_KINDS)}")
+        if kind not in SERVER_SOURCE_KINDS and not s.get("path"):
+            c.add(p + ("path",), "'path' is required (a file or folder, relative to the workspace folder)")
+        dsn_env, dsn_file = _connection(c, s, p, str(kind or ""))
         loc = c.location(s.get("location"), p + ("location",)) if s.get("location") else ""
         options = s.get("options") or {}
         if not isinstance(options, dict):
             c.add(p + ("options",), "expected a mapping of connector options")
             options = {}
         out[str(name)] = Source(str(name), str(kind or ""), str(s.get("path") or ""), loc,
-                                c.text(s.get("description"), p + ("description",)), options)
+                                c.text(s.get("description"), p + ("description",)), options,
+                                dsn_env, dsn_file, c.text(s.get("schema"), p + ("schema",)))
     if not out and isinstance(raw, dict):
         c.add(("sources",), "no sources; add at least one, e.g. company: {kind: duckdb, path: company.duckdb, "
                             "location: LV}")
     return out
+
+
+def _ledger(c: _Checker, raw: Any) -> LedgerConfig:
+    if raw is None:
+        return LedgerConfig()
+    p = ("ledger",)
+    s = c.mapping(raw, p, LEDGER_KEYS + SECRET_KEYS, required=("kind",))
+    kind = str(s.get("kind") or "duckdb")
+    if kind not in LEDGER_KINDS:
+        c.add(p + ("kind",), f"unknown ledger kind '{kind}'; allowed: {', '.join(LEDGER_KINDS)}")
+    dsn_env, dsn_file = _connection(c, s, p, kind)
+    return LedgerConfig(kind, str(s.get("path") or "ledger.duckdb"), dsn_env, dsn_file)
 
 
 def _field(c: _Checker, name: str, spec: Any, p: tuple) -> Field:

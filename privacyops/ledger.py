@@ -1,21 +1,26 @@
-"""The ops ledger (`ledger.duckdb` in the workspace): cases and the audit log.
+"""The ops ledger: cases and the audit log (later: consent, holds, schedule).
 
-The ledger is opened for one operation at a time and closed again, so several processes (analysts, the scheduler)
-take turns on the embedded file instead of holding its lock.
+Two homes, one SQL: the embedded DuckDB file `ledger.duckdb` in the workspace (default), or a PostgreSQL database
+a team shares (`ledger: {kind: postgres, dsn_env: NAME}` in the map), so several analysts and the scheduler work on
+the same cases and audit trail. The ledger is opened for one operation and closed again: processes take turns on
+the embedded file (waiting for its lock) instead of holding it; on PostgreSQL, appends to the audit chain are
+serialised with a transaction-scoped advisory lock.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
-
-import duckdb
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .errors import LedgerError, SourceError
-from .sources.duckdb import connect_duckdb
+from .secrets import resolve_dsn
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 SCHEMA_VERSION = 1
+APPEND_LOCK = 0x70726976  # advisory-lock key serialising audit appends on PostgreSQL
 _READY: set[str] = set()  # ledgers whose tables this process has already created or seen
 
 SCHEMA = [
@@ -47,27 +52,92 @@ SCHEMA = [
         details VARCHAR NOT NULL,
         prev_hash VARCHAR NOT NULL,
         hash VARCHAR NOT NULL)""",
+    # The MAC'd head of the audit chain, kept with a shared ledger (an embedded ledger keeps it in a file beside).
+    """CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash VARCHAR NOT NULL,
+        mac VARCHAR NOT NULL)""",
 ]
 
 
-@contextmanager
-def open_ledger(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the ledger for one operation (creating its tables on first use) and close it afterwards."""
-    path = Path(path)
+class LedgerConnection:
+    """One open ledger. `execute` takes `?` placeholders on both kinds; `transaction(lock=True)` serialises
+    writers that must see each other's rows (audit appends, case numbering)."""
+
+    def __init__(self, raw: Any, kind: str, key: str):
+        self.raw = raw
+        self.kind = kind
+        self.key = key  # identifies the ledger (file path or DSN digest) for the schema cache
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self.kind == "postgres":
+            return self.raw.execute(sql.replace("?", "%s"), list(params))
+        return self.raw.execute(sql, list(params))
+
+    @contextmanager
+    def transaction(self, lock: bool = False) -> Iterator["LedgerConnection"]:
+        if self.kind == "postgres":
+            with self.raw.transaction():
+                if lock:
+                    self.raw.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK])
+                yield self
+            return
+        self.raw.execute("BEGIN TRANSACTION")  # DuckDB: one writing process at a time holds the file
+        try:
+            yield self
+        except BaseException:
+            self.raw.execute("ROLLBACK")
+            raise
+        self.raw.execute("COMMIT")
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def ledger_exists(ws: "Workspace") -> bool:
+    """Whether anything has been recorded yet (a shared ledger always exists once reachable)."""
+    return ws.datamap.ledger.kind == "postgres" or ws.ledger_path.exists()
+
+
+def _connect(ws: "Workspace", read_only: bool) -> LedgerConnection:
+    cfg = ws.datamap.ledger
+    if cfg.kind == "postgres":
+        import hashlib
+
+        import psycopg
+
+        dsn = resolve_dsn(cfg.dsn_env, cfg.dsn_file, ws.root, "ledger")
+        try:
+            raw = psycopg.connect(dsn, autocommit=True, connect_timeout=15)
+        except psycopg.Error as exc:
+            # The message of a failed connection can echo the DSN: say what failed, not with what.
+            raise LedgerError(f"ledger: cannot connect to PostgreSQL ({type(exc).__name__}); check the DSN in "
+                              f"{cfg.dsn_env or cfg.dsn_file} and that the server is up") from None
+        return LedgerConnection(raw, "postgres", hashlib.sha256(dsn.encode()).hexdigest())
+    from .sources.duckdb import connect_duckdb
+
+    path = ws.ledger_path
     if read_only and not path.exists():
         raise LedgerError(f"no ledger at {path} yet: nothing has been recorded in this workspace")
     if not path.exists():
         _READY.discard(str(path.resolve()))
     try:
-        con = connect_duckdb(str(path), read_only, "ledger")
+        raw = connect_duckdb(str(path), read_only, "ledger")
     except SourceError as exc:
         raise LedgerError(str(exc)) from None
+    return LedgerConnection(raw, "duckdb", str(path.resolve()))
+
+
+@contextmanager
+def open_ledger(ws: "Workspace", read_only: bool = False) -> Iterator[LedgerConnection]:
+    """Open the ledger for one operation (creating its tables on first use) and close it afterwards."""
+    con = _connect(ws, read_only)
     try:
-        if not read_only and str(path.resolve()) not in _READY:
-            for stmt in SCHEMA:
-                con.execute(stmt)
-            con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-            _READY.add(str(path.resolve()))
+        if not read_only and con.key not in _READY:
+            with con.transaction(lock=True):  # two processes creating the tables at once must not collide
+                for stmt in SCHEMA:
+                    con.execute(stmt)
+                con.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+                            [str(SCHEMA_VERSION)])
+            _READY.add(con.key)
         yield con
     finally:
         con.close()

@@ -56,7 +56,8 @@ class Workspace:
 
     @property
     def ledger_path(self) -> Path:
-        return self.root / "ledger.duckdb"
+        """The embedded ledger's file (unused when the map puts the ledger in PostgreSQL)."""
+        return self.root / self.datamap.ledger.path
 
     @property
     def keys_dir(self) -> Path:
