@@ -48,12 +48,15 @@ def main() -> None:
 @_ws_option
 @click.option("--subjects", default=1000, show_default=True, help="How many customers to generate.")
 @click.option("--seed", default=42, show_default=True, help="Random seed (same seed, same company).")
+@click.option("--postgres", "postgres_dsn", default=None, metavar="DSN",
+              help="Cross-store demo: billing in this PostgreSQL database, the newsletter list in SQLite, the "
+                   "consent log in CSV (the DSN is kept in WORKSPACE/keys/billing.dsn, not in the map).")
 @click.option("--no-index", is_flag=True, help="Skip creating the lookup indexes.")
 @click.option("--run-notebooks", is_flag=True, help="Then run every notebook headless on the demo.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where notebook outputs go (default: WORKSPACE/outputs).")
-def demo(workspace: Path | None, subjects: int, seed: int, no_index: bool, run_notebooks: bool,
-         out: Path | None) -> None:
+def demo(workspace: Path | None, subjects: int, seed: int, postgres_dsn: str | None, no_index: bool,
+         run_notebooks: bool, out: Path | None) -> None:
     """Build the demo company (Baltic Software Factory) in the workspace."""
     from .demo import generate_demo
 
@@ -62,6 +65,11 @@ def demo(workspace: Path | None, subjects: int, seed: int, no_index: bool, run_n
         summary = generate_demo(ws_path, subjects=subjects, seed=seed, progress=True)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    if postgres_dsn:
+        from .demo_stores import distribute
+
+        moved = distribute(Path(ws_path), postgres_dsn, progress=True)
+        click.echo("Spread over stores: " + ", ".join(f"{d} -> {s}" for d, s in moved.items()))
     if not no_index:
         from .indexes import create_indexes
 
@@ -276,6 +284,82 @@ def case_list(workspace: Path | None, status: str | None, as_json: bool) -> None
         return
     for c in got:
         click.echo(f"{c.case_id}  {c.type:18} {c.status:7} received {c.received}  due {c.due}")
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import data maps from other tools (Fides)."""
+
+
+@import_group.command("fides")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--source", required=True, help="The privacyops source (a name under `sources:`) holding these tables.")
+@click.option("--purpose", "purposes", multiple=True,
+              help="A purpose (a name under `purposes:`) for every imported dataset; repeat for more.")
+@click.option("--table-prefix", default=None,
+              help="Name datasets PREFIX.<collection> instead of <fides_key>.<collection>.")
+@click.option("--into", "into", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Merge into this data map (e.g. WORKSPACE/privacyops.yaml).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the result here (default: stdout; with --into: the map itself, only if it stays valid).")
+def import_fides_cmd(file: Path, source: str, purposes: tuple[str, ...], table_prefix: str | None,
+                     into: Path | None, out: Path | None) -> None:
+    """Turn a Fides dataset YAML file into privacyops datasets (one per Fides collection)."""
+    from .datamap import parse_datamap
+    from .fides import import_fides, merge_into, render_fragment
+
+    def problems(title: str, exc: DataMapError) -> None:
+        click.secho(f"{title} ({len(exc.problems)}):", fg="red", err=True)
+        for p in exc.problems:
+            click.secho(f"  - {p}", fg="red", err=True)
+
+    try:
+        fragment = import_fides(file, source=source, purposes=list(purposes) or None, table_prefix=table_prefix)
+    except DataMapError as exc:
+        problems(f"{file} is not a Fides dataset file privacyops can import", exc)
+        sys.exit(exc.exit_code)
+    names = list(fragment["datasets"])
+    notes = fragment["notes"]
+
+    if into is None:
+        text = render_fragment(fragment)
+        if out is None:
+            click.echo(text, nl=False)  # the YAML on stdout; the summary on stderr
+        else:
+            out.write_text(text, encoding="utf-8")
+        click.echo(f"Imported {len(names)} dataset(s) from {file}"
+                   + (f" into {out}" if out else "") + f"; {len(notes)} note(s) in the header.", err=True)
+        return
+
+    try:
+        merged = merge_into(into.read_text(encoding="utf-8"), fragment, file=str(into))
+    except DataMapError as exc:
+        problems(f"cannot merge into {into}", exc)
+        sys.exit(exc.exit_code)
+    target = out or into
+    try:
+        parse_datamap(merged, file=str(target))
+        left: list = []
+    except DataMapError as exc:
+        left = exc.problems
+    if left and out is None:
+        click.secho(f"Not written: {into} would not be valid with these datasets ({len(left)} problem(s)):",
+                    fg="red", err=True)
+        for p in left:
+            click.secho(f"  - {p}", fg="red", err=True)
+        click.echo("Give --purpose (and check --source), or write a draft with --out FILE and complete it.",
+                   err=True)
+        sys.exit(2)
+    target.write_text(merged, encoding="utf-8")
+    click.echo(f"Added {len(names)} dataset(s) from {file} to {target}: {', '.join(names)}")
+    for n in notes:
+        click.echo(f"  note: {n}")
+    click.echo("Complete per dataset: retention, erasure, subject: on person tables, shared: true on references "
+               "to shared reference data" + ("" if purposes else ", purposes") + "; then run `privacyops check`.")
+    if left:
+        click.secho(f"{target} is a draft: {len(left)} problem(s) to fix before privacyops can use it:", fg="yellow")
+        for p in left:
+            click.secho(f"  - {p}", fg="yellow")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -230,3 +231,27 @@ def test_check_non_text_source_name_is_a_clear_error(run, mini_ws):
     res = run("check")
     assert res.exit_code == 2
     assert "datasets.shop.order_events.source" in res.output
+
+
+def test_import_fides_merges_into_a_valid_map_or_refuses(mini_ws, tmp_path):
+    runner = CliRunner(env={"PRIVACYOPS_ACTOR": ACTOR})
+
+    def run(*args):
+        return runner.invoke(main, list(args))
+
+    fixture = Path(__file__).parent / "fixtures" / "fides" / "webshop.yml"
+    target = mini_ws.root / "privacyops.yaml"
+    before = target.read_text()
+    refused = run("import", "fides", str(fixture), "--source", "main", "--into", str(target))
+    assert refused.exit_code == 2 and "Not written" in refused.output
+    assert target.read_text() == before  # a map that would not be valid is never written
+    res = run("import", "fides", str(fixture), "--source", "main", "--purpose", "service", "--into", str(target))
+    assert res.exit_code == 0, res.output
+    assert "webshop.customer" in target.read_text()
+    from privacyops.datamap import load_datamap
+
+    assert "webshop.customer" in load_datamap(target).datasets
+    broken = tmp_path / "broken.yml"
+    broken.write_text("dataset:\n  - fides_key: x\n    collections: [{name: c, fields: [{name: a, data_categories: [user.nope]}]}]\n")
+    bad = run("import", "fides", str(broken), "--source", "main")
+    assert bad.exit_code == 2 and "user.nope" in bad.output and "Traceback" not in bad.output
