@@ -1,8 +1,9 @@
-"""Lookup indexes: make identity and reference lookups answer in milliseconds on large embedded stores.
+"""Lookup indexes: make identity and reference lookups answer in milliseconds on large stores.
 
-`privacyops index` creates, in each DuckDB source, an index per identity column on the very expression lookup
-compares (`lower(trim(email))`, the last digits of a phone number, the raw id) and one per reference column. DuckDB
-answers `expression = ?` from such an index instead of scanning; without them lookups stay correct, only slower.
+`privacyops index` creates, in each DuckDB, PostgreSQL and SQLite source, an index per identity column on the very
+expression lookup compares (`lower(trim(email))`, the last digits of a phone number, the raw id) and one per
+reference column. The store answers `expression = ?` from such an index instead of scanning; without them lookups
+stay correct, only slower. (SQLite gets no phone index: its expression needs a function only privacyops defines.)
 File sources (Parquet, CSV) cannot carry indexes: sort them by their reference columns instead.
 
 Index names are derived from the table, kind and column, so the connector can tell which predicates have one.
@@ -20,6 +21,8 @@ from .sources import open_source
 from .sources.base import Connector, index_name
 from .workspace import Workspace
 
+INDEXED_KINDS = ("duckdb", "postgres", "sqlite")  # source kinds that can carry lookup indexes
+
 
 def wanted(dataset: Dataset, con: Connector) -> list[tuple[str, str, str]]:
     """(name, kind, expression) of the indexes that serve a dataset's lookups."""
@@ -27,6 +30,8 @@ def wanted(dataset: Dataset, con: Connector) -> list[tuple[str, str, str]]:
     for kind, cols in dataset.identities.items():
         if kind == NAME:
             continue  # fuzzy: a scan by nature
+        if not con.can_index(kind):
+            continue
         for col in cols:
             q = con.quote(col)
             expr = (con.email_expr(q) if kind == EMAIL else con.phone_key_expr(q) if kind == PHONE else q)
@@ -55,35 +60,34 @@ def _datasets_by_source(ws: Workspace) -> dict[str, list[Dataset]]:
 
 
 def create_indexes(ws: Workspace, progress: bool = True, drop: bool = False) -> IndexReport:
-    """Create (or with `drop`, remove) the lookup indexes in every DuckDB source. Idempotent."""
+    """Create (or with `drop`, remove) the lookup indexes in every source that can hold them. Idempotent."""
     report = IndexReport()
     t0 = time.perf_counter()
     jobs = []
     for source_name, datasets in _datasets_by_source(ws).items():
         source = ws.datamap.sources[source_name]
-        if source.kind != "duckdb":
+        if source.kind not in INDEXED_KINDS:
             report.skipped.extend(d.name for d in datasets)
             continue
         jobs.append((source, datasets))
     for source, datasets in jobs:
         con = open_source(source, ws.root, read_only=False)
         try:
-            existing = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").rows}
+            existing = {ds.name: con.index_names(ds) for ds in datasets}
             steps = [(ds, *w) for ds in datasets for w in wanted(ds, con)]
             for ds, name, kind, expr in tqdm(steps, desc=f"indexes in {source.name}", unit="index",
                                              disable=not progress):
-                schema = ds.table.split(".")[0] if "." in ds.table else None
-                qualified = f"{con.quote(schema)}.{con.quote(name)}" if schema else con.quote(name)
                 if drop:
-                    if name in existing:
-                        con.execute(f"DROP INDEX IF EXISTS {qualified}")
+                    if name in existing[ds.name]:
+                        con.drop_index(ds, name)
                         report.dropped.append(f"{ds.name}: {kind}")
-                elif name in existing:
+                elif name in existing[ds.name]:
                     report.existing.append(f"{ds.name}: {kind}")
                 else:
-                    con.execute(f"CREATE INDEX {con.quote(name)} ON {con.relation(ds)} (({expr}))")
+                    con.create_index(ds, name, expr)
                     report.created.append(f"{ds.name}: {kind} {expr}")
-            con.execute("CHECKPOINT")
+            if source.kind == "duckdb":
+                con.execute("CHECKPOINT")
         finally:
             con.close()
     ws.forget_schemas()

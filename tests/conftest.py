@@ -114,6 +114,20 @@ def mini_ws(_mini_template, tmp_path, monkeypatch):
     return open_workspace(shutil.copytree(_mini_template, tmp_path / "mini"))
 
 
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """A PostgreSQL server for the session (tests/pgserver.py): a throwaway cluster, or
+    $PRIVACYOPS_TEST_POSTGRES_DSN. Fails, never skips, when PostgreSQL is not installed. Give each test its own
+    database: `pgserver.create_database(postgres_dsn)`."""
+    import pgserver
+
+    try:
+        with pgserver.server() as dsn:
+            yield dsn
+    except pgserver.PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 def demo_workspace(tmp_path_factory, subjects: int = 1000, seed: int = 42) -> Path:
     """A demo company generated once per test session (reused by every test asking for the same size/seed)."""
     from privacyops.demo import generate_demo

@@ -12,21 +12,29 @@ from ..datamap import Source
 from ..errors import SourceError
 from .base import Connector, Rows
 from .duckdb import DuckDBConnector, FileConnector
+from .sqlite import SQLiteConnector
 
 CONNECTORS: dict[str, type[Connector]] = {
     "duckdb": DuckDBConnector,
     "parquet": FileConnector,
     "csv": FileConnector,
+    "sqlite": SQLiteConnector,
 }
+
+
+def _postgres() -> type[Connector]:
+    from .postgres import PostgresConnector  # psycopg is imported only by workspaces that use PostgreSQL
+
+    return PostgresConnector
 
 
 def open_source(source: Source, root: Path, read_only: bool = True) -> Connector:
     """Open the store behind `source`; paths are relative to the workspace folder `root`."""
     try:
-        cls = CONNECTORS[source.kind]
+        cls = _postgres() if source.kind == "postgres" else CONNECTORS[source.kind]
     except KeyError:
         raise SourceError(f"source '{source.name}': no connector for kind '{source.kind}'; "
-                          f"available: {', '.join(sorted(CONNECTORS))}") from None
+                          f"available: {', '.join(sorted([*CONNECTORS, 'postgres']))}") from None
     return cls(source, Path(root), read_only=read_only)
 
 

@@ -135,6 +135,23 @@ class Connector(ABC):
     def contains_expr(self, haystack: str, needle: str) -> str:
         return f"contains({haystack}, {needle})"
 
+    def lower_expr(self, text: str) -> str:
+        """Unicode lowercase (the exact-spelling tie-break of name similarity)."""
+        return f"lower({text})"
+
+    # -- lookup indexes (`privacyops index`) --------------------------------------------------------------------
+    def can_index(self, kind: str) -> bool:
+        """Whether an index may serve identity kind (or "ref"/"key") lookups in this store."""
+        return True
+
+    def create_index(self, dataset: Dataset, name: str, expr: str) -> None:
+        self.execute(f"CREATE INDEX {self.quote(name)} ON {self.relation(dataset)} (({expr}))")
+
+    def drop_index(self, dataset: Dataset, name: str) -> None:
+        schema = dataset.table.split(".")[0] if "." in dataset.table else None
+        qualified = f"{self.quote(schema)}.{self.quote(name)}" if schema else self.quote(name)
+        self.execute(f"DROP INDEX IF EXISTS {qualified}")
+
     # -- operations used by lookup ------------------------------------------------------------------------------
     def columns(self, dataset: Dataset) -> dict[str, str]:
         if dataset.name not in self._columns:
@@ -263,7 +280,7 @@ class Connector(ABC):
             params += [query, query, query]
         full = exprs[0]
         score = (f"(0.97 * greatest({', '.join(parts)}) + 0.03 * "
-                 f"{self.similarity_expr(f'lower({full})', f'lower({p})')})")
+                 f"{self.similarity_expr(self.lower_expr(full), self.lower_expr(p))})")
         params.append(query)
         not_null = " OR ".join(f"{c} IS NOT NULL" for c in cols)
         sql = (f"SELECT * FROM (SELECT *, {score} AS {SCORE} FROM {self.relation(dataset)} "
