@@ -96,7 +96,7 @@ def check_workspace(ws: Workspace, count_rows: bool = True) -> CheckReport:
                             f"'{r.column}' is {cols[r.column]} but {r.to_dataset}.{r.to_column} is "
                             f"{target[r.to_column]}: the values cannot match")
             rows = report.rows.get(ds.name, 0)
-            if rows > INDEX_WARN_ROWS and dm.sources[ds.source].kind == "duckdb":
+            if rows > INDEX_WARN_ROWS and dm.sources[ds.source].kind in indexes.INDEXED_KINDS:
                 con = ws.connector(ds.source)
                 missing = [w[0] for w in indexes.wanted(ds, con)
                            if w[0] not in con.index_names(ds)]

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from privacyops.demo import STORIES
+from privacyops.demo_stores import distribute
 from privacyops.indexes import create_indexes
 from privacyops.lookup import lookup
 from privacyops.workspace import open_workspace
@@ -21,19 +22,27 @@ from privacyops.workspace import open_workspace
 JANIS, VARIANT, FAM_A, FAM_B = STORIES["two_emails"], STORIES["name_variant"], STORIES["family_a"], STORIES["family_b"]
 
 
-@pytest.fixture(scope="module", params=["scan", "indexed"])
+@pytest.fixture(scope="module", params=["scan", "indexed", "cross-store"])
 def ws(request, small_demo, tmp_path_factory):
+    """The same seeded company three ways: one DuckDB file scanned; indexed; spread over PostgreSQL, SQLite,
+    CSV, DuckDB and Parquet. Expectations are always counted in the plain demo."""
     if request.param == "scan":
         return open_workspace(small_demo)
-    root = tmp_path_factory.mktemp("indexed") / "demo"
+    root = tmp_path_factory.mktemp(request.param) / "demo"
     shutil.copytree(small_demo, root, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.head", "keys"))
+    if request.param == "cross-store":
+        import pgserver
+
+        distribute(root, pgserver.create_database(request.getfixturevalue("postgres_dsn"), "xstore"),
+                   progress=False)
     workspace = open_workspace(root)
     create_indexes(workspace, progress=False)
+    workspace.expected_root = small_demo
     return workspace
 
 
 def q(ws, sql, params=()):
-    con = duckdb.connect(str(ws.root / "company.duckdb"), read_only=True)
+    con = duckdb.connect(str(getattr(ws, "expected_root", ws.root) / "company.duckdb"), read_only=True)
     try:
         return [r[0] for r in con.execute(sql, list(params)).fetchall()]
     finally:
@@ -42,7 +51,7 @@ def q(ws, sql, params=()):
 
 def parquet(ws, sql, params=()):
     con = duckdb.connect()
-    files = str(ws.root / "lake" / "web" / "analytics_events" / "*.parquet")
+    files = str(getattr(ws, "expected_root", ws.root) / "lake" / "web" / "analytics_events" / "*.parquet")
     return [r[0] for r in con.execute(sql.replace("EVENTS", f"read_parquet('{files}')"), list(params)).fetchall()]
 
 
