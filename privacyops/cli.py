@@ -106,7 +106,7 @@ def run_notebooks_cmd(workspace: Path | None, out: Path | None) -> None:
 @_ws_option
 @click.option("--drop", is_flag=True, help="Remove the lookup indexes instead.")
 def index_cmd(workspace: Path | None, drop: bool) -> None:
-    """Create lookup indexes in the DuckDB sources (identity expressions, references, keys). Idempotent."""
+    """Create lookup indexes in the database sources (identity expressions, references, keys). Idempotent."""
     from .indexes import create_indexes
 
     report = create_indexes(open_workspace(workspace), progress=True, drop=drop)
