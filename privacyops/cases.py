@@ -38,15 +38,31 @@ class Case:
     verified_by: str | None
     opened_by: str
     opened_at: dt.datetime
+    extended_due: dt.date | None = None
+    extension_reason: str | None = None
+    subject_informed: dt.date | None = None  # when the subject was told of the extension (Art. 12(3))
+    closed_at: dt.datetime | None = None
+    outcome: str | None = None
+
+    @property
+    def deadline(self) -> dt.date:
+        """The date the answer is due: the extended one when the case was extended."""
+        return self.extended_due or self.due
 
     def to_dict(self) -> dict[str, Any]:
+        iso = (lambda v: v.isoformat() if v else None)
         return {"case_id": self.case_id, "type": self.type, "status": self.status,
                 "received": self.received.isoformat(), "due": self.due.isoformat(), "channel": self.channel,
                 "verified_by": self.verified_by, "opened_by": self.opened_by,
-                "opened_at": self.opened_at.isoformat()}
+                "opened_at": self.opened_at.isoformat(), "extended_due": iso(self.extended_due),
+                "extension_reason": self.extension_reason, "subject_informed": iso(self.subject_informed),
+                "deadline": self.deadline.isoformat(), "closed_at": iso(self.closed_at), "outcome": self.outcome}
 
 
-_COLS = "case_id, type, status, received, due, channel, verified_by, opened_by, opened_at"
+_COLS = ("case_id, type, status, received, due, channel, verified_by, opened_by, opened_at, extended_due, "
+         "extension_reason, subject_informed, closed_at, outcome")
+_INSERT_COLS = "case_id, type, status, received, due, channel, verified_by, opened_by, opened_at"
+MAX_EXTENSION_MONTHS = 2  # Art. 12(3): "extended by two further months where necessary"
 
 
 def _case(row: tuple) -> Case:
@@ -74,7 +90,7 @@ def open_case(ws: Workspace, case_type: str, received: dt.date | str, *, channel
             n = con.execute("SELECT count(*) FROM cases WHERE case_id LIKE ?",
                             [f"DSR-{received.year}-%"]).fetchone()[0]
             case_id = f"DSR-{received.year}-{n + 1:04d}"
-            con.execute(f"INSERT INTO cases ({_COLS}, subject_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            con.execute(f"INSERT INTO cases ({_INSERT_COLS}, subject_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [case_id, case_type, OPEN, received, due, channel, verified_by, actor, now, s_hash])
     audit.record(ws, "case.open", {"type": case_type, "received": received.isoformat(), "due": due.isoformat(),
                                    "channel": channel}, case_id=case_id, subject=subject)
@@ -100,3 +116,71 @@ def list_cases(ws: Workspace, status: str | None = None) -> list[Case]:
         params.append(status)
     with open_ledger(ws) as con:
         return [_case(r) for r in con.execute(sql + " ORDER BY received, case_id", params).fetchall()]
+
+
+def _date(value: dt.date | str | None, what: str, default: dt.date | None = None) -> dt.date:
+    if value is None:
+        if default is None:
+            raise CaseError(f"{what} is required (YYYY-MM-DD)")
+        return default
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise CaseError(f"{what} '{value}' is not a valid date written YYYY-MM-DD") from None
+
+
+def extend_case(ws: Workspace, case_id: str, months: int, reason: str, *,
+                informed: dt.date | str | None = None, today: dt.date | None = None) -> Case:
+    """Extend the deadline by 1 or 2 months in all (Art. 12(3)): only before the first due date, with a reason,
+    and only once the subject has been told (the date is recorded)."""
+    from . import audit
+
+    case = get_case(ws, case_id)
+    today = today or dt.date.today()
+    informed_on = _date(informed, "the date the subject was informed", default=today)
+    if case.status != OPEN:
+        raise CaseError(f"case {case_id} is {case.status}; only open cases can be extended")
+    if not reason or not reason.strip():
+        raise CaseError("an extension needs its reason (complexity, number of requests), which the subject is told")
+    if today > case.due:
+        raise CaseError(f"case {case_id} was due on {case.due}: an extension must be decided and the subject told "
+                        f"within the first month (Art. 12(3)); it is now too late to extend")
+    if informed_on > case.due or informed_on < case.received:
+        raise CaseError(f"the subject must be told of the extension between receipt ({case.received}) and the first "
+                        f"due date ({case.due}); {informed_on} is outside it")
+    already = _months_between(case.received, case.extended_due) - 1 if case.extended_due else 0
+    if months not in (1, 2) or already + months > MAX_EXTENSION_MONTHS:
+        raise CaseError(f"a case can be extended by {MAX_EXTENSION_MONTHS} months at most in all; this one has "
+                        f"{already} already, so {months} more is not allowed")
+    new_due = add_months(case.received, 1 + already + months)
+    with open_ledger(ws) as con:
+        con.execute("UPDATE cases SET extended_due = ?, extension_reason = ?, subject_informed = ? "
+                    "WHERE case_id = ?", [new_due, reason.strip(), informed_on, case_id])
+    audit.record(ws, "case.extend", {"months": months, "extended_due": new_due.isoformat(),
+                                     "subject_informed": informed_on.isoformat()}, case_id=case_id)
+    return get_case(ws, case_id)
+
+
+def _months_between(start: dt.date, end: dt.date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def close_case(ws: Workspace, case_id: str, outcome: str) -> Case:
+    """Close a case with its outcome (what was done, or why the request was refused)."""
+    from . import audit
+
+    case = get_case(ws, case_id)
+    if case.status == CLOSED:
+        raise CaseError(f"case {case_id} is already closed ({case.outcome})")
+    if not outcome or not outcome.strip():
+        raise CaseError("closing a case needs its outcome, e.g. 'archive sent 2026-12-01' or 'refused: identity "
+                        "not verified'")
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    with open_ledger(ws) as con:
+        con.execute("UPDATE cases SET status = ?, closed_at = ?, outcome = ? WHERE case_id = ?",
+                    [CLOSED, now, outcome.strip(), case_id])
+    late = now.date() > case.deadline
+    audit.record(ws, "case.close", {"on_time": not late, "deadline": case.deadline.isoformat()}, case_id=case_id)
+    return get_case(ws, case_id)

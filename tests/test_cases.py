@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from privacyops import audit
-from privacyops.cases import CASE_TYPES, add_months, get_case, list_cases, open_case
+from privacyops.cases import CASE_TYPES, add_months, close_case, extend_case, get_case, list_cases, open_case
 from privacyops.errors import CaseError
 from privacyops.lookup import lookup
 
@@ -176,3 +176,55 @@ def test_lookup_without_a_case_records_no_case_id(mini_ws):
     (entry,) = audit.entries(mini_ws)
     assert entry.case_id is None
 
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# extensions (Art. 12(3)) and closing
+
+
+def test_extension_counts_from_receipt_and_records_reason_and_information(mini_ws):
+    case = open_case(mini_ws, "access", "2026-01-31")
+    assert case.due == dt.date(2026, 2, 28)
+    ext = extend_case(mini_ws, case.case_id, 2, "42 linked requests from one subject",
+                      informed="2026-02-10", today=dt.date(2026, 2, 10))
+    assert ext.extended_due == dt.date(2026, 4, 30)  # three months from receipt in all
+    assert ext.deadline == ext.extended_due and ext.due == case.due
+    assert ext.extension_reason == "42 linked requests from one subject"
+    assert ext.subject_informed == dt.date(2026, 2, 10)
+    assert audit.entries(mini_ws, action="case.extend")[-1].details["extended_due"] == "2026-04-30"
+
+
+def test_extensions_add_up_to_two_months_at_most(mini_ws):
+    case = open_case(mini_ws, "erasure", "2026-03-15")
+    today = dt.date(2026, 3, 20)
+    once = extend_case(mini_ws, case.case_id, 1, "complex", today=today)
+    assert once.extended_due == dt.date(2026, 5, 15)
+    twice = extend_case(mini_ws, case.case_id, 1, "still complex", today=today)
+    assert twice.extended_due == dt.date(2026, 6, 15)
+    with pytest.raises(CaseError, match="2 months at most"):
+        extend_case(mini_ws, case.case_id, 1, "more", today=today)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"months": 1, "reason": "x", "today": dt.date(2026, 3, 1)}, "too late"),
+    ({"months": 1, "reason": "  ", "today": dt.date(2026, 1, 20)}, "needs its reason"),
+    ({"months": 3, "reason": "x", "today": dt.date(2026, 1, 20)}, "2 months at most"),
+    ({"months": 1, "reason": "x", "today": dt.date(2026, 1, 20), "informed": "2026-03-01"}, "must be told"),
+    ({"months": 1, "reason": "x", "today": dt.date(2026, 1, 20), "informed": "2026-02-30"}, "not a valid date"),
+])
+def test_extension_rules_refuse_clearly_and_change_nothing(mini_ws, kwargs, message):
+    case = open_case(mini_ws, "access", "2026-01-15")
+    with pytest.raises(CaseError, match=message):
+        extend_case(mini_ws, case.case_id, **kwargs)
+    assert get_case(mini_ws, case.case_id).extended_due is None
+
+
+def test_close_records_outcome_once(mini_ws):
+    case = open_case(mini_ws, "access", dt.date.today().isoformat())
+    closed = close_case(mini_ws, case.case_id, "archive sent by e-mail, password by SMS")
+    assert closed.status == "closed" and closed.outcome.startswith("archive sent")
+    assert audit.entries(mini_ws, action="case.close")[-1].details["on_time"] is True
+    with pytest.raises(CaseError, match="already closed"):
+        close_case(mini_ws, case.case_id, "again")
+    with pytest.raises(CaseError, match="only open cases"):
+        extend_case(mini_ws, case.case_id, 1, "x")

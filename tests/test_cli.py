@@ -255,3 +255,20 @@ def test_import_fides_merges_into_a_valid_map_or_refuses(mini_ws, tmp_path):
     broken.write_text("dataset:\n  - fides_key: x\n    collections: [{name: c, fields: [{name: a, data_categories: [user.nope]}]}]\n")
     bad = run("import", "fides", str(broken), "--source", "main")
     assert bad.exit_code == 2 and "user.nope" in bad.output and "Traceback" not in bad.output
+
+
+def test_case_extend_and_close_from_the_cli(run, mini_ws):
+    import datetime as dt
+
+    today = dt.date.today()
+    opened = run("case", "open", "--type", "access", "--received", today.isoformat(), "--json")
+    case_id = json.loads(opened.output)["case_id"]
+    ext = run("case", "extend", case_id, "--months", "2", "--reason", "many systems")
+    assert ext.exit_code == 0, ext.output
+    assert "now due" in ext.output
+    bad = run("case", "extend", case_id, "--months", "1", "--reason", "more")
+    assert bad.exit_code == 2 and "at most" in bad.output and "Traceback" not in bad.output
+    closed = run("case", "close", case_id, "--outcome", "archive sent")
+    assert closed.exit_code == 0 and "on time" in closed.output
+    listed = json.loads(run("case", "list", "--json").output)
+    assert listed[0]["status"] == "closed" and listed[0]["extension_reason"] == "many systems"
