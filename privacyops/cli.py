@@ -209,6 +209,49 @@ def _print_lookup(result, rows: int) -> None:
             click.echo(f"  {m.dataset}:{','.join(map(str, m.key))} field {m.field} ({m.matched})")
 
 
+def _stdin_is_tty() -> bool:
+    return click.get_text_stream("stdin").isatty()
+
+
+@main.command("rectify")
+@click.argument("subject", required=False)
+@_ws_option
+@click.option("--case", "case_id", required=True, help="The rectification case this belongs to.")
+@click.option("--set", "assignments", multiple=True, required=True, metavar="DATASET.FIELD=VALUE",
+              help="A field and its correct value; DATASET.FIELD[KEY]=VALUE for one row. Repeat for more.")
+@click.option("--pick", default=None, help="Choose a candidate: DATASET:KEY (from an ambiguous lookup).")
+@click.option("--no-propagate", is_flag=True, help="Change only the named fields, not the same value elsewhere.")
+@click.option("--dry-run", is_flag=True, help="Only show the plan; change nothing.")
+@click.option("--yes", is_flag=True, help="Apply without asking.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def rectify_cmd(subject: str | None, workspace: Path | None, case_id: str, assignments: tuple[str, ...],
+                pick: str | None, no_propagate: bool, dry_run: bool, yes: bool, as_json: bool) -> None:
+    """Correct a person's data (Art. 16): plan, show current -> proposed everywhere it is stored, then apply."""
+    from .rectify import RectificationError, apply_rectification, parse_assignments, plan_rectification
+
+    ws = open_workspace(workspace)
+    plan = plan_rectification(ws, case_id, subject, pick=pick, changes=parse_assignments(assignments),
+                              propagate=not no_propagate)
+    interactive = not (dry_run or yes) and _stdin_is_tty()
+    if not as_json or interactive:
+        click.echo(plan.render(), err=as_json)
+    if dry_run or not (yes or interactive):
+        if as_json:
+            _emit_json({"plan": plan.to_dict(), "applied": False})
+        if dry_run:
+            click.echo("Dry run: nothing changed.", err=as_json)
+            return
+        raise RectificationError("not applied: add --yes to apply (or --dry-run to only plan)")
+    if not yes and not click.confirm(f"Apply {len(plan.changes)} change(s) in {plan.rows()} row(s)?", err=True):
+        click.echo("Not applied.", err=True)
+        sys.exit(1)
+    result = apply_rectification(ws, plan)
+    if as_json:
+        _emit_json({"plan": plan.to_dict(), "applied": True, "result": result.to_dict()})
+    else:
+        click.echo(result.render())
+
+
 @main.group("audit")
 def audit_group() -> None:
     """The hash-chained audit log."""
@@ -283,7 +326,35 @@ def case_list(workspace: Path | None, status: str | None, as_json: bool) -> None
         _emit_json([c.to_dict() for c in got])
         return
     for c in got:
-        click.echo(f"{c.case_id}  {c.type:18} {c.status:7} received {c.received}  due {c.due}")
+        extended = f" (extended from {c.due})" if c.extended_due else ""
+        click.echo(f"{c.case_id}  {c.type:18} {c.status:7} received {c.received}  due {c.deadline}{extended}")
+
+
+@case_group.command("extend")
+@click.argument("case_id")
+@_ws_option
+@click.option("--months", type=click.IntRange(1, 2), required=True, help="1 or 2 (at most 2 in all).")
+@click.option("--reason", required=True, help="Why: the complexity or number of requests (the subject is told).")
+@click.option("--informed", default=None, help="When the subject was told (YYYY-MM-DD; default today).")
+def case_extend(case_id: str, workspace: Path | None, months: int, reason: str, informed: str | None) -> None:
+    """Extend a case's deadline (Art. 12(3)): before its first due date, with a reason, the subject told."""
+    from .cases import extend_case
+
+    case = extend_case(open_workspace(workspace), case_id, months, reason, informed=informed)
+    click.echo(f"{case.case_id}  now due {case.deadline} (was {case.due}); subject informed {case.subject_informed}")
+
+
+@case_group.command("close")
+@click.argument("case_id")
+@_ws_option
+@click.option("--outcome", required=True, help="What was done, or why the request was refused.")
+def case_close(case_id: str, workspace: Path | None, outcome: str) -> None:
+    """Close a case with its outcome."""
+    from .cases import close_case
+
+    case = close_case(open_workspace(workspace), case_id, outcome)
+    on_time = "on time" if case.closed_at.date() <= case.deadline else f"LATE (deadline {case.deadline})"
+    click.echo(f"{case.case_id}  closed {case.closed_at:%Y-%m-%d}, {on_time}: {case.outcome}")
 
 
 @main.group("import")

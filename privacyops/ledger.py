@@ -41,7 +41,8 @@ SCHEMA = [
         opened_at TIMESTAMP NOT NULL,
         closed_at TIMESTAMP,
         outcome VARCHAR,
-        notes VARCHAR)""",
+        notes VARCHAR,
+        subject_informed DATE)""",
     """CREATE TABLE IF NOT EXISTS audit_log (
         seq BIGINT PRIMARY KEY,
         recorded_at VARCHAR NOT NULL,
@@ -55,6 +56,11 @@ SCHEMA = [
     # The MAC'd head of the audit chain, kept with a shared ledger (an embedded ledger keeps it in a file beside).
     """CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash VARCHAR NOT NULL,
         mac VARCHAR NOT NULL)""",
+]
+
+
+MIGRATIONS = [
+    "ALTER TABLE cases ADD COLUMN IF NOT EXISTS subject_informed DATE",
 ]
 
 
@@ -134,6 +140,8 @@ def open_ledger(ws: "Workspace", read_only: bool = False) -> Iterator[LedgerConn
         if not read_only and con.key not in _READY:
             with con.transaction(lock=True):  # two processes creating the tables at once must not collide
                 for stmt in SCHEMA:
+                    con.execute(stmt)
+                for stmt in MIGRATIONS:  # ledgers made by an earlier privacyops gain the newer columns
                     con.execute(stmt)
                 con.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
                             [str(SCHEMA_VERSION)])
