@@ -85,6 +85,15 @@ class Connector(ABC):
         self.read_only = read_only
         self._columns: dict[str, dict[str, str]] = {}
 
+    def database_file(self) -> Path:
+        """The source's database file (relative paths: to the workspace folder); a clear error when missing."""
+        path = Path(self.source.path)
+        path = path if path.is_absolute() else self.root / path
+        if not path.is_file():
+            raise SourceError(f"source '{self.source.name}': database file {path} not found; check "
+                              f"sources.{self.source.name}.path in the map (relative to the workspace folder)")
+        return path
+
     # -- what each store provides -------------------------------------------------------------------------------
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:

@@ -79,11 +79,7 @@ class DuckDBConnector(Connector):
 
     def __init__(self, source: Source, root: Path, read_only: bool = True):
         super().__init__(source, root, read_only)
-        path = Path(source.path)
-        self.path = path if path.is_absolute() else root / path
-        if not self.path.is_file():
-            raise SourceError(f"source '{source.name}': database file {self.path} not found; check "
-                              f"sources.{source.name}.path in the map (relative to the workspace folder)")
+        self.path = self.database_file()
         self.con = connect_duckdb(str(self.path), read_only, f"source '{source.name}'")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:

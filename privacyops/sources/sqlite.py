@@ -76,11 +76,7 @@ class SQLiteConnector(Connector):
 
     def __init__(self, source: Source, root: Path, read_only: bool = True):
         super().__init__(source, root, read_only)
-        path = Path(source.path)
-        self.path = path if path.is_absolute() else root / path
-        if not self.path.is_file():
-            raise SourceError(f"source '{source.name}': database file {self.path} not found; check "
-                              f"sources.{source.name}.path in the map (relative to the workspace folder)")
+        self.path = self.database_file()
         uri = self.path.resolve().as_uri() + ("?mode=ro" if read_only else "?mode=rw")
         try:
             self.con = sqlite3.connect(uri, uri=True, timeout=LOCK_WAIT_SECONDS, check_same_thread=False,
