@@ -1,5 +1,6 @@
 """JupyterLab panels (ipywidgets) over the privacyops API: they call the same functions the CLI calls."""
 
 from .lookup_panel import LookupPanel
+from .rectify_panel import RectificationPanel
 
-__all__ = ["LookupPanel"]
+__all__ = ["LookupPanel", "RectificationPanel"]
