@@ -210,7 +210,7 @@ def _print_lookup(result, rows: int) -> None:
 
 
 def _stdin_is_tty() -> bool:
-    return click.get_text_stream("stdin").isatty()
+    return sys.stdin.isatty()
 
 
 @main.command("rectify")
@@ -357,6 +357,101 @@ def case_close(case_id: str, workspace: Path | None, outcome: str) -> None:
     click.echo(f"{case.case_id}  closed {case.closed_at:%Y-%m-%d}, {on_time}: {case.outcome}")
 
 
+class _ExportGroup(click.Group):
+    """`privacyops export SUBJECT --case ID` is `privacyops export create SUBJECT --case ID`: a first argument that
+    is not a subcommand (or an option other than --help) goes to `create`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["create", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group("export", cls=_ExportGroup)
+def export_group() -> None:
+    """Access and portability: the subject's copy as one encrypted archive (export SUBJECT --case ID)."""
+
+
+@export_group.command("create")
+@click.argument("subject", required=False)
+@_ws_option
+@click.option("--case", "case_id", default=None, help="The open access or portability case this answers.")
+@click.option("--pick", default=None, help="Choose a person: DATASET:KEY (when several match).")
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Use the password on the first line of this file (default: generate one).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the archive here (default: WORKSPACE/exports/CASE_ID).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (with the password if generated).")
+def export_create(subject: str | None, workspace: Path | None, case_id: str, pick: str | None,
+                  password_file: Path | None, out: Path | None, as_json: bool) -> None:
+    """Make the archive answering an access or portability request: the copy, the letter, a manifest."""
+    from .archive import OPEN_HINT
+    from .export import export_subject, read_password_file
+
+    ws = open_workspace(workspace)
+    password = read_password_file(password_file) if password_file else None
+    result = export_subject(ws, case_id, subject, pick=pick, password=password, out_dir=out)
+    if as_json:
+        _emit_json({**result.to_dict(), **({"password": result.password} if result.password else {})})
+        return
+    for line in result.plan.lines() if result.plan else []:
+        click.echo(line)
+    click.echo(f"\nArchive: {result.path}")
+    click.echo(f"SHA-256: {result.sha256}  ({result.size:,} bytes, export {result.export_id})")
+    if result.password:
+        click.secho(f"Password (shown once, stored nowhere): {result.password}", bold=True)
+        click.echo("Send the password to the subject through another channel than the archive "
+                   "(e.g. read it out on the phone when the archive goes by e-mail).")
+    click.echo(OPEN_HINT)
+
+
+@export_group.command("list")
+@_ws_option
+@click.option("--case", "case_id", default=None, help="Only this case's archives.")
+@click.option("--json", "as_json", is_flag=True)
+def export_list(workspace: Path | None, case_id: str | None, as_json: bool) -> None:
+    """The archives made (the register keeps their SHA-256, never their content)."""
+    from .export import list_exports
+
+    got = list_exports(open_workspace(workspace), case_id)
+    if as_json:
+        _emit_json([e.to_dict() for e in got])
+        return
+    for e in got:
+        click.echo(f"{e.export_id}  {e.case_id}  {e.created_at:%Y-%m-%d %H:%M}  {e.status:9} {e.sha256[:16]}…  "
+                   f"{e.path}")
+
+
+@export_group.command("delivered")
+@click.argument("export_id")
+@_ws_option
+def export_delivered(export_id: str, workspace: Path | None) -> None:
+    """Record that an archive was sent to the subject."""
+    from .export import mark_delivered
+
+    e = mark_delivered(open_workspace(workspace), export_id)
+    click.echo(f"{e.export_id}  {e.status}")
+
+
+@export_group.command("purge")
+@_ws_option
+@click.option("--older-than", required=True, help="Age of the archives to remove: 12h, 30d, 2w.")
+@click.option("--json", "as_json", is_flag=True)
+def export_purge(workspace: Path | None, older_than: str, as_json: bool) -> None:
+    """Remove archives older than the age from WORKSPACE/exports and mark them purged in the register."""
+    from .export import purge_exports
+
+    result = purge_exports(open_workspace(workspace), older_than)
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    click.echo(f"Removed {len(result.removed)} archive file(s) older than {result.older_than} "
+               f"({result.bytes:,} bytes); {len(result.export_ids)} marked purged in the register"
+               + (f", {result.missing} of them already gone" if result.missing else "")
+               + (f"; {result.unregistered} file(s) the register did not know" if result.unregistered else "")
+               + ".")
+
+
 @main.group("import")
 def import_group() -> None:
     """Import data maps from other tools (Fides)."""
@@ -431,6 +526,311 @@ def import_fides_cmd(file: Path, source: str, purposes: tuple[str, ...], table_p
         click.secho(f"{target} is a draft: {len(left)} problem(s) to fix before privacyops can use it:", fg="yellow")
         for p in left:
             click.secho(f"  - {p}", fg="yellow")
+
+
+# -- erasure (Art. 17), legal holds, suppression, certificates ---------------------------------------------------
+
+
+class _EraseGroup(click.Group):
+    """`erase SUBJECT --case ID` plans (= `erase plan ...`); `erase --due` is `erase due`; `erase --from-file F` is
+    `erase batch --from-file F`; `erase approve|execute|show|list|schedule ...` are subcommands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            if "--due" in args:
+                args = ["due", *[a for a in args if a != "--due"]]
+            elif any(a == "--from-file" or a.startswith("--from-file=") for a in args):
+                args = ["batch", *args]
+            else:
+                args = ["plan", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group("erase", cls=_EraseGroup)
+def erase_group() -> None:
+    """Erasure (Art. 17): plan (erase SUBJECT --case ID), approve (another person), execute; erase --due runs
+    what has come due; erase --from-file FILE --case ID plans a batch."""
+
+
+def _print_plan(plan, as_json: bool) -> None:
+    if as_json:
+        _emit_json(plan.to_dict())
+        return
+    click.echo(plan.render())
+
+
+@erase_group.command("plan")
+@click.argument("subject", required=False)
+@_ws_option
+@click.option("--case", "case_id", required=True, help="The open erasure case this answers.")
+@click.option("--pick", default=None, help="Choose a person: DATASET:KEY (when several match).")
+@click.option("--as-of", default=None, help="Decide retention as of this day (YYYY-MM-DD; default today).")
+@click.option("--suppress", type=click.Choice(["withdrawal", "objection"]), default=None,
+              help="The subject withdrew consent / objected to direct marketing: keep their e-mails on the "
+                   "suppression list (as keyed hashes).")
+@click.option("--rows", is_flag=True, help="Also list every record with its action and reason.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the whole plan).")
+def erase_plan_cmd(subject: str | None, workspace: Path | None, case_id: str, pick: str | None, as_of: str | None,
+                   suppress: str | None, rows: bool, as_json: bool) -> None:
+    """Plan the erasure of a subject: every record's action and reason; nothing changes yet."""
+    from .erasure_plan import plan_erasure
+
+    plan = plan_erasure(open_workspace(workspace), case_id, subject, pick=pick, as_of=as_of, suppress=suppress)
+    _print_plan(plan, as_json)
+    if not as_json:
+        if rows:
+            import pandas as pd
+
+            with pd.option_context("display.width", 200, "display.max_colwidth", 100):
+                click.echo("\n" + plan.rows_frame().to_string(index=False))
+        click.echo(f"\nStored as {plan.plan_id}. Another person approves it: privacyops erase approve "
+                   f"{plan.plan_id}; then: privacyops erase execute {plan.plan_id}")
+
+
+@erase_group.command("show")
+@click.argument("plan_id")
+@_ws_option
+@click.option("--rows", is_flag=True, help="Also list every record.")
+@click.option("--json", "as_json", is_flag=True)
+def erase_show(plan_id: str, workspace: Path | None, rows: bool, as_json: bool) -> None:
+    """Show a stored plan."""
+    from .erasure_plan import load_plan
+
+    plan = load_plan(open_workspace(workspace), plan_id)
+    _print_plan(plan, as_json)
+    if rows and not as_json:
+        click.echo("\n" + plan.rows_frame().to_string(index=False))
+
+
+@erase_group.command("list")
+@_ws_option
+@click.option("--status", default=None, help="planned, approved, done, refused, ...")
+@click.option("--json", "as_json", is_flag=True)
+def erase_list(workspace: Path | None, status: str | None, as_json: bool) -> None:
+    """The erasure plans in the ledger."""
+    from .erasure_plan import list_plans
+
+    got = list_plans(open_workspace(workspace), status)
+    if as_json:
+        _emit_json(got)
+        return
+    for p in got:
+        click.echo(f"{p['plan_id']}  {p['kind']:7} {p['case_id'] or '-':14} {p['status']:10} as of {p['as_of']}  "
+                   f"prepared by {p['prepared_by']}" + (f", approved by {p['approved_by']}" if p['approved_by']
+                                                        else ""))
+
+
+@erase_group.command("approve")
+@click.argument("plan_id")
+@_ws_option
+@click.option("--note", default=None, help="A note kept with the approval.")
+@click.option("--json", "as_json", is_flag=True)
+def erase_approve(plan_id: str, workspace: Path | None, note: str | None, as_json: bool) -> None:
+    """Approve a plan (four-eyes: not its preparer; set PRIVACYOPS_ACTOR)."""
+    from .erasure_plan import approve_plan
+
+    plan = approve_plan(open_workspace(workspace), plan_id, note)
+    if as_json:
+        _emit_json({"plan_id": plan.plan_id, "status": plan.status, "approved_by": plan.approved_by})
+        return
+    click.echo(f"{plan.plan_id} approved by {plan.approved_by}; execute it: privacyops erase execute {plan.plan_id}")
+
+
+def _print_results(results, as_json: bool) -> None:
+    if as_json:
+        _emit_json([r.to_dict() for r in results])
+    else:
+        for r in results:
+            click.echo(r.render())
+    if any(not r.ok for r in results):
+        click.secho("error: verification found problems (see above); the certificate records them", fg="red",
+                    err=True)
+        sys.exit(1)
+
+
+@erase_group.command("execute")
+@click.argument("plan_id")
+@_ws_option
+@click.option("--json", "as_json", is_flag=True)
+def erase_execute(plan_id: str, workspace: Path | None, as_json: bool) -> None:
+    """Execute an approved plan: per source all or nothing, verified, certified. Re-run to finish an
+    interrupted one."""
+    from .erasure import execute_plan
+
+    result = execute_plan(open_workspace(workspace), plan_id, progress=not as_json)
+    _print_results([result], as_json)
+
+
+@erase_group.command("due")
+@_ws_option
+@click.option("--as-of", default=None, help="Erase what is due on this day (YYYY-MM-DD; default today).")
+@click.option("--json", "as_json", is_flag=True)
+def erase_due_cmd(workspace: Path | None, as_of: str | None, as_json: bool) -> None:
+    """Erase the records whose retention has ended (scheduled by earlier erasures); holds still block."""
+    from .erasure import erase_due
+
+    results = erase_due(open_workspace(workspace), as_of, progress=not as_json)
+    if not results and not as_json:
+        click.echo("Nothing is due.")
+    _print_results(results, as_json)
+
+
+@erase_group.command("batch")
+@_ws_option
+@click.option("--from-file", "from_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV: a subject column (identifier) and/or a pick column (DATASET:KEY); or one per line.")
+@click.option("--case", "case_id", required=True, help="The open erasure case the batch belongs to.")
+@click.option("--as-of", default=None, help="Decide retention as of this day (YYYY-MM-DD; default today).")
+@click.option("--suppress", type=click.Choice(["withdrawal", "objection"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+def erase_batch(workspace: Path | None, from_file: Path, case_id: str, as_of: str | None, suppress: str | None,
+                as_json: bool) -> None:
+    """Plan the erasure of every subject in a file, as one plan executed set-based after approval."""
+    from .erasure import plan_batch
+
+    plan = plan_batch(open_workspace(workspace), from_file, case_id, as_of=as_of, suppress=suppress,
+                      progress=not as_json)
+    _print_plan(plan, as_json)
+    if not as_json:
+        click.echo(f"\nStored as {plan.plan_id} ({len(plan.subjects)} subject(s), {len(plan.skipped)} line(s) "
+                   f"skipped). Another person approves it: privacyops erase approve {plan.plan_id}")
+
+
+@erase_group.command("schedule")
+@_ws_option
+@click.option("--all", "show_all", is_flag=True, help="Also rows already erased.")
+@click.option("--json", "as_json", is_flag=True)
+def erase_schedule(workspace: Path | None, show_all: bool, as_json: bool) -> None:
+    """Records kept under retention and when they are due for erasure."""
+    from . import schedule
+
+    got = schedule.entries(open_workspace(workspace), status=None if show_all else schedule.SCHEDULED)
+    if as_json:
+        _emit_json([e.to_dict() for e in got])
+        return
+    for e in got:
+        click.echo(f"{e.due_on or 'unset':10}  {e.status:9} {e.dataset}:{','.join(map(str, e.key))}  {e.basis}")
+
+
+@main.group("certificate")
+def certificate_group() -> None:
+    """Erasure certificates."""
+
+
+@certificate_group.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_ws_option
+@click.option("--json", "as_json", is_flag=True)
+def certificate_verify(file: Path, workspace: Path | None, as_json: bool) -> None:
+    """Check a certificate's signature (and whether this workspace's key made it). Exit 1 when invalid."""
+    from .certificate import verify_certificate
+    from .errors import WorkspaceError
+
+    try:
+        ws = open_workspace(workspace)
+    except (WorkspaceError, DataMapError):
+        ws = None  # anyone can check a certificate's integrity; the workspace only tells whose key it is
+    check = verify_certificate(file, ws)
+    if as_json:
+        _emit_json(check.to_dict())
+    else:
+        click.secho(str(check), fg="green" if check.ok else "red")
+    sys.exit(0 if check.ok else 1)
+
+
+@main.group("hold")
+def hold_group() -> None:
+    """Legal holds: records that must not be erased while they apply."""
+
+
+@hold_group.command("add")
+@_ws_option
+@click.option("--subject", default=None, help="An identifier of the person (e-mail, phone, id) or DATASET:KEY.")
+@click.option("--dataset", default=None, help="Hold a whole dataset instead.")
+@click.option("--reason", required=True, help="Why (e.g. litigation reference, tax audit).")
+@click.option("--owner", required=True, help="Who answers for the hold and releases it.")
+@click.option("--since", default=None, help="Since when (YYYY-MM-DD; default today).")
+@click.option("--review", "review_on", default=None, help="When to review it (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True)
+def hold_add(workspace: Path | None, subject: str | None, dataset: str | None, reason: str, owner: str,
+             since: str | None, review_on: str | None, as_json: bool) -> None:
+    """Place a legal hold on a subject or a dataset (the subject is kept only as keyed hashes)."""
+    from .holds import add_hold
+
+    hold = add_hold(open_workspace(workspace), reason=reason, owner=owner, subject=subject, dataset=dataset,
+                    since=since, review_on=review_on)
+    if as_json:
+        _emit_json(hold.to_dict())
+        return
+    click.echo(f"{hold.hold_id}  {hold.describe()}" + (f"; review {hold.review_on}" if hold.review_on else ""))
+
+
+@hold_group.command("release")
+@click.argument("hold_id")
+@_ws_option
+@click.option("--note", default=None, help="Why it ends.")
+def hold_release(hold_id: str, workspace: Path | None, note: str | None) -> None:
+    """Release a hold; scheduled erasures it blocked run on the next `erase --due`."""
+    from .holds import release_hold
+
+    hold = release_hold(open_workspace(workspace), hold_id, note)
+    click.echo(f"{hold.hold_id} released by {hold.released_by}")
+
+
+@hold_group.command("list")
+@_ws_option
+@click.option("--all", "show_all", is_flag=True, help="Also released holds.")
+@click.option("--json", "as_json", is_flag=True)
+def hold_list(workspace: Path | None, show_all: bool, as_json: bool) -> None:
+    """The legal holds (active ones unless --all)."""
+    from .holds import list_holds
+
+    got = list_holds(open_workspace(workspace), active_only=not show_all)
+    if as_json:
+        _emit_json([h.to_dict() for h in got])
+        return
+    if not got:
+        click.echo("No holds." if show_all else "No active holds.")
+    for h in got:
+        what = h.dataset if h.scope == "dataset" else "subject"
+        state = "active" if h.active else f"released {h.released_at:%Y-%m-%d}"
+        click.echo(f"{h.hold_id}  {what:28} since {h.since}  owner {h.owner:16} {state:20} {h.reason}"
+                   + (f"  (review {h.review_on})" if h.review_on else ""))
+
+
+@main.group("suppress")
+def suppress_group() -> None:
+    """The suppression list: never mail people who withdrew consent or objected (kept as keyed hashes)."""
+
+
+@suppress_group.command("add")
+@click.argument("email")
+@_ws_option
+@click.option("--reason", type=click.Choice(["withdrawal", "objection"]), required=True)
+@click.option("--case", "case_id", default=None)
+def suppress_add(email: str, workspace: Path | None, reason: str, case_id: str | None) -> None:
+    """Put an e-mail address on the suppression list (stored as a keyed hash, not the address)."""
+    from .suppression import suppress
+
+    entry, new = suppress(open_workspace(workspace), email, reason, case_id)
+    click.echo(("Added" if new else f"Already listed ({entry.reason}, {entry.added_at:%Y-%m-%d})") +
+               f": hash {entry.email_hash[:16]}…")
+
+
+@suppress_group.command("check")
+@click.argument("email")
+@_ws_option
+@click.option("--json", "as_json", is_flag=True)
+def suppress_check(email: str, workspace: Path | None, as_json: bool) -> None:
+    """Whether an address is suppressed: exit 0 and 'suppressed', or exit 1 and 'not suppressed'."""
+    from .suppression import check
+
+    entry = check(open_workspace(workspace), email)
+    if as_json:
+        _emit_json({"suppressed": entry is not None, **(entry.to_dict() if entry else {})})
+    else:
+        click.echo(f"suppressed ({entry.reason} since {entry.added_at:%Y-%m-%d})" if entry else "not suppressed")
+    sys.exit(0 if entry else 1)
 
 
 if __name__ == "__main__":  # pragma: no cover
