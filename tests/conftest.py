@@ -146,3 +146,16 @@ def small_demo(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def default_demo(tmp_path_factory) -> Path:
     return demo_workspace(tmp_path_factory, 1000)  # the defaults of `privacyops demo`
+
+
+def cross_store_copy(src: Path, dst: Path, postgres_dsn: str, name: str = "xstore") -> Path:
+    """A copy of a demo workspace spread over PostgreSQL, SQLite, CSV, DuckDB and Parquet (privacyops demo
+    --postgres), in a fresh database of the test server."""
+    import pgserver
+
+    from privacyops.demo_stores import distribute
+
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.head", "keys", "outputs",
+                                                            "exports", "certificates"))
+    distribute(dst, pgserver.create_database(postgres_dsn, name), progress=False)
+    return dst
