@@ -573,7 +573,7 @@ def _print_plan(plan, as_json: bool) -> None:
 def erase_plan_cmd(subject: str | None, workspace: Path | None, case_id: str, pick: str | None, as_of: str | None,
                    suppress: str | None, rows: bool, as_json: bool) -> None:
     """Plan the erasure of a subject: every record's action and reason; nothing changes yet."""
-    from .erasure_plan import plan_erasure
+    from .erasure import plan_erasure
 
     plan = plan_erasure(open_workspace(workspace), case_id, subject, pick=pick, as_of=as_of, suppress=suppress)
     _print_plan(plan, as_json)
@@ -712,6 +712,24 @@ def erase_schedule(workspace: Path | None, show_all: bool, as_json: bool) -> Non
         click.echo(f"{e.due_on or 'unset':10}  {e.status:9} {e.dataset}:{','.join(map(str, e.key))}  {e.basis}")
 
 
+@erase_group.command("restrictions")
+@_ws_option
+@click.option("--all", "show_all", is_flag=True, help="Also restrictions lifted (the rows were erased).")
+@click.option("--json", "as_json", is_flag=True)
+def erase_restrictions(workspace: Path | None, show_all: bool, as_json: bool) -> None:
+    """The restriction register (Art. 18): records kept but not to be used, on what basis, until when."""
+    from . import schedule
+
+    got = schedule.restrictions(open_workspace(workspace), active_only=not show_all)
+    if as_json:
+        _emit_json([r.to_dict() for r in got])
+        return
+    for r in got:
+        state = f"lifted {r.lifted_at:%Y-%m-%d}" if r.lifted_at else "restricted"
+        click.echo(f"{r.dataset}:{','.join(map(str, r.key))}  {state:18} until {r.retain_until or 'unset'}  "
+                   f"{r.basis}  (plan {r.plan_id})")
+
+
 @main.group("certificate")
 def certificate_group() -> None:
     """Erasure certificates."""
@@ -831,6 +849,137 @@ def suppress_check(email: str, workspace: Path | None, as_json: bool) -> None:
     else:
         click.echo(f"suppressed ({entry.reason} since {entry.added_at:%Y-%m-%d})" if entry else "not suppressed")
     sys.exit(0 if entry else 1)
+
+
+# -- reports, the record of processing activities, the consent ledger ------------------------------------------
+
+
+@main.command("report", short_help="Run the retention, consent or requests report (or all) headless.")
+@click.argument("which", type=click.Choice(["retention", "consent", "requests", "all"]))
+@_ws_option
+@click.option("--as-of", default=None, help="The report date (YYYY-MM-DD; default today).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the reports go (default: WORKSPACE/outputs/reports), one folder per report.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def report_cmd(which: str, workspace: Path | None, as_of: str | None, out: Path | None, as_json: bool) -> None:
+    """Run report notebooks headless: the report (HTML with its charts, JSON), the executed notebook as evidence
+    and its HTML without code. Exit 6 when a run fails (the executed notebook is kept)."""
+    from .reports.retention_report import parse_as_of
+    from .reports.run import REPORTS, run_report
+    from .runner import NotebookRunError
+
+    ws_path = workspace or default_workspace_path()
+    open_workspace(ws_path)  # a bad map fails here, with its problems, before any notebook starts
+    day = parse_as_of(as_of)
+    out_dir = (out or Path(ws_path) / "outputs" / "reports").resolve()
+    runs, failed = [], []
+    for name in (list(REPORTS) if which == "all" else [which]):
+        try:
+            run = run_report(name, ws_path, out_dir, day)
+        except NotebookRunError as exc:
+            failed.append({"report": name, "error": str(exc)})
+            click.secho(f"error: {name} report: {exc}", fg="red", err=True)
+            continue
+        runs.append(run)
+        if not as_json:
+            click.echo(f"{name:10} as of {day}  {run.seconds:5.1f} s  -> " + ", ".join(str(p) for p in run.outputs))
+            click.echo(f"{'':10} evidence: {run.notebook} (and {run.html.name})")
+    if as_json:
+        _emit_json({"as_of": day.isoformat(), "out": str(out_dir), "runs": [r.to_dict() for r in runs],
+                    "failed": failed})
+    if failed:
+        sys.exit(NotebookRunError.exit_code)
+
+
+@main.command("ropa", short_help="The record of processing activities (GDPR Art 30) as HTML and CSV.")
+@_ws_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where ropa.html and ropa.csv go (default: WORKSPACE/outputs/ropa).")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON too.")
+def ropa_cmd(workspace: Path | None, out: Path | None, as_json: bool) -> None:
+    """The record of processing activities (Art. 30(1)) from the data map, as HTML and CSV."""
+    from .reports.ropa import ropa
+
+    ws = open_workspace(workspace)
+    record = ropa(ws)
+    page, table = record.write(out or ws.outputs_dir / "ropa")
+    if as_json:
+        _emit_json({**record.to_dict(), "html": str(page), "csv": str(table)})
+        return
+    click.echo(f"Record of processing activities: {len(record.activities)} activities -> {page}, {table}")
+    if not record.security_measures:
+        click.secho("warning: security measures (Art. 30(1)(g)) are not described in the data map; add "
+                    "organisation.security_measures", fg="yellow")
+
+
+@main.group("consent")
+def consent_group() -> None:
+    """The consent ledger: consent given (record) or withdrawn (withdraw, in effect at once)."""
+
+
+def _print_consent(result, as_json: bool) -> None:
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        click.echo(result.line())
+
+
+@consent_group.command("record")
+@click.argument("subject", required=False)
+@_ws_option
+@click.option("--purpose", required=True, help="A purpose of the map resting on consent (e.g. marketing).")
+@click.option("--method", required=True, help="How it was given: web_form, email_link, paper_form, ...")
+@click.option("--notice", required=True, help="The version of the privacy notice the person saw (e.g. v3.1).")
+@click.option("--at", "at", default=None, help="When it was given (YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC; default now).")
+@click.option("--case", "case_id", default=None, help="A case this belongs to.")
+@click.option("--pick", default=None, help="Choose a person: DATASET:KEY (when several match).")
+@click.option("--json", "as_json", is_flag=True)
+def consent_record(subject: str | None, workspace: Path | None, purpose: str, method: str, notice: str,
+                   at: str | None, case_id: str | None, pick: str | None, as_json: bool) -> None:
+    """Record consent given (the subject is stored only as a keyed hash)."""
+    from .consent import record_consent
+
+    _print_consent(record_consent(open_workspace(workspace), subject, purpose, method=method, notice=notice, at=at,
+                                  case_id=case_id, pick=pick), as_json)
+
+
+@consent_group.command("withdraw")
+@click.argument("subject", required=False)
+@_ws_option
+@click.option("--purpose", required=True, help="The purpose consent is withdrawn for (e.g. marketing).")
+@click.option("--method", default=None, help="How it was withdrawn: email, phone, letter, ... (default privacy_team).")
+@click.option("--at", "at", default=None, help="When (YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC; default now).")
+@click.option("--case", "case_id", default=None, help="A case this belongs to (e.g. a consent-withdrawal case).")
+@click.option("--pick", default=None, help="Choose a person: DATASET:KEY (when several match).")
+@click.option("--json", "as_json", is_flag=True)
+def consent_withdraw(subject: str | None, workspace: Path | None, purpose: str, method: str | None, at: str | None,
+                     case_id: str | None, pick: str | None, as_json: bool) -> None:
+    """Record a withdrawal, in effect at once: for direct marketing the person's e-mail addresses go on the
+    suppression list in the same step. Audited."""
+    from .consent import withdraw_consent
+
+    _print_consent(withdraw_consent(open_workspace(workspace), subject, purpose, method=method, at=at,
+                                    case_id=case_id, pick=pick), as_json)
+
+
+@consent_group.command("list")
+@_ws_option
+@click.option("--purpose", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def consent_list(workspace: Path | None, purpose: str | None, as_json: bool) -> None:
+    """privacyops' consent records (subjects as keyed hashes)."""
+    from .consent import list_records
+
+    got = list_records(open_workspace(workspace), purpose)
+    if as_json:
+        _emit_json([r.to_dict() for r in got])
+        return
+    if not got:
+        click.echo("No consent records.")
+    for r in got:
+        click.echo(f"{r.record_id}  {r.occurred_at:%Y-%m-%d %H:%M}  {r.action:9} {r.purpose:12} {r.method or '-':14} "
+                   f"{r.notice_version or '-':6} subject {r.subject_hash[:12]}…  by {r.recorded_by}"
+                   + (f"  case {r.case_id}" if r.case_id else ""))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -48,10 +48,11 @@ _ANCHOR = re.compile(r"^\s*(?:([a-z_]+)\(\s*([^()\s]+)\s*\)|([^()\s]+))\s*$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 TOP_KEYS = ("version", "organisation", "settings", "purposes", "retention", "recipients", "sources", "datasets",
-            "ledger")
-ORG_KEYS = ("name", "address", "contact", "dpo", "authority")
+            "ledger", "roles", "consent")
+ORG_KEYS = ("name", "address", "contact", "dpo", "authority", "security_measures")
 AUTHORITY_KEYS = ("name", "country", "address", "website", "email", "phone")
-SETTINGS_KEYS = ("fiscal_year_start", "phone_match_digits", "name_match_threshold")
+SETTINGS_KEYS = ("fiscal_year_start", "phone_match_digits", "name_match_threshold", "four_eyes")
+ROLES_KEYS = ("preparers", "approvers")
 PURPOSE_KEYS = ("description", "legal_basis", "legitimate_interest")
 RETENTION_KEYS = ("keep", "from", "ground", "description")
 RECIPIENT_KEYS = ("description", "location", "role", "safeguards")
@@ -64,6 +65,9 @@ DATASET_KEYS = (
 FIELD_KEYS = ("category", "categories", "description", "free_text")
 REFERENCE_KEYS = ("to", "shared")
 ERASURE_KEYS = ("action", "keep_fields", "mask")
+CONSENT_KEYS = ("events", "processing", "stale_after")
+CONSENT_EVENT_KEYS = ("dataset", "subject", "purpose", "action", "at", "method", "notice", "granted", "withdrawn")
+CONSENT_PROCESSING_KEYS = ("dataset", "purpose", "subject", "at")
 
 
 @functools.cache
@@ -95,6 +99,7 @@ class Organisation:
     authority: Authority
     address: str | None = None
     dpo: str | None = None
+    security_measures: tuple[str, ...] = ()  # Art. 30(1)(g): a general description, one measure per item
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,15 @@ class Settings:
     fiscal_year_start: tuple[int, int] = (1, 1)  # (month, day)
     phone_match_digits: int = 8
     name_match_threshold: float = 0.82
+    four_eyes: bool = True  # an erasure plan needs a second person's approval before it runs
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Who may prepare and who may approve erasure plans (actor names); an empty list: anyone."""
+
+    preparers: tuple[str, ...] = ()
+    approvers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -246,6 +260,43 @@ class Dataset:
 
 
 @dataclass(frozen=True)
+class ConsentEvents:
+    """The dataset holding the organisation's consent events (ISO/IEC TS 27560-style): who, for which purpose,
+    granted or withdrawn, when, how and under which notice. Column names; `granted` / `withdrawn` are the values
+    of the action column that mean each."""
+
+    dataset: str
+    subject: str
+    purpose: str
+    action: str
+    at: str
+    method: str | None = None
+    notice: str | None = None
+    granted: tuple[str, ...] = ("granted",)
+    withdrawn: tuple[str, ...] = ("withdrawn",)
+
+
+@dataclass(frozen=True)
+class ConsentProcessing:
+    """Processing that needs the subject's consent for `purpose` (e.g. marketing e-mails sent): one row per act,
+    the subject column (the same values as the events' subject column) and when it happened."""
+
+    dataset: str
+    purpose: str
+    subject: str
+    at: str
+
+
+@dataclass(frozen=True)
+class ConsentMap:
+    """The map's optional `consent:` section."""
+
+    events: ConsentEvents
+    processing: tuple[ConsentProcessing, ...] = ()
+    stale_after: Period | None = None  # a consent older than this is stale (re-confirm it)
+
+
+@dataclass(frozen=True)
 class DataMap:
     path: Path | None
     version: int
@@ -258,6 +309,8 @@ class DataMap:
     datasets: dict[str, Dataset] = field(hash=False, compare=False)
     fingerprint: str = ""  # SHA-256 of the map text: the "map version" recorded with every operation
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
+    roles: Roles = field(default_factory=Roles)
+    consent: "ConsentMap | None" = None  # where the consent events and the processing that needs consent live
 
     def dataset(self, name: str) -> Dataset:
         return self.datasets[name]
@@ -436,6 +489,8 @@ def parse_datamap(text: str, file: str | None = None, path: Path | None = None) 
     declared_rules = set(map(str, top["retention"])) if isinstance(top.get("retention"), dict) else set()
     datasets = _datasets(c, top.get("datasets"), purposes, retention, recipients, sources, declared_rules)
     ledger = _ledger(c, top.get("ledger"))
+    roles = _roles(c, top.get("roles"))
+    consent = _consent(c, top.get("consent"), purposes, datasets)
     _check_references(c, datasets)
 
     if c.problems:
@@ -443,7 +498,8 @@ def parse_datamap(text: str, file: str | None = None, path: Path | None = None) 
     dm = DataMap(
         path=path, version=1, organisation=organisation, settings=settings, purposes=purposes,
         retention=retention, recipients=recipients, sources=sources, datasets=datasets,
-        fingerprint=hashlib.sha256(text.encode("utf-8")).hexdigest(), ledger=ledger,
+        fingerprint=hashlib.sha256(text.encode("utf-8")).hexdigest(), ledger=ledger, roles=roles,
+        consent=consent,
     )
     object.__setattr__(dm, "_lines", {".".join(map(str, k)): v for k, v in lines.items()})
     return dm
@@ -464,6 +520,8 @@ def _organisation(c: _Checker, raw: Any) -> Organisation:
     return Organisation(
         name=str(org.get("name") or ""), contact=str(org.get("contact") or ""), authority=authority,
         address=c.text(org.get("address"), p + ("address",)), dpo=c.text(org.get("dpo"), p + ("dpo",)),
+        security_measures=_text_list(c, org.get("security_measures"), p + ("security_measures",),
+                                     "a list of security measures (Art. 30(1)(g)), one per item"),
     )
 
 
@@ -490,7 +548,30 @@ def _settings(c: _Checker, raw: Any) -> Settings:
             c.add(p + ("name_match_threshold",), f"{thr!r} must be a number above 0 and at most 1")
         else:
             out = Settings(out.fiscal_year_start, out.phone_match_digits, float(thr))
+    four_eyes = s.get("four_eyes")
+    if four_eyes is not None:
+        if not isinstance(four_eyes, bool):
+            c.add(p + ("four_eyes",), f"expected true or false, got {four_eyes!r}")
+        else:
+            out = Settings(out.fiscal_year_start, out.phone_match_digits, out.name_match_threshold, four_eyes)
     return out
+
+
+def _roles(c: _Checker, raw: Any) -> Roles:
+    p = ("roles",)
+    r = c.mapping(raw, p, ROLES_KEYS)
+    lists = {}
+    for key in ROLES_KEYS:
+        value = r.get(key)
+        if value is None:
+            lists[key] = ()
+        elif isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value):
+            lists[key] = tuple(v.strip() for v in value)
+        else:
+            c.add(p + (key,), f"expected a list of actor names (as $PRIVACYOPS_ACTOR gives them), "
+                              f"got {_kind(value)}")
+            lists[key] = ()
+    return Roles(lists["preparers"], lists["approvers"])
 
 
 def _purposes(c: _Checker, raw: Any) -> dict[str, Purpose]:
@@ -783,3 +864,95 @@ def _check_references(c: _Checker, datasets: dict[str, Dataset]) -> None:
     for name in datasets:
         if not state.get(name):
             visit(name, [])
+
+
+def _text_list(c: _Checker, value: Any, path: tuple, what: str) -> tuple[str, ...]:
+    """An optional list of texts (a single text is accepted as a list of one)."""
+    if value is None:
+        return ()
+    if isinstance(value, str) and value.strip():
+        return (value.strip(),)
+    if isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value):
+        return tuple(v.strip() for v in value)
+    c.add(path, f"expected {what}, got {_kind(value)}")
+    return ()
+
+
+def _dataset_columns(ds: Dataset) -> set[str]:
+    """Every column the map declares for a dataset (what `privacyops check` compares with the live table)."""
+    cols = set(ds.fields) | set(ds.primary_key) | {r.column for r in ds.references}
+    return cols | {c for cols_ in ds.identities.values() for c in cols_}
+
+
+def _consent(c: _Checker, raw: Any, purposes: dict[str, Purpose], datasets: dict[str, Dataset]) -> ConsentMap | None:
+    """The optional `consent:` section: where consent events and the processing that needs consent live."""
+    if raw is None:
+        return None
+    p = ("consent",)
+    s = c.mapping(raw, p, CONSENT_KEYS, required=("events",))
+    if not s:
+        return None
+
+    def dataset(value: Any, path: tuple) -> Dataset | None:
+        name = _name(c, value, path, "dataset")
+        if name is None:
+            return None
+        if name not in datasets:
+            c.add(path, f"unknown dataset '{name}'{_did_you_mean(name, datasets)}; consent names a dataset of "
+                        f"the map's datasets")
+            return None
+        return datasets[name]
+
+    def column(ds: Dataset | None, value: Any, path: tuple, required: bool = True) -> str | None:
+        col = _name(c, value, path, "column")
+        if col is None:
+            if required:
+                c.add(path, "is required (a column name)")
+            return None
+        if ds is not None and col not in _dataset_columns(ds):
+            c.add(path, f"'{col}' is not a column of {ds.name} in the map{_did_you_mean(col, _dataset_columns(ds))}; "
+                        f"list it under the dataset's fields (then `privacyops check` verifies it exists)")
+        return col
+
+    ep = p + ("events",)
+    e = c.mapping(s.get("events"), ep, CONSENT_EVENT_KEYS, required=("dataset",))
+    eds = dataset(e.get("dataset"), ep + ("dataset",))
+    cols = {k: column(eds, e.get(k), ep + (k,), required=k not in ("method", "notice"))
+            for k in ("subject", "purpose", "action", "at", "method", "notice")}
+    words = {}
+    for k in ("granted", "withdrawn"):
+        words[k] = _text_list(c, e.get(k), ep + (k,), "an action word or a list of them") or (k,)
+    both = set(words["granted"]) & set(words["withdrawn"])
+    if both:
+        c.add(ep, f"action word(s) {', '.join(sorted(both))} cannot mean both granted and withdrawn")
+    events = ConsentEvents(eds.name if eds else "", cols["subject"] or "", cols["purpose"] or "",
+                           cols["action"] or "", cols["at"] or "", cols["method"], cols["notice"],
+                           words["granted"], words["withdrawn"])
+
+    processing = []
+    raw_proc = s.get("processing") or []
+    if not isinstance(raw_proc, list):
+        c.add(p + ("processing",), f"expected a list of {{dataset, purpose, subject, at}}, got {_kind(raw_proc)}")
+        raw_proc = []
+    for i, item in enumerate(raw_proc):
+        pp = p + ("processing", i)
+        d = c.mapping(item, pp, CONSENT_PROCESSING_KEYS, required=("dataset", "purpose", "subject", "at"))
+        pds = dataset(d.get("dataset"), pp + ("dataset",))
+        purpose = _name(c, d.get("purpose"), pp + ("purpose",), "purpose")
+        if purpose is not None and purpose not in purposes:
+            c.add(pp + ("purpose",), f"unknown purpose '{purpose}'{_did_you_mean(purpose, purposes)}; defined: "
+                                     f"{', '.join(purposes) or 'none'}")
+        elif purpose is not None and pds is not None and purpose not in pds.purposes:
+            c.add(pp + ("purpose",), f"{pds.name} does not serve purpose '{purpose}' (its purposes: "
+                                     f"{', '.join(pds.purposes) or 'none'}); add it there or name another purpose")
+        subj = column(pds, d.get("subject"), pp + ("subject",)) if d.get("subject") is not None else None
+        at = column(pds, d.get("at"), pp + ("at",)) if d.get("at") is not None else None
+        if pds and purpose and subj and at:
+            processing.append(ConsentProcessing(pds.name, purpose, subj, at))
+
+    stale = None
+    if s.get("stale_after") is not None:
+        stale = parse_period(s["stale_after"]) if isinstance(s["stale_after"], (str, int)) else None
+        if stale is None:
+            c.add(p + ("stale_after",), f"'{s['stale_after']}' is not a period; write e.g. '2 years', '18 months'")
+    return ConsentMap(events, tuple(processing), stale)

@@ -142,6 +142,20 @@ SCHEMA = [
         added_at TIMESTAMP NOT NULL,
         added_by VARCHAR NOT NULL,
         case_id VARCHAR)""",
+    # The consent ledger (privacyops.consent): consent given or withdrawn, recorded by privacyops (ISO/IEC TS
+    # 27560-style: subject, purpose, action, when, how, under which notice, who recorded it). The subject appears
+    # only as a keyed hash.
+    """CREATE TABLE IF NOT EXISTS consent_records (
+        record_id VARCHAR PRIMARY KEY,
+        subject_hash VARCHAR NOT NULL,
+        purpose VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        occurred_at TIMESTAMP NOT NULL,
+        method VARCHAR,
+        notice_version VARCHAR,
+        recorded_by VARCHAR NOT NULL,
+        recorded_at TIMESTAMP NOT NULL,
+        case_id VARCHAR)""",
 ]
 
 
