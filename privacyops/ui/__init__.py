@@ -5,3 +5,4 @@ from .export_panel import ExportPanel
 from .lookup_panel import LookupPanel
 from .rectify_panel import RectificationPanel
 
+__all__ = ["ErasurePanel", "ExportPanel", "LookupPanel", "RectificationPanel"]
