@@ -21,7 +21,7 @@ Fides has no notion of shared reference data (a product bought by many people) n
 purposes, retention or erasure rules: those stay for the analyst (`render_fragment` says so in its header), and the
 importer only adds notes where it sees a likely case.
 
-    fragment = import_fides(Path("fides/postgres.yml"), source="company", purposes=["support"])
+    fragment = import_fides(Path("fides/postgres.yml"), source="app", purposes=["service"])
     text = merge_into(Path("privacyops.yaml").read_text(), fragment)    # or render_fragment(fragment)
 
 A fragment is a dict: `datasets` (exactly what goes under `datasets:` of the map), `notes` (the importer's remarks

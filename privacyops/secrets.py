@@ -9,7 +9,7 @@ from .errors import SourceError
 
 
 def resolve_dsn(dsn_env: str | None, dsn_file: str | None, root: Path, what: str) -> str:
-    """The DSN for `what` (e.g. "source 'billing'"), from `dsn_env` or `dsn_file` (relative to `root`).
+    """The DSN for `what` (e.g. "source 'app'"), from `dsn_env` or `dsn_file` (relative to `root`).
 
     Error messages name the variable or file, never the DSN: it may hold a password.
     """
