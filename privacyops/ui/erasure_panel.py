@@ -22,9 +22,10 @@ from ..errors import PrivacyOpsError
 from ..lookup import lookup
 from ..subject import AMBIGUOUS
 from ..workspace import Workspace, current_actor, open_workspace
-from .lookup_panel import CSS, _e, _table
+from .common import (PanelView, candidate_picker, case_row, offer_candidates, panel_box, select_case,
+                     set_case_options, subject_text, title_html)
+from .common import esc as _e, table as _table
 
-NO_CASE = ""
 EXTRA_CSS = """
 <style>
 .po-panel .po-cert { font-size: 13px; padding: 6px 8px; background: #ecfdf5; border-left: 3px solid #16a34a; }
@@ -35,7 +36,7 @@ EXTRA_CSS = """
 FOUR_EYES = "the approver must differ from the preparer"
 
 
-class ErasurePanel:
+class ErasurePanel(PanelView):
     """Answer an erasure request (Art. 17) in a notebook: case, subject, Plan, Approve, Execute.
 
     `ErasurePanel(ws)` (or a workspace path, or None for the default workspace); `subject=` pre-fills the subject
@@ -43,6 +44,8 @@ class ErasurePanel:
     once), `as_of=` is the date the retention rules are judged on (default today). Nothing changes in the data until
     a plan is approved by another person than its preparer and executed.
     """
+
+    clears_error = True
 
     def __init__(self, workspace: Workspace | str | Path | None = None, *, subject: str | None = None,
                  pick: str | None = None, case_id: str | None = None, as_of: dt.date | str | None = None,
@@ -56,18 +59,9 @@ class ErasurePanel:
         self._pick = pick
 
         self.title = widgets.HTML()
-        self.case = widgets.Dropdown(options=[("— choose an open erasure case —", NO_CASE)], value=NO_CASE,
-                                     description="Case", layout=widgets.Layout(width="560px"),
-                                     style={"description_width": "40px"})
-        self.new_received = widgets.DatePicker(value=dt.date.today(), description="received",
-                                               layout=widgets.Layout(width="230px"),
-                                               style={"description_width": "60px"})
-        self.new_case_button = widgets.Button(description="Open case", icon="folder-open",
-                                              tooltip="Register a new erasure request received on that date",
-                                              layout=widgets.Layout(width="120px"))
-        self.subject = widgets.Text(value=subject or "", placeholder="e-mail, phone, customer id or name",
-                                    description="Subject", layout=widgets.Layout(width="420px"),
-                                    style={"description_width": "56px"})
+        self.case, self.new_received, self.new_case_button = case_row(
+            "— choose an open erasure case —", "Register a new erasure request received on that date")
+        self.subject = subject_text(subject)
         self.plan_button = widgets.Button(description="Plan", button_style="primary", icon="list",
                                           tooltip="Decide every record (nothing changes)",
                                           layout=widgets.Layout(width="100px"))
@@ -77,11 +71,7 @@ class ErasurePanel:
         self.execute_button = widgets.Button(description="Execute", button_style="danger", icon="trash",
                                              tooltip="Erase as the approved plan says, verify, certify",
                                              layout=widgets.Layout(width="110px"))
-        self.candidates = widgets.Dropdown(options=[], description="Candidate", layout=widgets.Layout(width="620px"),
-                                           style={"description_width": "72px"})
-        self.pick_button = widgets.Button(description="Plan for this person", icon="user",
-                                          layout=widgets.Layout(width="170px"))
-        self.picker = widgets.HBox([self.candidates, self.pick_button], layout=widgets.Layout(display="none"))
+        self.candidates, self.pick_button, self.picker = candidate_picker("Plan for this person")
         self.status = widgets.HTML(value="")
         self.output = widgets.HTML(value="")
 
@@ -93,13 +83,12 @@ class ErasurePanel:
         self.subject.observe(lambda _change: self._subject_changed(), names="value")
         self.case.observe(lambda _change: self._forget_plan(), names="value")
 
-        self.widget = widgets.VBox([
-            widgets.HTML(CSS + EXTRA_CSS), self.title,
+        self.widget = panel_box([
+            self.title,
             widgets.HBox([self.case, self.new_received, self.new_case_button]),
             widgets.HBox([self.subject, self.plan_button, self.approve_button, self.execute_button]),
             self.picker, self.status, self.output,
-        ])
-        self.widget.add_class("po-panel")
+        ], EXTRA_CSS)
         self._buttons()
 
         if not self._open():
@@ -111,15 +100,6 @@ class ErasurePanel:
         elif not self.error:
             self._set_status("Choose or open an erasure case, type the subject and press Plan. Nothing changes "
                              "until another person approves the plan and it is executed.", "po-muted")
-
-    # -- showing the panel ----------------------------------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
     @property
     def case_id(self) -> str | None:
@@ -241,12 +221,11 @@ class ErasurePanel:
             self.ws = arg if isinstance(arg, Workspace) else open_workspace(arg)
         except PrivacyOpsError as exc:
             self._set_error(str(exc))
-            self.title.value = '<div class="po-title">Erasure</div><div class="po-muted">no workspace</div>'
+            self.title.value = title_html("Erasure", "no workspace")
             return False
         org = self.ws.datamap.organisation.name
-        self.title.value = (f'<div class="po-title">Erasure — {_e(org)}</div>'
-                            f'<div class="po-muted">workspace {_e(self.ws.root)} · acting as '
-                            f'{_e(current_actor())}</div>')
+        self.title.value = title_html(f"Erasure — {_e(org)}",
+                                      f"workspace {_e(self.ws.root)} · acting as {_e(current_actor())}")
         try:
             self._load_cases()
         except PrivacyOpsError as exc:
@@ -257,18 +236,11 @@ class ErasurePanel:
     def _load_cases(self) -> None:
         cases = [c for c in list_cases(self.ws, OPEN) if c.type == "erasure"]
         cases.sort(key=lambda c: (c.received, c.case_id), reverse=True)
-        current = self.case.value
-        options = [self.case.options[0]] + [
-            (f"{c.case_id} · erasure · received {c.received} · due {c.deadline}", c.case_id) for c in cases]
-        if current and current not in [v for _l, v in options]:
-            options.append((current, current))
-        self.case.options = options
-        self.case.value = current
+        set_case_options(self.case, [(f"{c.case_id} · erasure · received {c.received} · due {c.deadline}", c.case_id)
+                                     for c in cases])
 
     def _select_case(self, case_id: str) -> bool:
-        if case_id not in [v for _l, v in self.case.options]:
-            self.case.options = list(self.case.options) + [(case_id, case_id)]  # plan_erasure says what is wrong
-        self.case.value = case_id
+        select_case(self.case, case_id, case_id)  # plan_erasure says what is wrong
         return True
 
     def _offer_candidates(self, text: str) -> None:
@@ -279,9 +251,7 @@ class ErasurePanel:
             return
         if found.status != AMBIGUOUS:
             return
-        self.candidates.options = [(f"{c.label}  ·  {c.ref}", c.ref) for c in found.candidates]
-        self.candidates.value = found.candidates[0].ref if found.candidates else None
-        self.picker.layout.display = "flex"
+        offer_candidates(self.candidates, self.picker, found.candidates)
         self._set_status(f"{len(found.candidates)} people match {text!r}: choose one below and press “Plan for "
                          f"this person”. People are never merged.", "po-warn")
 
@@ -330,12 +300,3 @@ class ErasurePanel:
             b.disabled = busy
         if not busy:
             self._buttons()
-
-    def _set_status(self, text: str, css: str = "po-ok") -> None:
-        if css != "po-error":
-            self.error = None
-        self.status.value = f'<div class="po-status {css}">{_e(text)}</div>'
-
-    def _set_error(self, message: str) -> None:
-        self.error = message
-        self.status.value = f'<div class="po-status po-error">Error: {_e(message)}</div>'

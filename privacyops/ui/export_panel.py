@@ -23,9 +23,10 @@ from ..export import (EXPORT_CASE_TYPES, ExportPlan, ExportResult, export_case, 
                       plan_export, read_password_file)
 from ..subject import AMBIGUOUS, FOUND
 from ..workspace import Workspace, open_workspace
-from .lookup_panel import CSS, _e, _table
+from .common import (PanelView, candidate_picker, case_row, offer_candidates, panel_box, select_case,
+                     set_case_options, subject_text, title_html)
+from .common import esc as _e, table as _table
 
-NO_CASE = ""
 EXTRA_CSS = """
 <style>
 .po-panel .po-secret { font-size: 13px; padding: 8px 10px; background: #fef3c7; border-left: 3px solid #d97706; }
@@ -36,13 +37,15 @@ EXTRA_CSS = """
 """
 
 
-class ExportPanel:
+class ExportPanel(PanelView):
     """Answer an access or portability request in a notebook: case, subject, Review, Export.
 
     `ExportPanel(ws)` (or a workspace path, or None for the default workspace); `subject=` pre-fills the subject box
     and reviews it (`pick=` chooses among several people), `case_id=` selects the case. Without a case the review is
     a preview; Export needs an open access or portability case (choose one, or open one with "Open case").
     """
+
+    clears_error = True
 
     def __init__(self, workspace: Workspace | str | Path | None = None, *, subject: str | None = None,
                  pick: str | None = None, case_id: str | None = None, case_type: str = "access",
@@ -56,32 +59,19 @@ class ExportPanel:
         self._pick = pick
 
         self.title = widgets.HTML()
-        self.case = widgets.Dropdown(options=[("— choose an open access or portability case —", NO_CASE)],
-                                     value=NO_CASE, description="Case", layout=widgets.Layout(width="560px"),
-                                     style={"description_width": "40px"})
+        self.case, self.new_received, self.new_case_button = case_row(
+            "— choose an open access or portability case —", "Register a new request received on that date")
         self.new_type = widgets.Dropdown(options=list(EXPORT_CASE_TYPES),
                                          value=case_type if case_type in EXPORT_CASE_TYPES else "access",
                                          layout=widgets.Layout(width="120px"))
-        self.new_received = widgets.DatePicker(value=dt.date.today(), description="received",
-                                               layout=widgets.Layout(width="230px"),
-                                               style={"description_width": "60px"})
-        self.new_case_button = widgets.Button(description="Open case", icon="folder-open",
-                                              tooltip="Register a new request received on that date",
-                                              layout=widgets.Layout(width="120px"))
-        self.subject = widgets.Text(value=subject or "", placeholder="e-mail, phone, customer id or name",
-                                    description="Subject", layout=widgets.Layout(width="420px"),
-                                    style={"description_width": "56px"})
+        self.subject = subject_text(subject)
         self.review_button = widgets.Button(description="Review", button_style="primary", icon="list",
                                             tooltip="What the copy holds and leaves out",
                                             layout=widgets.Layout(width="110px"))
         self.export_button = widgets.Button(description="Export", button_style="success", icon="file-archive-o",
                                             tooltip="Make the encrypted archive for this case",
                                             layout=widgets.Layout(width="110px"))
-        self.candidates = widgets.Dropdown(options=[], description="Candidate", layout=widgets.Layout(width="620px"),
-                                           style={"description_width": "72px"})
-        self.pick_button = widgets.Button(description="Review this person", icon="user",
-                                          layout=widgets.Layout(width="170px"))
-        self.picker = widgets.HBox([self.candidates, self.pick_button], layout=widgets.Layout(display="none"))
+        self.candidates, self.pick_button, self.picker = candidate_picker("Review this person")
         self.status = widgets.HTML(value="")
         self.secret = widgets.HTML(value="")
         self.hide_button = widgets.Button(description="Hide password", icon="eye-slash",
@@ -98,13 +88,12 @@ class ExportPanel:
         self.case.observe(lambda _change: self._case_changed(), names="value")
         self.subject.observe(lambda _change: setattr(self, "_pick", None), names="value")
 
-        self.widget = widgets.VBox([
-            widgets.HTML(CSS + EXTRA_CSS), self.title,
+        self.widget = panel_box([
+            self.title,
             widgets.HBox([self.case, self.new_type, self.new_received, self.new_case_button]),
             widgets.HBox([self.subject, self.review_button, self.export_button]),
             self.picker, self.status, self.secret_box, self.review, self.archives,
-        ])
-        self.widget.add_class("po-panel")
+        ], EXTRA_CSS)
 
         if not self._open():
             return
@@ -114,15 +103,6 @@ class ExportPanel:
             self.review_plan(pick=pick)
         elif not self.error:
             self._set_status("Choose the case, type the subject and press Review.", "po-muted")
-
-    # -- showing the panel ----------------------------------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
     @property
     def case_id(self) -> str | None:
@@ -215,11 +195,10 @@ class ExportPanel:
             self.ws = arg if isinstance(arg, Workspace) else open_workspace(arg)
         except PrivacyOpsError as exc:
             self._set_error(str(exc))
-            self.title.value = '<div class="po-title">Access and portability</div><div class="po-muted">no workspace</div>'
+            self.title.value = title_html("Access and portability", "no workspace")
             return False
         org = self.ws.datamap.organisation.name
-        self.title.value = (f'<div class="po-title">Access and portability — {_e(org)}</div>'
-                            f'<div class="po-muted">workspace {_e(self.ws.root)}</div>')
+        self.title.value = title_html(f"Access and portability — {_e(org)}", f"workspace {_e(self.ws.root)}")
         try:
             self._load_cases()
         except PrivacyOpsError as exc:
@@ -230,13 +209,8 @@ class ExportPanel:
     def _load_cases(self) -> None:
         cases = [c for c in list_cases(self.ws, OPEN) if c.type in EXPORT_CASE_TYPES]
         cases.sort(key=lambda c: (c.received, c.case_id), reverse=True)
-        current = self.case.value
-        options = [self.case.options[0]] + [
-            (f"{c.case_id} · {c.type} · received {c.received} · due {c.deadline}", c.case_id) for c in cases]
-        if current and current not in [v for _l, v in options]:
-            options.append((current, current))
-        self.case.options = options
-        self.case.value = current
+        set_case_options(self.case, [(f"{c.case_id} · {c.type} · received {c.received} · due {c.deadline}",
+                                      c.case_id) for c in cases])
 
     def _select_case(self, case_id: str) -> bool:
         try:
@@ -244,9 +218,7 @@ class ExportPanel:
         except PrivacyOpsError as exc:
             self._set_error(str(exc))
             return False
-        if case.case_id not in [v for _l, v in self.case.options]:
-            self.case.options = list(self.case.options) + [(f"{case.case_id} · {case.type}", case.case_id)]
-        self.case.value = case.case_id
+        select_case(self.case, case.case_id, f"{case.case_id} · {case.type}")
         return True
 
     def _case_changed(self) -> None:
@@ -275,9 +247,7 @@ class ExportPanel:
     # -- display --------------------------------------------------------------------------------------------------
     def _show_plan(self, plan: ExportPlan, status: bool = True) -> None:
         if plan.status == AMBIGUOUS:
-            self.candidates.options = [(f"{c.label}  ·  {c.ref}", c.ref) for c in plan.records.candidates]
-            self.candidates.value = plan.records.candidates[0].ref if plan.records.candidates else None
-            self.picker.layout.display = "flex"
+            offer_candidates(self.candidates, self.picker, plan.records.candidates)
             self.review.value = ""
             self._set_status(f"{len(plan.records.candidates)} people match {plan.query!r}: choose one below and "
                              f"press “Review this person”. People are never merged.", "po-warn")
@@ -308,12 +278,3 @@ class ExportPanel:
     def _busy(self, busy: bool) -> None:
         for b in (self.review_button, self.export_button, self.new_case_button, self.pick_button):
             b.disabled = busy
-
-    def _set_status(self, text: str, css: str = "po-ok") -> None:
-        if css != "po-error":
-            self.error = None
-        self.status.value = f'<div class="po-status {css}">{_e(text)}</div>'
-
-    def _set_error(self, message: str) -> None:
-        self.error = message
-        self.status.value = f'<div class="po-status po-error">Error: {_e(message)}</div>'

@@ -7,7 +7,6 @@ never as a traceback.
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
@@ -18,60 +17,15 @@ from ..errors import PrivacyOpsError
 from ..lookup import lookup
 from ..subject import AMBIGUOUS, FOUND, SubjectRecords
 from ..workspace import Workspace, open_workspace
+from .common import CSS  # noqa: F401  (re-exported: other panels import it from here)
+from .common import PanelView, candidate_picker, offer_candidates, panel_box, subject_text, title_html
+from .common import esc as _e, html_bundle as _html_bundle, table as _table, widget_bundle as _widget_bundle
 
 BASE_KINDS = ("auto", "email", "phone", "name", "id")
 ROWS_SHOWN = 50
 
-CSS = """
-<style>
-.po-panel { max-width: 1200px; }
-.po-panel .po-title { font-size: 15px; font-weight: 600; margin: 0 0 2px 0; }
-.po-panel .po-muted { color: #6b7280; font-size: 12px; }
-.po-panel .po-status { font-size: 13px; padding: 2px 0; }
-.po-panel .po-ok { color: #166534; }
-.po-panel .po-warn { color: #92400e; }
-.po-panel .po-error { color: #b91c1c; font-weight: 600; white-space: pre-wrap; }
-.po-result h4 { font-size: 13px; font-weight: 600; margin: 14px 0 4px 0; }
-.po-result .po-summary { font-size: 13px; padding: 6px 8px; background: #f3f4f6; border-left: 3px solid #2563eb; }
-.po-result table.po-table, .po-panel table.po-table {
-  border-collapse: collapse; font-size: 12px; margin: 2px 0 8px 0; }
-.po-result table.po-table th, .po-panel table.po-table th {
-  background: #f3f4f6; text-align: left; padding: 3px 8px; border-bottom: 1px solid #d1d5db; }
-.po-result table.po-table td, .po-panel table.po-table td {
-  text-align: left; padding: 3px 8px; border-bottom: 1px solid #e5e7eb; vertical-align: top; max-width: 340px; }
-.po-result .po-scroll { overflow-x: auto; max-width: 100%; }
-.po-result dl.po-facts { display: grid; grid-template-columns: max-content auto; gap: 2px 12px;
-  font-size: 12px; margin: 4px 0 8px 0; }
-.po-result dl.po-facts dt { color: #6b7280; white-space: nowrap; }
-.po-result dl.po-facts dd { margin: 0; }
-</style>
-"""
 
-
-def _e(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def _table(df: pd.DataFrame) -> str:
-    """A DataFrame as a plain HTML table (values escaped), scrolling sideways when wide."""
-    shown = df.astype(object).where(df.notna(), "")  # NULL shows as an empty cell, not "None"
-    return ('<div class="po-scroll">' + shown.to_html(index=False, classes="po-table", border=0, escape=True)
-            + "</div>")
-
-
-def _html_bundle(html_text: str, plain: str) -> dict[str, Any]:
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"text/html": f'<div class="po-result">{html_text}</div>', "text/plain": plain}}
-
-
-def _widget_bundle(w: widgets.Widget) -> dict[str, Any]:
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"application/vnd.jupyter.widget-view+json":
-                     {"version_major": 2, "version_minor": 0, "model_id": w.model_id},
-                     "text/plain": repr(w)}}
-
-
-class LookupPanel:
+class LookupPanel(PanelView):
     """Look up a data subject across every dataset of a workspace, in a notebook.
 
     `LookupPanel(ws)` (or a workspace path, or None for the default workspace); `initial=` pre-fills the search box
@@ -91,8 +45,7 @@ class LookupPanel:
         self._accordion: widgets.Accordion | None = None
 
         self.title = widgets.HTML()
-        self.query = widgets.Text(value=initial or "", placeholder="e-mail, phone, customer id or name",
-                                  layout=widgets.Layout(width="360px"))
+        self.query = subject_text(initial, labelled=False, width="360px")
         self.kind = widgets.Dropdown(options=list(BASE_KINDS), value="auto", description="as",
                                      layout=widgets.Layout(width="190px"),
                                      style={"description_width": "24px"})
@@ -100,23 +53,17 @@ class LookupPanel:
                                             tooltip="Find every record about this person",
                                             layout=widgets.Layout(width="110px"))
         self.status = widgets.HTML(value="")
-        self.candidates = widgets.Dropdown(options=[], description="Candidate",
-                                           layout=widgets.Layout(width="620px"),
-                                           style={"description_width": "72px"})
-        self.pick_button = widgets.Button(description="Show this person", icon="user",
-                                          layout=widgets.Layout(width="160px"))
-        self.picker = widgets.HBox([self.candidates, self.pick_button], layout=widgets.Layout(display="none"))
+        self.candidates, self.pick_button, self.picker = candidate_picker("Show this person", "160px")
         self.output = widgets.Output()
 
         self.search_button.on_click(lambda _b: self.search())
         self.pick_button.on_click(lambda _b: self.pick())
 
-        self.widget = widgets.VBox([
-            widgets.HTML(CSS), self.title,
+        self.widget = panel_box([
+            self.title,
             widgets.HBox([self.query, self.kind, self.search_button]),
             self.status, self.picker, self.output,
         ])
-        self.widget.add_class("po-panel")
 
         if self._open():
             if kind not in self.kind.options:
@@ -130,15 +77,6 @@ class LookupPanel:
                 self.search()
             else:
                 self._set_status("Type an e-mail, phone number, customer id or name and press Search.", "po-muted")
-
-    # -- showing the panel ----------------------------------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
     # -- actions --------------------------------------------------------------------------------------------------
     def search(self) -> SubjectRecords | None:
@@ -189,14 +127,13 @@ class LookupPanel:
             self.ws = arg if isinstance(arg, Workspace) else open_workspace(arg)
         except PrivacyOpsError as exc:
             self._set_error(str(exc))
-            self.title.value = '<div class="po-title">Subject lookup</div><div class="po-muted">no workspace</div>'
+            self.title.value = title_html("Subject lookup", "no workspace")
             return False
         dm = self.ws.datamap
         org = dm.organisation.name
-        self.title.value = (f'<div class="po-title">Subject lookup'
-                            f'{" — " + _e(org) if org else ""}</div>'
-                            f'<div class="po-muted">{len(dm.datasets)} datasets · workspace {_e(self.ws.root)}'
-                            f'{" · case " + _e(self.case_id) if self.case_id else ""}</div>')
+        self.title.value = title_html(f'Subject lookup{" — " + _e(org) if org else ""}',
+                                      f'{len(dm.datasets)} datasets · workspace {_e(self.ws.root)}'
+                                      f'{" · case " + _e(self.case_id) if self.case_id else ""}')
         self.kind.options = list(dict.fromkeys([*BASE_KINDS, *dm.identity_kinds()]))
         return True
 
@@ -204,13 +141,6 @@ class LookupPanel:
     def _busy(self, busy: bool) -> None:
         self.search_button.disabled = busy
         self.pick_button.disabled = busy
-
-    def _set_status(self, text: str, css: str = "po-ok", raw: bool = False) -> None:
-        self.status.value = f'<div class="po-status {css}">{text if raw else _e(text)}</div>'
-
-    def _set_error(self, message: str) -> None:
-        self.error = message
-        self.status.value = f'<div class="po-status po-error">Error: {_e(message)}</div>'
 
     def _clear_output(self) -> None:
         if self._accordion is not None:
@@ -241,9 +171,7 @@ class LookupPanel:
         self.output.outputs = tuple(self._result_bundles(r))
 
     def _show_candidates(self, r: SubjectRecords) -> None:
-        self.candidates.options = [(f"{c.label}  ·  {c.ref}  ·  score {c.score:.2f}", c.ref) for c in r.candidates]
-        self.candidates.value = r.candidates[0].ref if r.candidates else None
-        self.picker.layout.display = "flex" if r.candidates else "none"
+        offer_candidates(self.candidates, self.picker, r.candidates, score=True, hide_if_none=True)
         self._set_status(f"{len(r.candidates)} people match {r.query!r} (as {r.kind}): choose one below and press "
                          f"“Show this person”. People are never merged.", "po-warn")
         frame = r.candidates_frame()

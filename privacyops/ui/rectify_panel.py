@@ -16,10 +16,11 @@ from ..rectify import (FieldChoice, RectificationPlan, RectificationResult, appl
                        find_subject, plan_rectification, show)
 from ..subject import AMBIGUOUS, FOUND, SubjectRecords
 from ..workspace import Workspace, open_workspace
-from .lookup_panel import CSS, _e, _html_bundle, _table
+from .common import PanelView, candidate_picker, offer_candidates, panel_box, subject_text, title_html
+from .common import esc as _e, html_bundle as _html_bundle, table as _table
 
 
-class RectificationPanel:
+class RectificationPanel(PanelView):
     """Correct a data subject's personal data across every place it is stored, in a notebook.
 
     `RectificationPanel(ws, case_id="DSR-2025-0001")` (or a workspace path, or None for the default workspace);
@@ -38,20 +39,14 @@ class RectificationPanel:
         self._workspace_arg = workspace
         self._query = ""
 
-        wide = widgets.Layout(width="360px")
         self.title = widgets.HTML()
-        self.subject = widgets.Text(value=initial or "", placeholder="e-mail, phone, customer id or name",
-                                    layout=wide)
+        self.subject = subject_text(initial, labelled=False, width="360px")
         self.find_button = widgets.Button(description="Find", button_style="primary", icon="search",
                                           tooltip="Find the person and their records",
                                           layout=widgets.Layout(width="110px"))
         self.case = widgets.Text(value=case_id or "", placeholder="DSR-YYYY-NNNN", description="Case",
                                  layout=widgets.Layout(width="240px"), style={"description_width": "40px"})
-        self.candidates = widgets.Dropdown(options=[], description="Candidate", layout=widgets.Layout(width="620px"),
-                                           style={"description_width": "72px"})
-        self.pick_button = widgets.Button(description="Choose this person", icon="user",
-                                          layout=widgets.Layout(width="170px"))
-        self.picker = widgets.HBox([self.candidates, self.pick_button], layout=widgets.Layout(display="none"))
+        self.candidates, self.pick_button, self.picker = candidate_picker("Choose this person")
         self.field = widgets.Dropdown(options=[], description="Field", layout=widgets.Layout(width="720px"),
                                       style={"description_width": "40px"})
         self.current = widgets.HTML(value="")
@@ -75,14 +70,13 @@ class RectificationPanel:
         for w in (self.new_value, self.propagate, self.case):
             w.observe(lambda _change: self._inputs_changed(), names="value")
 
-        self.widget = widgets.VBox([
-            widgets.HTML(CSS), self.title,
+        self.widget = panel_box([
+            self.title,
             widgets.HBox([self.subject, self.find_button, self.case]),
             self.picker, self.field, self.current,
             widgets.HBox([self.new_value, self.plan_button, self.apply_button]), self.propagate,
             self.status, self.output,
         ])
-        self.widget.add_class("po-panel")
 
         if self._open():
             if run and pick:
@@ -92,15 +86,6 @@ class RectificationPanel:
                 self.find()
             else:
                 self._set_status("Type who the request is about and press Find.", "po-muted")
-
-    # -- showing the panel ----------------------------------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
     # -- actions --------------------------------------------------------------------------------------------------
     def find(self) -> SubjectRecords | None:
@@ -174,11 +159,11 @@ class RectificationPanel:
             self.ws = arg if isinstance(arg, Workspace) else open_workspace(arg)
         except PrivacyOpsError as exc:
             self._set_error(str(exc))
-            self.title.value = '<div class="po-title">Rectification</div><div class="po-muted">no workspace</div>'
+            self.title.value = title_html("Rectification", "no workspace")
             return False
-        self.title.value = (f'<div class="po-title">Rectification (Art. 16) — {_e(self.ws.datamap.organisation.name)}'
-                            f'</div><div class="po-muted">correct a person\'s data everywhere it is stored · '
-                            f'workspace {_e(self.ws.root)}</div>')
+        self.title.value = title_html(f"Rectification (Art. 16) — {_e(self.ws.datamap.organisation.name)}",
+                                      "correct a person's data everywhere it is stored · "
+                                      f"workspace {_e(self.ws.root)}")
         return True
 
     def _case(self) -> str | None:
@@ -189,13 +174,6 @@ class RectificationPanel:
         for b in (self.find_button, self.pick_button, self.plan_button):
             b.disabled = busy
         self.apply_button.disabled = busy or self.plan is None
-
-    def _set_status(self, text: str, css: str = "po-ok") -> None:
-        self.status.value = f'<div class="po-status {css}">{_e(text)}</div>'
-
-    def _set_error(self, message: str) -> None:
-        self.error = message
-        self.status.value = f'<div class="po-status po-error">Error: {_e(message)}</div>'
 
     def _drop_plan(self) -> None:
         self.plan = None
@@ -228,9 +206,7 @@ class RectificationPanel:
         self.field_choices = []
         self.field.options = []
         if r.status == AMBIGUOUS:
-            self.candidates.options = [(f"{c.label}  ·  {c.ref}  ·  score {c.score:.2f}", c.ref) for c in r.candidates]
-            self.candidates.value = r.candidates[0].ref if r.candidates else None
-            self.picker.layout.display = "flex"
+            offer_candidates(self.candidates, self.picker, r.candidates, score=True)
             self._set_status(f"{len(r.candidates)} people match {r.query!r}: choose one and press “Choose this "
                              f"person”. People are never merged.", "po-warn")
             return

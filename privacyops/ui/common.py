@@ -1,0 +1,172 @@
+"""Widgets and HTML the panels share: the case row, the subject box, the candidate picker, the status line, tables.
+
+Only construction and rendering live here; no business logic. Every call into privacyops (lookup, plan_export,
+open_case, list_cases, …) stays in the panel that makes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Any, Iterable, Sequence
+
+import ipywidgets as widgets
+import pandas as pd
+
+NO_CASE = ""
+SUBJECT_PLACEHOLDER = "e-mail, phone, customer id or name"
+
+CSS = """
+<style>
+.po-panel { max-width: 1200px; }
+.po-panel .po-title { font-size: 15px; font-weight: 600; margin: 0 0 2px 0; }
+.po-panel .po-muted { color: #6b7280; font-size: 12px; }
+.po-panel .po-status { font-size: 13px; padding: 2px 0; }
+.po-panel .po-ok { color: #166534; }
+.po-panel .po-warn { color: #92400e; }
+.po-panel .po-error { color: #b91c1c; font-weight: 600; white-space: pre-wrap; }
+.po-result h4 { font-size: 13px; font-weight: 600; margin: 14px 0 4px 0; }
+.po-result .po-summary { font-size: 13px; padding: 6px 8px; background: #f3f4f6; border-left: 3px solid #2563eb; }
+.po-result table.po-table, .po-panel table.po-table {
+  border-collapse: collapse; font-size: 12px; margin: 2px 0 8px 0; }
+.po-result table.po-table th, .po-panel table.po-table th {
+  background: #f3f4f6; text-align: left; padding: 3px 8px; border-bottom: 1px solid #d1d5db; }
+.po-result table.po-table td, .po-panel table.po-table td {
+  text-align: left; padding: 3px 8px; border-bottom: 1px solid #e5e7eb; vertical-align: top; max-width: 340px; }
+.po-result .po-scroll { overflow-x: auto; max-width: 100%; }
+.po-result dl.po-facts { display: grid; grid-template-columns: max-content auto; gap: 2px 12px;
+  font-size: 12px; margin: 4px 0 8px 0; }
+.po-result dl.po-facts dt { color: #6b7280; white-space: nowrap; }
+.po-result dl.po-facts dd { margin: 0; }
+</style>
+"""
+
+
+# -- HTML ---------------------------------------------------------------------------------------------------------
+def esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def table(df: pd.DataFrame) -> str:
+    """A DataFrame as a plain HTML table (values escaped), scrolling sideways when wide."""
+    shown = df.astype(object).where(df.notna(), "")  # NULL shows as an empty cell, not "None"
+    return ('<div class="po-scroll">' + shown.to_html(index=False, classes="po-table", border=0, escape=True)
+            + "</div>")
+
+
+def html_bundle(html_text: str, plain: str) -> dict[str, Any]:
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"text/html": f'<div class="po-result">{html_text}</div>', "text/plain": plain}}
+
+
+def widget_bundle(w: widgets.Widget) -> dict[str, Any]:
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"application/vnd.jupyter.widget-view+json":
+                     {"version_major": 2, "version_minor": 0, "model_id": w.model_id},
+                     "text/plain": repr(w)}}
+
+
+def title_html(title: str, muted: str) -> str:
+    """The panel's heading (both parts are HTML: escape what comes from data)."""
+    return f'<div class="po-title">{title}</div><div class="po-muted">{muted}</div>'
+
+
+def status_html(text: str, css: str = "po-ok", raw: bool = False) -> str:
+    return f'<div class="po-status {css}">{text if raw else esc(text)}</div>'
+
+
+def error_html(message: str) -> str:
+    return f'<div class="po-status po-error">Error: {esc(message)}</div>'
+
+
+# -- widgets ------------------------------------------------------------------------------------------------------
+def panel_box(children: Sequence[widgets.Widget], extra_css: str = "") -> widgets.VBox:
+    """The panel: the style sheet first, then `children`, in a box styled as a panel."""
+    box = widgets.VBox([widgets.HTML(CSS + extra_css), *children])
+    box.add_class("po-panel")
+    return box
+
+
+def subject_text(value: str | None, *, labelled: bool = True, width: str = "420px") -> widgets.Text:
+    """The box for who the request is about (labelled "Subject", or bare as a search box)."""
+    if not labelled:
+        return widgets.Text(value=value or "", placeholder=SUBJECT_PLACEHOLDER, layout=widgets.Layout(width=width))
+    return widgets.Text(value=value or "", placeholder=SUBJECT_PLACEHOLDER, description="Subject",
+                        layout=widgets.Layout(width=width), style={"description_width": "56px"})
+
+
+def case_row(prompt: str, tooltip: str) -> tuple[widgets.Dropdown, widgets.DatePicker, widgets.Button]:
+    """The open-case dropdown (first option: `prompt`), the "received" date and the "Open case" button."""
+    case = widgets.Dropdown(options=[(prompt, NO_CASE)], value=NO_CASE, description="Case",
+                            layout=widgets.Layout(width="560px"), style={"description_width": "40px"})
+    received = widgets.DatePicker(value=dt.date.today(), description="received",
+                                  layout=widgets.Layout(width="230px"), style={"description_width": "60px"})
+    button = widgets.Button(description="Open case", icon="folder-open", tooltip=tooltip,
+                            layout=widgets.Layout(width="120px"))
+    return case, received, button
+
+
+def set_case_options(case: widgets.Dropdown, options: Iterable[tuple[str, str]]) -> None:
+    """Offer `options` (after the prompt), keeping the chosen case selected even when it is not among them."""
+    current = case.value
+    merged = [case.options[0], *options]
+    if current and current not in [v for _l, v in merged]:
+        merged.append((current, current))
+    case.options = merged
+    case.value = current
+
+
+def select_case(case: widgets.Dropdown, case_id: str, label: str) -> None:
+    """Select `case_id`, adding it (as `label`) when the dropdown does not offer it."""
+    if case_id not in [v for _l, v in case.options]:
+        case.options = list(case.options) + [(label, case_id)]
+    case.value = case_id
+
+
+def candidate_picker(button_text: str,
+                     button_width: str = "170px") -> tuple[widgets.Dropdown, widgets.Button, widgets.HBox]:
+    """The candidate list and its button, in a row hidden until a search is ambiguous."""
+    candidates = widgets.Dropdown(options=[], description="Candidate", layout=widgets.Layout(width="620px"),
+                                  style={"description_width": "72px"})
+    button = widgets.Button(description=button_text, icon="user", layout=widgets.Layout(width=button_width))
+    picker = widgets.HBox([candidates, button], layout=widgets.Layout(display="none"))
+    return candidates, button, picker
+
+
+def offer_candidates(candidates: widgets.Dropdown, picker: widgets.HBox, found: Sequence[Any], *,
+                     score: bool = False, hide_if_none: bool = False) -> None:
+    """List the people a search matched (label · ref [· score]), the first chosen, and show the picker."""
+    candidates.options = [(f"{c.label}  ·  {c.ref}" + (f"  ·  score {c.score:.2f}" if score else ""), c.ref)
+                          for c in found]
+    candidates.value = found[0].ref if found else None
+    picker.layout.display = "none" if hide_if_none and not found else "flex"
+
+
+class PanelView:
+    """What every panel does with its widgets: show itself in a notebook, write the status line and errors.
+
+    A panel sets `widget`, `status` and `error`; with `clears_error`, any status line but an error forgets the last
+    error.
+    """
+
+    widget: widgets.Widget
+    status: widgets.HTML
+    error: str | None
+    clears_error = False
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _set_status(self, text: str, css: str = "po-ok", raw: bool = False) -> None:
+        if self.clears_error and css != "po-error":
+            self.error = None
+        self.status.value = status_html(text, css, raw)
+
+    def _set_error(self, message: str) -> None:
+        self.error = message
+        self.status.value = error_html(message)
