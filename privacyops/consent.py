@@ -5,9 +5,10 @@ one record each into the ops ledger (`consent_records`): a record id, the subjec
 identifier), the purpose, the action (granted / withdrawn), when it happened, how (the method: web form, e-mail
 link, a support request...), the version of the notice the person saw, who recorded it and the case.
 
-A withdrawal takes effect at once. For a direct-marketing purpose (legal basis consent, or a purpose named
-marketing) the person's e-mail addresses go on the suppression list (`privacyops.suppression`, keyed hashes) in the
-same step, so no campaign tool asking "may we mail this address?" gets a yes; the withdrawal is audited.
+A withdrawal takes effect at once. For a direct-marketing purpose (legal basis consent, or a purpose the map flags
+`direct_marketing: true`) the person's e-mail addresses go on the suppression list (`privacyops.suppression`,
+keyed hashes) in the same step, so no campaign tool asking "may we mail this address?" gets a yes; the withdrawal
+is audited.
 
 The subject is found with the same lookup as everywhere (any identifier, or `DATASET:KEY`) and is recorded under
 the keyed hash of the person's reference (`ref:crm.customers:1`), the form the consent report computes for the
@@ -101,9 +102,10 @@ class ConsentResult:
 
 
 def is_direct_marketing(dm: DataMap, purpose: str) -> bool:
-    """Direct marketing for the suppression list: a purpose resting on consent, or one named marketing."""
+    """Direct marketing for the suppression list: a purpose resting on consent, or one the map flags as direct
+    marketing (an objection to it must also stop it, Art. 21(3))."""
     p = dm.purposes.get(purpose)
-    return p is not None and (p.legal_basis == "consent" or "marketing" in p.name.lower())
+    return p is not None and (p.legal_basis == "consent" or p.direct_marketing)
 
 
 def consent_purposes(dm: DataMap) -> list[str]:

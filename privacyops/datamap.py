@@ -53,7 +53,7 @@ ORG_KEYS = ("name", "address", "contact", "dpo", "authority", "security_measures
 AUTHORITY_KEYS = ("name", "country", "address", "website", "email", "phone")
 SETTINGS_KEYS = ("fiscal_year_start", "phone_match_digits", "name_match_threshold", "four_eyes")
 ROLES_KEYS = ("preparers", "approvers")
-PURPOSE_KEYS = ("description", "legal_basis", "legitimate_interest")
+PURPOSE_KEYS = ("description", "legal_basis", "legitimate_interest", "direct_marketing")
 RETENTION_KEYS = ("keep", "from", "ground", "description")
 RECIPIENT_KEYS = ("description", "location", "role", "safeguards")
 SOURCE_KEYS = ("kind", "path", "location", "description", "options", "dsn_env", "dsn_file", "schema")
@@ -124,6 +124,7 @@ class Purpose:
     description: str
     legal_basis: str
     legitimate_interest: str | None = None
+    direct_marketing: bool = False  # Art. 21(2)-(3): an objection or withdrawal stops it at once (suppression)
 
 
 @dataclass(frozen=True)
@@ -585,8 +586,12 @@ def _purposes(c: _Checker, raw: Any) -> dict[str, Purpose]:
         if basis and basis not in LEGAL_BASES:
             c.add(p + ("legal_basis",), f"'{basis}' is not a legal basis{_did_you_mean(str(basis), LEGAL_BASES)};"
                                         f" allowed: {', '.join(LEGAL_BASES)}")
+        dmk = s.get("direct_marketing", False)
+        if not isinstance(dmk, bool):
+            c.add(p + ("direct_marketing",), f"expected true or false, got {dmk!r}")
+            dmk = False
         out[str(name)] = Purpose(str(name), str(s.get("description") or ""), str(basis or ""),
-                                 c.text(s.get("legitimate_interest"), p + ("legitimate_interest",)))
+                                 c.text(s.get("legitimate_interest"), p + ("legitimate_interest",)), dmk)
     return out
 
 

@@ -372,3 +372,21 @@ def test_security_measures_are_an_optional_list():
                            "  contact: privacy@mini.example\n  security_measures: {tls: yes}\n")
     with pytest.raises(DataMapError, match="organisation.security_measures: expected a list of security measures"):
         parse_datamap(bad)
+
+
+def test_direct_marketing_is_a_flag_of_the_map_not_a_name():
+    from privacyops.consent import is_direct_marketing
+    from privacyops.datamap import parse_datamap
+
+    from conftest import MINI_MAP
+
+    text = MINI_MAP.replace("  service: {description: Run the service, legal_basis: contract}",
+                            "  service: {description: Run the service, legal_basis: contract}\n"
+                            "  promo: {description: Offers by post, legal_basis: legitimate_interests, "
+                            "direct_marketing: true}\n"
+                            "  marketing_research: {description: Surveys, legal_basis: legitimate_interests}")
+    dm = parse_datamap(text)
+    assert is_direct_marketing(dm, "promo")  # flagged, whatever its name
+    assert not is_direct_marketing(dm, "marketing_research")  # named so, but not flagged
+    assert is_direct_marketing(dm, "mail")  # rests on consent
+    assert not is_direct_marketing(dm, "service")
