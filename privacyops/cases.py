@@ -167,8 +167,9 @@ def _months_between(start: dt.date, end: dt.date) -> int:
     return (end.year - start.year) * 12 + end.month - start.month
 
 
-def close_case(ws: Workspace, case_id: str, outcome: str) -> Case:
-    """Close a case with its outcome (what was done, or why the request was refused)."""
+def close_case(ws: Workspace, case_id: str, outcome: str, *, at: dt.datetime | dt.date | None = None) -> Case:
+    """Close a case with its outcome (what was done, or why the request was refused); `at`: when it was closed
+    (default now; a date means noon that day), never before the case was received."""
     from . import audit
 
     case = get_case(ws, case_id)
@@ -177,7 +178,17 @@ def close_case(ws: Workspace, case_id: str, outcome: str) -> Case:
     if not outcome or not outcome.strip():
         raise CaseError("closing a case needs its outcome, e.g. 'archive sent 2026-12-01' or 'refused: identity "
                         "not verified'")
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    if at is None:
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    elif isinstance(at, dt.datetime):
+        now = at.replace(tzinfo=None) if at.tzinfo is None else at.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    elif isinstance(at, dt.date):
+        now = dt.datetime.combine(at, dt.time(12))
+    else:
+        raise CaseError(f"closing time '{at}' is not a date or a date and time")
+    if now.date() < case.received:
+        raise CaseError(f"case {case_id} was received on {case.received}; it cannot be closed before that "
+                        f"({now.date()})")
     with open_ledger(ws) as con:
         con.execute("UPDATE cases SET status = ?, closed_at = ?, outcome = ? WHERE case_id = ?",
                     [CLOSED, now, outcome.strip(), case_id])

@@ -675,6 +675,23 @@ def erase_due_cmd(workspace: Path | None, as_of: str | None, as_json: bool) -> N
     _print_results(results, as_json)
 
 
+@erase_group.command("retention")
+@_ws_option
+@click.option("--as-of", default=None, help="Sweep what is overdue on this day (YYYY-MM-DD; default today).")
+@click.option("--execute", "execute", is_flag=True,
+              help="Erase it (plan, execute, verify, certify); without it: a dry run that lists what would go.")
+@click.option("--json", "as_json", is_flag=True)
+def erase_retention_cmd(workspace: Path | None, as_of: str | None, execute: bool, as_json: bool) -> None:
+    """Storage limitation: erase the records whose own retention rule has ended; holds still block."""
+    from .reports.retention_report import retention_sweep
+
+    listing = retention_sweep(open_workspace(workspace), as_of, dry_run=not execute)
+    if as_json:
+        _emit_json(listing.to_dict())
+    else:
+        click.echo("\n".join(listing.lines()))
+
+
 @erase_group.command("batch")
 @_ws_option
 @click.option("--from-file", "from_file", required=True, type=click.Path(dir_okay=False, path_type=Path),

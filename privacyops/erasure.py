@@ -41,8 +41,8 @@ from tqdm.auto import tqdm
 from . import audit, schedule
 from .datamap import EMAIL, Dataset
 from .erasure_plan import (APPROVED, BATCH, BLOCKED, DELETE, DONE, DUE, EXECUTING, MASK, PLANNED, REFUSED, REQUEST,
-                           RETAIN, UNVERIFIED, ErasureError, ErasurePlan, PlannedRow, StalePlanError, _audit_summary,
-                           dataset_order, fingerprint, load_plan, row_key, set_status, source_order)
+                           RETAIN, RETENTION, UNVERIFIED, ErasureError, ErasurePlan, PlannedRow, StalePlanError,
+                           _audit_summary, dataset_order, fingerprint, load_plan, row_key, set_status, source_order)
 from .errors import LookupInputError
 from .ledger import open_ledger
 from .schedule import key_json
@@ -197,13 +197,15 @@ def _new_children(ws: Workspace, plan: ErasurePlan, src: str, con) -> list[str]:
     """Rows in `src` that belong to a planned row but are not in the plan (they appeared after planning)."""
     dm = ws.datamap
     planned = {pr.rid for pr in plan.rows}
+    if plan.kind == RETENTION:  # rows listed as not erased (held) were known at planning
+        planned |= {(n.dataset, key_json(n.key)) for n in plan.not_erased}
     keys_by_ds: dict[str, list[tuple]] = {}
     for pr in plan.rows:
         keys_by_ds.setdefault(pr.dataset, []).append(pr.key)
     found: dict[str, int] = {}
     for child in dm.datasets.values():
-        if child.source != src:
-            continue
+        if child.source != src or (plan.kind == RETENTION and child.retention):
+            continue  # a retention sweep leaves records with a rule of their own to that rule
         for ref in child.owner_references:
             parent = dm.datasets[ref.to_dataset]
             keys = keys_by_ds.get(parent.name)
@@ -422,7 +424,7 @@ def execute_plan(ws: Workspace, plan: ErasurePlan | str, *, progress: bool = Fal
             _, probs, current = _check_source(ws, plan, src, ws.connector(src))
             problems += probs
             identities |= _emails(ws, current)
-    if pending and plan.kind != DUE:
+    if pending and plan.kind not in (DUE, RETENTION):
         planned = {pr.rid for pr in plan.rows} | {(n.dataset, key_json(n.key)) for n in plan.not_erased}
         problems += [f"{n} new record(s) in {name} hold the subject's e-mail address"
                      for name, n in _orphans_by_email(ws, identities, planned).items()]
@@ -522,7 +524,7 @@ def _finalise(ws: Workspace, plan: ErasurePlan) -> tuple[int, int, int]:
                                     for pr in kept], plan.plan_id, plan.case_id)
             schedule.restrict(con, [(pr.dataset, key_json(pr.key), pr.basis or pr.reason, pr.until)
                                     for pr in restricted], plan.plan_id, plan.case_id)
-            if plan.kind == DUE:
+            if plan.kind in (DUE, RETENTION):
                 schedule.finish(con, [(pr.dataset, key_json(pr.key)) for pr in erased], plan.plan_id)
             schedule.lift(con, [(pr.dataset, key_json(pr.key)) for pr in erased if pr.action == DELETE],
                           plan.plan_id)
@@ -575,7 +577,7 @@ def verify_plan(ws: Workspace, plan: ErasurePlan, emails: Iterable[str] = (), *,
                 if pr.kept_fingerprint and fingerprint(cur, skip=pr.masks) != pr.kept_fingerprint:
                     problems.append(f"{pr.ref}: the fields it keeps changed")
     lookups = 0
-    if plan.kind != DUE:
+    if plan.kind not in (DUE, RETENTION):  # no subjects: the rows read back are the check
         emails = sorted(set(emails))
         refs = {s.get("ref") for s in plan.subjects if s.get("ref")}
         if plan.kind == BATCH:  # many subjects: the lookup by reference where the person row stays, and one
@@ -613,7 +615,7 @@ def verify_plan(ws: Workspace, plan: ErasurePlan, emails: Iterable[str] = (), *,
 from .erasure_decide import plan_erasure  # noqa: E402
 from .erasure_plan import approve_plan, list_plans  # noqa: E402
 
-_DUE = ("plan_due", "erase_due", "plan_batch", "read_subjects")
+_DUE = ("plan_due", "erase_due", "plan_batch", "read_subjects", "plan_retention", "erase_retention")
 
 
 def __getattr__(name: str) -> Any:  # erasure_due imports this module: its functions are fetched on first use
@@ -625,5 +627,5 @@ def __getattr__(name: str) -> Any:  # erasure_due imports this module: its funct
 
 
 __all__ = ["plan_erasure", "approve_plan", "execute_plan", "verify_plan", "plan_due", "erase_due", "plan_batch",
-           "read_subjects", "load_plan", "list_plans", "ErasurePlan", "PlannedRow", "ErasureResult", "SourceResult",
+           "read_subjects", "plan_retention", "erase_retention", "load_plan", "list_plans", "ErasurePlan", "PlannedRow", "ErasureResult", "SourceResult",
            "Verification", "ErasureError", "StalePlanError"]

@@ -22,13 +22,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from . import audit, schedule
-from .datamap import Dataset
+from . import audit, cases, holds, schedule
+from .datamap import NAME, Dataset
 from .erasure import ErasureResult, execute_plan, read_rows
 from .erasure_decide import Decider, _check_case, _check_preparer, _suppression, subject_plan_rows
 from .erasure_plan import (APPROVED, B_ANCHOR, B_HOLD, B_REFERENCED, BATCH, BLOCKED, DELETE, DUE, MASK, RETAIN,
                            ErasureError, ErasurePlan, NotErased, PlannedRow, _as_date, _audit_summary, _new_plan_id,
                            _ordered, fingerprint, load_plan, row_key, save_plan)
+from .erasure_plan import RETENTION
 from .errors import LookupInputError
 from .ledger import open_ledger
 from .schedule import key_json
@@ -141,6 +142,146 @@ def erase_due(ws: Workspace, as_of: dt.date | str | None = None, *, progress: bo
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Retention sweeps (storage limitation).
+
+RULES_APPROVER = "the data map's retention rules"
+
+
+def _overdue_keys(ws: Workspace, ds: Dataset, as_of: dt.date) -> list[tuple]:
+    """Keys of the records whose own retention rule ended before `as_of`, selected in the store (the same dates
+    as the retention report: `reports.sqldates`)."""
+    from .reports.sqldates import add_period_sql, anchor_sql, dialect_of
+
+    dm = ws.datamap
+    rule = dm.retention[ds.retention]
+    con = ws.connector(ds.source)
+    dialect = dialect_of(dm.sources[ds.source].kind)
+    a = anchor_sql(dialect, con.quote(rule.anchor.field), rule.anchor, dm.settings)
+    keys = ", ".join(con.quote(c) for c in ds.primary_key)
+    sql = (f"SELECT {keys} FROM (SELECT {keys}, {add_period_sql(dialect, 'a', rule.keep)} AS e FROM "
+           f"(SELECT {keys}, {a} AS a FROM {con.relation(ds)}) t1) t2 WHERE e < {con.param}")
+    return [tuple(r) for r in con.execute(sql, [as_of.isoformat() if dialect == "sqlite" else as_of]).rows]
+
+
+def plan_retention(ws: Workspace, as_of: dt.date | str | None = None, *, datasets: list[str] | None = None,
+                   case_id: str | None = None, save: bool = True) -> ErasurePlan:
+    """One plan (kind "retention") for the records whose own retention rule ended before `as_of` (default today),
+    in `datasets` (default: every dataset with a rule). Overdue keys are selected in each store; the rows are read
+    by key and decided by the same `Decider` as any erasure (holds block, mask policy, an ended legal obligation
+    deletes); rows belonging to them without a rule of their own follow them; `settle` keeps what a staying row
+    still needs. Records not overdue are never part of the plan.
+
+    Approval: the plan is saved as approved by the data map's retention rules (see `RULES_APPROVER` and the
+    approval note), like a due run; the preparer is recorded."""
+    as_of = _as_date(as_of)
+    dm = ws.datamap
+    actor = current_actor()
+    _check_preparer(ws, actor)
+    if case_id:
+        cases.get_case(ws, case_id)
+    names = list(datasets) if datasets is not None else [n for n, d in dm.datasets.items() if d.retention]
+    for n in names:
+        if n not in dm.datasets:
+            raise ErasureError(f"unknown dataset '{n}'")
+        if not dm.datasets[n].retention or dm.datasets[n].retention not in dm.retention:
+            raise ErasureError(f"dataset '{n}' has no retention rule: a retention sweep cannot erase it")
+    rows: dict[tuple[str, str], PlannedRow] = {}
+    data: dict[tuple[str, str], dict[str, Any]] = {}
+    hashes: dict[tuple[str, str], set[str]] = {}
+    try:
+        decider = Decider(ws, as_of)
+        on_subjects = any(h.scope == holds.SUBJECT for h, _ in decider._active)
+        digits = dm.settings.phone_match_digits
+
+        def own_hashes(ds: Dataset, row: dict[str, Any]) -> set[str]:
+            if not on_subjects:
+                return set()
+            forms: set[str] = set()
+            for kind, cols in ds.identities.items():
+                if kind != NAME:
+                    for c in cols:
+                        if row.get(c) not in (None, ""):
+                            forms |= holds.identifier_forms(str(row[c]), digits)
+            return holds.key_hashes(ws, forms) if forms else set()
+
+        def add(ds: Dataset, got: dict[str, dict[str, Any]], inherited: dict[str, set[str]]) -> list:
+            new = []
+            for kj, row in got.items():
+                rid = (ds.name, kj)
+                if rid in rows:
+                    continue
+                hashes[rid] = own_hashes(ds, row) | inherited.get(kj, set())
+                decider.set_holds(hashes[rid])
+                pr = decider.decide(ds, row)
+                rows[rid], data[rid] = pr, row
+                new.append(rid)
+            return new
+
+        frontier = []
+        for n in names:  # 1. the overdue records themselves, by their own rule
+            ds = dm.datasets[n]
+            keys = _overdue_keys(ws, ds, as_of)
+            frontier += add(ds, read_rows(ws.connector(ds.source), ds, keys), {})
+        while frontier:  # 2. rows belonging to them, without a rule of their own, follow them
+            nxt = []
+            by_parent: dict[str, list[tuple[str, str]]] = {}
+            for rid in frontier:
+                by_parent.setdefault(rid[0], []).append(rid)
+            for child in dm.datasets.values():
+                if child.retention:
+                    continue  # its own rule decides (and `settle` keeps what it still references)
+                for ref in child.owner_references:
+                    parents = by_parent.get(ref.to_dataset, [])
+                    values = {data[p].get(ref.to_column) for p in parents} - {None}
+                    if not values:
+                        continue
+                    inherited: dict[str, set[str]] = {}
+                    par_hashes: dict[str, set[str]] = {}
+                    for p in parents:
+                        par_hashes.setdefault(str(data[p].get(ref.to_column)), set()).update(hashes[p])
+                    got = {}
+                    for g in ws.connector(child.source).select_in(child, ref.column, values).dicts():
+                        kj = key_json(row_key(child, g))
+                        got[kj] = g
+                        inherited.setdefault(kj, set()).update(par_hashes.get(str(g.get(ref.column)), set()))
+                    nxt += add(child, got, inherited)
+            frontier = nxt
+        decider.set_holds(())
+        decider.settle(rows, data)
+    finally:
+        ws.close()
+    not_erased = []
+    kept_rows = []
+    for pr in rows.values():
+        if pr.action == BLOCKED:  # held (or not started): untouched, listed, not scheduled by the sweep
+            not_erased.append(NotErased(pr.dataset, pr.key, f"not erased: {pr.reason}"))
+        else:
+            kept_rows.append(pr)
+    now_ts = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    note = (f"approved by {RULES_APPROVER} (map {dm.fingerprint[:12]}), prepared by {actor}: storage limitation "
+            f"(Art. 5(1)(e)) requires erasing records once the period the map's reviewed retention rules set has "
+            f"ended, so those rules are the approved decision and a second approval would only let records outlive "
+            f"their retention whenever nobody approves; holds still block and every row is re-read and re-decided")
+    plan = ErasurePlan(plan_id=_new_plan_id(RETENTION), kind=RETENTION, case_id=case_id, as_of=as_of,
+                       map_fingerprint=dm.fingerprint, rows=_ordered(dm, kept_rows), not_erased=not_erased,
+                       origin={"approved_by": RULES_APPROVER, "prepared_by": actor,
+                               "map_fingerprint": dm.fingerprint, "datasets": names},
+                       notes=[note], status=APPROVED, prepared_by=actor, prepared_at=now_ts,
+                       approved_by=RULES_APPROVER, approved_at=now_ts, approval_note=note)
+    plan.plan_hash = plan.compute_hash()
+    if save:
+        save_plan(ws, plan)
+        audit.record(ws, "erasure.plan", _audit_summary(plan), case_id=case_id)
+    return plan
+
+
+def erase_retention(ws: Workspace, as_of: dt.date | str | None = None, *, datasets: list[str] | None = None,
+                    case_id: str | None = None, progress: bool = False) -> ErasureResult:
+    """Plan the retention sweep and execute it (verified, certified)."""
+    return execute_plan(ws, plan_retention(ws, as_of, datasets=datasets, case_id=case_id), progress=progress)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Batches.
 
 SUBJECT_COLUMNS = ("subject", "identifier", "email", "id")
@@ -231,4 +372,4 @@ def plan_batch(ws: Workspace, path: str | Path, case_id: str, *, as_of: dt.date 
     return plan
 
 
-__all__ = ["plan_due", "erase_due", "plan_batch", "read_subjects"]
+__all__ = ["plan_due", "erase_due", "plan_retention", "erase_retention", "plan_batch", "read_subjects"]

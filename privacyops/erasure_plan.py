@@ -34,7 +34,7 @@ from .workspace import Workspace, current_actor
 DELETE, MASK, RETAIN, BLOCKED = "delete", "mask", "retain", "blocked"
 ACTIONS = (DELETE, MASK, RETAIN, BLOCKED)
 _STRENGTH = {DELETE: 0, MASK: 1, RETAIN: 2, BLOCKED: 3}
-REQUEST, DUE, BATCH = "request", "due", "batch"
+REQUEST, DUE, BATCH, RETENTION = "request", "due", "batch", "retention"
 PLANNED, APPROVED, EXECUTING, DONE, UNVERIFIED, REFUSED = ("planned", "approved", "executing", "done",
                                                            "unverified", "refused")
 SHARED_NOTE = "not erased: held under an identifier shared with another person — review"
@@ -140,7 +140,7 @@ class ErasurePlan:
     display, `to_dict()` for JSON). Identifiers appear only as keyed hashes; rows only by key."""
 
     plan_id: str
-    kind: str  # request | due | batch
+    kind: str  # request | due | batch | retention
     case_id: str | None
     as_of: dt.date
     map_fingerprint: str
@@ -354,7 +354,7 @@ def source_order(dm: DataMap, sources: Iterable[str]) -> list[str]:
 
 
 def _new_plan_id(kind: str) -> str:
-    return {"request": "ERP", "due": "ERD", "batch": "ERB"}[kind] + "-" + uuid.uuid4().hex[:10].upper()
+    return {"request": "ERP", "due": "ERD", "batch": "ERB", "retention": "ERR"}[kind] + "-" + uuid.uuid4().hex[:10].upper()
 
 
 def _ordered(dm: DataMap, rows: list[PlannedRow]) -> list[PlannedRow]:
@@ -471,4 +471,4 @@ def approve_plan(ws: Workspace, plan_id: str, note: str | None = None) -> Erasur
 
 __all__ = ["ErasurePlan", "PlannedRow", "NotErased", "ErasureError", "StalePlanError", "approve_plan", "load_plan",
            "save_plan", "list_plans", "set_status", "dataset_order", "source_order", "fingerprint", "row_key",
-           "DELETE", "MASK", "RETAIN", "BLOCKED", "ACTIONS", "REQUEST", "DUE", "BATCH"]
+           "DELETE", "MASK", "RETAIN", "BLOCKED", "ACTIONS", "REQUEST", "DUE", "BATCH", "RETENTION"]

@@ -10,7 +10,6 @@ import duckdb
 import pytest
 
 from privacyops.cases import close_case, extend_case, open_case
-from privacyops.ledger import open_ledger
 from privacyops.reports import requests_report
 from privacyops.reports.requests_report import CLOSED_LATE, CLOSED_ON_TIME, DUE_SOON, EXTENDED, ON_TIME, OVERDUE
 
@@ -29,10 +28,7 @@ def register(mini_ws, monkeypatch):
         ids[letter] = open_case(ws, kind, received).case_id
 
     def closed(letter, on):
-        close_case(ws, ids[letter], "answered")
-        with open_ledger(ws) as con:
-            con.execute("UPDATE cases SET closed_at = ? WHERE case_id = ?", [dt.datetime.combine(on, dt.time(12)),
-                                                                             ids[letter]])
+        close_case(ws, ids[letter], "answered", at=on)  # a date: noon that day
 
     case("A", "access", "2026-01-05")            # due 02-05: overdue
     case("B", "erasure", "2026-03-10")           # due 04-10: on time
@@ -118,3 +114,35 @@ def test_an_empty_register(mini_ws):
     r = requests_report(mini_ws, AS_OF)
     assert r.figures()["received"] == 0 and r.figures()["median_days_to_close"] is None
     assert "0 received" in r.text() and "No requests received." in r.to_html()
+
+
+def test_the_demo_register_matches_sql_on_its_ledger(tmp_path, monkeypatch):
+    """generate_demo seeds a request register relative to DEMO_TODAY; the report's overdue / extended /
+    complaint figures equal SQL written here on the demo's ledger.duckdb. Seeding again adds nothing."""
+    from privacyops.demo import DEMO_TODAY, generate_demo
+    from privacyops.workspace import open_workspace
+
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "demo")
+    root = tmp_path / "demo"
+    generate_demo(root, subjects=20, progress=False)
+    ws = open_workspace(root)
+    f = requests_report(ws, DEMO_TODAY).figures()
+    con = duckdb.connect(str(root / "ledger.duckdb"), read_only=True)
+    try:
+        def one(q):
+            return con.execute(q.replace("$d", "?"), [DEMO_TODAY] * q.count("$d")).fetchone()[0]
+
+        overdue = one(f"SELECT count(*) FROM cases WHERE {OPEN} AND {DEADLINE} < $d")
+        extended = one(f"SELECT count(*) FROM cases WHERE {OPEN} AND subject_informed <= $d AND "
+                       f"extended_due >= $d")
+        complaints = one("SELECT count(*) FROM cases WHERE type = 'complaint' AND received <= $d")
+        late = one("SELECT count(*) FROM cases WHERE CAST(closed_at AS DATE) <= $d AND "
+                   f"CAST(closed_at AS DATE) > {DEADLINE}")
+        total = one("SELECT count(*) FROM cases")
+    finally:
+        con.close()
+    assert (f["overdue"], f["extended"], f["complaints"], f["closed_late"]) == (overdue, extended, complaints, late)
+    assert (overdue, extended, complaints, late, total) == (2, 1, 1, 1, 10)
+    assert f["received"] == total and f["due_soon"] > 0 and f["closed_on_time"] > 0
+    generate_demo(root, subjects=20, progress=False)  # the register is there already: not seeded twice
+    assert requests_report(open_workspace(root), DEMO_TODAY).figures()["received"] == 10

@@ -240,16 +240,54 @@ def test_sweep_dry_run_lists_the_oldest_overdue_keys_and_changes_nothing(demo_co
 
 
 def test_real_sweep_goes_through_the_erasure_engine(demo_copy):
-    ws = demo_copy
-    from privacyops import erasure, erasure_due
+    """plan -> execute -> verify -> certificate: the overdue rows SQL counts are gone, nothing else is touched,
+    rows under a dataset hold stay, the certificate verifies."""
+    from privacyops.certificate import verify_certificate
 
-    if not any(hasattr(m, "plan_retention") for m in (erasure_plan, erasure_due, erasure)):
-        with pytest.raises(ReportError, match="plan_retention"):
-            retention_sweep(ws, AS_OF, dry_run=False)
-    else:  # the engine plans it: stored for approval, or executed when the engine treats the rules as approved
-        listing = retention_sweep(ws, AS_OF, dry_run=False)
-        plan = erasure_plan.load_plan(ws, listing.plan_id)
-        assert plan.rows and plan.status in ("planned", "done")
+    ws = demo_copy
+    hold = holds.add_hold(ws, dataset="app.login_events", reason="incident 2026-17", owner="ciso")
+    root = ws.root
+    logins = "SELECT count(*) FROM app.login_events"
+    overdue_invoices = "SELECT count(*) FROM billing.invoices WHERE year(issued_at) <= 2020"
+    overdue_customers = "SELECT count(*) FROM crm.customers WHERE closed_at < TIMESTAMP '2023-11-15'"
+    before = {q: company(root, q) for q in (logins, overdue_invoices, overdue_customers,
+                                            "SELECT count(*) FROM billing.invoices",
+                                            "SELECT count(*) FROM crm.customers",
+                                            "SELECT count(*) FROM crm.customers WHERE closed_at IS NULL")}
+    assert before[overdue_invoices] > 0 and before[overdue_customers] > 0
+    report = retention_report(ws, AS_OF, audit_log=False)
+    listing = retention_sweep(ws, AS_OF, dry_run=False, report=report)
+    plan = erasure_plan.load_plan(ws, listing.plan_id)
+    assert plan.kind == "retention" and plan.status == "done"
+    assert plan.approved_by == "the data map's retention rules" and "Art. 5(1)(e)" in plan.approval_note
+    assert plan.prepared_by == "test-analyst" and "app.login_events" not in plan.counts()
+    assert any("verified" in n for n in listing.notes)
+    # the overdue rows are gone, the rest stays
+    assert company(root, overdue_invoices) == 0 and company(root, overdue_customers) == 0
+    assert company(root, "SELECT count(*) FROM billing.invoices") == (
+        before["SELECT count(*) FROM billing.invoices"] - before[overdue_invoices])
+    assert company(root, "SELECT count(*) FROM crm.customers") == (
+        before["SELECT count(*) FROM crm.customers"] - before[overdue_customers])
+    assert company(root, "SELECT count(*) FROM crm.customers WHERE closed_at IS NULL") == (
+        before["SELECT count(*) FROM crm.customers WHERE closed_at IS NULL"])
+    assert company(root, logins) == before[logins]  # under the dataset hold
+    after = retention_report(ws, AS_OF, audit_log=False)
+    by, was = {d.dataset: d for d in after.datasets}, {d.dataset: d for d in report.datasets}
+    for name, d in by.items():
+        if not d.rule:
+            continue
+        if name == "app.login_events":
+            assert d.overdue == d.held == was[name].overdue and d.hold_ids == [hold.hold_id]
+        else:
+            assert d.overdue == 0, name
+            assert d.total == was[name].total - was[name].overdue, name  # nothing not overdue was touched
+        assert (d.due_30, d.due_90, d.not_started) == (was[name].due_30, was[name].due_90, was[name].not_started)
+    cert = json.loads(Path(plan.certificate).read_text())
+    assert cert["certificate"]["plan"]["approved_by"] == "the data map's retention rules"
+    assert verify_certificate(plan.certificate, ws).ok
+    # a second sweep finds nothing left to erase
+    again = retention_sweep(ws, AS_OF)
+    assert again.total == 0
 
 
 # -- the page -----------------------------------------------------------------------------------------------------
@@ -278,3 +316,20 @@ def test_retained_until_query_is_one_grouped_statement():
     rule = RetentionRule("r", Period(1, "years"), Anchor("at"), "g")
     sql = retained_until_query("duckdb", '"t"', '"at"', rule, Settings())
     assert sql.count("SELECT") == 3 and "GROUP BY e" in sql and "?" not in sql
+
+
+def test_cli_erase_retention_dry_run_then_execute(demo_copy):
+    from click.testing import CliRunner
+
+    from privacyops.cli import main
+
+    runner = CliRunner(env={"PRIVACYOPS_ACTOR": "test-analyst", "PRIVACYOPS_WORKSPACE": None})
+    ws = str(demo_copy.root)
+    dry = runner.invoke(main, ["erase", "retention", "-w", ws, "--as-of", AS_OF.isoformat(), "--json"])
+    assert dry.exit_code == 0, dry.output
+    listed = json.loads(dry.output)
+    assert listed["dry_run"] and listed["total"] > 0 and listed["plan_id"] is None
+    done = runner.invoke(main, ["erase", "retention", "-w", ws, "--as-of", AS_OF.isoformat(), "--execute"])
+    assert done.exit_code == 0, done.output
+    assert "verified; certificate" in done.output
+    assert retention_report(open_workspace(demo_copy.root), AS_OF, audit_log=False).figures()["overdue"] == 0

@@ -448,10 +448,10 @@ def retention_sweep(ws: Workspace, as_of: dt.date | str | None = None, *, dry_ru
                     report: RetentionReport | None = None, case_id: str | None = None) -> SweepListing:
     """What is overdue, per dataset, with the action the map's erasure policy gives it and the oldest keys.
 
-    `dry_run=False` hands the overdue records to the erasure engine as one plan (plan -> approval by another
-    person -> execute, which verifies and certifies). That needs `erasure_plan.plan_retention(ws, as_of, *,
-    datasets=None, case_id=None)` (overdue rows by retention, not by subject); until the engine offers it a real
-    sweep is refused with that message and only the dry-run listing is available.
+    `dry_run=False` hands the overdue records to the erasure engine as one plan (plan -> approval -> execute,
+    which verifies and certifies). That needs `plan_retention(ws, as_of, *, datasets=None,
+    case_id=None)` in the erasure engine (`erasure_due.plan_retention`: overdue rows by retention, not by subject);
+    a plan it returns approved (by the map's retention rules) is executed here, otherwise it waits for approval.
     """
     as_of = parse_as_of(as_of)
     report = report or retention_report(ws, as_of, audit_log=False)
@@ -482,6 +482,9 @@ def retention_sweep(ws: Workspace, as_of: dt.date | str | None = None, *, dry_ru
                                                 "records": listing.total, "datasets": len(datasets)},
                  case_id=case_id)
     if dry_run:
+        return listing
+    if not listing.total:
+        listing.notes.append("nothing overdue to erase: no plan made")
         return listing
     from .. import erasure, erasure_due, erasure_plan
 
