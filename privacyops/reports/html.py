@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 CSS = """
@@ -145,3 +147,29 @@ def page(title: str, subtitle: str, body: str, footer: str = "") -> str:
 
 
 __all__ = ["CSS", "e", "num", "figure", "figures", "table", "section", "finding", "chart", "fragment", "page"]
+
+
+class ReportPage:
+    """What every report shares: its page (self-contained HTML), its fragment for notebooks, and writing
+    `<name>.html` and `<name>.json`. A report provides title(), subtitle(), body_html(), footer(), to_dict() and
+    its file name in `page_name`."""
+
+    page_name = "report"
+
+    def fragment(self) -> str:
+        return fragment(self.title(), self.subtitle(), self.body_html(), self.footer())
+
+    def to_html(self) -> str:
+        return page(self.title(), self.subtitle(), self.body_html(), self.footer())
+
+    def _repr_html_(self) -> str:
+        return self.fragment()
+
+    def write(self, out_dir: "str | Path", name: str | None = None) -> "tuple[Path, Path]":
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        stem = name or self.page_name
+        page_path, data_path = out / f"{stem}.html", out / f"{stem}.json"
+        page_path.write_text(self.to_html(), encoding="utf-8")
+        data_path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+        return page_path, data_path
