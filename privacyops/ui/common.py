@@ -170,3 +170,38 @@ class PanelView:
     def _set_error(self, message: str) -> None:
         self.error = message
         self.status.value = error_html(message)
+
+    def _open_workspace(self, name: str) -> bool:
+        """Open the panel's workspace (a Workspace given, or a folder); on failure show why and title the panel
+        `name` with "no workspace" — the next click tries again."""
+        from ..errors import PrivacyOpsError
+        from ..workspace import Workspace, open_workspace
+
+        arg = self._workspace_arg
+        try:
+            self.ws = arg if isinstance(arg, Workspace) else open_workspace(arg)
+        except PrivacyOpsError as exc:
+            self._set_error(str(exc))
+            self.title.value = title_html(name, "no workspace")
+            return False
+        return True
+
+    def _guarded(self, call: Any, on_error: Any = None) -> tuple[bool, Any]:
+        """`call(self.ws)` with the buttons disabled: (True, its result), or (False, None) after showing a
+        privacyops error as the red line (`on_error` first clears what must not stay on screen). Anything else
+        is a bug: said plainly, and re-raised so the traceback reaches the log."""
+        from ..errors import PrivacyOpsError
+
+        self._busy(True)
+        try:
+            return True, call(self.ws)
+        except PrivacyOpsError as exc:
+            if on_error is not None:
+                on_error()
+            self._set_error(str(exc))
+            return False, None
+        except Exception as exc:
+            self._set_error(f"unexpected {type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self._busy(False)

@@ -17,7 +17,8 @@ import ipywidgets as widgets
 from ..consent import ConsentResult, consent_purposes, withdraw_consent
 from ..errors import PrivacyOpsError
 from ..workspace import Workspace, open_workspace
-from .lookup_panel import CSS, _e
+from .common import CSS
+from .common import esc as _e
 
 
 class ConsentPanel:

@@ -21,7 +21,7 @@ from ..erasure_plan import APPROVED, BLOCKED, DELETE, MASK, PLANNED, RETAIN
 from ..errors import PrivacyOpsError
 from ..lookup import lookup
 from ..subject import AMBIGUOUS
-from ..workspace import Workspace, current_actor, open_workspace
+from ..workspace import Workspace, current_actor
 from .common import (PanelView, candidate_picker, case_row, offer_candidates, panel_box, select_case,
                      set_case_options, subject_text, title_html)
 from .common import esc as _e, table as _table
@@ -199,29 +199,14 @@ class ErasurePanel(PanelView):
     def _run(self, call: Callable[[Workspace], Any], working: str) -> Any:
         if not self._open():
             return None
-        self._busy(True)
         self._set_status(working, "po-muted")
-        try:
-            return call(self.ws)
-        except PrivacyOpsError as exc:
-            self._set_error(str(exc))
-            return None
-        except Exception as exc:  # a bug, not a user mistake: say so plainly, keep the traceback for the log
-            self._set_error(f"unexpected {type(exc).__name__}: {exc}")
-            raise
-        finally:
-            self._busy(False)
+        return self._guarded(call)[1]
 
     def _open(self) -> bool:
         """Open the workspace once; on failure show why (the next click tries again)."""
         if self.ws is not None:
             return True
-        arg = self._workspace_arg
-        try:
-            self.ws = arg if isinstance(arg, Workspace) else open_workspace(arg)
-        except PrivacyOpsError as exc:
-            self._set_error(str(exc))
-            self.title.value = title_html("Erasure", "no workspace")
+        if not self._open_workspace("Erasure"):
             return False
         org = self.ws.datamap.organisation.name
         self.title.value = title_html(f"Erasure — {_e(org)}",

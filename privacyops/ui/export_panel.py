@@ -22,7 +22,7 @@ from ..errors import PrivacyOpsError
 from ..export import (EXPORT_CASE_TYPES, ExportPlan, ExportResult, export_case, export_subject, list_exports,
                       plan_export, read_password_file)
 from ..subject import AMBIGUOUS, FOUND
-from ..workspace import Workspace, open_workspace
+from ..workspace import Workspace
 from .common import (PanelView, candidate_picker, case_row, offer_candidates, panel_box, select_case,
                      set_case_options, subject_text, title_html)
 from .common import esc as _e, table as _table
@@ -173,29 +173,14 @@ class ExportPanel(PanelView):
         if not self._open():
             return None
         self.hide_password()
-        self._busy(True)
         self._set_status(working, "po-muted")
-        try:
-            return call(self.ws)
-        except PrivacyOpsError as exc:
-            self._set_error(str(exc))
-            return None
-        except Exception as exc:  # a bug, not a user mistake: say so plainly, keep the traceback for the log
-            self._set_error(f"unexpected {type(exc).__name__}: {exc}")
-            raise
-        finally:
-            self._busy(False)
+        return self._guarded(call)[1]
 
     def _open(self) -> bool:
         """Open the workspace once; on failure show why (the next click tries again)."""
         if self.ws is not None:
             return True
-        arg = self._workspace_arg
-        try:
-            self.ws = arg if isinstance(arg, Workspace) else open_workspace(arg)
-        except PrivacyOpsError as exc:
-            self._set_error(str(exc))
-            self.title.value = title_html("Access and portability", "no workspace")
+        if not self._open_workspace("Access and portability"):
             return False
         org = self.ws.datamap.organisation.name
         self.title.value = title_html(f"Access and portability — {_e(org)}", f"workspace {_e(self.ws.root)}")

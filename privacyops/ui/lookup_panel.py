@@ -13,11 +13,9 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from ..errors import PrivacyOpsError
 from ..lookup import lookup
 from ..subject import AMBIGUOUS, FOUND, SubjectRecords
-from ..workspace import Workspace, open_workspace
-from .common import CSS  # noqa: F401  (re-exported: other panels import it from here)
+from ..workspace import Workspace
 from .common import PanelView, candidate_picker, offer_candidates, panel_box, subject_text, title_html
 from .common import esc as _e, html_bundle as _html_bundle, table as _table, widget_bundle as _widget_bundle
 
@@ -98,22 +96,17 @@ class LookupPanel(PanelView):
     def _run(self, call, working: str, picked: bool = False) -> SubjectRecords | None:
         if not self._open():
             return None
-        self._busy(True)
         self._set_status(working, "po-muted")
-        try:
-            result = call(self.ws)
-        except PrivacyOpsError as exc:
-            self.result = None  # never leave another person's records under an error
+
+        def forget() -> None:  # never leave another person's records under an error
+            self.result = None
             self._clear_output()
             if not picked:
                 self.picker.layout.display = "none"
-            self._set_error(str(exc))
+
+        ok, result = self._guarded(call, on_error=forget)
+        if not ok:
             return None
-        except Exception as exc:  # a bug, not a user mistake: say so plainly, keep the traceback for the log
-            self._set_error(f"unexpected {type(exc).__name__}: {exc}")
-            raise
-        finally:
-            self._busy(False)
         self.result, self.error = result, None
         self._show(result, picked)
         return result
@@ -122,12 +115,7 @@ class LookupPanel(PanelView):
         """Open the workspace once; on failure show why (the next click tries again)."""
         if self.ws is not None:
             return True
-        arg = self._workspace_arg
-        try:
-            self.ws = arg if isinstance(arg, Workspace) else open_workspace(arg)
-        except PrivacyOpsError as exc:
-            self._set_error(str(exc))
-            self.title.value = title_html("Subject lookup", "no workspace")
+        if not self._open_workspace("Subject lookup"):
             return False
         dm = self.ws.datamap
         org = dm.organisation.name

@@ -15,7 +15,7 @@ from ..errors import PrivacyOpsError
 from ..rectify import (FieldChoice, RectificationPlan, RectificationResult, apply_rectification, choices,
                        find_subject, plan_rectification, show)
 from ..subject import AMBIGUOUS, FOUND, SubjectRecords
-from ..workspace import Workspace, open_workspace
+from ..workspace import Workspace
 from .common import PanelView, candidate_picker, offer_candidates, panel_box, subject_text, title_html
 from .common import esc as _e, html_bundle as _html_bundle, table as _table
 
@@ -135,18 +135,10 @@ class RectificationPanel(PanelView):
     def _run(self, call: Callable[[Workspace], Any], working: str, show_it: Callable[[Any], None]) -> Any:
         if not self._open():
             return None
-        self._busy(True)
         self._set_status(working, "po-muted")
-        try:
-            got = call(self.ws)
-        except PrivacyOpsError as exc:
-            self._set_error(str(exc))
+        ok, got = self._guarded(call)
+        if not ok:
             return None
-        except Exception as exc:  # a bug, not a user mistake: say so plainly, keep the traceback for the log
-            self._set_error(f"unexpected {type(exc).__name__}: {exc}")
-            raise
-        finally:
-            self._busy(False)
         self.error = None
         show_it(got)
         return got
@@ -154,12 +146,7 @@ class RectificationPanel(PanelView):
     def _open(self) -> bool:
         if self.ws is not None:
             return True
-        arg = self._workspace_arg
-        try:
-            self.ws = arg if isinstance(arg, Workspace) else open_workspace(arg)
-        except PrivacyOpsError as exc:
-            self._set_error(str(exc))
-            self.title.value = title_html("Rectification", "no workspace")
+        if not self._open_workspace("Rectification"):
             return False
         self.title.value = title_html(f"Rectification (Art. 16) — {_e(self.ws.datamap.organisation.name)}",
                                       "correct a person's data everywhere it is stored · "
