@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from privacyops import demo
+from privacyops.demo import generate as demo
 
 
 def _size(path: Path) -> int:

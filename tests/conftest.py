@@ -153,7 +153,7 @@ def cross_store_copy(src: Path, dst: Path, postgres_dsn: str, name: str = "xstor
     --postgres), in a fresh database of the test server."""
     import pgserver
 
-    from privacyops.demo_stores import distribute
+    from privacyops.demo import distribute
 
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.head", "keys", "outputs",
                                                             "exports", "certificates"))

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from test_export import JANIS, PASSWORD_RE, access_case, all_bytes, csv_rows, demo_ws, ledger_rows, sql  # noqa: F401
 
-from privacyops import archive, audit
-from privacyops.export import export_subject
+from privacyops.access import archive, export_subject
+from privacyops.ledger import audit
 from privacyops.lookup import lookup
 
 SEVEN_ZIP = shutil.which("7z") or "/usr/bin/7z"

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import MINI_MAP
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import MINI_MAP
-from privacyops import audit
-from privacyops.datamap import parse_datamap
+from privacyops.ledger import audit
 from privacyops.lookup import lookup
+from privacyops.map import parse_datamap
 from privacyops.workspace import Workspace
-
 
 N = 5
 POSITIONS = {"first": 1, "middle": 3, "last": 5}

@@ -14,9 +14,8 @@ import pytest
 from conftest import demo_workspace
 from test_browser import CHROMIUM, CHROMIUM_ARGS, expected_datasets, lab  # noqa: F401  (fixtures)
 
-from privacyops.archive import read_archive
+from privacyops.access import list_exports, read_archive
 from privacyops.demo import STORIES
-from privacyops.export import list_exports
 from privacyops.workspace import open_workspace
 
 pytestmark = pytest.mark.browser

@@ -9,11 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from privacyops import audit
-from privacyops.cases import CASE_TYPES, add_months, close_case, extend_case, get_case, list_cases, open_case
 from privacyops.errors import CaseError
+from privacyops.ledger import CASE_TYPES, add_months, audit, close_case, extend_case, get_case, list_cases, open_case
 from privacyops.lookup import lookup
-
 
 D = dt.date
 
@@ -138,7 +136,7 @@ def _no_data_access(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a data source was opened")
 
-    monkeypatch.setattr("privacyops.workspace.open_source", boom)
+    monkeypatch.setattr("privacyops.workspace.folder.open_source", boom)
 
 
 def test_lookup_with_unknown_case_raises_before_reading_data(mini_ws, monkeypatch):

@@ -13,10 +13,11 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from privacyops.certificate import canonical, sign, verify_certificate
 from privacyops.cli import main
-from privacyops.crypto import SIGNING_KEY_FILE, SIGNING_PUB_FILE, key_id, public_key_raw, signing_key
+from privacyops.erasure import verify_certificate
+from privacyops.erasure.certificate import canonical, sign
 from privacyops.workspace import open_workspace
+from privacyops.workspace.keys import SIGNING_KEY_FILE, SIGNING_PUB_FILE, key_id, public_key_raw, signing_key
 
 CONTENT = {"type": "privacyops.erasure-certificate", "version": 1, "case_id": "DSR-2026-0001",
            "plan": {"plan_id": "ERP-1", "plan_hash": "ab" * 32}, "summary": {"totals": {"delete": 3}},

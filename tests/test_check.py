@@ -6,10 +6,9 @@ import shutil
 
 import duckdb
 import pytest
-
 from conftest import MINI_MAP
-from privacyops.check import check_workspace
-from privacyops.workspace import open_workspace
+
+from privacyops.workspace import check_workspace, open_workspace
 
 
 def alter(ws, *statements: str) -> None:

@@ -132,7 +132,7 @@ def test_rebuild_replaces_atomically_and_leaves_no_temp_files(tmp_path):
 
 
 def test_map_covers_every_table_and_column(src):
-    from privacyops.datamap import load_datamap
+    from privacyops.map import load_datamap
 
     dm = load_datamap(BUILD_PY.parent / "privacyops.yaml")
     tables = column(src, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
@@ -148,7 +148,7 @@ def test_map_covers_every_table_and_column(src):
 
 
 def test_check_passes_with_no_problems(chinook_ws, src):
-    from privacyops.check import check_workspace
+    from privacyops.workspace import check_workspace
 
     report = check_workspace(chinook_ws)
     assert report.problems == [], [str(p) for p in report.problems]
@@ -302,7 +302,7 @@ def test_cli_lookup_json(chinook_dir, src):
 
 
 def test_lookups_are_audited_without_the_identifier(chinook_ws):
-    from privacyops import audit
+    from privacyops.ledger import audit
 
     lookup(chinook_ws, EMAIL)
     entries = audit.entries(chinook_ws, limit=5, action="lookup")

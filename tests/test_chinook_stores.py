@@ -11,14 +11,12 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+import pgserver
 import pytest
 import yaml
 
-import pgserver
-from privacyops.check import check_workspace
-from privacyops.indexes import create_indexes
 from privacyops.lookup import lookup
-from privacyops.workspace import open_workspace
+from privacyops.workspace import check_workspace, create_indexes, open_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 CHINOOK = REPO / "data" / "chinook"

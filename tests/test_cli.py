@@ -8,11 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-
 from conftest import MINI_MAP
-from privacyops import audit
-from privacyops.cli import main
 
+from privacyops.cli import main
+from privacyops.ledger import audit
 
 ACTOR = "cli-analyst"
 
@@ -248,7 +247,7 @@ def test_import_fides_merges_into_a_valid_map_or_refuses(mini_ws, tmp_path):
     res = run("import", "fides", str(fixture), "--source", "main", "--purpose", "service", "--into", str(target))
     assert res.exit_code == 0, res.output
     assert "webshop.customer" in target.read_text()
-    from privacyops.datamap import load_datamap
+    from privacyops.map import load_datamap
 
     assert "webshop.customer" in load_datamap(target).datasets
     broken = tmp_path / "broken.yml"

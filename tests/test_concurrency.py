@@ -8,14 +8,13 @@ import subprocess
 import sys
 import textwrap
 
-from privacyops import audit
-from privacyops.cases import list_cases
+from privacyops.ledger import audit, list_cases
 
 WORKER = textwrap.dedent("""
     import sys
     from privacyops.workspace import open_workspace
     from privacyops.lookup import lookup
-    from privacyops.cases import open_case
+    from privacyops.ledger import open_case
 
     ws = open_workspace(sys.argv[1])
     for i in range(int(sys.argv[2])):

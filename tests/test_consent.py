@@ -11,15 +11,20 @@ import json
 import duckdb
 import pytest
 from click.testing import CliRunner
-
 from conftest import MINI_MAP
-from privacyops import audit, suppression
+
 from privacyops.cli import main
-from privacyops.consent import (ConsentError, consent_purposes, is_direct_marketing, list_records, record_consent,
-                                withdraw_consent)
-from privacyops.datamap import parse_datamap
+from privacyops.consent import (
+    ConsentError,
+    consent_purposes,
+    is_direct_marketing,
+    list_records,
+    record_consent,
+    withdraw_consent,
+)
 from privacyops.errors import DataMapError
-from privacyops.ledger import open_ledger
+from privacyops.ledger import audit, open_ledger, suppression
+from privacyops.map import parse_datamap
 from privacyops.reports import consent_report
 from privacyops.ui import ConsentPanel
 from privacyops.workspace import open_workspace
@@ -351,7 +356,7 @@ def test_consent_section_problems_name_the_place(section, message):
 
 def test_consent_columns_are_checked_live_through_the_fields(cws):
     """A column named in consent: must be a declared field, so `privacyops check` compares it with the table."""
-    from privacyops.check import check_workspace
+    from privacyops.workspace import check_workspace
 
     assert check_workspace(cws).ok
     text = (cws.root / "privacyops.yaml").read_text().replace("notice: system.operations}",
@@ -375,10 +380,10 @@ def test_security_measures_are_an_optional_list():
 
 
 def test_direct_marketing_is_a_flag_of_the_map_not_a_name():
-    from privacyops.consent import is_direct_marketing
-    from privacyops.datamap import parse_datamap
-
     from conftest import MINI_MAP
+
+    from privacyops.consent import is_direct_marketing
+    from privacyops.map import parse_datamap
 
     text = MINI_MAP.replace("  service: {description: Run the service, legal_basis: contract}",
                             "  service: {description: Run the service, legal_basis: contract}\n"

@@ -9,12 +9,11 @@ import json
 import duckdb
 import pgserver
 import pytest
-
 from conftest import cross_store_copy
-from privacyops.archive import read_archive
-from privacyops.cases import open_case
+
+from privacyops.access import export_subject, read_archive
 from privacyops.demo import STORIES
-from privacyops.export import export_subject
+from privacyops.ledger import open_case
 from privacyops.rectify import apply_rectification, plan_rectification
 from privacyops.workspace import open_workspace
 

@@ -9,18 +9,11 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
 from conftest import MINI_MAP
-from privacyops.datamap import (
-    Anchor,
-    Authority,
-    DataMap,
-    Period,
-    Settings,
-    load_datamap,
-    parse_datamap,
-)
+
 from privacyops.errors import DataMapError, MapProblem
+from privacyops.map import Anchor, DataMap, Period, Settings, load_datamap, parse_datamap
+from privacyops.map.model import Authority
 
 FILE = "privacyops.yaml"
 

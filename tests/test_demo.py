@@ -15,8 +15,9 @@ import duckdb
 import pytest
 import yaml
 
-from privacyops import demo
 from privacyops.demo import DEMO_TODAY, STORIES, generate_demo
+from privacyops.demo import generate as demo
+from privacyops.map import load_datamap
 
 REPO = Path(__file__).resolve().parents[1]
 MAP = REPO / "data" / "demo" / "privacyops.yaml"
@@ -458,12 +459,10 @@ def test_map_is_copied_and_matches_the_data(built):
 
 
 def test_map_validates_with_privacyops(built):
-    datamap = pytest.importorskip("privacyops.datamap")
-    dm = datamap.load_datamap(MAP)
+    dm = load_datamap(MAP)
     assert set(dm.datasets) == set(PKS)
     try:
-        from privacyops.check import check_workspace
-        from privacyops.workspace import open_workspace
+        from privacyops.workspace import check_workspace, open_workspace
     except ImportError:  # pragma: no cover - the live check arrives with the workspace module
         return
     ws = open_workspace(built["a"][0].root)

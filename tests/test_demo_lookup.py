@@ -13,11 +13,9 @@ import sys
 import duckdb
 import pytest
 
-from privacyops.demo import STORIES
-from privacyops.demo_stores import distribute
-from privacyops.indexes import create_indexes
+from privacyops.demo import STORIES, distribute
 from privacyops.lookup import lookup
-from privacyops.workspace import open_workspace
+from privacyops.workspace import create_indexes, open_workspace
 
 JANIS, VARIANT, FAM_A, FAM_B = STORIES["two_emails"], STORIES["name_variant"], STORIES["family_a"], STORIES["family_b"]
 

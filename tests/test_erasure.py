@@ -20,20 +20,27 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-
 from conftest import MINI_MAP
-from privacyops import audit, schedule
-from privacyops.cases import open_case
-from privacyops.certificate import verify_certificate
+
 from privacyops.cli import main
-from privacyops.datamap import parse_datamap
+from privacyops.erasure import (
+    BLOCKED,
+    DELETE,
+    RETAIN,
+    ErasureError,
+    StalePlanError,
+    approve_plan,
+    erase_due,
+    execute_plan,
+    load_plan,
+    plan_batch,
+    plan_erasure,
+    verify_certificate,
+)
 from privacyops.errors import DataMapError
-from privacyops.erasure import (ErasureError, StalePlanError, approve_plan, erase_due, execute_plan, load_plan,
-                                plan_batch, plan_erasure)
-from privacyops.erasure_plan import BLOCKED, DELETE, RETAIN
-from privacyops.holds import add_hold, release_hold
-from privacyops.ledger import open_ledger
-from privacyops.suppression import check as suppression_check
+from privacyops.ledger import add_hold, audit, open_case, open_ledger, release_hold, schedule
+from privacyops.ledger.suppression import check as suppression_check
+from privacyops.map import parse_datamap
 from privacyops.workspace import open_workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -384,7 +391,7 @@ def test_a_new_record_of_the_subject_makes_the_plan_stale(ews, monkeypatch):
 
 
 def test_a_change_racing_the_transaction_is_caught_inside_it(ews, monkeypatch):
-    from privacyops import erasure
+    from privacyops.erasure import execute as erasure
 
     plan = planned(ews, monkeypatch)
     approve(ews, monkeypatch, plan)
@@ -430,7 +437,7 @@ def test_a_plan_altered_in_the_ledger_is_refused(ews, monkeypatch):
 
 
 def test_an_exception_in_the_second_source_leaves_it_untouched_and_a_rerun_completes(ews, monkeypatch):
-    from privacyops import erasure
+    from privacyops.erasure import execute as erasure
 
     plan = planned(ews, monkeypatch)
     approve(ews, monkeypatch, plan)
@@ -465,7 +472,7 @@ def test_an_exception_in_the_second_source_leaves_it_untouched_and_a_rerun_compl
 
 
 def test_a_commit_the_ledger_missed_is_recognised_by_the_rows(ews, monkeypatch):
-    from privacyops import erasure
+    from privacyops.erasure import execute as erasure
 
     plan = planned(ews, monkeypatch)
     approve(ews, monkeypatch, plan)
@@ -542,7 +549,7 @@ def test_erasing_someone_who_objected_keeps_them_on_the_suppression_list(ews, mo
 
 
 def test_an_existing_suppression_entry_is_kept_and_a_withdrawal_case_adds_one(ews, monkeypatch):
-    from privacyops.suppression import suppress
+    from privacyops.ledger import suppress
 
     suppress(ews, "jb@other.example", "withdrawal")
     plan = planned(ews, monkeypatch)
@@ -566,7 +573,7 @@ def test_batch_from_a_csv_file_is_one_plan_executed_set_based(ews, monkeypatch, 
     assert [s["line"] for s in plan.skipped] == [3, 4]  # not found; two people share the address
     approve(ews, monkeypatch, plan)
     statements = []
-    from privacyops.sources.duckdb import DuckDBConnector
+    from privacyops.sources import DuckDBConnector
 
     real = DuckDBConnector.execute
 

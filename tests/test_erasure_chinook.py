@@ -12,13 +12,11 @@ import sqlite3
 
 import duckdb
 import pytest
-
-from privacyops.cases import open_case
-from privacyops.certificate import verify_certificate
-from privacyops.erasure import approve_plan, erase_due, execute_plan, plan_erasure
-from privacyops.erasure_plan import DELETE, RETAIN
-from privacyops.workspace import open_workspace
 from test_chinook_stores import SQLITE, duckdb_build
+
+from privacyops.erasure import DELETE, RETAIN, approve_plan, erase_due, execute_plan, plan_erasure, verify_certificate
+from privacyops.ledger import open_case
+from privacyops.workspace import open_workspace
 
 EMAIL = "luisg@embraer.com.br"
 AS_OF = dt.date(2030, 6, 1)  # 2021-2023 invoices are past their six years; 2024-2025 ones are not

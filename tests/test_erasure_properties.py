@@ -20,15 +20,14 @@ import shutil
 
 import duckdb
 import pytest
+from conftest import build_mini
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from conftest import build_mini
-from privacyops.cases import open_case
-from privacyops.erasure import StalePlanError, approve_plan, execute_plan, plan_erasure
-from privacyops.holds import add_hold
-from privacyops.workspace import open_workspace
 from test_erasure import erase_map
+
+from privacyops.erasure import StalePlanError, approve_plan, execute_plan, plan_erasure
+from privacyops.ledger import add_hold, open_case
+from privacyops.workspace import open_workspace
 
 D = dt.date
 _counter = itertools.count()
@@ -167,7 +166,7 @@ def test_a_plan_whose_rows_changed_is_refused_and_changes_nothing(template, tmp_
 @given(orders, as_of_days, st.sampled_from(["files", "main"]), st.sampled_from(["before", "after"]))
 def test_an_interrupted_run_leaves_sources_whole_and_a_rerun_completes(template, tmp_path, monkeypatch, generated,
                                                                         as_of, failing, when):
-    from privacyops import erasure
+    from privacyops.erasure import execute as erasure
 
     ws = make_ws(template, tmp_path, generated, "01-01")
     before = state(ws)

@@ -11,17 +11,15 @@ import shutil
 import sqlite3
 
 import duckdb
+import pgserver
 import psycopg
 import pytest
-
-import pgserver
-from privacyops.cases import open_case
-from privacyops.certificate import verify_certificate
-from privacyops.demo_stores import distribute
-from privacyops.erasure import approve_plan, erase_due, execute_plan, plan_erasure
-from privacyops.erasure_plan import DELETE, RETAIN
-from privacyops.workspace import open_workspace
 from test_chinook_stores import CHINOOK, DSN_ENV, PG_SCRIPT, SQLITE, postgres_load, snake, sqlite_build
+
+from privacyops.demo import distribute
+from privacyops.erasure import DELETE, RETAIN, approve_plan, erase_due, execute_plan, plan_erasure, verify_certificate
+from privacyops.ledger import open_case
+from privacyops.workspace import open_workspace
 
 EMAIL = "luisg@embraer.com.br"
 AS_OF = dt.date(2030, 6, 1)
@@ -219,7 +217,7 @@ def test_cross_store_demo_janis(xstore, small_demo, monkeypatch):
 
 
 def test_per_row_values_take_one_statement_per_chunk_not_per_row(store, monkeypatch):
-    from privacyops.erasure import _update_each
+    from privacyops.erasure.execute import _update_each
 
     ws = store.ws
     ds = ws.datamap.datasets[store.n("Customer")]
@@ -248,10 +246,10 @@ def test_per_row_values_take_one_statement_per_chunk_not_per_row(store, monkeypa
 
 
 def test_a_shared_postgresql_ledger_holds_plans_schedule_holds_and_suppression(mini_ws, postgres_dsn, monkeypatch):
-    from privacyops.holds import add_hold, list_holds
-    from privacyops.ledger import open_ledger
-    from privacyops.suppression import check, suppress
     from test_erasure import erase_map
+
+    from privacyops.ledger import add_hold, list_holds, open_ledger, suppress
+    from privacyops.ledger.suppression import check
 
     with pgserver.database(postgres_dsn, "erase_ledger") as dsn:
         (mini_ws.root / "keys").mkdir(exist_ok=True)

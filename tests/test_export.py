@@ -20,15 +20,22 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from privacyops import audit
-from privacyops.cases import get_case, open_case
+from privacyops.access import (
+    ExportError,
+    check_password,
+    export_subject,
+    list_exports,
+    mark_delivered,
+    parse_age,
+    plan_export,
+    purge_exports,
+    read_archive,
+)
+from privacyops.access.plan import Masker
 from privacyops.cli import main as cli
 from privacyops.demo import STORIES
 from privacyops.errors import CaseError, LookupInputError
-from privacyops.export import (ExportError, Masker, check_password, export_subject, list_exports, mark_delivered,
-                               parse_age, plan_export, purge_exports)
-from privacyops.archive import read_archive
-from privacyops.ledger import open_ledger
+from privacyops.ledger import audit, get_case, open_case, open_ledger
 from privacyops.lookup import lookup
 from privacyops.workspace import open_workspace
 

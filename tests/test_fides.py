@@ -15,11 +15,11 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-
 from conftest import MINI_MAP
-from privacyops.datamap import data_categories, parse_datamap
+
 from privacyops.errors import DataMapError, MapProblem
-from privacyops.fides import import_fides, merge_into, parse_fides, render_fragment
+from privacyops.map import data_categories, import_fides, parse_datamap
+from privacyops.map.fides import merge_into, parse_fides, render_fragment
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fides"
 WEBSHOP = FIXTURES / "webshop.yml"

@@ -8,10 +8,8 @@ import json
 
 import pytest
 
-from privacyops import audit
-from privacyops.holds import (DATASET, SUBJECT, HoldError, add_hold, get_hold, identifier_forms, key_hashes,
-                              list_holds, matching_holds, release_hold)
-from privacyops.ledger import open_ledger
+from privacyops.ledger import HoldError, add_hold, audit, get_hold, list_holds, open_ledger, release_hold
+from privacyops.ledger.holds import DATASET, SUBJECT, identifier_forms, key_hashes, matching_holds
 
 
 def test_identifier_forms_normalise_like_the_lookup():

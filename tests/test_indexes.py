@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import duckdb
 
-from privacyops import check as check_mod
-from privacyops.indexes import create_indexes
 from privacyops.lookup import lookup
+from privacyops.workspace import check as check_mod
+from privacyops.workspace import create_indexes
 
 QUERIES = ["janis@mini.example", " JANIS@Mini.Example", "jb@other.example", "+371 2000 1111", "0037120001111",
            "20001111", "(+371) 2000-3333", "M-002", "home@mini.example", "someone@else.example", "Janis Berzins"]

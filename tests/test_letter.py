@@ -12,10 +12,9 @@ import duckdb
 import pytest
 from test_export import ANNA, JANIS, access_case, archive_files, demo_ws  # noqa: F401
 
-from privacyops import letter
-from privacyops.datamap import EU_EEA
-from privacyops.export import export_subject
+from privacyops.access import export_subject, wording
 from privacyops.lookup import lookup
+from privacyops.map import EU_EEA
 from privacyops.workspace import open_workspace
 
 ARTICLE_6 = {"consent": "Art. 6(1)(a)", "contract": "Art. 6(1)(b)", "legal_obligation": "Art. 6(1)(c)",
@@ -94,7 +93,7 @@ def test_each_dataset_has_purposes_categories_recipients_retention_and_source(ja
         # (b) a label for every data category of the dataset's fields
         for f in ds.fields.values():
             for cat in f.categories:
-                assert letter.category_label(cat).lower() in b.lower(), (name, cat)
+                assert wording.category_label(cat).lower() in b.lower(), (name, cat)
         # (c) the recipients the map names, or "none"
         if ds.recipients:
             assert not c.startswith("None")
@@ -209,16 +208,16 @@ def test_values_are_escaped(mini_ws, tmp_path):
 
 def test_another_language_is_one_more_entry_in_texts(janis_letter, monkeypatch):
     ws, case_id, _doc, _html = janis_letter
-    lv = copy.deepcopy(letter.TEXTS["en"])
+    lv = copy.deepcopy(wording.TEXTS["en"])
     lv.update(html_lang="lv", greeting_named="Labdien, $name!", adm_none="Mēs nepieņemam automatizētus lēmumus.")
-    monkeypatch.setitem(letter.TEXTS, "lv", lv)
+    monkeypatch.setitem(wording.TEXTS, "lv", lv)
     result = export_subject(ws, case_id, JANIS["email"], language="lv")
     doc = Letter(archive_files(result.path, result.password)["report.html"].decode())
     assert f"Labdien, {JANIS['full_name']}!" in doc.text
     assert doc.item("h").endswith("Mēs nepieņemam automatizētus lēmumus.")
-    assert set(letter.TEXTS["lv"]) == set(letter.TEXTS["en"])
+    assert set(wording.TEXTS["lv"]) == set(wording.TEXTS["en"])
     with pytest.raises(ValueError, match="available: en"):
-        letter.texts("xx")
+        wording.texts("xx")
 
 
 def test_anna_closed_customer_letter(demo_ws):

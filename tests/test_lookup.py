@@ -8,8 +8,8 @@ import json
 import duckdb
 import pytest
 
-from privacyops import audit
 from privacyops.errors import LookupInputError
+from privacyops.ledger import audit
 from privacyops.lookup import detect_kinds, lookup
 
 

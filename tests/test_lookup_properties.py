@@ -12,13 +12,12 @@ import tempfile
 from pathlib import Path
 
 import duckdb
+from conftest import MINI_MAP
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from privacyops.lookup import lookup
 from privacyops.workspace import open_workspace
-
-from conftest import MINI_MAP
 
 EMAILS = ["a@x.example", "b@x.example", "c@x.example", "d@x.example"]
 

@@ -8,9 +8,19 @@ import sqlite3
 import duckdb
 import pytest
 
-from privacyops.datamap import parse_datamap
-from privacyops.masking import (HMAC, NULL, REDACT, REDACTED, ColumnInfo, column_info, fk_matches, foreign_keys,
-                                masked_value, pseudonym)
+from privacyops.erasure.masking import (
+    HMAC,
+    NULL,
+    REDACT,
+    REDACTED,
+    ColumnInfo,
+    column_info,
+    fk_matches,
+    foreign_keys,
+    masked_value,
+    pseudonym,
+)
+from privacyops.map import parse_datamap
 from privacyops.sources import open_source
 
 SECRET = b"k" * 32

@@ -13,10 +13,9 @@ import papermill as pm
 import pytest
 from test_erasure import demo, dq  # noqa: F401  (fixture: a copy of small_demo, PRIVACYOPS_ACTOR=alice)
 
-from privacyops.cases import list_cases
-from privacyops.certificate import verify_certificate
 from privacyops.demo import STORIES
-from privacyops.erasure import list_plans, load_plan
+from privacyops.erasure import list_plans, load_plan, verify_certificate
+from privacyops.ledger import list_cases
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"

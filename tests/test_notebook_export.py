@@ -15,8 +15,8 @@ import papermill as pm
 import pytest
 from test_export import JANIS, PASSWORD_RE, access_case, archive_files, demo_ws  # noqa: F401
 
-from privacyops.cases import get_case
-from privacyops.export import list_exports
+from privacyops.access import list_exports
+from privacyops.ledger import get_case
 from privacyops.lookup import lookup
 
 REPO = Path(__file__).resolve().parents[1]

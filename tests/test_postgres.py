@@ -1,7 +1,7 @@
 """PostgreSQL sources on a real server (tests/pgserver.py): the mini workspace's DuckDB tables loaded into
 PostgreSQL (schemas people, shop, mail) beside the same Parquet events. Every lookup must answer exactly as on
 DuckDB, with and without `privacyops index`; `check` must see the same; the connection string stays out of the map
-and out of every message. Also: privacyops.names scores names as DuckDB does."""
+and out of every message. Also: privacyops.sources.names scores names as DuckDB does."""
 
 from __future__ import annotations
 
@@ -13,20 +13,17 @@ import unicodedata
 from decimal import Decimal
 
 import duckdb
+import pgserver
 import psycopg
 import pytest
-
-import pgserver
 from conftest import MINI_MAP
-from privacyops import names
-from privacyops.check import check_workspace
-from privacyops.datamap import parse_datamap
-from privacyops.errors import DataMapError, SourceError
-from privacyops.indexes import create_indexes
-from privacyops.lookup import lookup
-from privacyops.sources.base import SCORE, Connector, Rows
-from privacyops.workspace import open_workspace
 from test_indexes import QUERIES
+
+from privacyops.errors import DataMapError, SourceError
+from privacyops.lookup import lookup
+from privacyops.map import parse_datamap
+from privacyops.sources import SCORE, Connector, Rows, names
+from privacyops.workspace import check_workspace, create_indexes, open_workspace
 
 DSN_ENV = "PRIVACYOPS_TEST_MINI_DSN"
 DUCKDB_SOURCE = "  main: {kind: duckdb, path: main.duckdb, location: LV}"
@@ -350,7 +347,7 @@ def test_tables_without_schema_resolve_through_the_source_schema(mini_ws, pg_ws)
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# privacyops.names: the Python scoring is DuckDB's, to the last bit.
+# privacyops.sources.names: the Python scoring is DuckDB's, to the last bit.
 
 
 def _random_pairs(n: int, seed: int) -> list[tuple[str, str]]:

@@ -12,14 +12,19 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from privacyops import audit
-from privacyops.cases import open_case
 from privacyops.cli import main as cli
-from privacyops.crypto import keyed_hash, workspace_secret
 from privacyops.demo import STORIES
-from privacyops.rectify import (RectificationError, apply_rectification, choices, find_subject, parse_assignments,
-                                plan_rectification)
+from privacyops.ledger import audit, open_case
+from privacyops.rectify import (
+    RectificationError,
+    apply_rectification,
+    choices,
+    find_subject,
+    parse_assignments,
+    plan_rectification,
+)
 from privacyops.workspace import open_workspace
+from privacyops.workspace.keys import keyed_hash, workspace_secret
 
 MAIN_TABLES = ("people.person", "shop.orders", "shop.items", "mail.subscribers")
 JANIS = STORIES["two_emails"]
@@ -282,7 +287,7 @@ def test_a_plan_is_applied_once(mini_ws):
 
 
 def test_a_failure_after_the_first_update_leaves_the_source_untouched(mini_ws, monkeypatch):
-    from privacyops.sources.duckdb import DuckDBConnector
+    from privacyops.sources import DuckDBConnector
 
     case = rect_case(mini_ws)
     plan = plan_rectification(mini_ws, case, "janis@mini.example", changes={"people.person.mail2": "jb@new.example"})
@@ -455,7 +460,7 @@ def test_cli_yes_applies(mini_ws):
 
 
 def test_cli_asks_on_a_terminal(mini_ws, monkeypatch):
-    import privacyops.cli as cli_module
+    import privacyops.cli.app as cli_module
 
     case = rect_case(mini_ws)
     monkeypatch.setattr(cli_module, "_stdin_is_tty", lambda: True)
@@ -493,7 +498,7 @@ def test_cli_wrong_case_and_unknown_case(mini_ws):
 
 
 def test_what_is_read_back_is_verified(mini_ws, monkeypatch):
-    from privacyops.sources.duckdb import DuckDBConnector
+    from privacyops.sources import DuckDBConnector
 
     case = rect_case(mini_ws)
     plan = plan_rectification(mini_ws, case, "janis@mini.example", changes={"people.person.full_name": "Janis B"})
@@ -511,7 +516,7 @@ def test_what_is_read_back_is_verified(mini_ws, monkeypatch):
 
 
 def test_a_commit_failing_after_another_source_committed_is_reported_and_audited(mini_ws, monkeypatch):
-    from privacyops.sources.duckdb import DuckDBConnector
+    from privacyops.sources import DuckDBConnector
 
     case = rect_case(mini_ws)
     plan = plan_rectification(mini_ws, case, "janis@mini.example", changes={

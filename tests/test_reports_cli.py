@@ -16,8 +16,7 @@ import papermill as pm
 import pytest
 
 from privacyops.demo import DEMO_TODAY
-from privacyops.reports import consent_report, requests_report, retention_report
-from privacyops.reports.run import REPORTS
+from privacyops.reports import REPORTS, consent_report, requests_report, retention_report
 from privacyops.workspace import open_workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -106,7 +105,7 @@ def test_stored_report_notebooks_are_clean(notebook, params):
 
 
 def test_run_notebooks_passes_today_to_the_reports(monkeypatch, tmp_path):
-    from privacyops import runner
+    from privacyops.jobs import runner
 
     seen = {}
     monkeypatch.setattr(runner, "run_notebook", lambda path, out, params: seen.setdefault(path.name, params))

@@ -9,7 +9,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from privacyops.cases import close_case, extend_case, open_case
+from privacyops.ledger import close_case, extend_case, open_case
 from privacyops.reports import requests_report
 from privacyops.reports.requests_report import CLOSED_LATE, CLOSED_ON_TIME, DUE_SOON, EXTENDED, ON_TIME, OVERDUE
 

@@ -15,14 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privacyops import erasure_plan, holds, schedule
-from privacyops.datamap import Anchor, Period, RetentionRule, Settings
 from privacyops.demo import DEMO_TODAY
-from privacyops.ledger import open_ledger
+from privacyops.erasure import plan as erasure_plan
+from privacyops.erasure.retention import as_date, retained_until
+from privacyops.erasure.retention_sql import add_period_sql, anchor_sql, retained_until_query
+from privacyops.ledger import holds, open_ledger, schedule
+from privacyops.map import Anchor, Period, RetentionRule, Settings
 from privacyops.reports import ReportError, retention_report, retention_sweep
 from privacyops.reports.retention_report import dataset_end_dates
-from privacyops.reports.sqldates import add_period_sql, anchor_sql, as_date, retained_until_query
-from privacyops.retention import retained_until
 from privacyops.workspace import open_workspace
 
 D = dt.date
@@ -242,7 +242,7 @@ def test_sweep_dry_run_lists_the_oldest_overdue_keys_and_changes_nothing(demo_co
 def test_real_sweep_goes_through_the_erasure_engine(demo_copy):
     """plan -> execute -> verify -> certificate: the overdue rows SQL counts are gone, nothing else is touched,
     rows under a dataset hold stay, the certificate verifies."""
-    from privacyops.certificate import verify_certificate
+    from privacyops.erasure import verify_certificate
 
     ws = demo_copy
     hold = holds.add_hold(ws, dataset="app.login_events", reason="incident 2026-17", owner="ciso")

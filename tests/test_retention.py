@@ -7,13 +7,22 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import MINI_MAP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import MINI_MAP
-from privacyops.datamap import Anchor, Period, RetentionRule, Settings, parse_datamap
-from privacyops.retention import (AnchorError, add_period, as_date, binding_rule, end_of_fiscal_year, end_of_month,
-                                  erasable_from, is_binding, retained_until)
+from privacyops.erasure.retention import (
+    AnchorError,
+    add_period,
+    as_date,
+    binding_rule,
+    end_of_fiscal_year,
+    end_of_month,
+    erasable_from,
+    is_binding,
+    retained_until,
+)
+from privacyops.map import Anchor, Period, RetentionRule, Settings, parse_datamap
 
 D = dt.date
 TAX = RetentionRule("tax_records", Period(5, "years"), Anchor("issued_at", "end_of_fiscal_year"), "Accounting Law s.28")

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from privacyops.cli import main
-from privacyops.datamap import load_datamap
 from privacyops.demo import MAP_SOURCE
+from privacyops.map import load_datamap
 from privacyops.reports import ropa
 from privacyops.reports.ropa import NOT_DESCRIBED
 from privacyops.workspace import open_workspace

@@ -10,17 +10,22 @@ import sqlite3
 
 import duckdb
 import pytest
-
 from conftest import MINI_MAP
-from privacyops.check import check_workspace
-from privacyops.errors import SourceError
-from privacyops.indexes import create_indexes
-from privacyops.lookup import lookup
-from privacyops.sources.base import type_family
-from privacyops.workspace import open_workspace
 from test_indexes import QUERIES
-from test_postgres import (DUCKDB_SOURCE, NAME_QUERIES, _DuckNames, _people_and_queries, check_writes, mini_tables,
-                           structure)
+from test_postgres import (
+    DUCKDB_SOURCE,
+    NAME_QUERIES,
+    _DuckNames,
+    _people_and_queries,
+    check_writes,
+    mini_tables,
+    structure,
+)
+
+from privacyops.errors import SourceError
+from privacyops.lookup import lookup
+from privacyops.sources import type_family
+from privacyops.workspace import check_workspace, create_indexes, open_workspace
 
 SQLITE_MAP = MINI_MAP.replace(DUCKDB_SOURCE, "  main: {kind: sqlite, path: main.sqlite, location: LV}")
 SQLITE_TYPES = {"INTEGER": "INTEGER", "VARCHAR": "TEXT", "DATE": "DATE"}

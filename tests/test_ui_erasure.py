@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from test_erasure import demo, dq  # noqa: F401  (fixture: a copy of small_demo, PRIVACYOPS_ACTOR=alice)
 
-from privacyops.certificate import verify_certificate
 from privacyops.demo import STORIES
-from privacyops.erasure import load_plan
+from privacyops.erasure import load_plan, verify_certificate
 from privacyops.ui import ErasurePanel
 
 JANIS = STORIES["two_emails"]

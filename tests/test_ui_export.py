@@ -10,8 +10,8 @@ import re
 import pytest
 from test_export import JANIS, PASSWORD_RE, access_case, archive_files, demo_ws  # noqa: F401
 
+from privacyops.access import list_exports
 from privacyops.demo import STORIES
-from privacyops.export import list_exports
 from privacyops.lookup import lookup
 from privacyops.ui import ExportPanel
 

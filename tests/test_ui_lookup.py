@@ -176,7 +176,7 @@ def test_panel_shows_what_the_cli_finds(mini_ws):
 
 @pytest.mark.parametrize("text", ["janis@mini.example", "home@mini.example", "nobody@mini.example"])
 def test_every_search_is_audited_once(mini_ws, text):
-    from privacyops import audit
+    from privacyops.ledger import audit
 
     before = len(audit.entries(mini_ws, action="lookup"))
     search(LookupPanel(mini_ws), text)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from privacyops.cases import open_case
+from privacyops.ledger import open_case
 from privacyops.ui import RectificationPanel
 
 
@@ -136,7 +136,7 @@ def test_not_found_and_missing_workspace(mini_ws, case, tmp_path):
 
 KERNEL_CODE = """
 import duckdb
-from privacyops.cases import open_case
+from privacyops.ledger import open_case
 from privacyops.ui import RectificationPanel
 from privacyops.workspace import open_workspace
 ws = open_workspace({root!r})

@@ -10,6 +10,20 @@ from .consent_report import ConsentReport, consent_report
 from .requests_report import RequestsReport, requests_report
 from .retention_report import ReportError, RetentionReport, SweepListing, retention_report, retention_sweep
 from .ropa import Ropa, ropa
+from .run import REPORTS, run_report
 
-__all__ = ["ConsentReport", "RequestsReport", "RetentionReport", "ReportError", "Ropa", "SweepListing",
-           "consent_report", "requests_report", "retention_report", "retention_sweep", "ropa"]
+__all__ = [
+    "ConsentReport",
+    "RequestsReport",
+    "RetentionReport",
+    "ReportError",
+    "Ropa",
+    "SweepListing",
+    "REPORTS",
+    "consent_report",
+    "requests_report",
+    "retention_report",
+    "retention_sweep",
+    "ropa",
+    "run_report",
+]

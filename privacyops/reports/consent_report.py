@@ -20,16 +20,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from .. import audit, consent
-from ..cases import add_months
-from ..datamap import ConsentEvents, ConsentProcessing, DataMap, Period
-from ..sources.base import CHUNK
-from ..subject import json_safe
+from ..consent import records as consent
+from ..erasure.retention_sql import SQLITE, dialect_of
+from ..ledger import add_months, audit
+from ..map import ConsentEvents, ConsentProcessing, DataMap, Period, parse_period
+from ..sources import CHUNK
+from ..values import json_safe
 from ..workspace import Workspace
 from . import html as H
 from .charts import bar_chart, month_range
 from .retention_report import ReportError, parse_as_of
-from .sqldates import SQLITE, dialect_of
 
 GRANT, WITHDRAWAL, OTHER = "G", "W", "O"
 SAMPLE = 50
@@ -408,7 +408,6 @@ def _period(value: str | Period | None) -> Period | None:
         return None
     if isinstance(value, Period):
         return value
-    from ..datamap import parse_period
 
     got = parse_period(str(value))
     if got is None:

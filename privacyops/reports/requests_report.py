@@ -15,9 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import audit
-from ..cases import CASE_TYPES, Case, add_months, list_cases
-from ..subject import json_safe
+from ..ledger import CASE_TYPES, Case, add_months, audit, list_cases
+from ..values import json_safe
 from ..workspace import Workspace
 from . import html as H
 from .charts import bar_chart, month_range

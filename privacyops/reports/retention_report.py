@@ -20,16 +20,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import audit, holds, schedule
-from ..cases import add_months
-from ..datamap import EU_EEA, Dataset
+from ..erasure import due as erasure_due
+from ..erasure import execute as erasure
+from ..erasure import plan as erasure_plan
+from ..erasure.retention import as_date, erasable_from, is_binding
+from ..erasure.retention_sql import add_period_sql, anchor_sql, dialect_of, retained_until_query
 from ..errors import PrivacyOpsError
-from ..retention import erasable_from, is_binding
-from ..subject import json_safe
+from ..ledger import add_months, audit, holds, schedule
+from ..map import EU_EEA, Dataset
+from ..values import json_safe
 from ..workspace import Workspace
 from . import html as H
 from .charts import bar_chart, month_range
-from .sqldates import as_date, dialect_of, retained_until_query
 
 DUE_SOON = (30, 90)
 
@@ -468,7 +470,6 @@ def retention_sweep(ws: Workspace, as_of: dt.date | str | None = None, *, dry_ru
     if not listing.total:
         listing.notes.append("nothing overdue to erase: no plan made")
         return listing
-    from .. import erasure, erasure_due, erasure_plan
 
     plan_retention = next((getattr(m, "plan_retention") for m in (erasure_plan, erasure_due, erasure)
                            if hasattr(m, "plan_retention")), None)
@@ -494,7 +495,6 @@ def retention_sweep(ws: Workspace, as_of: dt.date | str | None = None, *, dry_ru
 
 def _oldest_keys(ws: Workspace, ds: Dataset, as_of: dt.date) -> list[str]:
     """The keys of the (up to SAMPLE_KEYS) oldest overdue records, oldest first."""
-    from .sqldates import add_period_sql, anchor_sql
 
     dm = ws.datamap
     rule = dm.retention[ds.retention]

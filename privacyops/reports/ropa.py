@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import audit
-from ..datamap import EU_EEA, DataMap, Dataset, data_categories
+from ..ledger import audit
+from ..map import EU_EEA, DataMap, Dataset, data_categories
 from ..workspace import Workspace
 from . import html as H
 

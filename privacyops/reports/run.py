@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..runner import NOTEBOOKS_DIR, REPORT_NOTEBOOKS, NotebookRunError, run_notebook
+from ..jobs import NOTEBOOKS_DIR, REPORT_NOTEBOOKS, NotebookRunError, run_notebook
 
 REPORTS = dict(zip(("retention", "consent", "requests"), REPORT_NOTEBOOKS))  # report -> its notebook
 

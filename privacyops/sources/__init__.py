@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..datamap import Source
 from ..errors import SourceError
-from .base import Connector, Rows
-from .duckdb import DuckDBConnector, FileConnector
+from ..map.model import Source
+from .base import CHUNK, SCORE, Connector, Rows, digits_of, index_name, type_family
+from .duckdb import DuckDBConnector, FileConnector, connect_duckdb
+from .secrets import resolve_dsn
 from .sqlite import SQLiteConnector
 
 CONNECTORS: dict[str, type[Connector]] = {
@@ -23,7 +24,7 @@ CONNECTORS: dict[str, type[Connector]] = {
 
 
 def _postgres() -> type[Connector]:
-    from .postgres import PostgresConnector  # psycopg is imported only by workspaces that use PostgreSQL
+    from .postgres import PostgresConnector
 
     return PostgresConnector
 
@@ -33,9 +34,23 @@ def open_source(source: Source, root: Path, read_only: bool = True) -> Connector
     try:
         cls = _postgres() if source.kind == "postgres" else CONNECTORS[source.kind]
     except KeyError:
-        raise SourceError(f"source '{source.name}': no connector for kind '{source.kind}'; "
-                          f"available: {', '.join(sorted([*CONNECTORS, 'postgres']))}") from None
+        raise SourceError(
+            f"source '{source.name}': no connector for kind '{source.kind}'; "
+            f"available: {', '.join(sorted([*CONNECTORS, 'postgres']))}"
+        ) from None
     return cls(source, Path(root), read_only=read_only)
 
 
-__all__ = ["Connector", "Rows", "open_source", "CONNECTORS"]
+__all__ = [
+    "CHUNK",
+    "CONNECTORS",
+    "SCORE",
+    "Connector",
+    "Rows",
+    "connect_duckdb",
+    "digits_of",
+    "index_name",
+    "open_source",
+    "resolve_dsn",
+    "type_family",
+]

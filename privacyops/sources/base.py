@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..datamap import Dataset, Settings, Source
 from ..errors import SourceError
+from ..map import Dataset, Settings, Source
 
 CHUNK = 1000  # values per IN list: keeps statements small on every store
 INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",

@@ -12,8 +12,8 @@ from typing import Any, Iterable, Sequence
 import duckdb
 import pyarrow as pa
 
-from ..datamap import Dataset, Source
 from ..errors import SourceError
+from ..map import Dataset, Source
 from .base import Connector, Rows
 
 LOCK_WAIT_SECONDS = 30.0

@@ -21,11 +21,11 @@ from typing import Any, Sequence
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from .. import names
-from ..datamap import Dataset, Source
 from ..errors import SourceError
-from ..secrets import resolve_dsn
+from ..map import Dataset, Source
+from . import names
 from .base import SCORE, Connector, Rows
+from .secrets import resolve_dsn
 
 CONNECT_TIMEOUT = 10  # seconds
 

@@ -18,9 +18,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Sequence
 
-from .. import names
-from ..datamap import PHONE, Dataset, Source
 from ..errors import SourceError
+from ..map import PHONE, Dataset, Source
+from . import names
 from .base import Connector, Rows, type_family
 from .duckdb import LOCK_WAIT_SECONDS
 

@@ -13,6 +13,9 @@ from typing import Any, Iterable, Sequence
 import ipywidgets as widgets
 import pandas as pd
 
+from ..errors import PrivacyOpsError
+from ..workspace import Workspace, open_workspace
+
 NO_CASE = ""
 SUBJECT_PLACEHOLDER = "e-mail, phone, customer id or name"
 
@@ -174,8 +177,6 @@ class PanelView:
     def _open_workspace(self, name: str) -> bool:
         """Open the panel's workspace (a Workspace given, or a folder); on failure show why and title the panel
         `name` with "no workspace" — the next click tries again."""
-        from ..errors import PrivacyOpsError
-        from ..workspace import Workspace, open_workspace
 
         arg = self._workspace_arg
         try:
@@ -190,7 +191,6 @@ class PanelView:
         """`call(self.ws)` with the buttons disabled: (True, its result), or (False, None) after showing a
         privacyops error as the red line (`on_error` first clears what must not stay on screen). Anything else
         is a bug: said plainly, and re-raised so the traceback reaches the log."""
-        from ..errors import PrivacyOpsError
 
         self._busy(True)
         try:

@@ -14,17 +14,37 @@ from typing import Any, Callable
 
 import ipywidgets as widgets
 
-from ..cases import OPEN, list_cases, open_case
-from ..certificate import verify_certificate
-from ..erasure import ErasurePlan, ErasureResult, approve_plan, execute_plan, plan_erasure
-from ..erasure_plan import APPROVED, BLOCKED, DELETE, MASK, PLANNED, RETAIN
+from ..erasure import (
+    APPROVED,
+    BLOCKED,
+    DELETE,
+    MASK,
+    PLANNED,
+    RETAIN,
+    ErasurePlan,
+    ErasureResult,
+    approve_plan,
+    execute_plan,
+    plan_erasure,
+    verify_certificate,
+)
 from ..errors import PrivacyOpsError
-from ..lookup import lookup
-from ..subject import AMBIGUOUS
+from ..ledger import OPEN, list_cases, open_case
+from ..lookup import AMBIGUOUS, lookup
 from ..workspace import Workspace, current_actor
-from .common import (PanelView, candidate_picker, case_row, offer_candidates, panel_box, select_case,
-                     set_case_options, subject_text, title_html)
-from .common import esc as _e, table as _table
+from .common import (
+    PanelView,
+    candidate_picker,
+    case_row,
+    offer_candidates,
+    panel_box,
+    select_case,
+    set_case_options,
+    subject_text,
+    title_html,
+)
+from .common import esc as _e
+from .common import table as _table
 
 EXTRA_CSS = """
 <style>

@@ -16,16 +16,34 @@ from typing import Any, Callable
 import ipywidgets as widgets
 import pandas as pd
 
-from ..archive import OPEN_HINT
-from ..cases import OPEN, list_cases, open_case
+from ..access import (
+    EXPORT_CASE_TYPES,
+    OPEN_HINT,
+    ExportPlan,
+    ExportResult,
+    export_case,
+    export_subject,
+    list_exports,
+    plan_export,
+    read_password_file,
+)
 from ..errors import PrivacyOpsError
-from ..export import (EXPORT_CASE_TYPES, ExportPlan, ExportResult, export_case, export_subject, list_exports,
-                      plan_export, read_password_file)
-from ..subject import AMBIGUOUS, FOUND
+from ..ledger import OPEN, list_cases, open_case
+from ..lookup import AMBIGUOUS, FOUND
 from ..workspace import Workspace
-from .common import (PanelView, candidate_picker, case_row, offer_candidates, panel_box, select_case,
-                     set_case_options, subject_text, title_html)
-from .common import esc as _e, table as _table
+from .common import (
+    PanelView,
+    candidate_picker,
+    case_row,
+    offer_candidates,
+    panel_box,
+    select_case,
+    set_case_options,
+    subject_text,
+    title_html,
+)
+from .common import esc as _e
+from .common import table as _table
 
 EXTRA_CSS = """
 <style>

@@ -13,11 +13,13 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from ..lookup import lookup
-from ..subject import AMBIGUOUS, FOUND, SubjectRecords
+from ..lookup import AMBIGUOUS, FOUND, SubjectRecords, lookup
 from ..workspace import Workspace
 from .common import PanelView, candidate_picker, offer_candidates, panel_box, subject_text, title_html
-from .common import esc as _e, html_bundle as _html_bundle, table as _table, widget_bundle as _widget_bundle
+from .common import esc as _e
+from .common import html_bundle as _html_bundle
+from .common import table as _table
+from .common import widget_bundle as _widget_bundle
 
 BASE_KINDS = ("auto", "email", "phone", "name", "id")
 ROWS_SHOWN = 50

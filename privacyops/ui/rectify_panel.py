@@ -12,12 +12,22 @@ from typing import Any, Callable
 import ipywidgets as widgets
 
 from ..errors import PrivacyOpsError
-from ..rectify import (FieldChoice, RectificationPlan, RectificationResult, apply_rectification, choices,
-                       find_subject, plan_rectification, show)
-from ..subject import AMBIGUOUS, FOUND, SubjectRecords
+from ..lookup import AMBIGUOUS, FOUND, SubjectRecords
+from ..rectify import (
+    FieldChoice,
+    RectificationPlan,
+    RectificationResult,
+    apply_rectification,
+    choices,
+    find_subject,
+    plan_rectification,
+)
+from ..rectify.plan import show
 from ..workspace import Workspace
 from .common import PanelView, candidate_picker, offer_candidates, panel_box, subject_text, title_html
-from .common import esc as _e, html_bundle as _html_bundle, table as _table
+from .common import esc as _e
+from .common import html_bundle as _html_bundle
+from .common import table as _table
 
 
 class RectificationPanel(PanelView):

@@ -1,0 +1,53 @@
+"""Erasure with retention checks (Art. 17, 18): plan, approve, execute, verify, certify, schedule what is kept.
+
+`plan_erasure` decides every record's action (delete, mask, retain under a rule, blocked by a hold) and why;
+`approve_plan` is the four-eyes step; `execute_plan` changes one source per transaction, verifies and writes a signed
+certificate; `erase_due` / `plan_retention` run what has come due; `plan_batch` plans many subjects from a CSV file.
+"""
+
+from .certificate import verify_certificate
+from .decide import plan_erasure
+from .due import erase_due, erase_retention, plan_batch, plan_due, plan_retention, read_subjects
+from .execute import execute_plan
+from .plan import (
+    APPROVED,
+    BLOCKED,
+    DELETE,
+    DONE,
+    MASK,
+    PLANNED,
+    RETAIN,
+    ErasureError,
+    ErasurePlan,
+    StalePlanError,
+    approve_plan,
+    list_plans,
+    load_plan,
+)
+from .result import ErasureResult
+
+__all__ = [
+    "APPROVED",
+    "BLOCKED",
+    "DELETE",
+    "DONE",
+    "MASK",
+    "PLANNED",
+    "RETAIN",
+    "approve_plan",
+    "erase_due",
+    "erase_retention",
+    "ErasureError",
+    "ErasurePlan",
+    "ErasureResult",
+    "execute_plan",
+    "list_plans",
+    "load_plan",
+    "plan_batch",
+    "plan_due",
+    "plan_erasure",
+    "plan_retention",
+    "read_subjects",
+    "StalePlanError",
+    "verify_certificate",
+]

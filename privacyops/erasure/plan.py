@@ -1,0 +1,473 @@
+"""Erasure plans (Art. 17): the plan model, its storage in the ledger and its approval.
+
+An `ErasurePlan` lists every record of a subject (or of many, in a batch; or the records whose retention has
+ended, in a due plan) with one decided action — delete, mask, retain (restricted until a date), blocked (legal
+hold, or retention not yet started) — and its reason, plus what is not erased and why (shared with another person,
+reference data, other people's records mentioning the subject). How the actions are decided: `erasure_decide`.
+
+The plan records a fingerprint (SHA-256) of every planned row's content, so execution can refuse a plan the data
+has moved away from, and a hash of the whole plan, which the approval and the certificate bind to. Plans live in
+the ledger (`erasure_plans`); nothing changes until a second person approves (`approve_plan`, four-eyes:
+`settings.four_eyes`, roles: `roles.preparers` / `roles.approvers` in the map). Rows appear only by dataset and
+key; identifiers only as keyed hashes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pandas as pd
+
+from ..errors import PrivacyOpsError
+from ..ledger import audit, ledger_exists, open_ledger
+from ..ledger.schedule import key_json
+from ..map import DataMap, Dataset
+from ..values import format_key, json_safe
+from ..workspace import Workspace, current_actor
+
+DELETE, MASK, RETAIN, BLOCKED = "delete", "mask", "retain", "blocked"
+ACTIONS = (DELETE, MASK, RETAIN, BLOCKED)
+_STRENGTH = {DELETE: 0, MASK: 1, RETAIN: 2, BLOCKED: 3}
+REQUEST, DUE, BATCH, RETENTION = "request", "due", "batch", "retention"
+PLANNED, APPROVED, EXECUTING, DONE, UNVERIFIED, REFUSED = ("planned", "approved", "executing", "done",
+                                                           "unverified", "refused")
+SHARED_NOTE = "not erased: held under an identifier shared with another person — review"
+CONTEXT_NOTE = "not erased: reference data shared with other people"
+MENTION_NOTE = "not erased: another person's record mentioning the subject — review"
+# Basis kinds (the start of a schedule entry's basis text): why a row is kept and what to re-check when due.
+B_RETENTION, B_WITH, B_REFERENCED, B_HOLD, B_ANCHOR = "retention", "kept with", "referenced", "hold", "anchor"
+
+
+class ErasureError(PrivacyOpsError):
+    """An erasure cannot be planned, approved or executed as asked (nothing changed unless the message says so)."""
+
+    exit_code = 2
+
+
+class StalePlanError(ErasureError):
+    """The data changed since planning: the plan is refused; plan again."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The plan model.
+
+
+@dataclass
+class PlannedRow:
+    """One record and what erasure does to it."""
+
+    dataset: str
+    source: str
+    key: tuple
+    action: str
+    reason: str
+    basis: str = ""  # for kept rows: "<kind>: ..." (see B_*), the text of the restriction register and schedule
+    rule: str | None = None
+    ground: str | None = None
+    until: dt.date | None = None  # kept through this day
+    due_on: dt.date | None = None  # erasure due (until + 1 day); None: to be looked at on every due run
+    masks: dict[str, dict[str, Any]] = field(default_factory=dict)  # column -> {value, strategy, reason, note}
+    kept: list[str] = field(default_factory=list)
+    restricted: bool = False
+    scheduled: bool = False
+    hold_id: str | None = None
+    fingerprint: str = ""  # the row's content at planning
+    kept_fingerprint: str = ""  # the content of the columns that stay unchanged
+    subject: str | None = None  # the subject ref this row belongs to (batch plans hold several)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rid(self) -> tuple[str, str]:
+        return self.dataset, key_json(self.key)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset}:{format_key(self.key)}"
+
+    @property
+    def stays(self) -> bool:
+        return self.action != DELETE
+
+    def to_dict(self) -> dict[str, Any]:
+        iso = (lambda v: v.isoformat() if v else None)
+        return {"dataset": self.dataset, "source": self.source, "key": json_safe(list(self.key)),
+                "action": self.action, "reason": self.reason, "basis": self.basis, "rule": self.rule,
+                "ground": self.ground, "until": iso(self.until), "due_on": iso(self.due_on), "masks": self.masks,
+                "kept": self.kept, "restricted": self.restricted, "scheduled": self.scheduled,
+                "hold_id": self.hold_id, "fingerprint": self.fingerprint, "kept_fingerprint": self.kept_fingerprint,
+                "subject": self.subject, "notes": self.notes}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PlannedRow":
+        day = (lambda v: dt.date.fromisoformat(v) if v else None)
+        return cls(dataset=d["dataset"], source=d["source"], key=tuple(d["key"]), action=d["action"],
+                   reason=d["reason"], basis=d.get("basis", ""), rule=d.get("rule"), ground=d.get("ground"),
+                   until=day(d.get("until")), due_on=day(d.get("due_on")), masks=d.get("masks") or {},
+                   kept=d.get("kept") or [], restricted=d.get("restricted", False),
+                   scheduled=d.get("scheduled", False), hold_id=d.get("hold_id"),
+                   fingerprint=d.get("fingerprint", ""), kept_fingerprint=d.get("kept_fingerprint", ""),
+                   subject=d.get("subject"), notes=d.get("notes") or [])
+
+
+@dataclass
+class NotErased:
+    """A row the plan does not touch, listed for review."""
+
+    dataset: str
+    key: tuple
+    why: str
+    subject: str | None = None
+    field: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "key": json_safe(list(self.key)), "why": self.why,
+                "subject": self.subject, "field": self.field}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "NotErased":
+        return cls(d["dataset"], tuple(d["key"]), d["why"], d.get("subject"), d.get("field"))
+
+
+@dataclass
+class ErasurePlan:
+    """What an erasure will do, row by row, with counts per dataset and action (plain data; `to_frame()` for
+    display, `to_dict()` for JSON). Identifiers appear only as keyed hashes; rows only by key."""
+
+    plan_id: str
+    kind: str  # request | due | batch | retention
+    case_id: str | None
+    as_of: dt.date
+    map_fingerprint: str
+    rows: list[PlannedRow]
+    subjects: list[dict[str, Any]] = field(default_factory=list)  # {ref, ref_hash, hold_hashes, email_hashes}
+    not_erased: list[NotErased] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # batch: lines that found no single person
+    suppression: dict[str, Any] = field(default_factory=dict)  # {reason, add: [hash], keep: [hash]}
+    origin: dict[str, Any] = field(default_factory=dict)  # due plans: the plan(s) that decided and approved
+    notes: list[str] = field(default_factory=list)
+    status: str = PLANNED
+    prepared_by: str = ""
+    prepared_at: dt.datetime | None = None
+    approved_by: str | None = None
+    approved_at: dt.datetime | None = None
+    approval_note: str | None = None
+    executed_by: str | None = None
+    executed_at: dt.datetime | None = None
+    certificate: str | None = None
+    plan_hash: str = ""
+
+    # -- views ------------------------------------------------------------------------------------------------
+    def counts(self) -> dict[str, dict[str, int]]:
+        """{dataset: {action: rows}}."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self.rows:
+            d = out.setdefault(r.dataset, {})
+            d[r.action] = d.get(r.action, 0) + 1
+        return out
+
+    def totals(self) -> dict[str, int]:
+        out = {a: 0 for a in ACTIONS}
+        for r in self.rows:
+            out[r.action] += 1
+        return out
+
+    def keys(self, dataset: str, action: str | None = None) -> list[tuple]:
+        return [r.key for r in self.rows if r.dataset == dataset and (action is None or r.action == action)]
+
+    def row(self, dataset: str, key: Iterable[Any]) -> PlannedRow | None:
+        rid = (dataset, key_json(key))
+        return next((r for r in self.rows if r.rid == rid), None)
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted({r.source for r in self.rows})
+
+    @property
+    def retained(self) -> list[PlannedRow]:
+        return [r for r in self.rows if r.action in (RETAIN, BLOCKED)]
+
+    def not_erased_counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for n in self.not_erased:
+            d = out.setdefault(n.why, {})
+            d[n.dataset] = d.get(n.dataset, 0) + 1
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per dataset and action: how many records, until when, why, which fields are masked."""
+        groups: dict[tuple[str, str], list[PlannedRow]] = {}
+        for r in self.rows:
+            groups.setdefault((r.dataset, r.action), []).append(r)
+        out = []
+        for (name, action), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], _STRENGTH[kv[0][1]])):
+            untils = sorted({r.until for r in rows if r.until})
+            masked = sorted({f"{c}:{m['strategy']}" for r in rows for c, m in r.masks.items()})
+            reasons = list(dict.fromkeys(_short_reason(r) for r in rows))
+            out.append({"dataset": name, "action": action, "records": len(rows), "source": rows[0].source,
+                        "until": (untils[0].isoformat() if len(untils) == 1 else
+                                  f"{untils[0]} … {untils[-1]}" if untils else ""),
+                        "masked fields": ", ".join(masked), "why": "; ".join(reasons[:3]) +
+                        (f" (+{len(reasons) - 3} more)" if len(reasons) > 3 else "")})
+        return pd.DataFrame(out, columns=["dataset", "action", "records", "source", "until", "masked fields",
+                                          "why"])
+
+    def rows_frame(self) -> pd.DataFrame:
+        """One row per record."""
+        return pd.DataFrame([{"dataset": r.dataset, "key": format_key(r.key), "action": r.action,
+                              "until": r.until, "due": r.due_on, "masked": ", ".join(
+                                  f"{c}:{m['strategy']}" for c, m in r.masks.items()),
+                              "restricted": r.restricted, "reason": r.reason} for r in self.rows],
+                            columns=["dataset", "key", "action", "until", "due", "masked", "restricted", "reason"])
+
+    def not_erased_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"dataset": n.dataset, "key": format_key(n.key), "why": n.why,
+                              "field": n.field or ""} for n in self.not_erased],
+                            columns=["dataset", "key", "why", "field"])
+
+    def body(self) -> dict[str, Any]:
+        """The decided content (what approval and the certificate bind to): no status, no approval."""
+        return {"plan_id": self.plan_id, "kind": self.kind, "case_id": self.case_id,
+                "as_of": self.as_of.isoformat(), "map_fingerprint": self.map_fingerprint,
+                "rows": [r.to_dict() for r in self.rows], "subjects": self.subjects,
+                "not_erased": [n.to_dict() for n in self.not_erased], "skipped": self.skipped,
+                "suppression": self.suppression, "origin": self.origin, "notes": self.notes}
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(_canonical(self.body()).encode("utf-8")).hexdigest()
+
+    def summary(self) -> dict[str, Any]:
+        return {"plan_id": self.plan_id, "kind": self.kind, "case_id": self.case_id, "status": self.status,
+                "as_of": self.as_of.isoformat(), "subjects": len(self.subjects), "totals": self.totals(),
+                "datasets": self.counts(), "not_erased": self.not_erased_counts(), "skipped": len(self.skipped),
+                "plan_hash": self.plan_hash, "map_fingerprint": self.map_fingerprint}
+
+    def to_dict(self) -> dict[str, Any]:
+        iso = (lambda v: v.isoformat() if v else None)
+        return {**self.body(), "status": self.status, "summary": self.summary(), "plan_hash": self.plan_hash,
+                "prepared_by": self.prepared_by, "prepared_at": iso(self.prepared_at),
+                "approved_by": self.approved_by, "approved_at": iso(self.approved_at),
+                "approval_note": self.approval_note, "executed_by": self.executed_by,
+                "executed_at": iso(self.executed_at), "certificate": self.certificate}
+
+    def render(self) -> str:
+        """The plan as text (CLI)."""
+        lines = [f"Erasure plan {self.plan_id} ({self.kind}) — case {self.case_id or '-'}, as of {self.as_of}, "
+                 f"status {self.status}"]
+        if self.subjects:
+            lines.append("Subject(s): " + ", ".join(s.get("ref") or "(no person row)" for s in self.subjects[:5])
+                         + (f" and {len(self.subjects) - 5} more" if len(self.subjects) > 5 else ""))
+        t = self.totals()
+        lines.append(f"{len(self.rows)} record(s): {t[DELETE]} delete, {t[MASK]} mask, {t[RETAIN]} retain "
+                     f"(restricted), {t[BLOCKED]} blocked")
+        with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 90):
+            if self.rows:
+                lines += ["", self.to_frame().to_string(index=False)]
+        for why, per in self.not_erased_counts().items():
+            lines.append(f"{why}: " + ", ".join(f"{d} ({n})" for d, n in per.items()))
+        if self.suppression.get("add") or self.suppression.get("keep"):
+            lines.append(f"Suppression list: {len(self.suppression.get('keep', []))} entry(ies) kept, "
+                         f"{len(self.suppression.get('add', []))} to add ({self.suppression.get('reason') or '-'})")
+        for s in self.skipped:
+            lines.append(f"skipped line {s.get('line')}: {s.get('why')}")
+        for n in self.notes:
+            lines.append(f"note: {n}")
+        if self.approved_by:
+            lines.append(f"Approved by {self.approved_by}" + (f" ({self.approval_note})" if self.approval_note
+                                                               else ""))
+        lines.append(f"plan hash {self.plan_hash[:16]}…  map {self.map_fingerprint[:16]}…")
+        return "\n".join(lines)
+
+
+def _short_reason(r: PlannedRow) -> str:
+    if r.action == RETAIN and r.rule:
+        return f"{r.rule}: {r.ground}"
+    return r.reason.split(" (")[0] if len(r.reason) > 90 else r.reason
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(json_safe(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def fingerprint(row: dict[str, Any], skip: Iterable[str] = ()) -> str:
+    """SHA-256 of a row's content (all columns but `skip`), as the store returns it."""
+    skip = set(skip)
+    return hashlib.sha256(_canonical({k: v for k, v in row.items() if k not in skip}).encode("utf-8")).hexdigest()
+
+
+def row_key(ds: Dataset, row: dict[str, Any]) -> tuple:
+    return tuple(row[c] for c in ds.primary_key)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Orders, ids, dates.
+
+
+def dataset_order(dm: DataMap) -> list[str]:
+    """Datasets with the datasets that reference them first (children before parents): the order deletes respect
+    references in. Cycles (shared references between peers) are broken where they are found."""
+    state: dict[str, int] = {}
+    out: list[str] = []
+    referrers: dict[str, list[str]] = {n: [] for n in dm.datasets}
+    for d in dm.datasets.values():
+        for ref in d.references:
+            if ref.to_dataset in referrers and ref.to_dataset != d.name:
+                referrers[ref.to_dataset].append(d.name)
+
+    def visit(name: str) -> None:
+        state[name] = 1
+        for child in referrers[name]:
+            if not state.get(child):
+                visit(child)
+        state[name] = 2
+        out.append(name)
+
+    for name in dm.datasets:
+        if not state.get(name):
+            visit(name)
+    # `out` lists a dataset after everything referencing it: that is children first.
+    return out
+
+
+def source_order(dm: DataMap, sources: Iterable[str]) -> list[str]:
+    """Sources holding children before the sources of their parents (analytics files before the accounts they
+    belong to), so that an interrupted run never leaves children whose parents are already gone; cycles broken
+    by name."""
+    wanted = sorted(set(sources))
+    parents: dict[str, set[str]] = {s: set() for s in wanted}
+    for d in dm.datasets.values():
+        for ref in d.references:
+            p = dm.datasets[ref.to_dataset].source
+            if d.source in parents and p in parents and p != d.source:
+                parents[d.source].add(p)
+    out: list[str] = []
+    while len(out) < len(wanted):
+        # next: a source that is no parent of a source still to come (its children's sources went first)
+        ready = [s for s in wanted if s not in out and not any(s in parents[c] for c in wanted if c not in out)]
+        out.append(ready[0] if ready else next(s for s in wanted if s not in out))
+    return out
+
+
+def _new_plan_id(kind: str) -> str:
+    return {"request": "ERP", "due": "ERD", "batch": "ERB", "retention": "ERR"}[kind] + "-" + uuid.uuid4().hex[:10].upper()
+
+
+def _ordered(dm: DataMap, rows: list[PlannedRow]) -> list[PlannedRow]:
+    pos = {n: i for i, n in enumerate(reversed(dataset_order(dm)))}  # parents first: reads like the lookup
+    return sorted(rows, key=lambda r: (pos.get(r.dataset, 0), r.dataset, key_json(r.key)))
+
+
+def _as_date(value: dt.date | str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ErasureError(f"'{value}' is not a date written YYYY-MM-DD") from None
+
+
+def _audit_summary(plan: ErasurePlan) -> dict[str, Any]:
+    return {"plan_id": plan.plan_id, "kind": plan.kind, "as_of": plan.as_of.isoformat(),
+            "totals": plan.totals(), "datasets": plan.counts(), "not_erased": plan.not_erased_counts(),
+            "subjects": len(plan.subjects), "skipped": len(plan.skipped), "plan_hash": plan.plan_hash[:16],
+            "map_fingerprint": plan.map_fingerprint[:16]}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The ledger: storing, loading, approving.
+
+_PCOLS = ("plan_id, kind, case_id, subject_hash, status, as_of, plan_hash, map_fingerprint, prepared_by, prepared_at, "
+          "approved_by, approved_at, approval_note, executed_by, executed_at, certificate, body")
+
+
+def save_plan(ws: Workspace, plan: ErasurePlan) -> None:
+    first = plan.subjects[0].get("ref_hash") if len(plan.subjects) == 1 else None
+    with open_ledger(ws) as con:
+        con.execute(f"INSERT INTO erasure_plans ({_PCOLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [plan.plan_id, plan.kind, plan.case_id, first, plan.status, plan.as_of, plan.plan_hash,
+                     plan.map_fingerprint, plan.prepared_by, plan.prepared_at, plan.approved_by, plan.approved_at,
+                     plan.approval_note, plan.executed_by, plan.executed_at, plan.certificate,
+                     _canonical(plan.body())])
+
+
+def load_plan(ws: Workspace, plan_id: str) -> ErasurePlan:
+    """A stored plan; its content is checked against the hash recorded when it was made."""
+    if not ledger_exists(ws):
+        raise ErasureError(f"unknown erasure plan '{plan_id}'")
+    with open_ledger(ws) as con:
+        row = con.execute(f"SELECT {_PCOLS} FROM erasure_plans WHERE plan_id = ?", [plan_id]).fetchone()
+    if not row:
+        raise ErasureError(f"unknown erasure plan '{plan_id}'; see `privacyops erase list`")
+    (pid, kind, case_id, _, status, as_of, plan_hash, fp, prepared_by, prepared_at, approved_by, approved_at,
+     note, executed_by, executed_at, certificate, body) = row
+    b = json.loads(body)
+    plan = ErasurePlan(plan_id=pid, kind=kind, case_id=case_id, as_of=as_of if isinstance(as_of, dt.date) else
+                       dt.date.fromisoformat(str(as_of)), map_fingerprint=fp,
+                       rows=[PlannedRow.from_dict(r) for r in b["rows"]], subjects=b.get("subjects", []),
+                       not_erased=[NotErased.from_dict(n) for n in b.get("not_erased", [])],
+                       skipped=b.get("skipped", []), suppression=b.get("suppression", {}),
+                       origin=b.get("origin", {}), notes=b.get("notes", []), status=status,
+                       prepared_by=prepared_by, prepared_at=prepared_at, approved_by=approved_by,
+                       approved_at=approved_at, approval_note=note, executed_by=executed_by,
+                       executed_at=executed_at, certificate=certificate, plan_hash=plan_hash)
+    if plan.compute_hash() != plan_hash:
+        raise ErasureError(f"plan {plan_id} in the ledger does not match its recorded hash: it was altered after "
+                           f"planning; it will not be approved or executed (plan again)")
+    return plan
+
+
+def list_plans(ws: Workspace, status: str | None = None) -> list[dict[str, Any]]:
+    if not ledger_exists(ws):
+        return []
+    sql, params = ("SELECT plan_id, kind, case_id, status, as_of, prepared_by, prepared_at, approved_by, "
+                   "executed_at, certificate FROM erasure_plans"), []
+    if status:
+        sql += " WHERE status = ?"
+        params.append(status)
+    with open_ledger(ws) as con:
+        rows = con.execute(sql + " ORDER BY prepared_at", params).fetchall()
+    keys = ("plan_id", "kind", "case_id", "status", "as_of", "prepared_by", "prepared_at", "approved_by",
+            "executed_at", "certificate")
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def set_status(ws: Workspace, plan_id: str, status: str, **cols: Any) -> None:
+    sets = ", ".join(["status = ?"] + [f"{c} = ?" for c in cols])
+    with open_ledger(ws) as con:
+        con.execute(f"UPDATE erasure_plans SET {sets} WHERE plan_id = ?", [status, *cols.values(), plan_id])
+
+
+def approve_plan(ws: Workspace, plan_id: str, note: str | None = None) -> ErasurePlan:
+    """Approve a plan as the current actor: never the preparer while four-eyes is on; an approver when the map
+    names approvers."""
+    plan = load_plan(ws, plan_id)
+    actor = current_actor()
+    if plan.status != PLANNED:
+        raise ErasureError(f"plan {plan_id} is {plan.status}; only a planned plan can be approved")
+    if plan.map_fingerprint != ws.datamap.fingerprint:
+        raise StalePlanError(f"the data map changed since plan {plan_id} was made; plan again")
+    settings, roles = ws.datamap.settings, ws.datamap.roles
+    if settings.four_eyes and actor == plan.prepared_by:
+        raise ErasureError(f"{actor} prepared plan {plan_id} and cannot also approve it (four-eyes): another "
+                           f"person approves it (PRIVACYOPS_ACTOR)")
+    if roles.approvers and actor not in roles.approvers:
+        raise ErasureError(f"{actor} may not approve erasure plans; roles.approvers in the map: "
+                           f"{', '.join(roles.approvers)}")
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    set_status(ws, plan_id, APPROVED, approved_by=actor, approved_at=now, approval_note=note)
+    audit.record(ws, "erasure.approve", {"plan_id": plan_id, "plan_hash": plan.plan_hash[:16],
+                                         "prepared_by": plan.prepared_by}, case_id=plan.case_id)
+    return load_plan(ws, plan_id)
+
+
+__all__ = ["ErasurePlan", "PlannedRow", "NotErased", "ErasureError", "StalePlanError", "approve_plan", "load_plan",
+           "save_plan", "list_plans", "set_status", "dataset_order", "source_order", "fingerprint", "row_key",
+           "DELETE", "MASK", "RETAIN", "BLOCKED", "ACTIONS", "REQUEST", "DUE", "BATCH", "RETENTION"]

@@ -1,0 +1,235 @@
+"""Reading planned rows again: before executing (is the plan stale?) and after (did it do what it said?)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from tqdm.auto import tqdm
+
+from ..errors import LookupInputError
+from ..ledger.schedule import key_json
+from ..lookup import AMBIGUOUS, FOUND, lookup
+from ..map import EMAIL, Dataset
+from ..values import format_key
+from ..workspace import Workspace
+from .plan import (
+    BATCH,
+    BLOCKED,
+    DELETE,
+    DUE,
+    REQUEST,
+    RETENTION,
+    ErasurePlan,
+    PlannedRow,
+    fingerprint,
+    row_key,
+)
+from .result import Verification
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading planned rows again.
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.rstrip() == b.rstrip()  # CHAR(n) pads
+    return a == b
+
+
+def read_rows(con, ds: Dataset, keys: Iterable[tuple]) -> dict[str, dict[str, Any]]:
+    """Current rows by key (JSON) — set-based on the first key column, filtered for composite keys."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    wanted = {key_json(k) for k in keys}
+    got = con.select_in(ds, ds.primary_key[0], [k[0] for k in keys]).dicts()
+    out = {}
+    for r in got:
+        kj = key_json(row_key(ds, r))
+        if kj in wanted:
+            out[kj] = r
+    return out
+
+
+def _state(pr: PlannedRow, cur: dict[str, Any] | None) -> str:
+    """pre (as planned), post (as the plan leaves it), or what is wrong."""
+    if pr.action == DELETE:
+        if cur is None:
+            return "post"
+        return "pre" if fingerprint(cur) == pr.fingerprint else "changed"
+    if cur is None:
+        return "gone"
+    if fingerprint(cur) == pr.fingerprint:
+        return "pre"
+    if all(_same(cur.get(c), m["value"]) for c, m in pr.masks.items()) and \
+            fingerprint(cur, skip=pr.masks) == pr.kept_fingerprint:
+        return "post"
+    return "changed"
+
+
+def _check_source(ws: Workspace, plan: ErasurePlan, src: str, con) -> tuple[dict[str, list[PlannedRow]], list[str],
+                                                                             dict[str, dict[str, Any]]]:
+    """(rows to apply per dataset, problems, current rows by rid) for one source, read through `con`."""
+    dm = ws.datamap
+    todo: dict[str, list[PlannedRow]] = {}
+    problems: list[str] = []
+    current: dict[str, dict[str, Any]] = {}
+    by_ds: dict[str, list[PlannedRow]] = {}
+    for pr in plan.rows:
+        if pr.source == src and pr.action != BLOCKED:
+            by_ds.setdefault(pr.dataset, []).append(pr)
+    for name, prs in by_ds.items():
+        ds = dm.datasets[name]
+        now = read_rows(con, ds, [p.key for p in prs])
+        for pr in prs:
+            cur = now.get(key_json(pr.key))
+            st = _state(pr, cur)
+            if cur is not None:
+                current[f"{name}\x00{key_json(pr.key)}"] = cur
+            if st == "pre":
+                todo.setdefault(name, []).append(pr)
+            elif st != "post":
+                problems.append(f"{pr.ref} {st} since planning")
+    if plan.kind != DUE:
+        problems += _new_children(ws, plan, src, con)
+    return todo, problems, current
+
+
+def _new_children(ws: Workspace, plan: ErasurePlan, src: str, con) -> list[str]:
+    """Rows in `src` that belong to a planned row but are not in the plan (they appeared after planning)."""
+    dm = ws.datamap
+    planned = {pr.rid for pr in plan.rows}
+    if plan.kind == RETENTION:  # rows listed as not erased (held) were known at planning
+        planned |= {(n.dataset, key_json(n.key)) for n in plan.not_erased}
+    keys_by_ds: dict[str, list[tuple]] = {}
+    for pr in plan.rows:
+        keys_by_ds.setdefault(pr.dataset, []).append(pr.key)
+    found: dict[str, int] = {}
+    for child in dm.datasets.values():
+        if child.source != src or (plan.kind == RETENTION and child.retention):
+            continue  # a retention sweep leaves records with a rule of their own to that rule
+        for ref in child.owner_references:
+            parent = dm.datasets[ref.to_dataset]
+            keys = keys_by_ds.get(parent.name)
+            if not keys or parent.primary_key != (ref.to_column,):
+                continue
+            for g in con.select_in(child, ref.column, [k[0] for k in keys]).dicts():
+                if (child.name, key_json(row_key(child, g))) not in planned:
+                    found[child.name] = found.get(child.name, 0) + 1
+    return [f"{n} new record(s) in {name} belong to planned records" for name, n in found.items()]
+
+
+def _orphans_by_email(ws: Workspace, emails: Iterable[str], known: set[tuple[str, str]]) -> dict[str, int]:
+    """Rows of datasets without a subject that hold one of `emails` and belong to no one (as the lookup adds them
+    to a person's records), other than `known` ones: one set-based query per dataset."""
+    emails = sorted(set(emails))
+    out: dict[str, int] = {}
+    if not emails:
+        return out
+    with ws.session():
+        for ds in ws.datamap.datasets.values():
+            cols = ds.identity_columns(EMAIL)
+            if not cols or ds.subject:
+                continue
+            rows = ws.connector(ds.source).select_identity(ds, EMAIL, cols, emails, ws.datamap.settings).dicts()
+            for r in rows:
+                if any(r.get(ref.column) is not None for ref in ds.owner_references):
+                    continue  # it belongs to a person: the key checks and the children's walk cover it
+                if (ds.name, key_json(row_key(ds, r))) not in known:
+                    out[ds.name] = out.get(ds.name, 0) + 1
+    return out
+
+
+def _new_by_lookup(ws: Workspace, plan: ErasurePlan) -> list[str]:
+    """Records the lookup now finds for the plan's subject that the plan does not list (single requests; batches
+    rely on the set-based checks: every planned parent's children, and e-mail holders without an owner)."""
+    if plan.kind != REQUEST:
+        return []
+    planned = {pr.rid for pr in plan.rows}
+    out: dict[str, int] = {}
+    for s in plan.subjects:
+        if not s.get("ref"):
+            continue
+        try:
+            got = lookup(ws, pick=s["ref"], mentions=False, audit_log=False)
+        except LookupInputError:
+            continue  # the person row is gone (an earlier run of this plan deleted it)
+        for name, recs in got.records.items():
+            for k in recs.keys():
+                if (name, key_json(k)) not in planned:
+                    out[name] = out.get(name, 0) + 1
+    return [f"{n} record(s) in {name} of the subject are not in the plan (new since planning)"
+            for name, n in out.items()]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Verification.
+
+
+def verify_plan(ws: Workspace, plan: ErasurePlan, emails: Iterable[str] = (), *,
+                progress: bool = False) -> Verification:
+    """Read every planned row back, then look the subject(s) up again: only planned rows that stay may remain,
+    deleted ones must be gone, masked fields must hold their masked values."""
+    dm = ws.datamap
+    problems: list[str] = []
+    remaining: dict[str, int] = {}
+    checked = 0
+    stays = {pr.rid for pr in plan.rows if pr.stays}
+    with ws.session():
+        by_ds: dict[str, list[PlannedRow]] = {}
+        for pr in plan.rows:
+            by_ds.setdefault(pr.dataset, []).append(pr)
+        for name, prs in by_ds.items():
+            ds = dm.datasets[name]
+            now = read_rows(ws.connector(ds.source), ds, [p.key for p in prs])
+            for pr in prs:
+                checked += 1
+                cur = now.get(key_json(pr.key))
+                if pr.action == DELETE:
+                    if cur is not None:
+                        problems.append(f"{pr.ref} should be deleted but is still there")
+                    continue
+                if cur is None:
+                    problems.append(f"{pr.ref} should remain ({pr.action}) but is gone")
+                    continue
+                remaining[name] = remaining.get(name, 0) + 1
+                if pr.action == BLOCKED:
+                    continue
+                for c, m in pr.masks.items():
+                    if not _same(cur.get(c), m["value"]):
+                        problems.append(f"{pr.ref} field {c} does not hold its masked value ({m['strategy']})")
+                if pr.kept_fingerprint and fingerprint(cur, skip=pr.masks) != pr.kept_fingerprint:
+                    problems.append(f"{pr.ref}: the fields it keeps changed")
+    lookups = 0
+    if plan.kind not in (DUE, RETENTION):  # no subjects: the rows read back are the check
+        emails = sorted(set(emails))
+        refs = {s.get("ref") for s in plan.subjects if s.get("ref")}
+        if plan.kind == BATCH:  # many subjects: the lookup by reference where the person row stays, and one
+            # set-based scan for rows still holding their e-mail addresses instead of one lookup per address
+            known = stays | {(n.dataset, key_json(n.key)) for n in plan.not_erased}
+            for name, n in _orphans_by_email(ws, emails, known).items():
+                problems.append(f"{n} record(s) in {name} still hold an erased subject's e-mail address")
+            refs = {pr.subject for pr in plan.rows if pr.subject and pr.stays and
+                    pr.ref == pr.subject}
+            emails = []
+        queries = [("pick", r) for r in sorted(refs)] + [("id", e) for e in emails]
+        for how, q in tqdm(queries, desc="verifying", unit="lookup", disable=not progress):
+            try:
+                got = lookup(ws, pick=q, mentions=False, audit_log=False) if how == "pick" else \
+                    lookup(ws, q, mentions=False, audit_log=False)
+            except LookupInputError:
+                continue  # the person row is gone: nothing to find by it
+            lookups += 1
+            if got.status == AMBIGUOUS:
+                gone = [c.ref for c in got.candidates if c.ref in refs and
+                        (c.dataset, key_json(c.key)) not in stays]
+                problems += [f"{r} is still found by one of the subject's e-mail addresses" for r in gone]
+                continue
+            if got.status != FOUND or (got.subject and got.subject.ref not in refs):
+                continue  # nothing, or another person holding the same address
+            for name, recs in got.records.items():
+                extra = [k for k in recs.keys() if (name, key_json(k)) not in stays]
+                if extra:
+                    problems.append(f"the lookup still finds {len(extra)} record(s) in {name} that the plan "
+                                    f"did not keep ({', '.join(format_key(k) for k in extra[:5])})")
+    return Verification(not problems, checked, remaining, lookups, problems)

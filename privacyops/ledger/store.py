@@ -1,0 +1,247 @@
+"""The ops ledger: cases and the audit log (later: consent, holds, schedule).
+
+Two homes, one SQL: the embedded DuckDB file `ledger.duckdb` in the workspace (default), or a PostgreSQL database
+a team shares (`ledger: {kind: postgres, dsn_env: NAME}` in the map), so several analysts and the scheduler work on
+the same cases and audit trail. The ledger is opened for one operation and closed again: processes take turns on
+the embedded file (waiting for its lock) instead of holding it; on PostgreSQL, appends to the audit chain are
+serialised with a transaction-scoped advisory lock.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+from ..errors import LedgerError, SourceError
+from ..sources import connect_duckdb, resolve_dsn
+from ..workspace import Workspace
+
+SCHEMA_VERSION = 1
+APPEND_LOCK = 0x70726976  # advisory-lock key serialising audit appends on PostgreSQL
+_READY: set[str] = set()  # ledgers whose tables this process has already created or seen
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS cases (
+        case_id VARCHAR PRIMARY KEY,
+        type VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        received DATE NOT NULL,
+        due DATE NOT NULL,
+        extended_due DATE,
+        extension_reason VARCHAR,
+        channel VARCHAR,
+        verified_by VARCHAR,
+        subject_hash VARCHAR,
+        subject_ref VARCHAR,
+        opened_by VARCHAR NOT NULL,
+        opened_at TIMESTAMP NOT NULL,
+        closed_at TIMESTAMP,
+        outcome VARCHAR,
+        notes VARCHAR,
+        subject_informed DATE)""",
+    """CREATE TABLE IF NOT EXISTS audit_log (
+        seq BIGINT PRIMARY KEY,
+        recorded_at VARCHAR NOT NULL,
+        actor VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        case_id VARCHAR,
+        subject_hash VARCHAR,
+        details VARCHAR NOT NULL,
+        prev_hash VARCHAR NOT NULL,
+        hash VARCHAR NOT NULL)""",
+    # The MAC'd head of the audit chain, kept with a shared ledger (an embedded ledger keeps it in a file beside).
+    """CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash VARCHAR NOT NULL,
+        mac VARCHAR NOT NULL)""",
+    # Archives sent to subjects (access, portability): the file's SHA-256 and where it is, never its content.
+    """CREATE TABLE IF NOT EXISTS exports (
+        export_id VARCHAR PRIMARY KEY,
+        case_id VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        created_by VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        size BIGINT NOT NULL,
+        datasets INTEGER NOT NULL,
+        status VARCHAR NOT NULL,
+        purged_at TIMESTAMP)""",
+    # Erasure (privacyops.erasure): plans with their approval, per-source commits, the schedule of records kept
+    # until their retention ends, the Art. 18 restriction register, legal holds and the suppression list. Rows are
+    # named by dataset and primary key (JSON); no personal data beyond keys, and e-mails only as keyed hashes.
+    """CREATE TABLE IF NOT EXISTS erasure_plans (
+        plan_id VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        case_id VARCHAR,
+        subject_hash VARCHAR,
+        status VARCHAR NOT NULL,
+        as_of DATE NOT NULL,
+        plan_hash VARCHAR NOT NULL,
+        map_fingerprint VARCHAR NOT NULL,
+        prepared_by VARCHAR NOT NULL,
+        prepared_at TIMESTAMP NOT NULL,
+        approved_by VARCHAR,
+        approved_at TIMESTAMP,
+        approval_note VARCHAR,
+        executed_by VARCHAR,
+        executed_at TIMESTAMP,
+        certificate VARCHAR,
+        body VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS erasure_sources (
+        plan_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        committed_at TIMESTAMP NOT NULL,
+        counts VARCHAR NOT NULL,
+        PRIMARY KEY (plan_id, source))""",
+    """CREATE TABLE IF NOT EXISTS erasure_schedule (
+        dataset VARCHAR NOT NULL,
+        row_key VARCHAR NOT NULL,
+        plan_id VARCHAR NOT NULL,
+        case_id VARCHAR,
+        due_on DATE,
+        retain_until DATE,
+        basis VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        scheduled_at TIMESTAMP NOT NULL,
+        done_plan VARCHAR,
+        done_at TIMESTAMP,
+        PRIMARY KEY (dataset, row_key))""",
+    """CREATE TABLE IF NOT EXISTS restrictions (
+        dataset VARCHAR NOT NULL,
+        row_key VARCHAR NOT NULL,
+        plan_id VARCHAR NOT NULL,
+        case_id VARCHAR,
+        basis VARCHAR NOT NULL,
+        retain_until DATE,
+        restricted_at TIMESTAMP NOT NULL,
+        lifted_at TIMESTAMP,
+        lifted_by VARCHAR,
+        PRIMARY KEY (dataset, row_key, plan_id))""",
+    """CREATE TABLE IF NOT EXISTS legal_holds (
+        hold_id VARCHAR PRIMARY KEY,
+        scope VARCHAR NOT NULL,
+        dataset VARCHAR,
+        reason VARCHAR NOT NULL,
+        hold_owner VARCHAR NOT NULL,
+        since DATE NOT NULL,
+        review_on DATE,
+        created_by VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        released_at TIMESTAMP,
+        released_by VARCHAR,
+        release_note VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS legal_hold_keys (
+        hold_id VARCHAR NOT NULL,
+        key_hash VARCHAR NOT NULL,
+        PRIMARY KEY (hold_id, key_hash))""",
+    """CREATE TABLE IF NOT EXISTS suppression (
+        email_hash VARCHAR PRIMARY KEY,
+        reason VARCHAR NOT NULL,
+        added_at TIMESTAMP NOT NULL,
+        added_by VARCHAR NOT NULL,
+        case_id VARCHAR)""",
+    # The consent ledger (privacyops.consent): consent given or withdrawn, recorded by privacyops (ISO/IEC TS
+    # 27560-style: subject, purpose, action, when, how, under which notice, who recorded it). The subject appears
+    # only as a keyed hash.
+    """CREATE TABLE IF NOT EXISTS consent_records (
+        record_id VARCHAR PRIMARY KEY,
+        subject_hash VARCHAR NOT NULL,
+        purpose VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        occurred_at TIMESTAMP NOT NULL,
+        method VARCHAR,
+        notice_version VARCHAR,
+        recorded_by VARCHAR NOT NULL,
+        recorded_at TIMESTAMP NOT NULL,
+        case_id VARCHAR)""",
+]
+
+
+MIGRATIONS = [
+    "ALTER TABLE cases ADD COLUMN IF NOT EXISTS subject_informed DATE",
+]
+
+
+class LedgerConnection:
+    """One open ledger. `execute` takes `?` placeholders on both kinds; `transaction(lock=True)` serialises
+    writers that must see each other's rows (audit appends, case numbering)."""
+
+    def __init__(self, raw: Any, kind: str, key: str):
+        self.raw = raw
+        self.kind = kind
+        self.key = key  # identifies the ledger (file path or DSN digest) for the schema cache
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self.kind == "postgres":
+            return self.raw.execute(sql.replace("?", "%s"), list(params))
+        return self.raw.execute(sql, list(params))
+
+    @contextmanager
+    def transaction(self, lock: bool = False) -> Iterator["LedgerConnection"]:
+        if self.kind == "postgres":
+            with self.raw.transaction():
+                if lock:
+                    self.raw.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK])
+                yield self
+            return
+        self.raw.execute("BEGIN TRANSACTION")  # DuckDB: one writing process at a time holds the file
+        try:
+            yield self
+        except BaseException:
+            self.raw.execute("ROLLBACK")
+            raise
+        self.raw.execute("COMMIT")
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def ledger_exists(ws: "Workspace") -> bool:
+    """Whether anything has been recorded yet (a shared ledger always exists once reachable)."""
+    return ws.datamap.ledger.kind == "postgres" or ws.ledger_path.exists()
+
+
+def _connect(ws: "Workspace", read_only: bool) -> LedgerConnection:
+    cfg = ws.datamap.ledger
+    if cfg.kind == "postgres":
+        import hashlib
+
+        import psycopg
+
+        dsn = resolve_dsn(cfg.dsn_env, cfg.dsn_file, ws.root, "ledger")
+        try:
+            raw = psycopg.connect(dsn, autocommit=True, connect_timeout=15)
+        except psycopg.Error as exc:
+            # The message of a failed connection can echo the DSN: say what failed, not with what.
+            raise LedgerError(f"ledger: cannot connect to PostgreSQL ({type(exc).__name__}); check the DSN in "
+                              f"{cfg.dsn_env or cfg.dsn_file} and that the server is up") from None
+        return LedgerConnection(raw, "postgres", hashlib.sha256(dsn.encode()).hexdigest())
+
+    path = ws.ledger_path
+    if read_only and not path.exists():
+        raise LedgerError(f"no ledger at {path} yet: nothing has been recorded in this workspace")
+    if not path.exists():
+        _READY.discard(str(path.resolve()))
+    try:
+        raw = connect_duckdb(str(path), read_only, "ledger")
+    except SourceError as exc:
+        raise LedgerError(str(exc)) from None
+    return LedgerConnection(raw, "duckdb", str(path.resolve()))
+
+
+@contextmanager
+def open_ledger(ws: "Workspace", read_only: bool = False) -> Iterator[LedgerConnection]:
+    """Open the ledger for one operation (creating its tables on first use) and close it afterwards."""
+    con = _connect(ws, read_only)
+    try:
+        if not read_only and con.key not in _READY:
+            with con.transaction(lock=True):  # two processes creating the tables at once must not collide
+                for stmt in SCHEMA:
+                    con.execute(stmt)
+                for stmt in MIGRATIONS:  # ledgers made by an earlier privacyops gain the newer columns
+                    con.execute(stmt)
+                con.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+                            [str(SCHEMA_VERSION)])
+            _READY.add(con.key)
+        yield con
+    finally:
+        con.close()
