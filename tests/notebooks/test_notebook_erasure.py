@@ -1,0 +1,130 @@
+"""Notebook 03 run headless with papermill (as a scheduler runs it) on a copy of the small demo: plan only by default
+(nothing changes), approve-and-execute only with execute=True and an approver; and the stored notebook is clean."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import nbformat
+import papermill as pm
+import pytest
+
+from privacyops.demo import STORIES
+from privacyops.erasure import list_plans, load_plan, verify_certificate
+from privacyops.ledger import list_cases
+from tests.support.demo import dq
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO / "notebooks"
+NB03 = NOTEBOOKS / "03_erasure.ipynb"
+JANIS = STORIES["two_emails"]
+
+
+def run_headless(workspace: Path, out: Path, **params) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    executed = out / NB03.name
+    pm.execute_notebook(str(NB03), str(executed), cwd=str(NOTEBOOKS),
+                        parameters={"workspace": str(workspace), "interactive": False, "output_dir": str(out),
+                                    **params},
+                        progress_bar=False, log_output=False)
+    return executed
+
+
+def row_counts(root: Path) -> dict[str, int]:
+    """Rows of every table of the company database and of the Parquet lake, counted with SQL."""
+    con = duckdb.connect(str(root / "company.duckdb"), read_only=True)
+    try:
+        tables = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                             "WHERE table_type = 'BASE TABLE' ORDER BY 1, 2").fetchall()
+        counts = {f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchone()[0] for s, t in tables}
+    finally:
+        con.close()
+    lake = root / "lake" / "web" / "analytics_events"
+    counts["lake"] = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{lake}/*.parquet')").fetchone()[0]
+    return counts
+
+
+def test_headless_default_plans_only_and_changes_nothing(demo, tmp_path):
+    before = row_counts(demo.root)
+    out = tmp_path / "out"
+    executed = run_headless(demo.root, out)
+
+    data = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    plan = load_plan(demo, data["plan_id"])
+    assert data["status"] == "planned" and plan.status == "planned" and data["prepared_by"] == "alice"
+    assert data["summary"]["datasets"] == plan.counts() and data["plan_hash"] == plan.plan_hash
+    assert data["summary"]["datasets"]["crm.customers"] == {"delete": 1}
+    assert data["summary"]["datasets"]["billing.invoices"]["retain"] >= 1
+    case = next(c for c in list_cases(demo) if c.case_id == data["case_id"])
+    assert case.type == "erasure" and case.received == dt.date.today() and case.status == "open"
+    assert JANIS["email"] not in json.dumps(data)  # identifiers only as keyed hashes
+    assert row_counts(demo.root) == before  # nothing erased
+    assert not (out / "result.json").exists()
+    text = "\n".join(o.get("text", "") for c in nbformat.read(executed, as_version=4).cells
+                     if c.cell_type == "code" for o in c.outputs)
+    assert "nothing was erased" in text and "billing.invoices" in text
+
+
+def test_headless_execute_with_an_approver_erases_and_certifies(demo, tmp_path):
+    cid = JANIS["customer_id"]
+    kept = dq(demo, "SELECT invoice_id FROM billing.invoices WHERE customer_id = ? AND issued_at >= "
+                    "DATE '2021-01-01' ORDER BY 1", [cid])
+    assert kept and dq(demo, "SELECT count(*) FROM crm.customers WHERE customer_id = ?", [cid]) == [1]
+    others = dq(demo, "SELECT count(*) FROM crm.customers WHERE customer_id <> ?", [cid])
+    out = tmp_path / "out"
+    run_headless(demo.root, out, execute=True, approved_by="dpo")
+
+    assert dq(demo, "SELECT count(*) FROM crm.customers WHERE customer_id = ?", [cid]) == [0]
+    assert dq(demo, "SELECT invoice_id FROM billing.invoices WHERE customer_id = ? ORDER BY 1", [cid]) == kept
+    assert dq(demo, "SELECT count(*) FROM crm.customers WHERE customer_id <> ?", [cid]) == others
+
+    result = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    assert result["status"] == "done" and result["verification"]["ok"] is True
+    plan = load_plan(demo, result["plan_id"])
+    assert plan.prepared_by == "alice" and plan.approved_by == "dpo" and plan.executed_by == "alice"
+    cert = Path(result["certificate"])
+    copied = out / cert.name
+    assert copied.read_bytes() == cert.read_bytes()
+    check = verify_certificate(copied, demo)
+    assert check.ok and check.workspace_key and check.plan_id == plan.plan_id
+    assert json.loads((out / "plan.json").read_text())["plan_id"] == plan.plan_id
+
+
+def test_headless_execute_without_an_approver_fails_before_anything(demo, tmp_path):
+    before = row_counts(demo.root)
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        run_headless(demo.root, tmp_path / "out", execute=True)
+    assert info.value.ename == "ErasureError" and "needs approved_by" in info.value.evalue
+    assert not (tmp_path / "out" / "plan.json").exists()
+    assert list_cases(demo) == [] and list_plans(demo) == []
+    assert row_counts(demo.root) == before
+
+
+def test_parameters_are_what_schedulers_can_pass():
+    params = pm.inspect_notebook(str(NB03))
+    assert list(params) == ["workspace", "subject", "case_id", "as_of", "execute", "approved_by", "interactive",
+                            "output_dir"]
+    assert params["subject"]["default"] == f'"{JANIS["email"]}"'
+    assert params["execute"]["default"] == "False" and params["approved_by"]["default"] == "None"
+    assert params["interactive"]["default"] == "True"
+    assert params["output_dir"]["default"] == '"outputs/03_erasure"'
+
+
+def test_stored_notebook_is_clean():
+    nb = nbformat.read(NB03, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == "python3"
+    assert nb.metadata.kernelspec.display_name == "Python 3 (ipykernel)"
+    assert "widgets" not in nb.metadata
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    checked = [c for c in code if "# NBVAL_CHECK_OUTPUT" in c.source]
+    assert len(checked) == 1 and checked[0].outputs
+    for c in code:
+        if c not in checked:
+            assert not c.outputs and c.execution_count is None
+    stored = "".join(o.get("text", "") for o in checked[0].outputs)
+    assert "four-eyes approval: on" in stored and "billing.invoices" in stored and "tax_records" in stored

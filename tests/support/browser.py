@@ -1,0 +1,90 @@
+"""JupyterLab in the system Chromium (Playwright drives Debian's chromium; no browser is ever downloaded)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("PRIVACYOPS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+def lab_settings(folder: Path) -> Path:
+    """User settings for the test server: no autosave (the repo's notebook must stay as committed), no news."""
+    for plugin, values in {
+        "docmanager-extension/plugin": {"autosave": False},
+        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    }.items():
+        path = folder / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    return folder
+
+
+def button(panel, label: str):
+    return panel.locator(".widget-button", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
+
+
+@contextlib.contextmanager
+def jupyter_lab(workspace: Path, tmp: Path, actor: str = "browser-test") -> Iterator[str]:
+    """A JupyterLab server on a free port (no token), rooted at the repo, reading `workspace`; yields its URL."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package (./run test does)")
+    port = free_port()
+    env = {**os.environ, "PRIVACYOPS_WORKSPACE": str(workspace),
+           "JUPYTERLAB_SETTINGS_DIR": str(lab_settings(tmp / "settings")),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+           "PRIVACYOPS_ACTOR": actor}
+    log = open(tmp / "jupyter.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+         "--ServerApp.token=", "--ServerApp.password=", "--allow-root", f"--ServerApp.root_dir={REPO}",
+         "--ServerApp.port_retries=0"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited ({proc.returncode}):\n{(tmp / 'jupyter.log').read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"jupyter lab did not answer in 60 s:\n{(tmp / 'jupyter.log').read_text()}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        # The server and its kernels run in their own session: end that group (only what this function started).
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=15)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        log.close()

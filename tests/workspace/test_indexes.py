@@ -1,0 +1,71 @@
+"""Lookup indexes: created idempotently in DuckDB sources, used by lookups, and never change an answer."""
+
+from __future__ import annotations
+
+import duckdb
+
+from privacyops.lookup import lookup
+from privacyops.workspace import check as check_mod
+from privacyops.workspace import create_indexes
+from tests.support.mini import QUERIES
+
+
+def answer(ws, q):
+    r = lookup(ws, q, audit_log=False)
+    return (r.status, r.subject.ref if r.subject else None,
+            {n: sorted(map(str, recs.keys())) for n, recs in r.records.items()},
+            sorted(c.ref for c in r.candidates), [(m.dataset, m.key) for m in r.mentions],
+            {n: sorted(map(str, recs.keys())) for n, recs in r.shared.items()})
+
+
+def index_count(ws):
+    con = duckdb.connect(str(ws.root / "main.duckdb"), read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM duckdb_indexes() WHERE index_name LIKE 'privacyops_ix_%'").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_indexes_do_not_change_any_answer(mini_ws):
+    before = {q: answer(mini_ws, q) for q in QUERIES}
+    report = create_indexes(mini_ws, progress=False)
+    assert report.created and index_count(mini_ws) == len(report.created)
+    assert report.skipped == ["shop.order_events"]  # Parquet: no indexes
+    after = {q: answer(mini_ws, q) for q in QUERIES}
+    assert after == before
+    assert before["+371 2000 1111"][1] == "people.person:1"
+
+
+def test_index_creation_is_idempotent_and_reversible(mini_ws):
+    first = create_indexes(mini_ws, progress=False)
+    again = create_indexes(mini_ws, progress=False)
+    assert not again.created and len(again.existing) == len(first.created)
+    dropped = create_indexes(mini_ws, progress=False, drop=True)
+    assert len(dropped.dropped) == len(first.created)
+    assert index_count(mini_ws) == 0
+
+
+def test_lookups_use_the_index_for_emails_and_phones(mini_ws):
+    create_indexes(mini_ws, progress=False)
+    ds = mini_ws.datamap.datasets["people.person"]
+    con = mini_ws.connector("main")
+    try:
+        seen = []
+        original = con.execute
+        con.execute = lambda sql, params=(): (seen.append(sql), original(sql, params))[1]
+        con.select_identity(ds, "email", ["mail"], ["janis@mini.example"], mini_ws.datamap.settings)
+        con.select_identity(ds, "phone", ["tel"], ["20001111"], mini_ws.datamap.settings)
+    finally:
+        mini_ws.close()
+    # the indexed forms: an equality on the normalised e-mail, a range on the reversed digits, no pre-filter
+    email_sql, phone_sql = [s for s in seen if s.startswith("SELECT * FROM")]
+    assert 'lower(trim("mail")) = ?' in email_sql
+    assert ">= ? AND" in phone_sql and "contains" not in phone_sql
+
+
+def test_check_suggests_indexes_for_large_tables(mini_ws, monkeypatch):
+    monkeypatch.setattr(check_mod, "INDEX_WARN_ROWS", 2)
+    warnings = check_mod.check_workspace(mini_ws).warnings
+    assert any("people.person" in w and "privacyops index" in w for w in warnings)
+    create_indexes(mini_ws, progress=False)
+    assert not any("privacyops index" in w for w in check_mod.check_workspace(mini_ws).warnings)
