@@ -1,6 +1,15 @@
-"""The data map (`privacyops.yaml`): what personal data is held, where, why and for how long; validated on load."""
+"""The data map (`privacyops.yaml`): what personal data is held, where, why and for how long; validated on load.
 
+model: the vocabulary and the frozen dataclasses. load: `load_datamap` / `parse_datamap` and the top-level sections,
+with datasets and consent_section for `datasets:` and `consent:`; checker and yaml_lines: the problem collector and
+YAML with lines they share; categories: fideslang's data categories. fides: the Fides dataset import (with
+fides_findings, fides_validate, fides_collections, fides_references).
+"""
+
+from .categories import data_categories
+from .checker import parse_period
 from .fides import import_fides
+from .load import load_datamap, parse_datamap
 from .model import (
     EMAIL,
     EU_EEA,
@@ -18,10 +27,6 @@ from .model import (
     RetentionRule,
     Settings,
     Source,
-    data_categories,
-    load_datamap,
-    parse_datamap,
-    parse_period,
 )
 
 __all__ = [
