@@ -1,5 +1,5 @@
 """`python -m privacyops.cli …` is the same as `privacyops …`."""
 
-from .app import main
+from . import main
 
 main()

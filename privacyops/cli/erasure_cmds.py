@@ -1,0 +1,258 @@
+"""Erasure (Art. 17, 18): `privacyops erase …` and `privacyops certificate verify`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ..errors import DataMapError
+from ..workspace import open_workspace
+from .app import _emit_json, _ws_option, main
+
+if TYPE_CHECKING:
+    from ..erasure import ErasurePlan, ErasureResult
+
+
+class _EraseGroup(click.Group):
+    """`erase SUBJECT --case ID` plans (= `erase plan ...`); `erase --due` is `erase due`; `erase --from-file F` is
+    `erase batch --from-file F`; `erase approve|execute|show|list|schedule ...` are subcommands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            if "--due" in args:
+                args = ["due", *[a for a in args if a != "--due"]]
+            elif any(a == "--from-file" or a.startswith("--from-file=") for a in args):
+                args = ["batch", *args]
+            else:
+                args = ["plan", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group("erase", cls=_EraseGroup)
+def erase_group() -> None:
+    """Erasure (Art. 17): plan (erase SUBJECT --case ID), approve (another person), execute; erase --due runs
+    what has come due; erase --from-file FILE --case ID plans a batch."""
+
+
+def _print_plan(plan: ErasurePlan, as_json: bool) -> None:
+    if as_json:
+        _emit_json(plan.to_dict())
+        return
+    click.echo(plan.render())
+
+
+@erase_group.command("plan")
+@click.argument("subject", required=False)
+@_ws_option
+@click.option("--case", "case_id", required=True, help="The open erasure case this answers.")
+@click.option("--pick", default=None, help="Choose a person: DATASET:KEY (when several match).")
+@click.option("--as-of", default=None, help="Decide retention as of this day (YYYY-MM-DD; default today).")
+@click.option("--suppress", type=click.Choice(["withdrawal", "objection"]), default=None,
+              help="The subject withdrew consent / objected to direct marketing: keep their e-mails on the "
+                   "suppression list (as keyed hashes).")
+@click.option("--rows", is_flag=True, help="Also list every record with its action and reason.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the whole plan).")
+def erase_plan_cmd(subject: str | None, workspace: Path | None, case_id: str, pick: str | None, as_of: str | None,
+                   suppress: str | None, rows: bool, as_json: bool) -> None:
+    """Plan the erasure of a subject: every record's action and reason; nothing changes yet."""
+    from ..erasure import plan_erasure
+
+    plan = plan_erasure(open_workspace(workspace), case_id, subject, pick=pick, as_of=as_of, suppress=suppress)
+    _print_plan(plan, as_json)
+    if not as_json:
+        if rows:
+            import pandas as pd
+
+            with pd.option_context("display.width", 200, "display.max_colwidth", 100):
+                click.echo("\n" + plan.rows_frame().to_string(index=False))
+        click.echo(f"\nStored as {plan.plan_id}. Another person approves it: privacyops erase approve "
+                   f"{plan.plan_id}; then: privacyops erase execute {plan.plan_id}")
+
+
+@erase_group.command("show")
+@click.argument("plan_id")
+@_ws_option
+@click.option("--rows", is_flag=True, help="Also list every record.")
+@click.option("--json", "as_json", is_flag=True)
+def erase_show(plan_id: str, workspace: Path | None, rows: bool, as_json: bool) -> None:
+    """Show a stored plan."""
+    from ..erasure import load_plan
+
+    plan = load_plan(open_workspace(workspace), plan_id)
+    _print_plan(plan, as_json)
+    if rows and not as_json:
+        click.echo("\n" + plan.rows_frame().to_string(index=False))
+
+
+@erase_group.command("list")
+@_ws_option
+@click.option("--status", default=None, help="planned, approved, done, refused, ...")
+@click.option("--json", "as_json", is_flag=True)
+def erase_list(workspace: Path | None, status: str | None, as_json: bool) -> None:
+    """The erasure plans in the ledger."""
+    from ..erasure import list_plans
+
+    got = list_plans(open_workspace(workspace), status)
+    if as_json:
+        _emit_json(got)
+        return
+    for p in got:
+        click.echo(f"{p['plan_id']}  {p['kind']:7} {p['case_id'] or '-':14} {p['status']:10} as of {p['as_of']}  "
+                   f"prepared by {p['prepared_by']}" + (f", approved by {p['approved_by']}" if p['approved_by']
+                                                        else ""))
+
+
+@erase_group.command("approve")
+@click.argument("plan_id")
+@_ws_option
+@click.option("--note", default=None, help="A note kept with the approval.")
+@click.option("--json", "as_json", is_flag=True)
+def erase_approve(plan_id: str, workspace: Path | None, note: str | None, as_json: bool) -> None:
+    """Approve a plan (four-eyes: not its preparer; set PRIVACYOPS_ACTOR)."""
+    from ..erasure import approve_plan
+
+    plan = approve_plan(open_workspace(workspace), plan_id, note)
+    if as_json:
+        _emit_json({"plan_id": plan.plan_id, "status": plan.status, "approved_by": plan.approved_by})
+        return
+    click.echo(f"{plan.plan_id} approved by {plan.approved_by}; execute it: privacyops erase execute {plan.plan_id}")
+
+
+def _print_results(results: list[ErasureResult], as_json: bool) -> None:
+    if as_json:
+        _emit_json([r.to_dict() for r in results])
+    else:
+        for r in results:
+            click.echo(r.render())
+    if any(not r.ok for r in results):
+        click.secho("error: verification found problems (see above); the certificate records them", fg="red",
+                    err=True)
+        sys.exit(1)
+
+
+@erase_group.command("execute")
+@click.argument("plan_id")
+@_ws_option
+@click.option("--json", "as_json", is_flag=True)
+def erase_execute(plan_id: str, workspace: Path | None, as_json: bool) -> None:
+    """Execute an approved plan: per source all or nothing, verified, certified. Re-run to finish an
+    interrupted one."""
+    from ..erasure import execute_plan
+
+    result = execute_plan(open_workspace(workspace), plan_id, progress=not as_json)
+    _print_results([result], as_json)
+
+
+@erase_group.command("due")
+@_ws_option
+@click.option("--as-of", default=None, help="Erase what is due on this day (YYYY-MM-DD; default today).")
+@click.option("--json", "as_json", is_flag=True)
+def erase_due_cmd(workspace: Path | None, as_of: str | None, as_json: bool) -> None:
+    """Erase the records whose retention has ended (scheduled by earlier erasures); holds still block."""
+    from ..erasure import erase_due
+
+    results = erase_due(open_workspace(workspace), as_of, progress=not as_json)
+    if not results and not as_json:
+        click.echo("Nothing is due.")
+    _print_results(results, as_json)
+
+
+@erase_group.command("retention")
+@_ws_option
+@click.option("--as-of", default=None, help="Sweep what is overdue on this day (YYYY-MM-DD; default today).")
+@click.option("--execute", "execute", is_flag=True,
+              help="Erase it (plan, execute, verify, certify); without it: a dry run that lists what would go.")
+@click.option("--json", "as_json", is_flag=True)
+def erase_retention_cmd(workspace: Path | None, as_of: str | None, execute: bool, as_json: bool) -> None:
+    """Storage limitation: erase the records whose own retention rule has ended; holds still block."""
+    from ..reports import retention_sweep
+
+    listing = retention_sweep(open_workspace(workspace), as_of, dry_run=not execute)
+    if as_json:
+        _emit_json(listing.to_dict())
+    else:
+        click.echo("\n".join(listing.lines()))
+
+
+@erase_group.command("batch")
+@_ws_option
+@click.option("--from-file", "from_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV: a subject column (identifier) and/or a pick column (DATASET:KEY); or one per line.")
+@click.option("--case", "case_id", required=True, help="The open erasure case the batch belongs to.")
+@click.option("--as-of", default=None, help="Decide retention as of this day (YYYY-MM-DD; default today).")
+@click.option("--suppress", type=click.Choice(["withdrawal", "objection"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+def erase_batch(workspace: Path | None, from_file: Path, case_id: str, as_of: str | None, suppress: str | None,
+                as_json: bool) -> None:
+    """Plan the erasure of every subject in a file, as one plan executed set-based after approval."""
+    from ..erasure import plan_batch
+
+    plan = plan_batch(open_workspace(workspace), from_file, case_id, as_of=as_of, suppress=suppress,
+                      progress=not as_json)
+    _print_plan(plan, as_json)
+    if not as_json:
+        click.echo(f"\nStored as {plan.plan_id} ({len(plan.subjects)} subject(s), {len(plan.skipped)} line(s) "
+                   f"skipped). Another person approves it: privacyops erase approve {plan.plan_id}")
+
+
+@erase_group.command("schedule")
+@_ws_option
+@click.option("--all", "show_all", is_flag=True, help="Also rows already erased.")
+@click.option("--json", "as_json", is_flag=True)
+def erase_schedule(workspace: Path | None, show_all: bool, as_json: bool) -> None:
+    """Records kept under retention and when they are due for erasure."""
+    from ..ledger import schedule
+
+    got = schedule.entries(open_workspace(workspace), status=None if show_all else schedule.SCHEDULED)
+    if as_json:
+        _emit_json([e.to_dict() for e in got])
+        return
+    for e in got:
+        click.echo(f"{e.due_on or 'unset':10}  {e.status:9} {e.dataset}:{','.join(map(str, e.key))}  {e.basis}")
+
+
+@erase_group.command("restrictions")
+@_ws_option
+@click.option("--all", "show_all", is_flag=True, help="Also restrictions lifted (the rows were erased).")
+@click.option("--json", "as_json", is_flag=True)
+def erase_restrictions(workspace: Path | None, show_all: bool, as_json: bool) -> None:
+    """The restriction register (Art. 18): records kept but not to be used, on what basis, until when."""
+    from ..ledger import schedule
+
+    got = schedule.restrictions(open_workspace(workspace), active_only=not show_all)
+    if as_json:
+        _emit_json([r.to_dict() for r in got])
+        return
+    for r in got:
+        state = f"lifted {r.lifted_at:%Y-%m-%d}" if r.lifted_at else "restricted"
+        click.echo(f"{r.dataset}:{','.join(map(str, r.key))}  {state:18} until {r.retain_until or 'unset'}  "
+                   f"{r.basis}  (plan {r.plan_id})")
+
+
+@main.group("certificate")
+def certificate_group() -> None:
+    """Erasure certificates."""
+
+
+@certificate_group.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_ws_option
+@click.option("--json", "as_json", is_flag=True)
+def certificate_verify(file: Path, workspace: Path | None, as_json: bool) -> None:
+    """Check a certificate's signature (and whether this workspace's key made it). Exit 1 when invalid."""
+    from ..erasure import verify_certificate
+    from ..errors import WorkspaceError
+
+    try:
+        ws = open_workspace(workspace)
+    except (WorkspaceError, DataMapError):
+        ws = None  # anyone can check a certificate's integrity; the workspace only tells whose key it is
+    check = verify_certificate(file, ws)
+    if as_json:
+        _emit_json(check.to_dict())
+    else:
+        click.secho(str(check), fg="green" if check.ok else "red")
+    sys.exit(0 if check.ok else 1)
