@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from privacyops.demo import generate as demo
+from privacyops.demo import build as demo
 
 
 def _size(path: Path) -> int:

@@ -1,0 +1,48 @@
+"""Web analytics: ``web.analytics_events``, written to the Parquet lake (one part file per chunk)."""
+
+from __future__ import annotations
+
+from .context import BuildContext, Chunk, sql_list
+from .schema import END
+from .texts import PAGES
+
+__all__ = ["write_analytics"]
+
+
+def write_analytics(ctx: BuildContext, chunk: Chunk) -> None:
+    """Write the analytics events of the chunk's accounts to a lake part file."""
+    number, lo, hi = chunk.number, chunk.lo, chunk.hi
+    con = ctx.con
+    off = ctx.next_id["web.analytics_events"]
+    pages = sql_list(PAGES)
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE tmp_ev AS
+    WITH a AS (
+        SELECT account_id, created_at, coalesce(closed_at, {END}) AS end_at
+        FROM app.user_accounts WHERE customer_id >= {lo} AND customer_id < {hi}
+    ), e AS (
+        SELECT *, unnest(range(1 + u(account_id, 130, 8))) AS k FROM a
+    ), x AS (
+        SELECT account_id, k, k // 3 AS sess,
+               rts(h2(account_id, k // 3, 131), created_at, end_at - INTERVAL 10 MINUTE)
+                   + to_seconds((k % 3) * (5 + u2(account_id, k, 132, 115))) AS occurred_at,
+               u2(account_id, k, 133, 100) AS r
+        FROM e
+    )
+    SELECT CAST({off} + row_number() OVER (ORDER BY account_id, occurred_at, k) AS BIGINT) AS event_id,
+           CAST(account_id AS BIGINT) AS account_id,
+           printf('%016x', h2(account_id, sess, 134)) AS session_id,
+           occurred_at,
+           list_element({pages}, 1 + u2(account_id, k, 135, {len(PAGES)})::INT) AS page,
+           CASE WHEN k % 3 = 0 OR r < 55 THEN 'page_view' WHEN r < 80 THEN 'click'
+                WHEN r < 88 THEN 'search' WHEN r < 95 THEN 'download' ELSE 'signup_start' END AS event_type,
+           CASE WHEN u2(account_id, sess, 136, 100) < 8 THEN ip(h2(account_id, sess, 137), 44)
+                ELSE ip(account_id * 2 + sess % 2, 44) END AS ip_address
+    FROM x""")
+    n = ctx.exec("SELECT count(*) FROM tmp_ev")
+    path = ctx.lake_dir / f"part-{number:05d}.parquet"
+    con.execute(f"COPY (SELECT * FROM tmp_ev ORDER BY event_id) TO '{path}' "
+                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+    con.execute("DROP TABLE tmp_ev")
+    ctx.next_id["web.analytics_events"] += n
+    ctx.lake_rows += n

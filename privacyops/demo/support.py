@@ -1,0 +1,134 @@
+"""Customer support: ``support.agents`` (fixed), ``support.tickets`` and ``support.ticket_messages``.
+
+Ticket messages are free text built from templates; some name the customer's own e-mail or phone, some another
+customer's (the mentions a lookup must find).
+"""
+
+from __future__ import annotations
+
+from .context import BuildContext, Chunk
+from .schema import END, LAST
+from .stories import STORY_CUSTOMERS
+from .texts import TICKET_SUBJECTS, TOPICS, TPL_PER_KIND
+
+__all__ = ["AGENTS", "insert_agents", "insert_messages", "insert_tickets"]
+
+AGENTS = [
+    (1, "Kristaps Ozoliņš", "kristaps.ozolins@balticsoftware.example", "accounts"),
+    (2, "Mārtiņš Kļaviņš", "martins.klavins@balticsoftware.example", "technical"),
+    (3, "Ilze Zariņa", "ilze.zarina@balticsoftware.example", "accounts"),
+    (4, "Rūta Vītola", "ruta.vitola@balticsoftware.example", "accounts"),
+    (5, "Anete Krūmiņa", "anete.krumina@balticsoftware.example", "billing"),
+    (6, "Edgars Eglītis", "edgars.eglitis@balticsoftware.example", "billing"),
+    (7, "Tomas Kazlauskas", "tomas.kazlauskas@balticsoftware.example", "technical"),
+    (8, "Kadri Tamm", "kadri.tamm@balticsoftware.example", "technical"),
+    (9, "Dace Siliņa", "dace.silina@balticsoftware.example", "billing"),
+    (10, "Roberts Šteins", "roberts.steins@balticsoftware.example", "technical"),
+    (11, "Elīna Lāce", "elina.lace@balticsoftware.example", "accounts"),
+    (12, "Gints Vanags", "gints.vanags@balticsoftware.example", "technical"),
+]
+
+
+def insert_agents(ctx: BuildContext) -> None:
+    """Insert the support agents (the same for every seed)."""
+    ctx.insert_rows("support.agents", AGENTS)
+
+
+def insert_tickets(ctx: BuildContext, chunk: Chunk) -> None:
+    """Insert the chunk's support tickets (0-3 per customer)."""
+    first, blo, hi = chunk.first, chunk.bulk_lo, chunk.hi
+    table = "support.tickets"
+    if first:
+        ctx.insert_stories(table)
+    if blo >= hi:
+        return
+    off = ctx.next_id[table]
+    n = ctx.exec(f"""
+    INSERT INTO support.tickets
+    WITH c AS (
+        SELECT customer_id, email, created_at, closed_at AS cclosed, coalesce(closed_at, {END}) AS end_at,
+               CASE WHEN u(customer_id, 50, 100) < 45 THEN 0 WHEN u(customer_id, 50, 100) < 80 THEN 1
+                    WHEN u(customer_id, 50, 100) < 95 THEN 2 ELSE 3 END AS n
+        FROM crm.customers WHERE customer_id >= {blo} AND customer_id < {hi}
+    ), t AS (
+        SELECT *, unnest(range(n)) AS k FROM c
+    ), x AS (
+        SELECT customer_id, k, email, cclosed,
+               rts(h2(customer_id, k, 51), created_at, end_at - INTERVAL 1 HOUR) AS opened_at,
+               to_seconds(3600 + u2(customer_id, k, 52, 14 * 86400)) AS delay,
+               u2(customer_id, k, 53, 100) AS r, 1 + u2(customer_id, k, 54, 12)::INT AS agent_id,
+               u2(customer_id, k, 55, {len(TICKET_SUBJECTS)}) AS si
+        FROM t
+    ), y AS (
+        SELECT x.*, opened_at + delay AS close_cand,
+               cclosed IS NULL AND (opened_at + delay >= {END}
+                    OR (r < 30 AND opened_at >= {END} - INTERVAL 30 DAY)) AS is_open,
+               CASE WHEN r >= 98 THEN 'Account access for ' || email ELSE s.subject END AS subject
+        FROM x JOIN pool_subject s ON s.idx = x.si
+    )
+    SELECT {off} + row_number() OVER (ORDER BY customer_id, opened_at, k), customer_id, agent_id, subject,
+           CASE WHEN is_open THEN 'open' ELSE 'closed' END, opened_at,
+           CASE WHEN is_open THEN NULL ELSE least(close_cand, {LAST}) END
+    FROM y ORDER BY 1""")
+    ctx.next_id[table] += n
+
+
+def insert_messages(ctx: BuildContext, chunk: Chunk) -> None:
+    """Insert the messages of the chunk's tickets, alternating customer and agent."""
+    first, blo, hi = chunk.first, chunk.bulk_lo, chunk.hi
+    table = "support.ticket_messages"
+    if first:
+        ctx.insert_stories(table)
+    if blo >= hi:
+        return
+    con = ctx.con
+    off = ctx.next_id[table]
+    first_bulk = STORY_CUSTOMERS + 1  # the first bulk customer of the whole company, not of this chunk
+    span = hi - first_bulk  # other customers are picked among the bulk customers generated so far
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE tmp_msg AS
+    WITH t AS (
+        SELECT t.ticket_id, t.customer_id, t.agent_id, t.opened_at,
+               coalesce(t.closed_at, {LAST}) AS end_at, split_part(c.full_name, ' ', 1) AS first_name,
+               c.email, c.phone, 2 + u(t.ticket_id, 60, 3) AS n
+        FROM support.tickets t JOIN crm.customers c ON c.customer_id = t.customer_id
+        WHERE t.customer_id >= {blo} AND t.customer_id < {hi}
+          AND c.customer_id >= {blo} AND c.customer_id < {hi}
+    ), e AS (
+        SELECT *, unnest(range(n)) AS k FROM t
+    ), x AS (
+        SELECT *, u2(ticket_id, k, 61, 1000) AS mr,
+               {first_bulk} + u2(ticket_id, k, 62, {span}) AS o
+        FROM e
+    )
+    SELECT ticket_id, k, customer_id, agent_id, first_name, email, phone,
+        CASE WHEN k % 2 = 1 THEN 'agent' ELSE 'customer' END AS author_type,
+        opened_at + to_seconds((k * (date_diff('second', opened_at, end_at) // n))::BIGINT) AS sent_at,
+        CASE WHEN k % 2 = 1 THEN 'agent' WHEN mr < 50 THEN 'own_email' WHEN mr < 90 THEN 'own_phone'
+             WHEN mr < 110 THEN 'other_email' WHEN mr < 125 THEN 'other_phone'
+             WHEN k = 0 THEN 'first' ELSE 'followup' END AS kind,
+        CASE WHEN k % 2 = 0 AND mr >= 90 AND mr < 125
+             THEN CASE WHEN o <> customer_id THEN o WHEN o > {first_bulk} THEN o - 1 ELSE o + 1 END END
+             AS other_id,
+        u2(ticket_id, k, 63, {TPL_PER_KIND}) AS ti, u2(ticket_id, k, 64, {len(TOPICS)}) AS topic_i
+    FROM x""")
+    con.execute("""
+    CREATE OR REPLACE TEMP TABLE tmp_other AS
+    SELECT customer_id AS other_id, email AS o_email, phone AS o_phone FROM crm.customers
+    WHERE customer_id IN (SELECT other_id FROM tmp_msg WHERE other_id IS NOT NULL)""")
+    n = ctx.exec(f"""
+    INSERT INTO support.ticket_messages
+    SELECT {off} + row_number() OVER (ORDER BY m.ticket_id, m.k), m.ticket_id, m.author_type,
+        replace(replace(replace(replace(replace(replace(replace(tp.body,
+            '{{first}}', m.first_name), '{{email}}', m.email), '{{phone}}', m.phone),
+            '{{other_email}}', coalesce(o.o_email, '')), '{{other_phone}}', coalesce(o.o_phone, '')),
+            '{{agent}}', split_part(a.full_name, ' ', 1)), '{{topic}}', tt.topic),
+        m.sent_at
+    FROM tmp_msg m
+    JOIN pool_tpl tp ON tp.kind = m.kind AND tp.idx = m.ti
+    JOIN pool_topic tt ON tt.idx = m.topic_i
+    JOIN support.agents a ON a.agent_id = m.agent_id
+    LEFT JOIN tmp_other o ON o.other_id = m.other_id
+    ORDER BY 1""")
+    con.execute("DROP TABLE tmp_msg; DROP TABLE tmp_other")
+    ctx.next_id[table] += n
