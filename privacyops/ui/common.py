@@ -1,14 +1,16 @@
 """Widgets and HTML the panels share: the case row, the subject box, the candidate picker, the status line, tables.
 
 Only construction and rendering live here; no business logic. Every call into privacyops (lookup, plan_export,
-open_case, list_cases, …) stays in the panel that makes it.
+…) stays in the panel module that makes it; `case_panel.py` makes the case calls (open_case, list_cases) the
+erasure and export panels share. `PanelView` is what every panel does with its widgets.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
@@ -126,6 +128,30 @@ def select_case(case: widgets.Dropdown, case_id: str, label: str) -> None:
     case.value = case_id
 
 
+class CaseChooser:
+    """The case row as one widget group: the open-case dropdown, the "received" date and the "Open case" button
+    (`extra` widgets sit between the dropdown and the date). The panel lists the cases and opens new ones."""
+
+    def __init__(self, prompt: str, tooltip: str, extra: Sequence[widgets.Widget] = ()):
+        self.case, self.received, self.button = case_row(prompt, tooltip)
+        self.row = widgets.HBox([self.case, *extra, self.received, self.button])
+
+    @property
+    def case_id(self) -> str | None:
+        """The chosen case, or None before one is chosen."""
+        return self.case.value or None
+
+    def offer(self, open_cases: Iterable[Any]) -> None:
+        """Offer these open cases, the latest received first, keeping the chosen one selected."""
+        ordered = sorted(open_cases, key=lambda c: (c.received, c.case_id), reverse=True)
+        set_case_options(self.case, [(f"{c.case_id} · {c.type} · received {c.received} · due {c.deadline}",
+                                      c.case_id) for c in ordered])
+
+    def select(self, case_id: str, label: str) -> None:
+        """Select `case_id`, adding it (as `label`) when the dropdown does not offer it."""
+        select_case(self.case, case_id, label)
+
+
 def candidate_picker(button_text: str,
                      button_width: str = "170px") -> tuple[widgets.Dropdown, widgets.Button, widgets.HBox]:
     """The candidate list and its button, in a row hidden until a search is ambiguous."""
@@ -174,6 +200,14 @@ class PanelView:
         self.error = message
         self.status.value = error_html(message)
 
+    def _open(self) -> bool:
+        """Open the workspace once and title the panel; False after showing why (each panel says how)."""
+        raise NotImplementedError
+
+    def _busy(self, busy: bool) -> None:
+        """Disable the panel's buttons while a call runs (each panel says which)."""
+        raise NotImplementedError
+
     def _open_workspace(self, name: str) -> bool:
         """Open the panel's workspace (a Workspace given, or a folder); on failure show why and title the panel
         `name` with "no workspace" — the next click tries again."""
@@ -186,6 +220,14 @@ class PanelView:
             self.title.value = title_html(name, "no workspace")
             return False
         return True
+
+    def _call(self, call: Any, working: str, on_error: Any = None) -> tuple[bool, Any]:
+        """Open the workspace (the panel's `_open`), show `working` as the status line, then `_guarded(call)`;
+        (False, None) when the workspace cannot be opened."""
+        if not self._open():
+            return False, None
+        self._set_status(working, "po-muted")
+        return self._guarded(call, on_error)
 
     def _guarded(self, call: Any, on_error: Any = None) -> tuple[bool, Any]:
         """`call(self.ws)` with the buttons disabled: (True, its result), or (False, None) after showing a

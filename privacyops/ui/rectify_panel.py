@@ -1,20 +1,21 @@
 """The rectification panel (Art. 16): find a person, pick a field, type the correct value, see the plan, apply.
 
 No business logic lives here: the panel calls `privacyops.rectify` (the same functions the CLI calls) and only shows
-what comes back. Errors privacyops raises on purpose appear as a red line, never as a traceback.
+what comes back. Errors privacyops raises on purpose appear as a red line, never as a traceback. The form, the HTML
+and how the widgets change after each step live in `rectify_view.py`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ipywidgets as widgets
 
 from ..errors import PrivacyOpsError
-from ..lookup import AMBIGUOUS, FOUND, SubjectRecords
+from ..lookup import FOUND, SubjectRecords
 from ..rectify import (
-    FieldChoice,
     RectificationPlan,
     RectificationResult,
     apply_rectification,
@@ -22,15 +23,13 @@ from ..rectify import (
     find_subject,
     plan_rectification,
 )
-from ..rectify.plan import show
 from ..workspace import Workspace
-from .common import PanelView, candidate_picker, offer_candidates, panel_box, subject_text, title_html
 from .common import esc as _e
-from .common import html_bundle as _html_bundle
-from .common import table as _table
+from .common import panel_box, title_html
+from .rectify_view import RectificationDisplay, RectifyForm, result_bundle
 
 
-class RectificationPanel(PanelView):
+class RectificationPanel(RectificationDisplay):
     """Correct a data subject's personal data across every place it is stored, in a notebook.
 
     `RectificationPanel(ws, case_id="DSR-2025-0001")` (or a workspace path, or None for the default workspace);
@@ -42,7 +41,6 @@ class RectificationPanel(PanelView):
                  initial: str | None = None, pick: str | None = None, run: bool = True):
         self.ws: Workspace | None = None
         self.records: SubjectRecords | None = None
-        self.field_choices: list[FieldChoice] = []
         self.plan: RectificationPlan | None = None
         self.result: RectificationResult | None = None
         self.error: str | None = None
@@ -50,25 +48,11 @@ class RectificationPanel(PanelView):
         self._query = ""
 
         self.title = widgets.HTML()
-        self.subject = subject_text(initial, labelled=False, width="360px")
-        self.find_button = widgets.Button(description="Find", button_style="primary", icon="search",
-                                          tooltip="Find the person and their records",
-                                          layout=widgets.Layout(width="110px"))
-        self.case = widgets.Text(value=case_id or "", placeholder="DSR-YYYY-NNNN", description="Case",
-                                 layout=widgets.Layout(width="240px"), style={"description_width": "40px"})
-        self.candidates, self.pick_button, self.picker = candidate_picker("Choose this person")
-        self.field = widgets.Dropdown(options=[], description="Field", layout=widgets.Layout(width="720px"),
-                                      style={"description_width": "40px"})
-        self.current = widgets.HTML(value="")
-        self.new_value = widgets.Text(value="", placeholder="the correct value", description="New value",
-                                      layout=widgets.Layout(width="480px"), style={"description_width": "72px"})
-        self.propagate = widgets.Checkbox(value=True, indent=False,
-                                          description="also change the same value wherever else it is stored")
-        self.plan_button = widgets.Button(description="Plan", icon="list", tooltip="Show what would change",
-                                          layout=widgets.Layout(width="110px"))
-        self.apply_button = widgets.Button(description="Apply", button_style="danger", icon="check",
-                                           tooltip="Write the plan, then read it back", disabled=True,
-                                           layout=widgets.Layout(width="110px"))
+        self.form = f = RectifyForm(initial, case_id)
+        self.subject, self.find_button, self.case = f.subject, f.find_button, f.case
+        self.candidates, self.pick_button, self.picker = f.candidates, f.pick_button, f.picker
+        self.field, self.current, self.new_value, self.propagate = f.field, f.current, f.new_value, f.propagate
+        self.plan_button, self.apply_button = f.plan_button, f.apply_button
         self.status = widgets.HTML(value="")
         self.output = widgets.Output()
 
@@ -80,13 +64,7 @@ class RectificationPanel(PanelView):
         for w in (self.new_value, self.propagate, self.case):
             w.observe(lambda _change: self._inputs_changed(), names="value")
 
-        self.widget = panel_box([
-            self.title,
-            widgets.HBox([self.subject, self.find_button, self.case]),
-            self.picker, self.field, self.current,
-            widgets.HBox([self.new_value, self.plan_button, self.apply_button]), self.propagate,
-            self.status, self.output,
-        ])
+        self.widget = panel_box([self.title, *f.rows, self.status, self.output])
 
         if self._open():
             if run and pick:
@@ -143,10 +121,7 @@ class RectificationPanel(PanelView):
         return self._run(lambda ws: apply_rectification(ws, plan), "Applying…", self._show_result)
 
     def _run(self, call: Callable[[Workspace], Any], working: str, show_it: Callable[[Any], None]) -> Any:
-        if not self._open():
-            return None
-        self._set_status(working, "po-muted")
-        ok, got = self._guarded(call)
+        ok, got = self._call(call, working)
         if not ok:
             return None
         self.error = None
@@ -166,104 +141,28 @@ class RectificationPanel(PanelView):
     def _case(self) -> str | None:
         return self.case.value.strip() or None
 
-    # -- display --------------------------------------------------------------------------------------------------
-    def _busy(self, busy: bool) -> None:
-        for b in (self.find_button, self.pick_button, self.plan_button):
-            b.disabled = busy
-        self.apply_button.disabled = busy or self.plan is None
-
-    def _drop_plan(self) -> None:
-        self.plan = None
-        self.apply_button.disabled = True
-
-    def _forget_subject(self) -> None:
-        """Before another search: never leave one person's fields or plan under another search's result."""
-        self._drop_plan()
-        self.records, self.field_choices = None, []
-        self.field.options = []
-        self.output.outputs = ()
-
-    def _inputs_changed(self) -> None:
-        if self.plan is not None and not self.plan.applied:
-            self._drop_plan()
-            self.output.outputs = ()
-            self._set_status("The inputs changed: press Plan again.", "po-warn")
-
-    def _field_changed(self, _change: Any = None) -> None:
-        choice = next((c for c in self.field_choices if c.target == self.field.value), None)
-        self.current.value = ("" if choice is None else
-                              f'<div class="po-muted">current value: {_e(show(choice.current))}'
-                              f'{f" ({choice.rows} rows)" if choice.rows > 1 else ""}</div>')
-        self._inputs_changed()
-
-    def _show_records(self, r: SubjectRecords, picked: bool = False) -> None:
-        self._drop_plan()
-        self.output.outputs = ()
-        self.records = r
-        self.field_choices = []
-        self.field.options = []
-        if r.status == AMBIGUOUS:
-            offer_candidates(self.candidates, self.picker, r.candidates, score=True)
-            self._set_status(f"{len(r.candidates)} people match {r.query!r}: choose one and press “Choose this "
-                             f"person”. People are never merged.", "po-warn")
-            return
-        if not picked:
-            self.picker.layout.display = "none"
-            self.candidates.options = []
-        if r.status != FOUND:
-            self._set_status(f"No records found for {r.query!r} (searched as {r.kind}).", "po-warn")
-            return
-        self.field_choices = choices(self.ws, r)
-        self.field.options = [(c.label, c.target) for c in self.field_choices]
-        self.field.value = self.field_choices[0].target if self.field_choices else None
-        self._field_changed()
-        who = r.subject.label if r.subject else r.query
-        shared = sum(x.count for x in r.shared.values())
-        self._set_status(f"{who}: {r.total_rows} records in {len(r.records)} datasets; {len(self.field_choices)} "
-                         f"values can be corrected" + (f" ({shared} rows under a shared identifier are never changed)"
-                                                       if shared else "") + ".")
-
-    def _show_plan(self, plan: RectificationPlan) -> None:
-        self.plan = plan
-        self.apply_button.disabled = False
-        frame = plan.to_frame()
-        parts = [f'<div class="po-summary">{_e(plan.subject_label)} [{_e(plan.subject_ref)}] · case '
-                 f'{_e(plan.case_id)} · {len(plan.changes)} change(s) in {plan.rows()} row(s) of '
-                 f'{len(plan.datasets)} dataset(s)</div>',
-                 f"<h4>Current → proposed, in every place the value is stored</h4>{_table(frame)}"]
-        if plan.untouched:
-            parts.append("<h4>The same value, not changed</h4><ul>" + "".join(
-                f"<li>{_e(u.dataset)}.{_e(u.field)}[{_e(','.join(map(str, u.key)))}]: {_e(u.reason)}</li>"
-                for u in plan.untouched) + "</ul>")
-        if plan.free_text:
-            parts.append("<h4>The old value also appears inside free text (not changed)</h4><ul>" + "".join(
-                f"<li>{_e(u.dataset)}.{_e(u.field)}[{_e(','.join(map(str, u.key)))}]</li>" for u in plan.free_text)
-                + "</ul>")
-        for w in plan.warnings:
-            parts.append(f'<div class="po-warn">warning: {_e(w)}</div>')
-        self.output.outputs = (_html_bundle("".join(parts), plan.render()),)
-        self._set_status(f"Plan ready: {len(plan.changes)} change(s). Check it, then press Apply.", "po-warn")
-
+    # -- after applying -------------------------------------------------------------------------------------------
     def _show_result(self, result: RectificationResult) -> None:
         self._drop_plan()
-        frame = result.to_frame()
-        self.output.outputs = (_html_bundle(
-            f'<div class="po-summary">{_e(result.render())}</div><h4>Written and read back</h4>{_table(frame)}',
-            result.render()),)
+        self.output.outputs = (result_bundle(result),)
         self.result = result
-        # Refresh the field list so it shows the values as they are now (a lookup, audited as such).
-        records = self.records
-        if records is not None and records.subject is not None and self.ws is not None:
-            try:
-                fresh = find_subject(self.ws, self._query or None, pick=records.subject.ref, case_id=self._case())
-            except PrivacyOpsError:
-                fresh = None
-            if fresh is not None and fresh.status == FOUND:
-                target = self.field.value
-                self.records = fresh
-                self.field_choices = choices(self.ws, fresh)
-                self.field.options = [(c.label, c.target) for c in self.field_choices]
-                if target in [c.target for c in self.field_choices]:
-                    self.field.value = target
-                self._field_changed()
+        self._refresh_fields()
         self._set_status(result.render())
+
+    def _refresh_fields(self) -> None:
+        """Refresh the field list so it shows the values as they are now (a lookup, audited as such)."""
+        records = self.records
+        if records is None or records.subject is None or self.ws is None:
+            return
+        try:
+            fresh = find_subject(self.ws, self._query or None, pick=records.subject.ref, case_id=self._case())
+        except PrivacyOpsError:
+            return
+        if fresh.status != FOUND:
+            return
+        target = self.field.value
+        self.records = fresh
+        self.form.offer(choices(self.ws, fresh))
+        if target in [c.target for c in self.field_choices]:
+            self.field.value = target
+        self._field_changed()
