@@ -6,45 +6,51 @@ of data (b), the recipients (c), how long it is kept (d) and where it comes from
 supervisory authority (f), automated decision-making (h), transfers outside the EU/EEA and their safeguards (15(2)),
 and what was left out of the copy and why (15(4)).
 
-Every sentence lives in `TEXTS[language]` (plain text with `$placeholders`, `string.Template`); a new language is one
-more entry with the same keys. Sentences are filled in and then escaped as a whole, so no value (a name, a
-description from the map, a ground) can inject markup. The HTML is self-contained: inline CSS, no scripts, no
-external resources.
+Every sentence lives in `wording.TEXTS[language]` (plain text with `$placeholders`); a new language is one more entry
+with the same keys. `render_letter` fills the sentences into a plain context and renders `templates/letter.html.j2`
+with autoescape on, so no value (a name, a description from the map, a ground) can inject markup. The page is
+self-contained: inline CSS (`templates/letter.css`), no scripts, no external resources.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 from typing import Any
 
 from ..ledger import Case
 from ..map import EU_EEA, Anchor, DataMap, Dataset
+from ..templating import environment
 from .plan import ExportPlan
-from .wording import DEFAULT_LANGUAGE, _human_field, _Say, category_label
+from .wording import DEFAULT_LANGUAGE, Say, category_label, human_field
+
+# One environment for the package, built at import: templates are compiled once and cached, not per letter.
+_ENV = environment(__package__)
+
+# Sentences the letter shows as they are, filled with the common values only (organisation, contact, case id).
+_AS_IS = ("copy_heading", "files_heading", "col_data", "col_records", "col_file", "datasets_heading", "rights_heading",
+          "rights_intro", "rights_how", "complaint_heading", "complaint_text", "adm_heading", "adm_none",
+          "transfers_heading", "transfers_intro", "transfers_none", "withheld_heading", "withheld_nothing", "closing",
+          "signature")
+_DESCRIBED_FILES = {"report.html": "file_report", "data.json": "file_data", "manifest.json": "file_manifest"}
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def _anchor_text(say: _Say, anchor: Anchor) -> str:
-    field = _human_field(anchor.field)
+def _anchor_text(say: Say, anchor: Anchor) -> str:
+    field = human_field(anchor.field)
     if anchor.function:
-        return say.raw(f"anchor_{anchor.function}", field=field)
-    return say.raw("anchor_field", field=field)
+        return say(f"anchor_{anchor.function}", field=field)
+    return say("anchor_field", field=field)
 
 
-def _rule_text(say: _Say, dm: DataMap, rule_name: str) -> str:
+def _rule_text(say: Say, dm: DataMap, rule_name: str) -> str:
     rule = dm.retention[rule_name]
-    return say.raw("retention_rule", keep=str(rule.keep), anchor=_anchor_text(say, rule.anchor), ground=rule.ground)
+    return say("retention_rule", keep=str(rule.keep), anchor=_anchor_text(say, rule.anchor), ground=rule.ground)
 
 
 def retention_text(dm: DataMap, dataset: str, language: str = DEFAULT_LANGUAGE) -> str:
     """How long a dataset's rows are kept, in words: its own rule, else the rule of the rows it belongs to (an
     invoice line lives as long as its invoice), else the criteria (as long as the purposes need it)."""
-    say = _Say(language)
+    say = Say(language)
     ds = dm.datasets[dataset]
     if ds.retention and ds.retention in dm.retention:
         return _rule_text(say, dm, ds.retention)
@@ -60,26 +66,19 @@ def retention_text(dm: DataMap, dataset: str, language: str = DEFAULT_LANGUAGE) 
                 seen.add(parent.name)
                 if parent.retention and parent.retention in dm.retention:
                     what = (parent.description or parent.name).rstrip(".")
-                    return say.raw("retention_parent", parent=what[:1].lower() + what[1:],
-                                   rule=_rule_text(say, dm, parent.retention))
+                    return say("retention_parent", parent=what[:1].lower() + what[1:],
+                               rule=_rule_text(say, dm, parent.retention))
                 nxt.append(parent)
         frontier = nxt
-    return say.raw("retention_none")
+    return say("retention_none")
 
 
-def _basis(say: _Say, dm: DataMap, purpose: str, legal_basis: str) -> str:
+def _basis(say: Say, dm: DataMap, purpose: str, legal_basis: str) -> str:
     p = dm.purposes.get(purpose)
     if legal_basis == "legitimate_interests" and p is not None and p.legitimate_interest:
-        return say.raw("basis_legitimate_interests_which", interest=p.legitimate_interest)
+        return say("basis_legitimate_interests_which", interest=p.legitimate_interest)
     key = f"basis_{legal_basis}"
-    return say.raw(key) if key in say.t else legal_basis
-
-
-def _list(items: list[str]) -> str:
-    """Escaped items as a list (one item: a plain paragraph)."""
-    if len(items) == 1:
-        return f"<p>{items[0]}</p>"
-    return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+    return say(key) if key in say.t else legal_basis
 
 
 def _what(dm: DataMap, dataset: str) -> str:
@@ -92,189 +91,143 @@ def _where(dm: DataMap, counts: dict[str, int]) -> str:
     return "; ".join(f"{_what(dm, name)}: {n}" for name, n in counts.items())
 
 
-CSS = """
-body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1f2937;
-  max-width: 820px; margin: 24px auto; padding: 0 20px; line-height: 1.5; font-size: 15px; }
-header.org { border-bottom: 2px solid #1f2937; padding-bottom: 8px; margin-bottom: 16px; }
-header.org .name { font-size: 20px; font-weight: 700; }
-header.org div { font-size: 13px; }
-table.meta td { padding: 1px 14px 1px 0; font-size: 13px; }
-table.meta td:first-child { color: #6b7280; }
-h1 { font-size: 20px; margin: 18px 0 8px 0; }
-h2 { font-size: 17px; margin: 26px 0 6px 0; border-bottom: 1px solid #e5e7eb; padding-bottom: 2px; }
-h3 { font-size: 15px; margin: 16px 0 4px 0; }
-.tech { color: #6b7280; font-size: 12px; font-weight: 400; }
-table.files, table.summary { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
-table.files td, table.files th, table.summary td, table.summary th { text-align: left; padding: 3px 10px 3px 0;
-  border-bottom: 1px solid #e5e7eb; vertical-align: top; }
-section.dataset { border-left: 3px solid #2563eb; padding: 2px 0 2px 12px; margin: 12px 0; }
-section.dataset dl { margin: 4px 0; }
-section.dataset dt { font-size: 12px; color: #6b7280; margin-top: 6px; }
-section.dataset dd { margin: 0; }
-section.dataset dd p, section.dataset dd ul { margin: 0; }
-code { font-size: 13px; }
-footer { margin-top: 28px; font-size: 14px; }
-"""
-
-
-def render_letter(dm: DataMap, plan: "ExportPlan", case: "Case", *, export_id: str, generated_at: dt.datetime,
-                  files: list[str], language: str = DEFAULT_LANGUAGE) -> str:
-    """`report.html`: the letter to the subject, as one self-contained, escaped HTML page."""
-    say = _Say(language)
-    org = dm.organisation
-    recs = plan.records.records
-    values = {"org": org.name, "contact": org.contact, "case_id": case.case_id}
-    out: list[str] = []
-    add = out.append
-
-    add(f'<!DOCTYPE html>\n<html lang="{_e(say.t["html_lang"])}"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>{say("title", case_id=case.case_id)}</title><style>{CSS}</style></head><body>')
-    # -- who writes, about what ------------------------------------------------------------------------------------
-    add(f'<header class="org"><div class="name">{_e(org.name)}</div>')
-    if org.address:
-        add(f"<div>{_e(org.address)}</div>")
-    add(f'<div>{say("org_contact", contact=org.contact)}</div>')
-    if org.dpo:
-        add(f'<div>{say("org_dpo", dpo=org.dpo)}</div>')
-    add("</header>")
-    meta = [("meta_reference", case.case_id), ("meta_export", export_id),
-            ("meta_received", case.received.isoformat()), ("meta_date", generated_at.date().isoformat()),
-            ("meta_due", getattr(case, "deadline", case.due).isoformat())]
-    add('<table class="meta">' + "".join(f"<tr><td>{say(k)}</td><td>{_e(v)}</td></tr>" for k, v in meta)
-        + "</table>")
-    add(f'<h1>{say("title", case_id=case.case_id)}</h1>')
-    add(f'<p>{say("greeting_named", name=plan.subject_name) if plan.subject_name else say("greeting")}</p>')
-    intro = "intro_portability" if case.type == "portability" else "intro_access"
-    add(f'<p data-item="confirmation">{say(intro, **values)}</p>')
-
-    # -- the copy ----------------------------------------------------------------------------------------------------
-    add(f'<h2>{say("copy_heading")}</h2>')
-    add(f'<p>{say("copy_summary", n=plan.total_rows, d=len(plan.datasets))}</p>')
-    add(f'<table class="summary"><tr><th>{say("col_data")}</th><th>{say("col_records")}</th>'
-        f'<th>{say("col_file")}</th></tr>')
-    for name, dp in plan.datasets.items():
-        add(f"<tr><td>{_e(dp.description or name)}</td><td>{dp.count}</td>"
-            f"<td><code>{_e(dp.csv_name)}</code></td></tr>")
-    add("</table>")
-    add(f'<h3>{say("files_heading")}</h3><table class="files">')
-    described = {"report.html": say("file_report"), "data.json": say("file_data"),
-                 "manifest.json": say("file_manifest")}
+def _files(say: Say, files: list[str]) -> list[tuple[str, str]]:
+    """(file, what it is) for the archive's files; the CSV files are named per dataset already, so their folder is
+    one line."""
+    out: list[tuple[str, str]] = []
     shown_csv = False
     for f in files:
-        if f in described:
-            add(f"<tr><td><code>{_e(f)}</code></td><td>{described[f]}</td></tr>")
-        elif not shown_csv:  # the CSV files are named per dataset above
+        if f in _DESCRIBED_FILES:
+            out.append((f, say(_DESCRIBED_FILES[f])))
+        elif not shown_csv:
             shown_csv = True
-            add(f'<tr><td><code>{_e(f.rsplit("/", 1)[0] if "/" in f else f)}/</code></td>'
-                f'<td>{say("file_csv")}</td></tr>')
-    add("</table>")
+            out.append(((f.rsplit("/", 1)[0] if "/" in f else f) + "/", say("file_csv")))
+    return out
 
-    # -- per dataset: (a) (b) (c) (d) (g) ----------------------------------------------------------------------------
-    add(f'<h2>{say("datasets_heading")}</h2>')
-    for name, dp in plan.datasets.items():
-        ds, r = dm.datasets[name], recs[name]
-        add(f'<section class="dataset" data-dataset="{_e(name)}"><h3>{_e(dp.description or name)} '
-            f'<span class="tech">{_e(name)} · {say("records_count", n=dp.count)}</span></h3><dl>')
-        purposes = [html.escape(say.raw("purpose_line", purpose=p["description"],
-                                        basis=_basis(say, dm, p["name"], p["legal_basis"])))
-                    for p in r.purposes] or [say("purposes_none")]
-        add(f'<dt>{say("item_a")}</dt><dd data-item="a">{_list(purposes)}</dd>')
-        cats = list(dict.fromkeys(c for col_cats in dp.categories.values() for c in col_cats))
-        cats.sort(key=lambda c: not (c == "user" or c.startswith("user.")))  # personal data first
-        labels = "; ".join(dict.fromkeys(category_label(c, language) for c in cats))
-        add(f'<dt>{say("item_b")}</dt><dd data-item="b"><p>{_e(labels[:1].upper() + labels[1:])}</p></dd>')
-        if ds.recipients:
-            lines = []
-            for rn in ds.recipients:
-                rec = dm.recipients[rn]
-                who = rec.description or rec.name
-                key = "recipient_line" if rec.location else "recipient_line_nocountry"
-                lines.append(say(key, who=who, role=say.role(rec.role), country=say.country(rec.location)))
-            add(f'<dt>{say("item_c")}</dt><dd data-item="c">{_list(lines)}</dd>')
-        else:
-            add(f'<dt>{say("item_c")}</dt><dd data-item="c"><p>{say("recipients_none", **values)}</p></dd>')
-        add(f'<dt>{say("item_d")}</dt><dd data-item="d"><p>{_e(retention_text(dm, name, language))}</p></dd>')
-        source = ds.collected_from or say.raw("source_subject")
-        add(f'<dt>{say("item_g")}</dt><dd data-item="g"><p>{_e(source)}</p></dd>')
-        add("</dl></section>")
 
-    # -- (e) rights --------------------------------------------------------------------------------------------------
-    bases = {p["legal_basis"] for r in recs.values() for p in r.purposes}
+def _dataset(say: Say, dm: DataMap, plan: ExportPlan, name: str, *, language: str,
+             values: dict[str, str]) -> dict[str, Any]:
+    """One dataset's section: items (a) (b) (c) (d) (g), each a list of sentences."""
+    ds, dp = dm.datasets[name], plan.datasets[name]
+    purposes = [say("purpose_line", purpose=p["description"], basis=_basis(say, dm, p["name"], p["legal_basis"]))
+                for p in plan.records.records[name].purposes] or [say("purposes_none")]
+    cats = list(dict.fromkeys(c for col_cats in dp.categories.values() for c in col_cats))
+    cats.sort(key=lambda c: not (c == "user" or c.startswith("user.")))  # personal data first
+    labels = "; ".join(dict.fromkeys(category_label(c, language) for c in cats))
+    recipients = []
+    for rn in ds.recipients:
+        rec = dm.recipients[rn]
+        key = "recipient_line" if rec.location else "recipient_line_nocountry"
+        recipients.append(say(key, who=rec.description or rec.name, role=say.role(rec.role),
+                              country=say.country(rec.location)))
+    items = {"a": purposes, "b": [labels[:1].upper() + labels[1:]],
+             "c": recipients or [say("recipients_none", **values)],
+             "d": [retention_text(dm, name, language)],
+             "g": [ds.collected_from or say("source_subject")]}
+    return {"name": name, "title": dp.description or name, "count": say("records_count", n=dp.count),
+            "answers": [(key, say(f"item_{key}"), lines) for key, lines in items.items()]}
+
+
+def _rights(say: Say, plan: ExportPlan, case: Case) -> list[str]:
+    """Item (e): the rights that apply; portability and withdrawal only where the legal bases give them."""
+    bases = {p["legal_basis"] for r in plan.records.records.values() for p in r.purposes}
     rights = ["right_rectification", "right_erasure", "right_restriction", "right_objection"]
     if case.type == "portability" or bases & {"consent", "contract"}:
         rights.append("right_portability")
     if "consent" in bases:
         rights.append("right_withdraw")
-    add(f'<section data-item="e"><h2>{say("rights_heading")}</h2><p>{say("rights_intro")}</p><ul>'
-        + "".join(f"<li>{say(k)}</li>" for k in rights) + f'</ul><p>{say("rights_how", **values)}</p></section>')
+    return [say(k) for k in rights]
 
-    # -- (f) complaint -----------------------------------------------------------------------------------------------
-    auth = org.authority
-    lines = [f"<strong>{_e(auth.name)}</strong>"]
+
+def _authority(dm: DataMap) -> dict[str, Any]:
+    """Item (f): the supervisory authority, one line per detail; the web site is a link only when it is one."""
+    auth = dm.organisation.authority
+    lines: list[tuple[str, str | None]] = []
     if auth.address:
-        lines.append(_e(auth.address))
+        lines.append((auth.address, None))
     if auth.website:
-        site = auth.website
-        lines.append(f'<a href="{_e(site)}">{_e(site)}</a>' if re.match(r"^https?://", site) else _e(site))
-    for extra in (auth.email, auth.phone):
-        if extra:
-            lines.append(_e(extra))
-    add(f'<section data-item="f"><h2>{say("complaint_heading")}</h2><p>{say("complaint_text")}</p>'
-        f'<p>{"<br>".join(lines)}</p></section>')
+        lines.append((auth.website, auth.website if re.match(r"^https?://", auth.website) else None))
+    lines += [(extra, None) for extra in (auth.email, auth.phone) if extra]
+    return {"name": auth.name, "lines": lines}
 
-    # -- (h) automated decisions -------------------------------------------------------------------------------------
-    add(f'<section data-item="h"><h2>{say("adm_heading")}</h2><p>{say("adm_none")}</p></section>')
 
-    # -- 15(2) transfers ---------------------------------------------------------------------------------------------
-    transfers = []
-    unknown = say.raw("safeguards_unknown", contact=org.contact)
+def _transfers(say: Say, dm: DataMap, plan: ExportPlan) -> list[str]:
+    """Art. 15(2): the recipients and systems outside the EU/EEA that get this subject's data, and the safeguards."""
+    unknown = say("safeguards_unknown", contact=dm.organisation.contact)
     by_recipient: dict[str, list[str]] = {}
     by_source: dict[str, list[str]] = {}
-    for name in plan.datasets:
+    for name, dp in plan.datasets.items():
         ds = dm.datasets[name]
         for rn in ds.recipients:
             rec = dm.recipients[rn]
             if rec.location and rec.location not in EU_EEA:
-                by_recipient.setdefault(rn, []).append(plan.datasets[name].description or name)
+                by_recipient.setdefault(rn, []).append(dp.description or name)
         src = dm.sources[ds.source]
         if src.location and src.location not in EU_EEA:
-            by_source.setdefault(ds.source, []).append(plan.datasets[name].description or name)
+            by_source.setdefault(ds.source, []).append(dp.description or name)
+    out = []
     for rn, names in by_recipient.items():
         rec = dm.recipients[rn]
-        transfers.append(say("transfer_recipient", who=rec.description or rec.name,
-                             country=say.country(rec.location), datasets="; ".join(names),
-                             safeguards=rec.safeguards or unknown))
+        out.append(say("transfer_recipient", who=rec.description or rec.name, country=say.country(rec.location),
+                       datasets="; ".join(names), safeguards=rec.safeguards or unknown))
     for sn, names in by_source.items():
-        transfers.append(say("transfer_source", datasets="; ".join(names),
-                             country=say.country(dm.sources[sn].location), safeguards=unknown))
-    body = (f'<p>{say("transfers_intro")}</p>' + _list(transfers)) if transfers else f'<p>{say("transfers_none")}</p>'
-    add(f'<section data-item="transfers"><h2>{say("transfers_heading")}</h2>{body}</section>')
+        out.append(say("transfer_source", datasets="; ".join(names), country=say.country(dm.sources[sn].location),
+                       safeguards=unknown))
+    return out
 
-    # -- 15(4) what is left out --------------------------------------------------------------------------------------
-    left = []
+
+def _withheld(say: Say, dm: DataMap, plan: ExportPlan) -> list[str]:
+    """Art. 15(4): what the copy leaves out, and why; each sentence only when it applies."""
+    out = []
     if plan.masked_emails or plan.masked_phones:
         parts = []
         if plan.masked_emails:
-            parts.append(say.raw("masked_emails", n=plan.masked_emails, mask=say.raw("mask_email")))
+            parts.append(say("masked_emails", n=plan.masked_emails, mask=say("mask_email")))
         if plan.masked_phones:
-            parts.append(say.raw("masked_phones", n=plan.masked_phones, mask=say.raw("mask_phone")))
-        left.append(say("withheld_masked", what=f" {say.raw('and')} ".join(parts)))
+            parts.append(say("masked_phones", n=plan.masked_phones, mask=say("mask_phone")))
+        out.append(say("withheld_masked", what=f" {say('and')} ".join(parts)))
     if plan.withheld_mentions:
-        left.append(say("withheld_mentions", n=sum(plan.withheld_mentions.values()),
-                        where=_where(dm, plan.withheld_mentions)))
+        out.append(say("withheld_mentions", n=sum(plan.withheld_mentions.values()),
+                       where=_where(dm, plan.withheld_mentions)))
     if plan.withheld_shared:
-        left.append(say("withheld_shared", n=sum(plan.withheld_shared.values()),
-                        where=_where(dm, plan.withheld_shared)))
-    withheld_fields = {n: dp.withheld_fields for n, dp in plan.datasets.items() if dp.withheld_fields}
-    if withheld_fields:
-        left.append(say("withheld_fields", where="; ".join(f"{', '.join(f)} in “{_what(dm, n)}”"
-                                                          for n, f in withheld_fields.items())))
+        out.append(say("withheld_shared", n=sum(plan.withheld_shared.values()), where=_where(dm, plan.withheld_shared)))
+    if plan.withheld_fields:
+        out.append(say("withheld_fields", where="; ".join(f"{', '.join(f)} in “{_what(dm, n)}”"
+                                                         for n, f in plan.withheld_fields.items())))
     if plan.context:
-        left.append(say("withheld_context"))
-    body = _list(left) if left else f'<p>{say("withheld_nothing")}</p>'
-    add(f'<section data-item="withheld"><h2>{say("withheld_heading")}</h2>{body}</section>')
+        out.append(say("withheld_context"))
+    return out
 
-    add(f'<footer><p>{say("closing", **values)}</p><p>{say("signature", **values)}</p></footer>')
-    add("</body></html>\n")
-    return "".join(out)
+
+def render_letter(dm: DataMap, plan: ExportPlan, case: Case, *, export_id: str, generated_at: dt.datetime,
+                  files: list[str], language: str = DEFAULT_LANGUAGE) -> str:
+    """`report.html`: the letter to the subject, as one self-contained HTML page (`templates/letter.html.j2`).
+
+    The context is plain text (sentences filled from `wording`, values from the map and the plan); the template's
+    autoescape makes all of it text on the page.
+    """
+    say = Say(language)
+    org = dm.organisation
+    values = {"org": org.name, "contact": org.contact, "case_id": case.case_id}
+    meta = [("meta_reference", case.case_id), ("meta_export", export_id),
+            ("meta_received", case.received.isoformat()), ("meta_date", generated_at.date().isoformat()),
+            ("meta_due", getattr(case, "deadline", case.due).isoformat())]
+    context = {
+        "lang": say.t["html_lang"],
+        "text": {key: say(key, **values) for key in _AS_IS},
+        "title": say("title", case_id=case.case_id),
+        "org": {"name": org.name, "address": org.address or "", "contact": say("org_contact", contact=org.contact),
+                "dpo": say("org_dpo", dpo=org.dpo) if org.dpo else ""},
+        "meta": [(say(key), value) for key, value in meta],
+        "greeting": say("greeting_named", name=plan.subject_name) if plan.subject_name else say("greeting"),
+        "confirmation": say("intro_portability" if case.type == "portability" else "intro_access", **values),
+        "summary": say("copy_summary", n=plan.total_rows, d=len(plan.datasets)),
+        "copy": [(dp.description or name, dp.count, dp.csv_name) for name, dp in plan.datasets.items()],
+        "files": _files(say, files),
+        "datasets": [_dataset(say, dm, plan, name, language=language, values=values) for name in plan.datasets],
+        "rights": _rights(say, plan, case),
+        "authority": _authority(dm),
+        "transfers": _transfers(say, dm, plan),
+        "withheld": _withheld(say, dm, plan),
+    }
+    return _ENV.get_template("letter.html.j2").render(context)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from string import Template
 from typing import Any
@@ -191,33 +190,34 @@ LANGUAGES = tuple(TEXTS)
 
 
 def texts(language: str) -> dict[str, Any]:
+    """The sentences of `language`; a ValueError names the languages there are."""
     if language not in TEXTS:
         raise ValueError(f"no letter texts for language '{language}'; available: {', '.join(LANGUAGES)}")
     return TEXTS[language]
 
 
-class _Say:
-    """Sentences of one language: `say(key, **values)` fills the template and escapes the whole result."""
+class Say:
+    """Sentences of one language: `say(key, **values)` fills the sentence's `$placeholders` (picking the singular or
+    plural form by `n`). The result is plain text: the letter's template escapes it as a whole."""
 
     def __init__(self, language: str):
         self.t = texts(language)
 
-    def raw(self, key: str, **values: Any) -> str:
+    def __call__(self, key: str, **values: Any) -> str:
         text = self.t[key]
         if isinstance(text, tuple):  # (one, other)
             text = text[0] if values.get("n") == 1 else text[1]
         return Template(text).substitute({k: str(v) for k, v in values.items()})
 
-    def __call__(self, key: str, **values: Any) -> str:
-        return html.escape(self.raw(key, **values))
-
     def country(self, code: str | None) -> str:
+        """A country code as the subject reads it: 'the United States (US)'; an unknown code as it is."""
         if not code:
             return ""
         name = self.t["countries"].get(code)
         return f"{name} ({code})" if name else code
 
     def role(self, role: str | None) -> str:
+        """A recipient's role (processor, controller, ...) in words."""
         return self.t["roles"].get(role or "", role or self.t["role_unknown"])
 
 
@@ -236,7 +236,7 @@ def category_label(key: str, language: str = DEFAULT_LANGUAGE) -> str:
     return re.sub(r"^(User Contact |User )", "", name).strip().lower() or key
 
 
-def _human_field(name: str) -> str:
+def human_field(name: str) -> str:
     """`issued_at` -> `issued at`, `InvoiceDate` -> `invoice date`."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ")
     return re.sub(r"\s+", " ", spaced).strip().lower()

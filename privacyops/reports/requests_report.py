@@ -4,7 +4,7 @@
 was received, is open until the day it was closed, and is extended once the subject was told of the extension.
 Figures: open cases by type and state (on time, due soon, overdue, extended); overdue and due-soon lists;
 extensions with their reasons; the median time to close and the share closed within the deadline (Art. 12(3));
-complaints received; requests received and closed per month (chart).
+complaints received; requests received and closed per month (chart). The page is `templates/requests.html.j2`.
 """
 
 from __future__ import annotations
@@ -56,8 +56,10 @@ class CaseView:
 
 @dataclass
 class RequestsReport(H.ReportPage):
+    """The request register on `as_of`: every case received by then, as it stood; `requests_report()` reads it."""
 
     page_name = "requests"
+    template = "requests.html.j2"
     as_of: dt.date
     organisation: str
     map_fingerprint: str
@@ -128,11 +130,9 @@ class RequestsReport(H.ReportPage):
                        f"({(self.as_of - c.deadline).days} days late)")
         return out
 
-    def text(self) -> str:
-        return "\n".join(self.lines())
-
-    # -- HTML -------------------------------------------------------------------------------------------------------
+    # -- the page (templates/requests.html.j2) -----------------------------------------------------------------
     def chart_svg(self) -> str:
+        """Requests received and closed per month (SVG)."""
         m = self.monthly()
         return bar_chart(self.months, {"received": [m[x]["received"] for x in self.months],
                                        "closed": [m[x]["closed"] for x in self.months]},
@@ -140,62 +140,40 @@ class RequestsReport(H.ReportPage):
                          stacked=False, y_label="requests", chart_id="requests-monthly",
                          colors=("#0072B2", "#009E73"))
 
-    def body_html(self) -> str:
+    def page_context(self) -> dict[str, Any]:
+        """What the page shows: the figures, the chart and the tables' rows."""
         f = self.figures()
-        share = f"{f['share_closed_on_time']:.0%}" if f["share_closed_on_time"] is not None else "–"
-        median = f"{f['median_days_to_close']:g} days" if f["median_days_to_close"] is not None else "–"
-        figs = H.figures([
-            H.figure("open", "open requests", f["open"]),
-            H.figure("overdue", "open past their deadline", f["overdue"], "Art. 12(3): one month, +2 if extended",
-                     "bad" if f["overdue"] else "good"),
-            H.figure("due_soon", f"due within {self.due_soon_days} days", f["due_soon"],
-                     level="warn" if f["due_soon"] else ""),
-            H.figure("extended", "extended", f["extended"]),
-            H.figure("share_closed_on_time", "closed within the deadline", share,
-                     f"{f['closed_on_time']} of {f['closed']}",
-                     "bad" if f["closed_late"] else ("good" if f["closed"] else "")),
-            H.figure("median_days_to_close", "median time to close", median),
-            H.figure("complaints", "complaints received", f["complaints"], level="warn" if f["complaints"] else ""),
-        ])
         cols = ["type", "received", "open", ON_TIME, DUE_SOON, EXTENDED, OVERDUE, CLOSED_ON_TIME, CLOSED_LATE]
-        by_type = H.table(cols, [tuple(r[c] for c in cols) for r in self.table_by_type()], numeric=cols[1:],
-                          empty="No requests received.", table_id="by-type")
-
-        def rows(cs: list[CaseView]) -> list[tuple]:
-            return [(c.case_id, c.type, c.received, c.deadline, (self.as_of - c.deadline).days) for c in cs]
-
-        overdue = H.table(["case", "type", "received", "deadline", "days late"],
-                          rows(sorted(self.by_state(OVERDUE), key=lambda c: c.deadline)), numeric=["days late"],
-                          empty="No open request is past its deadline.", table_id="overdue")
-        soon = H.table(["case", "type", "received", "deadline", "days left"],
-                       [(c.case_id, c.type, c.received, c.deadline, (c.deadline - self.as_of).days)
-                        for c in sorted(self.by_state(DUE_SOON), key=lambda c: c.deadline)], numeric=["days left"],
-                       empty=f"Nothing due within {self.due_soon_days} days.")
-        ext = H.table(["case", "type", "received", "first due", "extended to", "subject told", "reason", "state"],
-                      [(c.case_id, c.type, c.received, c.due, c.extended_due, c.subject_informed, c.extension_reason,
-                        c.state) for c in self.cases if c.extended_due and c.deadline == c.extended_due],
-                      empty="No extensions.", table_id="extended")
-        complaints = H.table(["case", "received", "state", "outcome"],
-                             [(c.case_id, c.received, c.state, c.outcome or "") for c in self.cases
-                              if c.type == "complaint"], empty="No complaints.")
-        return "".join([
-            figs,
-            H.section("Open requests by type and state", by_type, section_id="by-type",
-                      intro="A request is answered within one month of receipt, extendable by two months with a "
-                            "reason the subject is told within the first month (Art. 12(3))."),
-            H.section("Overdue", overdue, section_id="overdue-cases"),
-            H.section(f"Due within {self.due_soon_days} days", soon, section_id="due-soon"),
-            H.section("Extensions and their reasons", ext, section_id="extensions"),
-            H.section("Complaints", complaints, section_id="complaints"),
-            H.section("Per month", H.chart(self.chart_svg()) + self._month_table(), section_id="chart"),
-        ])
-
-    def _month_table(self) -> str:
-        m = self.monthly()
-        return ("<details><summary>The figures behind the chart</summary>" +
-                H.table(["month", "received", "closed"], [(x, m[x]["received"], m[x]["closed"])
-                                                          for x in reversed(self.months)],
-                        numeric=["received", "closed"]) + "</details>")
+        overdue = sorted(self.by_state(OVERDUE), key=lambda c: c.deadline)
+        soon = sorted(self.by_state(DUE_SOON), key=lambda c: c.deadline)
+        monthly = self.monthly()
+        return {
+            "f": f, "due_soon_days": self.due_soon_days, "chart": self.chart_svg(),
+            "share": f"{f['share_closed_on_time']:.0%}" if f["share_closed_on_time"] is not None else "–",
+            "median": f"{f['median_days_to_close']:g} days" if f["median_days_to_close"] is not None else "–",
+            "by_type": H.Table(cols, [tuple(r[c] for c in cols) for r in self.table_by_type()], numeric=cols[1:],
+                               empty="No requests received.", table_id="by-type"),
+            "overdue": H.Table(["case", "type", "received", "deadline", "days late"],
+                               [(c.case_id, c.type, c.received, c.deadline, (self.as_of - c.deadline).days)
+                                for c in overdue], numeric=["days late"],
+                               empty="No open request is past its deadline.", table_id="overdue"),
+            "soon": H.Table(["case", "type", "received", "deadline", "days left"],
+                            [(c.case_id, c.type, c.received, c.deadline, (c.deadline - self.as_of).days)
+                             for c in soon], numeric=["days left"],
+                            empty=f"Nothing due within {self.due_soon_days} days."),
+            "extended": H.Table(["case", "type", "received", "first due", "extended to", "subject told", "reason",
+                                 "state"],
+                                [(c.case_id, c.type, c.received, c.due, c.extended_due, c.subject_informed,
+                                  c.extension_reason, c.state)
+                                 for c in self.cases if c.extended_due and c.deadline == c.extended_due],
+                                empty="No extensions.", table_id="extended"),
+            "complaints": H.Table(["case", "received", "state", "outcome"],
+                                  [(c.case_id, c.received, c.state, c.outcome or "") for c in self.cases
+                                   if c.type == "complaint"], empty="No complaints."),
+            "months": H.Table(["month", "received", "closed"],
+                              [(x, monthly[x]["received"], monthly[x]["closed"]) for x in reversed(self.months)],
+                              numeric=["received", "closed"]),
+        }
 
     def title(self) -> str:
         return f"Requests report — {self.organisation}"

@@ -9,8 +9,7 @@ end on each day), never the rows. It adds, from the ledger: records a legal hold
 restriction register and the erasure schedule (`schedule`); from the map: personal datasets without a retention
 rule, systems and recipients outside the EU/EEA.
 
-`retention_sweep(ws, as_of)` lists what a sweep would erase (a dry run). Erasing it goes through the erasure engine
-(plan -> approve -> execute, verified and certified); see `retention_sweep` for what the engine must offer.
+The page is `templates/retention.html.j2`. What a sweep would erase is `retention_sweep` (retention_sweep.py).
 """
 
 from __future__ import annotations
@@ -20,11 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..erasure import due as erasure_due
-from ..erasure import execute as erasure
-from ..erasure import plan as erasure_plan
 from ..erasure.retention import as_date, erasable_from, is_binding
-from ..erasure.retention_sql import add_period_sql, anchor_sql, dialect_of, retained_until_query
+from ..erasure.retention_sql import dialect_of, retained_until_query
 from ..errors import PrivacyOpsError
 from ..ledger import add_months, audit, holds, schedule
 from ..map import EU_EEA, Dataset
@@ -97,8 +93,10 @@ class DatasetRetention:
 
 @dataclass
 class RetentionReport(H.ReportPage):
+    """The retention figures on `as_of`, per dataset and in all; `retention_report()` computes them."""
 
     page_name = "retention"
+    template = "retention.html.j2"
     as_of: dt.date
     organisation: str
     map_fingerprint: str
@@ -175,11 +173,9 @@ class RetentionReport(H.ReportPage):
                                                                  for r in self.recipients_outside_eu) or "none"))
         return out
 
-    def text(self) -> str:
-        return "\n".join(self.lines())
-
-    # -- HTML -------------------------------------------------------------------------------------------------------
+    # -- the page (templates/retention.html.j2) ----------------------------------------------------------------
     def chart_svg(self) -> str:
+        """Records coming due per month, one colour per dataset (SVG)."""
         names = [d.dataset for d in self.datasets if any(d.by_month.values())]
         series = {n: [next(d for d in self.datasets if d.dataset == n).by_month.get(m, 0) for m in self.months]
                   for n in names}
@@ -187,86 +183,38 @@ class RetentionReport(H.ReportPage):
                          title=f"Records coming due for erasure per month (next {self.horizon_months} months)",
                          y_label="records", chart_id="erasures-due")
 
-    def body_html(self) -> str:
-        f = self.figures()
-        oldest = f["oldest_overdue"]
-        figs = H.figures([
-            H.figure("overdue", "records kept past their retention rule", f["overdue"],
-                     f"{f['overdue_not_held']:,} not under a legal hold", "bad" if f["overdue_not_held"] else "good"),
-            H.figure("due_30_days", "due for erasure within 30 days", f["due_30_days"]),
-            H.figure("due_90_days", "due within 90 days", f["due_90_days"]),
-            H.figure("not_started", "retention not started (anchor empty)", f["not_started"]),
-            H.figure("oldest_overdue", "oldest overdue record",
-                     f"{oldest['days_overdue']:,} days" if oldest else "none",
-                     f"{oldest['dataset']}, kept until {oldest['until']}" if oldest else "", "bad" if oldest else ""),
-            H.figure("restricted", "restricted records (Art. 18 register)", f["restricted"]),
-            H.figure("datasets_without_rule", "personal datasets without a retention rule",
-                     f["datasets_without_rule"], level="warn" if f["datasets_without_rule"] else "good"),
-            H.figure("outside_eu", "systems / recipients outside the EU/EEA",
-                     f"{f['sources_outside_eu']} / {f['recipients_outside_eu']}",
-                     level="warn" if f["sources_outside_eu"] or f["recipients_outside_eu"] else "good"),
-        ])
-        errors = bool(self.errors)
-        rows = [(d.dataset, d.rule, f"{d.keep} from {d.anchor}", d.total, d.overdue, d.held, d.due_30, d.due_90,
-                 d.not_started, d.oldest_overdue.isoformat() if d.oldest_overdue else "", d.restricted,
-                 d.scheduled_due, *([d.error or ""] if errors else [])) for d in self.datasets if d.rule]
-        per_rule = H.table(["dataset", "rule", "keep", "records", "overdue", "held", "due ≤30 d", "due ≤90 d",
-                            "not started", "oldest overdue", "restricted", "scheduled, due",
-                            *(["error"] if errors else [])],
-                           rows, numeric=["records", "overdue", "held", "due ≤30 d", "due ≤90 d", "not started",
-                                          "oldest overdue", "restricted", "scheduled, due"], table_id="per-dataset")
-        rules = H.table(["dataset", "rule", "keep", "from", "ground", "binding against erasure"],
-                        [(d.dataset, d.rule, d.keep, d.anchor, d.ground, "yes (legal obligation)" if d.binding
-                          else "no (a maximum)") for d in self.datasets if d.rule])
-        parts = [H.finding("INCOMPLETE — these datasets could not be read, their figures are missing: "
-                           + "; ".join(self.errors), "bad") if errors else "", figs,
-                 H.section("Overdue and coming due, per retention rule and dataset", per_rule,
-                           intro="Overdue: the rule's period ended before the report date and the record is still "
-                                 "stored — a storage-limitation breach (Art. 5(1)(e)) unless a legal hold keeps it. "
-                                 "Not started: the date the rule counts from is empty (e.g. an account still open).",
-                           section_id="per-dataset"),
-                 H.section("Erasures coming due", H.chart(self.chart_svg(), "Records whose retention ends, by the "
-                                                          "month they become erasable.")
-                           + self._month_table(), section_id="chart"),
-                 H.section("The retention rules", rules, section_id="rules")]
-        findings = []
-        if self.without_rule:
-            findings.append(H.table(["dataset", "source", "personal fields"],
-                                    [(w["dataset"], w["source"], ", ".join(w["fields"])) for w in self.without_rule]))
-        else:
-            findings.append(H.finding("Every dataset holding personal data has a retention rule.", "ok"))
-        parts.append(H.section("Personal data without a retention rule", "".join(findings), section_id="no-rule"))
-        loc = []
-        loc.append("<h3>Systems outside the EU/EEA</h3>" + (H.table(
-            ["source", "kind", "location", "datasets"],
-            [(s["source"], s["kind"], s["location"], ", ".join(s["datasets"])) for s in self.sources_outside_eu])
-            if self.sources_outside_eu else H.finding("Every system is located in the EU/EEA.", "ok")))
-        loc.append("<h3>Recipients outside the EU/EEA</h3>" + (H.table(
-            ["recipient", "location", "role", "safeguards", "datasets"],
-            [(r["recipient"], r["location"], r["role"], r["safeguards"] or "NONE DOCUMENTED", ", ".join(r["datasets"]))
-             for r in self.recipients_outside_eu]) if self.recipients_outside_eu
-            else H.finding("No recipient is located outside the EU/EEA.", "ok")))
-        parts.append(H.section("Data outside the EU/EEA", "".join(loc),
-                               intro="The policy keeps data in the EU/EEA and sends none outside it; anything listed "
-                                     "here needs a transfer mechanism (Chapter V GDPR) or a fix.",
-                               section_id="outside-eu"))
-        holds_html = H.table(["hold", "scope", "dataset", "reason", "owner", "since"],
-                             [(h["hold_id"], h["scope"], h["dataset"] or "", h["reason"], h["owner"], h["since"])
-                              for h in self.subject_holds],
-                             empty="no legal hold on a subject")
-        parts.append(H.section("Legal holds on subjects", holds_html,
-                               intro="Holds on a subject keep that person's records whatever their retention; an "
-                                     "erasure plan skips them (they are not counted per dataset here).",
-                               section_id="holds"))
-        return "".join(parts)
-
-    def _month_table(self) -> str:
-        names = [d for d in self.datasets if any(d.by_month.values())]
-        rows = [(m, *[d.by_month.get(m, 0) for d in names], sum(d.by_month.get(m, 0) for d in names))
-                for m in self.months]
-        return ("<details><summary>The figures behind the chart</summary>" +
-                H.table(["month", *[d.dataset for d in names], "total"], rows,
-                        numeric=[*[d.dataset for d in names], "total"]) + "</details>")
+    def page_context(self) -> dict[str, Any]:
+        """What the page shows: the figures, the chart and the tables' rows."""
+        errors = self.errors
+        ruled = [d for d in self.datasets if d.rule]
+        charted = [d for d in self.datasets if any(d.by_month.values())]
+        counts = ["records", "overdue", "held", "due ≤30 d", "due ≤90 d", "not started", "oldest overdue",
+                  "restricted", "scheduled, due"]
+        per_dataset = H.Table(
+            ["dataset", "rule", "keep", *counts, *(["error"] if errors else [])],
+            [(d.dataset, d.rule, f"{d.keep} from {d.anchor}", d.total, d.overdue, d.held, d.due_30, d.due_90,
+              d.not_started, d.oldest_overdue.isoformat() if d.oldest_overdue else "", d.restricted, d.scheduled_due,
+              *([d.error or ""] if errors else [])) for d in ruled], numeric=counts, table_id="per-dataset")
+        rules = H.Table(["dataset", "rule", "keep", "from", "ground", "binding against erasure"],
+                        [(d.dataset, d.rule, d.keep, d.anchor, d.ground,
+                          "yes (legal obligation)" if d.binding else "no (a maximum)") for d in ruled])
+        months = H.Table(["month", *[d.dataset for d in charted], "total"],
+                         [(m, *[d.by_month.get(m, 0) for d in charted], sum(d.by_month.get(m, 0) for d in charted))
+                          for m in self.months], numeric=[*[d.dataset for d in charted], "total"])
+        without_rule = H.Table(["dataset", "source", "personal fields"],
+                               [(w["dataset"], w["source"], ", ".join(w["fields"])) for w in self.without_rule])
+        sources = H.Table(["source", "kind", "location", "datasets"],
+                          [(s["source"], s["kind"], s["location"], ", ".join(s["datasets"]))
+                           for s in self.sources_outside_eu])
+        recipients = H.Table(["recipient", "location", "role", "safeguards", "datasets"],
+                             [(r["recipient"], r["location"], r["role"], r["safeguards"] or "NONE DOCUMENTED",
+                               ", ".join(r["datasets"])) for r in self.recipients_outside_eu])
+        holds_table = H.Table(["hold", "scope", "dataset", "reason", "owner", "since"],
+                              [(h["hold_id"], h["scope"], h["dataset"] or "", h["reason"], h["owner"], h["since"])
+                               for h in self.subject_holds], empty="no legal hold on a subject")
+        return {"f": self.figures(), "errors": errors, "chart": self.chart_svg(), "per_dataset": per_dataset,
+                "rules": rules, "months": months, "without_rule": without_rule, "sources": sources,
+                "recipients": recipients, "holds": holds_table}
 
     def title(self) -> str:
         return f"Retention report — {self.organisation}"
@@ -386,128 +334,5 @@ def retention_report(ws: Workspace, as_of: dt.date | str | None = None, *, horiz
     return report
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# The sweep.
-
-
-@dataclass
-class SweepListing:
-    """What a retention sweep would erase on `as_of` (a dry run: nothing changes)."""
-
-    as_of: dt.date
-    datasets: list[dict[str, Any]]
-    plan_id: str | None = None
-    dry_run: bool = True
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return sum(d["records"] for d in self.datasets)
-
-    def lines(self) -> list[str]:
-        head = (f"Retention sweep as of {self.as_of} — {'DRY RUN, nothing changes' if self.dry_run else 'planned'}: "
-                f"{self.total:,} overdue record(s) to erase in {len(self.datasets)} dataset(s)")
-        out = [head]
-        for d in self.datasets:
-            sample = ", ".join(d["sample_keys"][:5])
-            out.append(f"  {d['dataset']:<32}{d['records']:>10,}  {d['action']:<28} oldest kept until "
-                       f"{d['oldest_until']}" + (f"  e.g. {sample}" if sample else ""))
-        for s in self.skipped_lines():
-            out.append(f"  skipped: {s}")
-        out += [f"note: {n}" for n in self.notes]
-        return out
-
-    def skipped_lines(self) -> list[str]:
-        return [f"{d['dataset']}: {d['skipped']}" for d in self.datasets if d.get("skipped")]
-
-    def to_dict(self) -> dict[str, Any]:
-        return json_safe({"as_of": self.as_of, "dry_run": self.dry_run, "plan_id": self.plan_id,
-                          "total": self.total, "datasets": self.datasets, "notes": self.notes})
-
-
-SAMPLE_KEYS = 10
-
-
-def retention_sweep(ws: Workspace, as_of: dt.date | str | None = None, *, dry_run: bool = True,
-                    report: RetentionReport | None = None, case_id: str | None = None) -> SweepListing:
-    """What is overdue, per dataset, with the action the map's erasure policy gives it and the oldest keys.
-
-    `dry_run=False` hands the overdue records to the erasure engine as one plan (plan -> approval -> execute,
-    which verifies and certifies). That needs `plan_retention(ws, as_of, *, datasets=None,
-    case_id=None)` in the erasure engine (`erasure_due.plan_retention`: overdue rows by retention, not by subject);
-    a plan it returns approved (by the map's retention rules) is executed here, otherwise it waits for approval.
-    """
-    as_of = parse_as_of(as_of)
-    report = report or retention_report(ws, as_of, audit_log=False)
-    dm = ws.datamap
-    datasets = []
-    with ws.session():
-        for d in report.datasets:
-            if not d.rule or not d.overdue:
-                continue
-            ds = dm.datasets[d.dataset]
-            if d.binding or ds.erasure.action != "mask":  # an ended legal obligation: the record goes (Decider)
-                action = "delete"
-            else:
-                action = "mask " + (", ".join(sorted(ds.erasure.mask)) or "(nothing; the row stays)")
-            entry = {"dataset": d.dataset, "records": d.breach, "overdue": d.overdue, "held": d.held,
-                     "action": action, "rule": d.rule, "oldest_until": d.oldest_overdue,
-                     "sample_keys": [], "skipped": ""}
-            if d.held:
-                entry["skipped"] = f"{d.held:,} record(s) under legal hold {', '.join(d.hold_ids)}"
-            if d.breach:
-                entry["sample_keys"] = _oldest_keys(ws, ds, as_of)
-            datasets.append(entry)
-    listing = SweepListing(as_of, datasets, dry_run=dry_run)
-    listing.notes.append("records that belong to an erased record go with it and a record a retained one still "
-                         "needs is kept, as the erasure engine decides when it plans; holds on subjects are applied "
-                         "there too")
-    audit.record(ws, "report.retention_sweep", {"as_of": as_of.isoformat(), "dry_run": dry_run,
-                                                "records": listing.total, "datasets": len(datasets)},
-                 case_id=case_id)
-    if dry_run:
-        return listing
-    if not listing.total:
-        listing.notes.append("nothing overdue to erase: no plan made")
-        return listing
-
-    plan_retention = next((getattr(m, "plan_retention") for m in (erasure_plan, erasure_due, erasure)
-                           if hasattr(m, "plan_retention")), None)
-    if plan_retention is None:
-        raise ReportError("a real retention sweep needs the erasure engine's plan_retention(ws, as_of, datasets=..., "
-                          "case_id=...) (overdue records by retention, not by subject), which this privacyops does "
-                          "not have yet; run the sweep with dry_run=True for the listing")
-    plan = plan_retention(ws, as_of, datasets=[d["dataset"] for d in datasets if d["records"]], case_id=case_id)
-    listing.plan_id = plan.plan_id
-    if plan.status == erasure_plan.APPROVED:  # the engine treats the map's rules as the approved decision
-        result = erasure.execute_plan(ws, plan)
-        listing.notes.append(f"executed as erasure plan {plan.plan_id}: " + ("verified" if result.ok else
-                             "VERIFICATION FAILED") + (f"; certificate {result.certificate_path}"
-                                                       if result.certificate_path else ""))
-        if not result.ok:
-            raise ReportError(f"the retention sweep {plan.plan_id} did not verify; see its certificate")
-    else:
-        listing.notes.append(f"stored as erasure plan {plan.plan_id}: another person approves it (privacyops erase "
-                             f"approve {plan.plan_id}), then privacyops erase execute {plan.plan_id} erases, "
-                             f"verifies and certifies")
-    return listing
-
-
-def _oldest_keys(ws: Workspace, ds: Dataset, as_of: dt.date) -> list[str]:
-    """The keys of the (up to SAMPLE_KEYS) oldest overdue records, oldest first."""
-
-    dm = ws.datamap
-    rule = dm.retention[ds.retention]
-    con = ws.connector(ds.source)
-    dialect = dialect_of(dm.sources[ds.source].kind)
-    a = anchor_sql(dialect, con.quote(rule.anchor.field), rule.anchor, dm.settings)
-    keys = ", ".join(con.quote(c) for c in ds.primary_key)
-    sql = (f"SELECT {keys} FROM (SELECT {keys}, {add_period_sql(dialect, 'a', rule.keep)} AS e FROM "
-           f"(SELECT {keys}, {a} AS a FROM {con.relation(ds)}) t1) t2 WHERE e < {con.param} "
-           f"ORDER BY e, {keys} LIMIT {SAMPLE_KEYS}")
-    got = con.execute(sql, [as_of.isoformat() if dialect == "sqlite" else as_of])
-    return [",".join(str(v) for v in r) for r in got.rows]
-
-
-__all__ = ["retention_report", "retention_sweep", "RetentionReport", "DatasetRetention", "SweepListing",
-           "dataset_end_dates", "parse_as_of", "ReportError"]
+__all__ = ["retention_report", "RetentionReport", "DatasetRetention", "dataset_end_dates", "parse_as_of",
+           "ReportError"]

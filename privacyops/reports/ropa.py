@@ -8,7 +8,8 @@ data (the fideslang categories of their personal fields); (d) the categories of 
 limits for erasure (the retention rules); (g) a general description of the technical and organisational security
 measures (`organisation.security_measures` in the map, else "not described in the data map").
 
-`ropa(ws)` returns it; `.write(out_dir)` writes `ropa.html` (self-contained) and `ropa.csv` (one row per activity).
+`ropa(ws)` returns it; `.write(out_dir)` writes `ropa.html` (self-contained, `templates/ropa.html.j2`) and `ropa.csv`
+(one row per activity).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ NOT_STATED = "not stated in the data map"
 
 @dataclass
 class Activity:
+    """One processing activity (a purpose of the map) with the items of Art. 30(1)(b)-(f)."""
+
     purpose: str
     description: str
     legal_basis: str
@@ -48,7 +51,11 @@ class Activity:
 
 
 @dataclass
-class Ropa:
+class Ropa(H.ReportPage):
+    """The record of processing activities: the controller, one activity per purpose, the security measures."""
+
+    page_name = "ropa"
+    template = "ropa.html.j2"
     controller: dict[str, Any]
     activities: list[Activity]
     security_measures: list[str]
@@ -81,30 +88,27 @@ class Ropa:
                 "security_measures": self.security_measures or NOT_DESCRIBED, "map_fingerprint": self.map_fingerprint,
                 "generated": self.generated.isoformat()}
 
-    def body_html(self) -> str:
+    # -- the page (templates/ropa.html.j2) -----------------------------------------------------------------------
+    def page_context(self) -> dict[str, Any]:
+        """What the page shows: the controller, one table per activity, the security measures."""
         c = self.controller
-        ctrl = H.table(["", ""], [("Controller", c["name"]), ("Address", c.get("address") or NOT_STATED),
-                                  ("Contact", c.get("contact")), ("Data protection officer", c.get("dpo") or
-                                                                  "none designated in the map"),
-                                  ("Supervisory authority", c.get("authority"))], table_id="controller")
-        parts = [H.section("(a) Controller and data protection officer", ctrl, section_id="controller")]
+        controller = H.Table(["", ""], [("Controller", c["name"]), ("Address", c.get("address") or NOT_STATED),
+                                        ("Contact", c.get("contact")),
+                                        ("Data protection officer", c.get("dpo") or "none designated in the map"),
+                                        ("Supervisory authority", c.get("authority"))], table_id="controller")
+        activities = []
         for a in self.activities:
-            rows = [("(b) Purpose", f"{a.description} (legal basis: {a.legal_basis}"
-                     + (f"; legitimate interest: {a.legitimate_interest}" if a.legitimate_interest else "") + ")"),
+            interest = f"; legitimate interest: {a.legitimate_interest}" if a.legitimate_interest else ""
+            rows = [("(b) Purpose", f"{a.description} (legal basis: {a.legal_basis}{interest})"),
                     ("(c) Categories of data subjects", "; ".join(a.data_subjects)),
                     ("(c) Categories of personal data", "; ".join(a.personal_data) or "none"),
                     ("Datasets and systems", "; ".join(a.datasets) + " — " + "; ".join(a.systems)),
                     ("(d) Categories of recipients", "; ".join(a.recipients) or "none"),
                     ("(e) Transfers to third countries and safeguards", "; ".join(a.transfers) or "none"),
                     ("(f) Time limits for erasure", "; ".join(a.time_limits))]
-            parts.append(H.section(f"Activity: {a.purpose}", H.table(["item", "entry"], rows),
-                                   section_id=f"activity-{a.purpose}"))
-        measures = ("<ul>" + "".join(f"<li>{H.e(m)}</li>" for m in self.security_measures) + "</ul>"
-                    if self.security_measures else H.finding(f"Security measures: {NOT_DESCRIBED} (add "
-                                                             f"organisation.security_measures).", "bad"))
-        parts.append(H.section("(g) Technical and organisational security measures (Art. 32(1))", measures,
-                               section_id="security"))
-        return "".join(parts)
+            activities.append((a.purpose, H.Table(["item", "entry"], rows)))
+        return {"controller": controller, "activities": activities, "security_measures": self.security_measures,
+                "not_described": NOT_DESCRIBED}
 
     def title(self) -> str:
         return f"Record of processing activities — {self.controller['name']}"
@@ -113,18 +117,20 @@ class Ropa:
         return (f"Art. 30(1) GDPR · {len(self.activities)} processing activities · from the data map "
                 f"{self.map_fingerprint[:12]} · {self.generated}")
 
-    def to_html(self) -> str:
-        return H.page(self.title(), self.subtitle(), self.body_html(),
-                      "Generated by privacyops from the data map (privacyops.yaml); keep the map current and this "
-                      "record follows.")
+    def footer(self) -> str:
+        return ("Generated by privacyops from the data map (privacyops.yaml); keep the map current and this record "
+                "follows.")
 
-    def _repr_html_(self) -> str:
-        return H.fragment(self.title(), self.subtitle(), self.body_html())
+    def fragment(self) -> str:
+        """The record as an HTML fragment for a notebook output (without the page's footer)."""
+        return self.render(standalone=False, footer=False)
 
-    def write(self, out_dir: str | Path) -> tuple[Path, Path]:
+    def write(self, out_dir: str | Path, name: str | None = None) -> tuple[Path, Path]:
+        """Write `ropa.html` (the page) and `ropa.csv` (one row per activity) into `out_dir`."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        page, table = out / "ropa.html", out / "ropa.csv"
+        stem = name or self.page_name
+        page, table = out / f"{stem}.html", out / f"{stem}.csv"
         page.write_text(self.to_html(), encoding="utf-8")
         table.write_text(self.to_csv(), encoding="utf-8")
         return page, table
