@@ -1,17 +1,13 @@
-"""Finding a subject: from one identifier to every record about that person, across every dataset."""
+"""Finding a subject: from one identifier to every record about that person, across every dataset.
 
+`lookup()` (find.py) detects what the identifier is (identify.py), finds the matching rows and the people they belong
+to (people.py), walks down to the person's records and across to the context (records.py), and reports free-text
+mentions in other people's rows (mentions.py). The answer is a `SubjectRecords` (subject.py).
+"""
+
+from .find import lookup
+from .identify import AUTO, detect_kinds, parse_ref
 from .subject import AMBIGUOUS, FOUND, NOT_FOUND, Candidate, DatasetRecords, Mention, SubjectRecords
-from .walk import detect_kinds, lookup, parse_ref
 
-__all__ = [
-    "AMBIGUOUS",
-    "FOUND",
-    "NOT_FOUND",
-    "Candidate",
-    "DatasetRecords",
-    "detect_kinds",
-    "lookup",
-    "Mention",
-    "parse_ref",
-    "SubjectRecords",
-]
+__all__ = ["AMBIGUOUS", "AUTO", "FOUND", "NOT_FOUND", "Candidate", "DatasetRecords", "Mention", "SubjectRecords",
+           "detect_kinds", "lookup", "parse_ref"]

@@ -1,0 +1,38 @@
+"""Mentions: free-text fields in other people's rows that name the subject's e-mail or phone (Art. 15(4), erasure)."""
+
+from __future__ import annotations
+
+import re
+
+from ..sources import digits_of
+from .reader import Found, Reader
+from .subject import Mention
+
+
+def find_mentions(reader: Reader, found: Found, emails: set[str], phones: set[str]) -> list[Mention]:
+    """Rows outside `found` whose free text holds one of the e-mails (any case) or phone numbers (digits)."""
+    digits = reader.dm.settings.phone_match_digits
+    phone_needles = sorted({digits_of(p)[-digits:] for p in phones})
+    email_res = [(e, re.compile(r"(?<![\w.+-])" + re.escape(e) + r"(?![\w-])", re.I)) for e in sorted(emails)]
+    out: list[Mention] = []
+    for ds in reader.dm.datasets.values():
+        fields = ds.free_text_fields
+        if not fields or not (emails or phone_needles):
+            continue
+        rows = reader.con(ds).select_mentions(ds, fields, sorted(emails), phone_needles).dicts()
+        for r in rows:
+            k = reader.key(ds, r)
+            if found.has(ds.name, k):
+                continue  # the subject's own rows are records, not mentions
+            for f in fields:
+                text = str(r.get(f) or "")
+                hit = next(((m, "email") for e, rx in email_res if (m := rx.search(text))), None)
+                if not hit:
+                    only_digits = re.sub(r"\D", "", text)
+                    hit = next(((None, "phone") for n in phone_needles if n in only_digits), None)
+                if hit:
+                    m, what = hit
+                    start = m.start() if m else 0
+                    out.append(Mention(ds.name, k, f, what, text[max(0, start - 40): start + 60]))
+                    break
+    return out
