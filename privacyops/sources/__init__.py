@@ -10,10 +10,11 @@ from pathlib import Path
 
 from ..errors import SourceError
 from ..map.model import Source
-from .base import CHUNK, SCORE, Connector, Rows, digits_of, index_name, type_family
+from .base import Connector
 from .duckdb import DuckDBConnector, FileConnector, connect_duckdb
 from .secrets import resolve_dsn
 from .sqlite import SQLiteConnector
+from .types import CHUNK, SCORE, Rows, digits_of, index_name, type_family
 
 CONNECTORS: dict[str, type[Connector]] = {
     "duckdb": DuckDBConnector,

@@ -14,7 +14,8 @@ import pyarrow as pa
 
 from ..errors import SourceError
 from ..map import Dataset, Source
-from .base import Connector, Rows
+from .base import Connector
+from .types import Rows
 
 LOCK_WAIT_SECONDS = 30.0
 

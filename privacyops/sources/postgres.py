@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import codecs
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -24,10 +24,29 @@ from psycopg.conninfo import conninfo_to_dict
 from ..errors import SourceError
 from ..map import Dataset, Source
 from . import names
-from .base import SCORE, Connector, Rows
+from .base import Connector
 from .secrets import resolve_dsn
+from .types import SCORE, Rows
 
 CONNECT_TIMEOUT = 10  # seconds
+
+
+def _encodable(encoding: str) -> Callable[[str], bool]:
+    """Whether a character can travel in the client encoding (a Python codec name) the parameters are sent in."""
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        codec = "utf-8"
+    if codec in ("utf-8", "utf_8"):
+        return lambda ch: True
+
+    def ok(ch: str) -> bool:
+        try:
+            ch.encode(codec)
+            return True
+        except UnicodeEncodeError:
+            return False
+    return ok
 
 
 class PostgresConnector(Connector):
@@ -155,29 +174,12 @@ class PostgresConnector(Connector):
         self.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {self.quote(schema)}.{self.quote(name)}")
 
     # -- names: a SQL pre-filter, scored in Python exactly as DuckDB scores in SQL ----------------------------------
-    def _encodable(self):
-        enc = self.con.info.encoding  # the client encoding (Python codec name) parameters travel in
-        try:
-            codec = codecs.lookup(enc).name
-        except LookupError:
-            codec = "utf-8"
-        if codec in ("utf-8", "utf_8"):
-            return lambda ch: True
-
-        def ok(ch: str) -> bool:
-            try:
-                ch.encode(codec)
-                return True
-            except UnicodeEncodeError:
-                return False
-        return ok
-
     def name_candidates(self, dataset: Dataset, columns: Sequence[str], query: str, threshold: float,
                         limit: int = 20) -> Rows:
         cols = [self.quote(c) for c in columns]
         not_null = " OR ".join(f"{c} IS NOT NULL" for c in cols)
         where, params = f"({not_null})", []
-        pattern = names.prefilter_pattern(query, self._encodable())
+        pattern = names.prefilter_pattern(query, _encodable(self.con.info.encoding))
         if pattern:
             full = cols[0] if len(cols) == 1 else f"concat_ws(' ', {', '.join(cols)})"
             where += f" AND {full} ~ %s"

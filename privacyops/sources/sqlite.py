@@ -21,8 +21,9 @@ from typing import Any, Sequence
 from ..errors import SourceError
 from ..map import PHONE, Dataset, Source
 from . import names
-from .base import Connector, Rows, type_family
+from .base import Connector
 from .duckdb import LOCK_WAIT_SECONDS
+from .types import Rows, type_family
 
 
 @functools.lru_cache(maxsize=256)
