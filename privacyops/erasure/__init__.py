@@ -6,7 +6,6 @@ certificate; `erase_due` / `plan_retention` run what has come due; `plan_batch` 
 """
 
 from .certificate import verify_certificate
-from .decide import plan_erasure
 from .due import erase_due, erase_retention, plan_batch, plan_due, plan_retention, read_subjects
 from .execute import execute_plan
 from .plan import (
@@ -24,6 +23,7 @@ from .plan import (
     list_plans,
     load_plan,
 )
+from .request import plan_erasure
 from .result import ErasureResult
 
 __all__ = [

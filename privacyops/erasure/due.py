@@ -28,7 +28,7 @@ from ..ledger.schedule import key_json
 from ..lookup import AMBIGUOUS, FOUND, lookup
 from ..map import NAME, Dataset
 from ..workspace import Workspace, current_actor
-from .decide import Decider, _check_case, _check_preparer, _suppression, subject_plan_rows
+from .decide import Decider
 from .execute import execute_plan
 from .plan import (
     APPROVED,
@@ -55,8 +55,10 @@ from .plan import (
     row_key,
     save_plan,
 )
+from .request import _check_case, _check_preparer, _suppression, subject_plan_rows
 from .result import ErasureResult
 from .retention_sql import add_period_sql, anchor_sql, dialect_of
+from .settle import settle
 from .verify import read_rows
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -97,7 +99,7 @@ def plan_due(ws: Workspace, as_of: dt.date | str | None = None) -> list[ErasureP
                     pr = _decide_due(decider, ds, row, e, as_of, subject_of.get((name, e.row_key)))
                     rows[pr.rid], data[pr.rid] = pr, row
                     kinds[pr.rid] = e.basis
-            decider.settle(rows, data)
+            settle(decider, rows, data)
             for rid, pr in rows.items():  # kept before and kept still: already masked, nothing to write again
                 if pr.action == RETAIN and not kinds[rid].startswith((B_HOLD, B_ANCHOR)):
                     pr.masks, pr.kept = {}, list(data[rid])
@@ -269,7 +271,7 @@ def plan_retention(ws: Workspace, as_of: dt.date | str | None = None, *, dataset
                     nxt += add(child, got, inherited)
             frontier = nxt
         decider.set_holds(())
-        decider.settle(rows, data)
+        settle(decider, rows, data)
     finally:
         ws.close()
     not_erased = []
@@ -379,7 +381,7 @@ def plan_batch(ws: Workspace, path: str | Path, case_id: str, *, as_of: dt.date 
                 old = rows.get(pr.rid)
                 if old is None or strength[pr.action] > strength[old.action]:
                     rows[pr.rid] = pr
-        decider.settle(rows, data)  # references across every subject's rows, set-based
+        settle(decider, rows, data)  # references across every subject's rows, set-based
     finally:
         ws.close()
     plan = ErasurePlan(plan_id=_new_plan_id(BATCH), kind=BATCH, case_id=case_id, as_of=as_of,

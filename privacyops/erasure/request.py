@@ -1,0 +1,189 @@
+"""Planning an erasure request: find the subject, decide every record (decide.py), settle what belongs to what
+(settle.py), store the plan; suppression for those who objected or withdrew consent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ..ledger import audit, cases, holds, ledger_exists, open_ledger, suppression
+from ..lookup import AMBIGUOUS, FOUND, SubjectRecords, lookup
+from ..map import EMAIL, NAME
+from ..workspace import Workspace, current_actor
+from ..workspace.keys import keyed_hash, workspace_secret
+from .decide import Decider
+from .plan import (
+    CONTEXT_NOTE,
+    MENTION_NOTE,
+    REQUEST,
+    SHARED_NOTE,
+    ErasureError,
+    ErasurePlan,
+    NotErased,
+    PlannedRow,
+    _as_date,
+    _audit_summary,
+    _new_plan_id,
+    _ordered,
+    save_plan,
+)
+from .settle import settle
+
+# ---------------------------------------------------------------------------------------------------------------
+# Planning a request.
+
+
+def _subject_forms(ws: Workspace, records: SubjectRecords) -> tuple[set[str], set[str], set[str]]:
+    """(hold forms, e-mails, other identity values) of the subject, from its records."""
+    dm = ws.datamap
+    digits = dm.settings.phone_match_digits
+    forms: set[str] = set()
+    emails: set[str] = set()
+    values: set[str] = set()
+    if records.subject:
+        forms.add("ref:" + records.subject.ref)
+    for name, recs in records.records.items():
+        ds = dm.datasets[name]
+        for kind, cols in ds.identities.items():
+            if kind == NAME:
+                continue
+            for r in recs.rows:
+                for c in cols:
+                    v = r.get(c)
+                    if v in (None, ""):
+                        continue
+                    if kind == EMAIL:
+                        emails.add(str(v).strip().lower())
+                    else:
+                        values.add(str(v).strip())
+                    forms |= holds.identifier_forms(str(v), digits)
+    return forms, emails, values
+
+
+def _check_case(ws: Workspace, case_id: str) -> cases.Case:
+    case = cases.get_case(ws, case_id)
+    if case.type != "erasure":
+        raise ErasureError(f"case {case_id} is a {case.type} case; erasure needs an erasure case "
+                           f"(privacyops case open --type erasure ...)")
+    if case.status != cases.OPEN:
+        raise ErasureError(f"case {case_id} is {case.status}; erasure needs an open case")
+    return case
+
+
+def _check_preparer(ws: Workspace, actor: str) -> None:
+    roles = ws.datamap.roles
+    if roles.preparers and actor not in roles.preparers:
+        raise ErasureError(f"{actor} may not prepare erasure plans; roles.preparers in the map: "
+                           f"{', '.join(roles.preparers)}")
+
+
+def _find(ws: Workspace, identifier: str | None, pick: str | None, case_id: str | None) -> SubjectRecords:
+
+    records = lookup(ws, identifier, pick=pick, case_id=case_id, mentions=True)
+    if records.status == AMBIGUOUS:
+        raise ErasureError(f"{len(records.candidates)} people match {records.query!r}; pick one with --pick REF: "
+                           + ", ".join(f"{c.ref} ({c.label})" for c in records.candidates[:10]))
+    if records.status != FOUND:
+        raise ErasureError(f"no records found for {records.query!r}: nothing to erase")
+    return records
+
+
+def subject_plan_rows(ws: Workspace, decider: Decider, records: SubjectRecords,
+                      data_out: dict[tuple[str, str], dict[str, Any]] | None = None,
+                      ) -> tuple[list[PlannedRow], list[NotErased], dict[str, Any], set[str]]:
+    """Decide every record of one looked-up subject. Returns (rows, not erased, subject entry, e-mails). With
+    `data_out` the rows' content is put there and references are left to the caller's `Decider.settle` (a batch
+    settles all subjects at once)."""
+    forms, emails, _ = _subject_forms(ws, records)
+    hold_hashes = holds.key_hashes(ws, forms)
+    decider.set_holds(hold_hashes)
+    ref = records.subject.ref if records.subject else None
+    rows: dict[tuple[str, str], PlannedRow] = {}
+    data: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, recs in records.records.items():
+        ds = ws.datamap.datasets[name]
+        for r in recs.rows:
+            pr = decider.decide(ds, r, subject=ref)
+            rows[pr.rid] = pr
+            data[pr.rid] = r
+    if data_out is None:
+        settle(decider, rows, data)
+    else:
+        data_out.update(data)
+    not_erased: list[NotErased] = []
+    for name, recs in records.shared.items():
+        not_erased += [NotErased(name, k, SHARED_NOTE, ref) for k in recs.keys()]
+    for name, recs in records.context.items():
+        not_erased += [NotErased(name, k, CONTEXT_NOTE, ref) for k in recs.keys()]
+    for m in records.mentions:
+        not_erased.append(NotErased(m.dataset, tuple(m.key), MENTION_NOTE, ref, m.field))
+    secret = workspace_secret(ws.keys_dir)
+    entry = {"ref": ref, "ref_hash": audit.subject_hash(ws, ref) if ref else None,
+             "hold_hashes": sorted(hold_hashes),
+             "email_hashes": sorted(keyed_hash(secret, e, "suppress") for e in emails)}
+    return list(rows.values()), not_erased, entry, emails
+
+
+def _suppression(ws: Workspace, subjects: list[dict[str, Any]], reason: str | None,
+                 emails_by_subject: list[set[str]]) -> dict[str, Any]:
+    """Which suppression entries the erasure keeps (already listed) and adds (withdrawal or objection recorded:
+    `reason` given, or a consent-withdrawal / objection case on record for the subject). One ledger read."""
+
+    if reason is not None and reason not in suppression.REASONS:
+        raise ErasureError(f"suppression reason '{reason}' is not allowed; use: {', '.join(suppression.REASONS)}")
+    listed: set[str] = set()
+    cases_by_hash: dict[str, set[str]] = {}
+    wanted = sorted({h for s in subjects for h in s["email_hashes"]})
+    if ledger_exists(ws):
+        with open_ledger(ws) as con:
+            for i in range(0, len(wanted), 500):
+                part = wanted[i:i + 500]
+                listed |= {h for (h,) in con.execute(
+                    f"SELECT email_hash FROM suppression WHERE email_hash IN ({', '.join('?' for _ in part)})",
+                    part).fetchall()}
+            for t, h in con.execute("SELECT type, subject_hash FROM cases WHERE type IN ('consent-withdrawal', "
+                                    "'objection') AND subject_hash IS NOT NULL").fetchall():
+                cases_by_hash.setdefault(h, set()).add(t)
+    keep, add, auto_reason = set(), set(), None
+    for s, emails in zip(subjects, emails_by_subject):
+        mine = set(s["email_hashes"])
+        keep |= mine & listed
+        why = reason
+        if why is None and cases_by_hash:
+            hashes = {audit.subject_hash(ws, e) for e in emails} | ({audit.subject_hash(ws, s["ref"])}
+                                                                      if s.get("ref") else set())
+            types = set().union(*(cases_by_hash.get(h, set()) for h in hashes))
+            why = "objection" if "objection" in types else "withdrawal" if types else None
+        if why:
+            auto_reason = auto_reason or why
+            add |= mine - listed
+    return {"reason": reason or auto_reason, "keep": sorted(keep), "add": sorted(add)}
+
+
+def plan_erasure(ws: Workspace, case_id: str, identifier: str | None = None, *, pick: str | None = None,
+                 as_of: dt.date | str | None = None, suppress: str | None = None, save: bool = True) -> ErasurePlan:
+    """Look the subject up and decide every record (see the module docstring). The plan is stored in the ledger
+    (status `planned`) unless `save=False`; nothing in the sources changes."""
+    as_of = _as_date(as_of)
+    _check_case(ws, case_id)
+    actor = current_actor()
+    _check_preparer(ws, actor)
+    records = _find(ws, identifier, pick, case_id)
+    try:
+        decider = Decider(ws, as_of, datasets=records.records)
+        rows, not_erased, entry, emails = subject_plan_rows(ws, decider, records)
+    finally:
+        ws.close()
+    plan = ErasurePlan(plan_id=_new_plan_id(REQUEST), kind=REQUEST, case_id=case_id, as_of=as_of,
+                       map_fingerprint=ws.datamap.fingerprint, rows=_ordered(ws.datamap, rows), subjects=[entry],
+                       not_erased=not_erased, prepared_by=actor,
+                       prepared_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    plan.suppression = _suppression(ws, [entry], suppress, [emails])
+    plan.plan_hash = plan.compute_hash()
+    if save:
+        save_plan(ws, plan)
+        audit.record(ws, "erasure.plan", _audit_summary(plan), case_id=case_id, subject=identifier or pick)
+    return plan
+
+
+__all__ = ["Decider", "plan_erasure", "subject_plan_rows"]
