@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from privacyops.demo import build as demo
+from privacyops.demo import demo_build as demo
 
 
 def _size(path: Path) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .build import generate_demo
+from .demo_build import generate_demo
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - convenience entry point

@@ -12,7 +12,7 @@ import yaml
 
 from ..errors import DataMapError, MapProblem
 
-KeyPath = tuple  # keys and list indexes from the document's root: ("datasets", "crm.customers", "fields", "email")
+KeyPath = tuple  # keys and list indexes from the document's root: ("datasets", "shop.orders", "fields", "email")
 
 
 def compose(text: str, file: str | None) -> tuple[Any, dict[KeyPath, int], list[tuple[KeyPath, int]]]:

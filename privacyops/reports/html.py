@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -70,7 +71,7 @@ class Table:
         return [c in self.numeric for c in self.columns]
 
 
-class ReportPage:
+class ReportPage(ABC):
     """What every report shares: its page (self-contained HTML), its fragment for notebooks, and writing
     `<name>.html` and `<name>.json`. A report names its template (`template`, extending `base.html.j2`) and file
     (`page_name`), and provides title(), subtitle(), footer(), page_context() (what its template shows), to_dict()
@@ -79,23 +80,28 @@ class ReportPage:
     page_name = "report"
     template = "base.html.j2"
 
+    @abstractmethod
     def title(self) -> str:
-        raise NotImplementedError
+        """The page title."""
 
+    @abstractmethod
     def subtitle(self) -> str:
-        raise NotImplementedError
+        """The line under the title."""
 
     def footer(self) -> str:
         return ""
 
+    @abstractmethod
     def page_context(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """What the report template shows."""
 
+    @abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The figures as JSON."""
 
+    @abstractmethod
     def lines(self) -> list[str]:
-        raise NotImplementedError
+        """The key figures as lines of text."""
 
     def text(self) -> str:
         """The key figures as text, one line each (`lines()`)."""

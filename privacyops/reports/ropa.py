@@ -110,6 +110,11 @@ class Ropa(H.ReportPage):
         return {"controller": controller, "activities": activities, "security_measures": self.security_measures,
                 "not_described": NOT_DESCRIBED}
 
+    def lines(self) -> list[str]:
+        """One line per processing activity: purpose, legal basis, datasets."""
+        return [self.subtitle()] + [f"  {a.purpose}: {a.legal_basis}; {len(a.datasets)} dataset(s)"
+                                    for a in self.activities]
+
     def title(self) -> str:
         return f"Record of processing activities — {self.controller['name']}"
 

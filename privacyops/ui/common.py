@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -171,7 +172,7 @@ def offer_candidates(candidates: widgets.Dropdown, picker: widgets.HBox, found: 
     picker.layout.display = "none" if hide_if_none and not found else "flex"
 
 
-class PanelView:
+class PanelView(ABC):
     """What every panel does with its widgets: show itself in a notebook, write the status line and errors.
 
     A panel sets `widget`, `status` and `error`; with `clears_error`, any status line but an error forgets the last
@@ -200,13 +201,13 @@ class PanelView:
         self.error = message
         self.status.value = error_html(message)
 
+    @abstractmethod
     def _open(self) -> bool:
         """Open the workspace once and title the panel; False after showing why (each panel says how)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _busy(self, busy: bool) -> None:
         """Disable the panel's buttons while a call runs (each panel says which)."""
-        raise NotImplementedError
 
     def _open_workspace(self, name: str) -> bool:
         """Open the panel's workspace (a Workspace given, or a folder); on failure show why and title the panel

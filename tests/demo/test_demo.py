@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from privacyops.demo import DEMO_TODAY, STORIES, generate_demo
-from privacyops.demo import build as demo
+from privacyops.demo import demo_build as demo
 from privacyops.map import load_datamap
 
 REPO = Path(__file__).resolve().parents[2]

@@ -88,3 +88,25 @@ def jupyter_lab(workspace: Path, tmp: Path, actor: str = "browser-test") -> Iter
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
         log.close()
+
+
+@contextlib.contextmanager
+def notebook_page(lab_url: str, notebook: str) -> Iterator[object]:
+    """A Chromium page with `notebooks/<notebook>` open in JupyterLab, its kernel idle and Run All pressed."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1300})
+            page.set_default_timeout(30_000)
+            page.goto(f"{lab_url}/lab/tree/notebooks/{notebook}", timeout=60_000)
+            page.wait_for_selector(".jp-Notebook", timeout=60_000)
+            # Wait until the kernel has started and is idle (status bar: "<kernel name> | Idle"), then Run All.
+            kernel_idle = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"^(?!No Kernel).+ \| Idle$"))
+            expect(kernel_idle).to_be_visible(timeout=60_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            yield page
+        finally:
+            browser.close()

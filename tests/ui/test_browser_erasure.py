@@ -15,7 +15,7 @@ import pytest
 
 from privacyops.erasure import list_plans, load_plan
 from privacyops.workspace import open_workspace
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, button
+from tests.support.browser import button, notebook_page
 from tests.support.demo import demo_workspace, fresh_copy
 
 pytestmark = pytest.mark.browser
@@ -32,45 +32,32 @@ def lab_workspace(tmp_path_factory):
 
 
 def test_erasure_panel_in_jupyterlab(lab, lab_workspace):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     committed = hashlib.sha256(NB03.read_bytes()).hexdigest()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1300})
-            page.set_default_timeout(30_000)
-            page.goto(f"{lab}/lab/tree/notebooks/03_erasure.ipynb", timeout=60_000)
-            page.wait_for_selector(".jp-Notebook", timeout=60_000)
-            kernel_idle = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"^(?!No Kernel).+ \| Idle$"))
-            expect(kernel_idle).to_be_visible(timeout=60_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    with notebook_page(lab, "03_erasure.ipynb") as page:
+        panel = page.locator(".po-panel").first
+        status = panel.locator(".po-status").first
+        expect(status).to_contain_text("Choose or open an erasure case", timeout=60_000)
 
-            panel = page.locator(".po-panel").first
-            status = panel.locator(".po-status").first
-            expect(status).to_contain_text("Choose or open an erasure case", timeout=60_000)
+        button(panel, "Open case").click()
+        expect(status).to_contain_text("Opened case DSR-")
+        case_id = re.search(r"Opened case (DSR-\d{4}-\d{4})", status.inner_text()).group(1)
 
-            button(panel, "Open case").click()
-            expect(status).to_contain_text("Opened case DSR-")
-            case_id = re.search(r"Opened case (DSR-\d{4}-\d{4})", status.inner_text()).group(1)
+        button(panel, "Plan").click()
+        result = panel.locator(".po-result")
+        expect(status).to_contain_text(f"for case {case_id}", timeout=60_000)
+        expect(result).to_contain_text("billing.invoices")
+        expect(result).to_contain_text("retain")
+        expect(result).to_contain_text("Retained, until when and why")
+        expect(panel.locator(".po-error")).to_have_count(0)
+        plan_id = re.search(r"Plan (\S+) for case", status.inner_text()).group(1)
 
-            button(panel, "Plan").click()
-            result = panel.locator(".po-result")
-            expect(status).to_contain_text(f"for case {case_id}", timeout=60_000)
-            expect(result).to_contain_text("billing.invoices")
-            expect(result).to_contain_text("retain")
-            expect(result).to_contain_text("Retained, until when and why")
-            expect(panel.locator(".po-error")).to_have_count(0)
-            plan_id = re.search(r"Plan (\S+) for case", status.inner_text()).group(1)
-
-            button(panel, "Approve").click()  # the preparer (PRIVACYOPS_ACTOR=browser-test) approving
-            error = panel.locator(".po-error")
-            expect(error).to_contain_text("the approver must differ from the preparer")
-            panel.evaluate("e => e.scrollIntoView({block: 'start'})")
-            page.screenshot(path=str(SCREENSHOT))
-        finally:
-            browser.close()
+        button(panel, "Approve").click()  # the preparer (PRIVACYOPS_ACTOR=browser-test) approving
+        error = panel.locator(".po-error")
+        expect(error).to_contain_text("the approver must differ from the preparer")
+        panel.evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.screenshot(path=str(SCREENSHOT))
 
     ws = open_workspace(lab_workspace)
     plan = load_plan(ws, plan_id)

@@ -15,7 +15,7 @@ import pytest
 from privacyops.access import list_exports, read_archive
 from privacyops.demo import STORIES
 from privacyops.workspace import open_workspace
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, button
+from tests.support.browser import button, notebook_page
 from tests.support.demo import demo_workspace
 
 pytestmark = pytest.mark.browser
@@ -27,55 +27,42 @@ JANIS = STORIES["two_emails"]
 
 
 def test_export_panel_in_jupyterlab(lab, tmp_path_factory):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     committed = hashlib.sha256(NB02.read_bytes()).hexdigest()
     ws = open_workspace(demo_workspace(tmp_path_factory))
     before = {e.export_id for e in list_exports(ws)}
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1300})
-            page.set_default_timeout(30_000)
-            page.goto(f"{lab}/lab/tree/notebooks/02_access_export.ipynb", timeout=60_000)
-            page.wait_for_selector(".jp-Notebook", timeout=60_000)
-            kernel_idle = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"^(?!No Kernel).+ \| Idle$"))
-            expect(kernel_idle).to_be_visible(timeout=60_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    with notebook_page(lab, "02_access_export.ipynb") as page:
+        panel = page.locator(".po-panel").first
+        status = panel.locator(".po-status").first
+        # The panel's first review (the notebook's default subject, no case yet): a preview.
+        expect(status).to_contain_text("Preview (no case)", timeout=60_000)
+        expect(panel.locator(".po-result")).to_contain_text("support.ticket_messages")
+        expect(panel.locator(".po-result")).to_contain_text("Left out, and why")
 
-            panel = page.locator(".po-panel").first
-            status = panel.locator(".po-status").first
-            # The panel's first review (the notebook's default subject, no case yet): a preview.
-            expect(status).to_contain_text("Preview (no case)", timeout=60_000)
-            expect(panel.locator(".po-result")).to_contain_text("support.ticket_messages")
-            expect(panel.locator(".po-result")).to_contain_text("Left out, and why")
+        button(panel, "Open case").click()
+        expect(status).to_contain_text("Opened case DSR-")
+        case_id = re.search(r"Opened case (DSR-\d{4}-\d{4})", status.inner_text()).group(1)
 
-            button(panel, "Open case").click()
-            expect(status).to_contain_text("Opened case DSR-")
-            case_id = re.search(r"Opened case (DSR-\d{4}-\d{4})", status.inner_text()).group(1)
+        button(panel, "Export").click()
+        archive_note = panel.locator(".po-archive")
+        expect(archive_note).to_contain_text("SHA-256", timeout=60_000)
+        expect(status).to_contain_text(f"Archive created for case {case_id}")
+        secret = panel.locator(".po-secret")
+        expect(secret).to_contain_text("another channel")
+        password = secret.locator("code").inner_text().strip()
+        path = Path(archive_note.locator("code").nth(0).inner_text().strip())
+        digest = archive_note.locator("code").nth(1).inner_text().strip()
 
-            button(panel, "Export").click()
-            archive_note = panel.locator(".po-archive")
-            expect(archive_note).to_contain_text("SHA-256", timeout=60_000)
-            expect(status).to_contain_text(f"Archive created for case {case_id}")
-            secret = panel.locator(".po-secret")
-            expect(secret).to_contain_text("another channel")
-            password = secret.locator("code").inner_text().strip()
-            path = Path(archive_note.locator("code").nth(0).inner_text().strip())
-            digest = archive_note.locator("code").nth(1).inner_text().strip()
+        listed = panel.locator(".po-archives")
+        expect(listed).to_contain_text(digest)
+        expect(panel.locator(".po-error")).to_have_count(0)
+        secret.scroll_into_view_if_needed()
+        page.screenshot(path=str(SCREENSHOT))
 
-            listed = panel.locator(".po-archives")
-            expect(listed).to_contain_text(digest)
-            expect(panel.locator(".po-error")).to_have_count(0)
-            secret.scroll_into_view_if_needed()
-            page.screenshot(path=str(SCREENSHOT))
-
-            button(panel, "Hide password").click()
-            expect(secret).to_have_count(0)
-        finally:
-            browser.close()
+        button(panel, "Hide password").click()
+        expect(secret).to_have_count(0)
 
     assert re.fullmatch(r"[a-z]+(-[a-z]+){5}-\d{3}", password)
     assert path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == digest

@@ -14,10 +14,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from .people import LOCALES, Columns, people_pools
-from .schema import DATASETS, create_schema
-from .stories import STORY_CUSTOMERS, STORY_ROWS
-from .texts import IP_PREFIXES, text_pools
+from .demo_people import LOCALES, Columns, people_pools
+from .demo_schema import DATASETS, create_schema
+from .demo_stories import STORY_CUSTOMERS, STORY_ROWS
+from .demo_texts import IP_PREFIXES, text_pools
 
 __all__ = ["BuildContext", "Chunk", "open_context", "sql_list"]
 

@@ -6,9 +6,9 @@ invoices and lines in temporary tables and ``insert_invoice_lines`` writes the s
 
 from __future__ import annotations
 
-from .context import BuildContext, Chunk
-from .schema import END
-from .stories import STORY_ROWS
+from .demo_context import BuildContext, Chunk
+from .demo_schema import END
+from .demo_stories import STORY_ROWS
 
 __all__ = ["PRODUCTS", "insert_invoice_lines", "insert_invoices", "insert_products"]
 

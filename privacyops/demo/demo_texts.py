@@ -9,7 +9,7 @@ import random
 
 from faker import Faker
 
-from .people import Columns
+from .demo_people import Columns
 
 __all__ = ["IP_PREFIXES", "NEWSLETTER_SOURCES", "N_CAMPAIGNS", "PAGES", "TICKET_SUBJECTS", "TOPICS",
            "TPL_PER_KIND", "text_pools"]

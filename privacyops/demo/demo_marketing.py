@@ -6,10 +6,10 @@ report must find). Newsletter sign-ups come from customers and from prospects wh
 
 from __future__ import annotations
 
-from .context import BuildContext, Chunk, sql_list
-from .people import MUL, POOL, PROSPECT_DOMAINS
-from .schema import END
-from .texts import N_CAMPAIGNS, NEWSLETTER_SOURCES
+from .demo_context import BuildContext, Chunk, sql_list
+from .demo_people import MUL, POOL, PROSPECT_DOMAINS
+from .demo_schema import END
+from .demo_texts import N_CAMPAIGNS, NEWSLETTER_SOURCES
 
 __all__ = ["insert_consents", "insert_newsletter", "insert_sends"]
 

@@ -6,10 +6,10 @@ customer's (the mentions a lookup must find).
 
 from __future__ import annotations
 
-from .context import BuildContext, Chunk
-from .schema import END, LAST
-from .stories import STORY_CUSTOMERS
-from .texts import TICKET_SUBJECTS, TOPICS, TPL_PER_KIND
+from .demo_context import BuildContext, Chunk
+from .demo_schema import END, LAST
+from .demo_stories import STORY_CUSTOMERS
+from .demo_texts import TICKET_SUBJECTS, TOPICS, TPL_PER_KIND
 
 __all__ = ["AGENTS", "insert_agents", "insert_messages", "insert_tickets"]
 

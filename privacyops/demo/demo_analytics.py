@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .context import BuildContext, Chunk, sql_list
-from .schema import END
-from .texts import PAGES
+from .demo_context import BuildContext, Chunk, sql_list
+from .demo_schema import END
+from .demo_texts import PAGES
 
 __all__ = ["write_analytics"]
 

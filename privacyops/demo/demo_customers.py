@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-from .context import BuildContext, Chunk, sql_list
-from .people import ALT_DOMAINS, MUL, POOL, STORY_NAME_SQL
-from .schema import END
-from .stories import STORY_ROWS
+from .demo_context import BuildContext, Chunk, sql_list
+from .demo_people import ALT_DOMAINS, MUL, POOL, STORY_NAME_SQL
+from .demo_schema import END
+from .demo_stories import STORY_ROWS
 
 __all__ = ["insert_accounts", "insert_customers", "insert_logins"]
 

@@ -12,7 +12,7 @@ import unicodedata
 
 from faker import Faker
 
-from .stories import STORIES
+from .demo_stories import STORIES
 
 __all__ = ["ALT_DOMAINS", "COUNTRY_NAMES", "LOCALES", "MUL", "POOL", "PROSPECT_DOMAINS", "STORY_NAME_SQL", "Columns",
            "ascii_fold", "people_pools"]

@@ -32,14 +32,14 @@ import duckdb
 from tqdm.auto import tqdm
 
 from ..errors import PrivacyOpsError
-from .analytics import write_analytics
-from .billing import insert_invoice_lines, insert_invoices, insert_products
-from .cases import seed_requests
-from .context import BuildContext, Chunk, open_context
-from .customers import insert_accounts, insert_customers, insert_logins
-from .marketing import insert_consents, insert_newsletter, insert_sends
-from .schema import DATASETS
-from .support import insert_agents, insert_messages, insert_tickets
+from .demo_analytics import write_analytics
+from .demo_billing import insert_invoice_lines, insert_invoices, insert_products
+from .demo_cases import seed_requests
+from .demo_context import BuildContext, Chunk, open_context
+from .demo_customers import insert_accounts, insert_customers, insert_logins
+from .demo_marketing import insert_consents, insert_newsletter, insert_sends
+from .demo_schema import DATASETS
+from .demo_support import insert_agents, insert_messages, insert_tickets
 
 __all__ = ["CHUNK_SUBJECTS", "MAP_SOURCE", "MAX_SUBJECTS", "MEMORY_LIMIT", "PRIMARY_KEY_CONSTRAINTS", "DemoSummary",
            "generate_demo"]
