@@ -11,7 +11,7 @@ keys would block later erasure and rectification).
 
     python data/chinook/build.py [TARGET_DIR]      # default: data/chinook (next to this script)
 
-The SQLite file: `CHINOOK_SQLITE`, else ../shared/external/chinook/Chinook_Sqlite.sqlite beside the repository.
+The SQLite file: `CHINOOK_SQLITE`, else data/external/chinook/Chinook_Sqlite.sqlite (a copy kept in the repository).
 Python's sqlite3 reads it (DuckDB's sqlite extension would have to be downloaded).
 """
 
@@ -31,7 +31,7 @@ import pyarrow as pa
 
 HERE = Path(__file__).resolve().parent
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SQLITE = REPO.parent / "shared" / "external" / "chinook" / "Chinook_Sqlite.sqlite"
+DEFAULT_SQLITE = REPO / "data" / "external" / "chinook" / "Chinook_Sqlite.sqlite"
 DB_FILE = "chinook.duckdb"
 MAP_FILE = "privacyops.yaml"
 

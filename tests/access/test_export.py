@@ -509,8 +509,7 @@ def _chinook_build():
 def test_chinook_customer_invoices_are_exported(tmp_path, monkeypatch):
     build = _chinook_build()
     sqlite_file = build.sqlite_path_default()
-    if not sqlite_file.is_file():
-        pytest.skip(f"Chinook SQLite file not found at {sqlite_file} (set CHINOOK_SQLITE)")
+    assert sqlite_file.is_file(), f"Chinook SQLite file not found at {sqlite_file}"
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "test-analyst")
     build.build(tmp_path / "chinook", sqlite_file)
     ws = open_workspace(tmp_path / "chinook")

@@ -33,8 +33,6 @@ def _load_build_module():
 
 chinook_build = _load_build_module()
 SQLITE = chinook_build.sqlite_path_default()
-pytestmark = pytest.mark.skipif(not SQLITE.is_file(), reason=f"Chinook SQLite file not found at {SQLITE} "
-                                                              f"(set CHINOOK_SQLITE)")
 
 
 # ---------------------------------------------------------------------------------------------------------------

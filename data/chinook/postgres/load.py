@@ -8,7 +8,7 @@ database, so pointing it at a shared server is safe. The database should be empt
     python data/chinook/postgres/load.py DSN        # e.g. "host=localhost dbname=chinook_test"
     python data/chinook/postgres/load.py            # DSN from $PRIVACYOPS_CHINOOK_DSN
 
-The script: `CHINOOK_POSTGRES_SQL`, else ../shared/external/chinook/Chinook_PostgreSql.sql beside the repository.
+The script: `CHINOOK_POSTGRES_SQL`, else data/external/chinook/Chinook_PostgreSql.sql (a copy kept in the repository).
 The password (if the DSN has one) reaches psql through PGPASSWORD, not its command line.
 """
 
@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-DEFAULT_SCRIPT = REPO.parent / "shared" / "external" / "chinook" / "Chinook_PostgreSql.sql"
+DEFAULT_SCRIPT = REPO / "data" / "external" / "chinook" / "Chinook_PostgreSql.sql"
 DSN_ENV = "PRIVACYOPS_CHINOOK_DSN"
 _CONNECT_LINE = re.compile(r"^\s*\\c(onnect)?\s+chinook\s*;?\s*$", re.M)
 

@@ -5,7 +5,7 @@ file is not ours to change: the workspace gets its own copy (written atomically:
 
     python data/chinook/sqlite/build.py [TARGET_DIR]   # default: this folder; another folder gets the map too
 
-The SQLite file: `CHINOOK_SQLITE`, else ../shared/external/chinook/Chinook_Sqlite.sqlite beside the repository
+The SQLite file: `CHINOOK_SQLITE`, else data/external/chinook/Chinook_Sqlite.sqlite (a copy kept in the repository)
 (the same lookup as data/chinook/build.py).
 """
 
@@ -26,7 +26,7 @@ MAP_FILE = "privacyops.yaml"
 
 def sqlite_path_default() -> Path:
     env = os.environ.get("CHINOOK_SQLITE")
-    return Path(env) if env else REPO.parent / "shared" / "external" / "chinook" / "Chinook_Sqlite.sqlite"
+    return Path(env) if env else REPO / "data" / "external" / "chinook" / "Chinook_Sqlite.sqlite"
 
 
 def build(target_dir: Path = HERE, sqlite_path: Path | None = None) -> Path:
