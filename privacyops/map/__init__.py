@@ -11,7 +11,9 @@ from .checker import parse_period
 from .fides import import_fides
 from .load import load_datamap, parse_datamap
 from .model import (
+    CREDENTIAL_CATEGORIES,
     EMAIL,
+    IMPLICIT_PARTY,
     EU_EEA,
     FILE_SOURCE_KINDS,
     NAME,
@@ -22,6 +24,7 @@ from .model import (
     DataMap,
     Dataset,
     Field,
+    Party,
     Period,
     Reference,
     RetentionRule,
@@ -30,7 +33,9 @@ from .model import (
 )
 
 __all__ = [
+    "CREDENTIAL_CATEGORIES",
     "EMAIL",
+    "IMPLICIT_PARTY",
     "EU_EEA",
     "FILE_SOURCE_KINDS",
     "NAME",
@@ -46,6 +51,7 @@ __all__ = [
     "load_datamap",
     "parse_datamap",
     "parse_period",
+    "Party",
     "Period",
     "Reference",
     "RetentionRule",

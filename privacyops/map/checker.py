@@ -66,6 +66,14 @@ class Checker:
             return None
         return str(value)
 
+    def flag(self, mapping: dict, key: str, path: tuple) -> bool:
+        """An optional true/false value of `mapping` (false when missing; anything else is reported)."""
+        value = mapping.get(key, False)
+        if not isinstance(value, bool):
+            self.add(path + (key,), f"expected true or false, got {value!r}")
+            return False
+        return value
+
     def names(self, value: Any, path: tuple) -> tuple[str, ...]:
         """A column name or a list of them."""
         if isinstance(value, str) and value.strip():
@@ -125,10 +133,13 @@ def parse_period(text: str) -> Period | None:
 
 
 def parse_anchor(text: str) -> Anchor | None:
-    """A retention anchor: a date column (`closed_at`) or a function of one (`end_of_month(closed_at)`)."""
+    """A retention anchor: a date column (`closed_at`), a function of one (`end_of_month(closed_at)`), either of a
+    row the dataset refers to (`member_id.left_on`: through the reference column member_id)."""
     m = _ANCHOR.match(str(text))
     if not m:
         return None
-    if m.group(3):
-        return Anchor(field=m.group(3))
-    return Anchor(field=m.group(2), function=m.group(1))
+    column, function = (m.group(3), None) if m.group(3) else (m.group(2), m.group(1))
+    via, dot, field = column.rpartition(".")
+    if dot and (not WORD.match(via) or not WORD.match(field)):
+        return None
+    return Anchor(field=field, function=function, via=via or None)

@@ -28,6 +28,8 @@ from .model import (
     RetentionRule,
     Source,
 )
+from .parties import context_fields as _context_fields
+from .parties import parse_parties
 
 
 def parse_datasets(c: Checker, raw: Any, purposes: dict[str, Purpose], retention: dict[str, RetentionRule],
@@ -66,13 +68,17 @@ def _dataset(c: Checker, name: str, spec: Any, purposes: dict[str, Purpose], ret
     if subject is not None and not WORD.match(str(subject)):
         c.add(p + ("subject",), f"subject type '{subject}' must be a single word such as customer or employee")
     erasure = _erasure(c, s, p, pk)
+    parties = parse_parties(c, s, p, fields, identities, refs)
+    for party in parties:  # a party's identities are the dataset's too (seeds, indexes)
+        for kind, cols in party.identities.items():
+            identities[kind] = tuple(dict.fromkeys(identities.get(kind, ()) + cols))
     return Dataset(
         name=name, source=str(src or ""), table=table, primary_key=pk, fields=fields, identities=identities,
         references=tuple(refs), purposes=tuple(map(str, ds_purposes)), retention=rule,
         recipients=tuple(map(str, ds_recipients)), subject=str(subject) if subject else None,
         description=c.text(s.get("description"), p + ("description",)),
         collected_from=c.text(s.get("collected_from"), p + ("collected_from",)),
-        erasure=erasure,
+        erasure=erasure, parties=parties, context_fields=_context_fields(c, s, p, fields),
     )
 
 
@@ -141,19 +147,20 @@ def _references(c: Checker, s: dict, p: tuple, name: str) -> list[Reference]:
     refs = []
     for col, target in c.mapping(s.get("references"), p + ("references",)).items():
         rp = p + ("references", col)
-        shared = False
+        shared = owned = False
         if isinstance(target, dict):
             t = c.mapping(target, rp, REFERENCE_KEYS, required=("to",))
-            shared = t.get("shared", False)
-            if not isinstance(shared, bool):
-                c.add(rp + ("shared",), f"expected true or false, got {shared!r}")
-                shared = False
+            shared, owned = c.flag(t, "shared", rp), c.flag(t, "owned", rp)
+            if shared and owned:
+                c.add(rp, "a reference is either shared (reference data, context only) or owned (the row is the "
+                          "subject's own, e.g. their address), not both")
+                owned = False
             target = t.get("to")
         if not isinstance(target, str) or "." not in target:
             c.add(rp, f"expected DATASET.COLUMN (e.g. crm.customers.customer_id), got {target!r}")
             continue
         to_ds, to_col = target.rsplit(".", 1)
-        refs.append(Reference(name, str(col), to_ds, to_col, shared))
+        refs.append(Reference(name, str(col), to_ds, to_col, shared, owned))
     return refs
 
 
@@ -217,8 +224,10 @@ def dataset_columns(ds: Dataset) -> set[str]:
     return cols | {c for cols_ in ds.identities.values() for c in cols_}
 
 
-def check_references(c: Checker, datasets: dict[str, Dataset]) -> None:
-    """Targets exist; belongs-to references form no cycle (walking up to a person must end)."""
+def check_references(c: Checker, datasets: dict[str, Dataset], retention: dict[str, RetentionRule]) -> None:
+    """Targets exist; a person never belongs to another person; belongs-to references (walked up, and owned ones
+    walked back from the owned row) form no cycle; an anchor through a reference names a reference and a column of
+    its target."""
     for ds in datasets.values():
         for r in ds.references:
             rp = ("datasets", ds.name, "references", r.column)
@@ -231,21 +240,47 @@ def check_references(c: Checker, datasets: dict[str, Dataset]) -> None:
                 c.add(rp, f"{ds.name} rows are people ({ds.subject}) and so are {r.to_dataset} rows "
                           f"({datasets[r.to_dataset].subject}): one person never belongs to another; mark the "
                           f"reference shared: true")
-    # Depth-first search for a cycle among belongs-to edges.
+        _check_anchor(c, ds, datasets, retention)
+    _check_cycles(c, datasets)
+
+
+def _check_anchor(c: Checker, ds: Dataset, datasets: dict[str, Dataset], retention: dict[str, RetentionRule]) -> None:
+    rule = retention.get(ds.retention) if ds.retention else None
+    if rule is None or rule.anchor.via is None:
+        return
+    ref = ds.reference(rule.anchor.via)
+    where = ("datasets", ds.name, "retention")
+    if ref is None:
+        c.add(where, f"rule {rule.name} counts from {rule.anchor.column}, but {ds.name} has no reference "
+                     f"'{rule.anchor.via}'; list it under references or give the rule a column of this dataset")
+    elif ref.to_dataset in datasets and rule.anchor.field not in dataset_columns(datasets[ref.to_dataset]):
+        c.add(where, f"rule {rule.name} counts from {rule.anchor.column}: '{rule.anchor.field}' is not a column of "
+                     f"{ref.to_dataset} in the map; list it under that dataset's fields")
+
+
+def _check_cycles(c: Checker, datasets: dict[str, Dataset]) -> None:
+    """Depth-first search for a cycle among the edges the walk up follows."""
+    ups: dict[str, list[tuple[str, str, str]]] = {n: [] for n in datasets}  # dataset -> (to, where, column)
+    for ds in datasets.values():
+        for r in ds.references:
+            if r.to_dataset not in datasets or r.shared:
+                continue
+            if r.owned:  # from the owned row back to its owner
+                ups[r.to_dataset].append((ds.name, ds.name, r.column))
+            else:
+                ups[ds.name].append((r.to_dataset, ds.name, r.column))
     state: dict[str, int] = {}
 
     def visit(name: str, trail: list[str]) -> None:
         state[name] = 1
-        for r in datasets[name].owner_references:
-            if r.to_dataset not in datasets:
-                continue
-            if state.get(r.to_dataset) == 1:
-                cycle = " -> ".join(trail + [name, r.to_dataset])
-                c.add(("datasets", name, "references", r.column),
+        for to, where, column in ups[name]:
+            if state.get(to) == 1:
+                cycle = " -> ".join(trail + [name, to])
+                c.add(("datasets", where, "references", column),
                       f"belongs-to references form a cycle ({cycle}); mark the reference that points at shared or "
                       f"peer rows with shared: true (e.g. an employee's manager)")
-            elif not state.get(r.to_dataset):
-                visit(r.to_dataset, trail + [name])
+            elif not state.get(to):
+                visit(to, trail + [name])
         state[name] = 2
 
     for name in datasets:

@@ -87,7 +87,7 @@ def parse_datamap(text: str, file: str | None = None, path: Path | None = None) 
     ledger = _ledger(c, top.get("ledger"))
     roles = _roles(c, top.get("roles"))
     consent = parse_consent(c, top.get("consent"), purposes, datasets)
-    check_references(c, datasets)
+    check_references(c, datasets, retention)
 
     if c.problems:
         raise DataMapError(c.problems)
@@ -206,12 +206,17 @@ def _retention(c: Checker, raw: Any) -> dict[str, RetentionRule]:
         anchor = parse_anchor(s["from"]) if isinstance(s.get("from"), str) and s.get("from") else None
         if s.get("from") is not None and (anchor is None
                                           or (anchor.function and anchor.function not in ANCHOR_FUNCTIONS)):
-            c.add(p + ("from",), f"'{s['from']}' is not an anchor; write a date column (closed_at) or "
-                                 f"{' / '.join(f + '(column)' for f in ANCHOR_FUNCTIONS)}")
+            c.add(p + ("from",), f"'{s['from']}' is not an anchor; write a date column (closed_at), "
+                                 f"{' / '.join(f + '(column)' for f in ANCHOR_FUNCTIONS)}, or a date column of the "
+                                 f"row a reference points at (member_id.left_on)")
             anchor = None
+        while_empty = s.get("keep_while_empty", False)
+        if not isinstance(while_empty, bool):
+            c.add(p + ("keep_while_empty",), f"expected true or false, got {while_empty!r}")
+            while_empty = False
         if keep and anchor:
             out[str(name)] = RetentionRule(str(name), keep, anchor, str(s.get("ground") or ""),
-                                           c.text(s.get("description"), p + ("description",)))
+                                           c.text(s.get("description"), p + ("description",)), while_empty)
     return out
 
 

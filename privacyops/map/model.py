@@ -42,16 +42,21 @@ AUTHORITY_KEYS = ("name", "country", "address", "website", "email", "phone")
 SETTINGS_KEYS = ("fiscal_year_start", "phone_match_digits", "name_match_threshold", "four_eyes")
 ROLES_KEYS = ("preparers", "approvers")
 PURPOSE_KEYS = ("description", "legal_basis", "legitimate_interest", "direct_marketing")
-RETENTION_KEYS = ("keep", "from", "ground", "description")
+RETENTION_KEYS = ("keep", "from", "ground", "description", "keep_while_empty")
 RECIPIENT_KEYS = ("description", "location", "role", "safeguards")
 SOURCE_KEYS = ("kind", "path", "location", "description", "options", "dsn_env", "dsn_file", "schema")
 LEDGER_KEYS = ("kind", "path", "dsn_env", "dsn_file")
 DATASET_KEYS = (
     "source", "table", "description", "subject", "primary_key", "identities", "references",
-    "purposes", "retention", "recipients", "fields", "erasure", "collected_from",
+    "purposes", "retention", "recipients", "fields", "erasure", "collected_from", "parties", "owner",
+    "context_fields",
 )
+PARTY_KEYS = ("reference", "identities", "fields")
+# Categories never shown or exported, whoever asks: they tell a person nothing and help an attacker.
+CREDENTIAL_CATEGORIES = frozenset({"user.authorization.credentials", "user.authorization.password"})
+IMPLICIT_PARTY = "subject"  # the single party of a dataset that names none
 FIELD_KEYS = ("category", "categories", "description", "free_text")
-REFERENCE_KEYS = ("to", "shared")
+REFERENCE_KEYS = ("to", "shared", "owned")
 ERASURE_KEYS = ("action", "keep_fields", "mask")
 CONSENT_KEYS = ("events", "processing", "stale_after")
 CONSENT_EVENT_KEYS = ("dataset", "subject", "purpose", "action", "at", "method", "notice", "granted", "withdrawn")
@@ -129,13 +134,21 @@ class Period:
 
 @dataclass(frozen=True)
 class Anchor:
-    """Where a retention period starts: a date column, or a function of it (`end_of_fiscal_year(closed_at)`)."""
+    """Where a retention period starts: a date column, or a function of it (`end_of_fiscal_year(closed_at)`); the
+    column may be one of the row the dataset refers to (`member_id.left_on`: `left_on` of the row `member_id`
+    points at)."""
 
     field: str
     function: str | None = None  # None: the field's own date; else one of ANCHOR_FUNCTIONS
+    via: str | None = None  # a reference column of the dataset: the date is in the referenced row
+
+    @property
+    def column(self) -> str:
+        """The anchor as written: `left_on` or `member_id.left_on`."""
+        return f"{self.via}.{self.field}" if self.via else self.field
 
     def __str__(self) -> str:
-        return f"{self.function}({self.field})" if self.function else self.field
+        return f"{self.function}({self.column})" if self.function else self.column
 
 
 @dataclass(frozen=True)
@@ -147,9 +160,13 @@ class RetentionRule:
     anchor: Anchor
     ground: str
     description: str | None = None
+    # True: while the anchor is empty (the item not returned, the membership open) the record is needed and kept,
+    # open-ended; without it an empty anchor only means the period has not started.
+    keep_while_empty: bool = False
 
     def __str__(self) -> str:
-        return f"{self.keep} from {self.anchor} ({self.ground})"
+        tail = f"; kept while {self.anchor.column} is empty" if self.keep_while_empty else ""
+        return f"{self.keep} from {self.anchor}{tail} ({self.ground})"
 
 
 @dataclass(frozen=True)
@@ -222,6 +239,33 @@ class Reference:
     to_dataset: str
     to_column: str
     shared: bool = False  # True: the target is shared reference data (context only, never walked down)
+    owned: bool = False  # True: the target row is the referencing row's own (a customer's address): its record too
+
+    @property
+    def belongs_to(self) -> bool:
+        """The referencing row belongs to the referenced one (walked up to find the person, down to their rows)."""
+        return not (self.shared or self.owned)
+
+
+@dataclass(frozen=True)
+class Party:
+    """A person a dataset's rows are about, and the fields that are theirs.
+
+    Found by a belongs-to `reference` (a column of the dataset) or by its own `identities` (kind -> columns), or
+    both. The `owner` owns the row (erasing it for them may delete it); the other parties only appear in it: they
+    see and can have erased only their own fields. A dataset that names no parties has one, `subject`, owning the
+    row and every personal field (`implicit`)."""
+
+    name: str
+    fields: tuple[str, ...]
+    reference: str | None = None
+    identities: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
+    owner: bool = False
+    implicit: bool = False
+
+    def identity_columns(self) -> set[str]:
+        """Every column holding one of the party's identities."""
+        return {c for cols in self.identities.values() for c in cols}
 
 
 @dataclass(frozen=True)
@@ -251,6 +295,8 @@ class Dataset:
     description: str | None = None
     collected_from: str | None = None  # the source of data not collected from the subject (Art. 14/15(1)(g))
     erasure: ErasurePolicy = field(default_factory=ErasurePolicy)
+    parties: tuple[Party, ...] = ()
+    context_fields: tuple[str, ...] = ()  # personal fields shown when the rows are context (reference data)
 
     def identity_columns(self, kind: str) -> tuple[str, ...]:
         """The columns holding identities of `kind` (none: ())."""
@@ -263,13 +309,55 @@ class Dataset:
 
     @property
     def owner_references(self) -> tuple[Reference, ...]:
-        """References to the rows this dataset's rows belong to (walked up to find the person)."""
-        return tuple(r for r in self.references if not r.shared)
+        """Belongs-to references: to the rows this dataset's rows belong to (walked up to find the person)."""
+        return tuple(r for r in self.references if r.belongs_to)
 
     @property
     def shared_references(self) -> tuple[Reference, ...]:
         """References to shared reference data (context only, never walked down)."""
         return tuple(r for r in self.references if r.shared)
+
+    @property
+    def owned_references(self) -> tuple[Reference, ...]:
+        """References to rows that are the referencing row's own (an address, a profile photo)."""
+        return tuple(r for r in self.references if r.owned)
+
+    def reference(self, column: str) -> Reference | None:
+        """The reference held in `column`, if any."""
+        return next((r for r in self.references if r.column == column), None)
+
+    @property
+    def named_parties(self) -> bool:
+        """Whether the map names the parties (then each row has several people in it)."""
+        return any(not p.implicit for p in self.parties)
+
+    @property
+    def owner_party(self) -> Party | None:
+        """The party that owns the row (None: no party does; erasure then only masks)."""
+        return next((p for p in self.parties if p.owner), None)
+
+    def party(self, name: str) -> Party | None:
+        """The party called `name`."""
+        return next((p for p in self.parties if p.name == name), None)
+
+    def party_of_reference(self, column: str) -> Party | None:
+        """The party found through the reference in `column` (None: a structural reference, or no parties)."""
+        return next((p for p in self.parties if p.reference == column), None)
+
+    def party_of_identity(self, columns: tuple[str, ...] | set[str]) -> Party | None:
+        """The party whose identity columns include `columns` (else the owner: dataset-level identities)."""
+        cols = set(columns)
+        return next((p for p in self.parties if cols & p.identity_columns()), None) or self.owner_party
+
+    def personal_fields(self) -> tuple[str, ...]:
+        """Fields with a personal data category."""
+        return tuple(f.name for f in self.fields.values() if f.personal)
+
+    def withheld_from(self, party: Party | None) -> tuple[str, ...]:
+        """The fields of the other parties: never shown to, exported for or changed for `party`."""
+        if party is None or not self.named_parties:
+            return ()
+        return tuple(f for p in self.parties if p.name != party.name for f in p.fields if f not in party.fields)
 
 
 @dataclass(frozen=True)
@@ -334,6 +422,10 @@ class DataMap:
     def children(self, dataset: str) -> list[Reference]:
         """Belongs-to references that point at `dataset` (rows that belong to its rows)."""
         return [r for d in self.datasets.values() for r in d.owner_references if r.to_dataset == dataset]
+
+    def owners_of(self, dataset: str) -> list[Reference]:
+        """Owned references that point at `dataset` (its rows are the referencing rows' own)."""
+        return [r for d in self.datasets.values() for r in d.owned_references if r.to_dataset == dataset]
 
     def identity_kinds(self) -> list[str]:
         """Every identity kind some dataset has, sorted."""
