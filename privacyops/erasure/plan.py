@@ -38,6 +38,7 @@ PLANNED, APPROVED, EXECUTING, DONE, UNVERIFIED, REFUSED = ("planned", "approved"
                                                            "unverified", "refused")
 SHARED_NOTE = "not erased: held under an identifier shared with another person — review"
 CONTEXT_NOTE = "not erased: reference data shared with other people"
+CO_OWNED_NOTE = "not erased: this record is also another person's own (e.g. a shared address) — review"
 MENTION_NOTE = "not erased: another person's record mentioning the subject — review"
 # Basis kinds (the start of a schedule entry's basis text): why a row is kept and what to re-check when due.
 B_RETENTION, B_WITH, B_REFERENCED, B_HOLD, B_ANCHOR = "retention", "kept with", "referenced", "hold", "anchor"
@@ -80,6 +81,11 @@ class PlannedRow:
     kept_fingerprint: str = ""  # the content of the columns that stay unchanged
     subject: str | None = None  # the subject ref this row belongs to (batch plans hold several)
     notes: list[str] = field(default_factory=list)
+    # Rows with named parties: the subject's party, whether they own the row (else they appear in it: only their
+    # fields change), and the other parties' columns (never read into the plan, compared or changed).
+    party: str | None = None
+    owner: bool = True
+    withheld: list[str] = field(default_factory=list)
 
     @property
     def rid(self) -> tuple[str, str]:
@@ -100,7 +106,8 @@ class PlannedRow:
                 "ground": self.ground, "until": iso(self.until), "due_on": iso(self.due_on), "masks": self.masks,
                 "kept": self.kept, "restricted": self.restricted, "scheduled": self.scheduled,
                 "hold_id": self.hold_id, "fingerprint": self.fingerprint, "kept_fingerprint": self.kept_fingerprint,
-                "subject": self.subject, "notes": self.notes}
+                "subject": self.subject, "notes": self.notes,
+                **({"party": self.party, "owner": self.owner, "withheld": self.withheld} if self.party else {})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "PlannedRow":
@@ -111,7 +118,8 @@ class PlannedRow:
                    kept=d.get("kept") or [], restricted=d.get("restricted", False),
                    scheduled=d.get("scheduled", False), hold_id=d.get("hold_id"),
                    fingerprint=d.get("fingerprint", ""), kept_fingerprint=d.get("kept_fingerprint", ""),
-                   subject=d.get("subject"), notes=d.get("notes") or [])
+                   subject=d.get("subject"), notes=d.get("notes") or [], party=d.get("party"),
+                   owner=d.get("owner", True), withheld=d.get("withheld") or [])
 
 
 @dataclass

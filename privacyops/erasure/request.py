@@ -12,6 +12,7 @@ from ..map import EMAIL, NAME
 from ..workspace import Workspace, current_actor
 from ..workspace.keys import keyed_hash, workspace_secret
 from .decide import Decider
+from .parties import for_party
 from .plan import (
     CONTEXT_NOTE,
     MENTION_NOTE,
@@ -100,17 +101,20 @@ def subject_plan_rows(ws: Workspace, decider: Decider, records: SubjectRecords,
     ref = records.subject.ref if records.subject else None
     rows: dict[tuple[str, str], PlannedRow] = {}
     data: dict[tuple[str, str], dict[str, Any]] = {}
+    not_erased: list[NotErased] = []
     for name, recs in records.records.items():
         ds = ws.datamap.datasets[name]
-        for r in recs.rows:
-            pr = decider.decide(ds, r, subject=ref)
+        for i, r in enumerate(recs.rows):
+            pr = for_party(decider, decider.decide(ds, r, subject=ref), ds, r, recs, i)
+            if isinstance(pr, NotErased):
+                not_erased.append(pr)
+                continue
             rows[pr.rid] = pr
             data[pr.rid] = r
     if data_out is None:
         settle(decider, rows, data)
     else:
         data_out.update(data)
-    not_erased: list[NotErased] = []
     for name, recs in records.shared.items():
         not_erased += [NotErased(name, k, SHARED_NOTE, ref) for k in recs.keys()]
     for name, recs in records.context.items():

@@ -54,6 +54,8 @@ def settle(decider: Decider, rows: dict[tuple[str, str], PlannedRow], data: dict
             for pr in by_ds.get(name, []):
                 if pr.action in (RETAIN, BLOCKED) and (pr.hold_id or pr.rule):
                     continue  # decided by its own hold or rule
+                if not pr.owner:
+                    continue  # the subject only appears in the row: it follows its owner, not them
                 row = data[pr.rid]
                 parents = parents_of(ds, row)
                 kept = [p for p in parents if p.action in (RETAIN, BLOCKED)]
@@ -121,8 +123,8 @@ def _referencing(decider: Decider, ds: Dataset, deleted: list[dict[str, Any]], r
             for g in got:
                 rid = (other.name, key_json(row_key(other, g)))
                 planned = rows.get(rid)
-                if planned is not None and planned.action == DELETE:
-                    continue
+                if planned is not None and (planned.action == DELETE or ref.column in planned.masks):
+                    continue  # gone, or no longer pointing at the row (the plan masks the reference)
                 out.append((ref, str(g.get(ref.column)), rid, planned))
     return out
 

@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 from ..errors import LookupInputError
 from ..ledger.schedule import key_json
 from ..lookup import AMBIGUOUS, FOUND, lookup
-from ..map import EMAIL, Dataset
+from ..map import EMAIL, DataMap, Dataset, Reference
 from ..values import format_key
 from ..workspace import Workspace
 from .plan import (
@@ -56,13 +56,13 @@ def _state(pr: PlannedRow, cur: dict[str, Any] | None) -> str:
     if pr.action == DELETE:
         if cur is None:
             return "post"
-        return "pre" if fingerprint(cur) == pr.fingerprint else "changed"
+        return "pre" if fingerprint(cur, skip=pr.withheld) == pr.fingerprint else "changed"
     if cur is None:
         return "gone"
-    if fingerprint(cur) == pr.fingerprint:
+    if fingerprint(cur, skip=pr.withheld) == pr.fingerprint:
         return "pre"
     if all(_same(cur.get(c), m["value"]) for c, m in pr.masks.items()) and \
-            fingerprint(cur, skip=pr.masks) == pr.kept_fingerprint:
+            fingerprint(cur, skip=[*pr.masks, *pr.withheld]) == pr.kept_fingerprint:
         return "post"
     return "changed"
 
@@ -84,8 +84,8 @@ def _check_source(ws: Workspace, plan: ErasurePlan, src: str, con) -> tuple[dict
         for pr in prs:
             cur = now.get(key_json(pr.key))
             st = _state(pr, cur)
-            if cur is not None:
-                current[f"{name}\x00{key_json(pr.key)}"] = cur
+            if cur is not None:  # other parties' fields are not the subject's (their e-mails are never searched)
+                current[f"{name}\x00{key_json(pr.key)}"] = {c: v for c, v in cur.items() if c not in pr.withheld}
             if st == "pre":
                 todo.setdefault(name, []).append(pr)
             elif st != "post":
@@ -114,9 +114,30 @@ def _new_children(ws: Workspace, plan: ErasurePlan, src: str, con) -> list[str]:
             if not keys or parent.primary_key != (ref.to_column,):
                 continue
             for g in con.select_in(child, ref.column, [k[0] for k in keys]).dicts():
-                if (child.name, key_json(row_key(child, g))) not in planned:
+                if (child.name, key_json(row_key(child, g))) not in planned and \
+                        not _someone_elses(dm, child, ref, g, keys_by_ds):
                     found[child.name] = found.get(child.name, 0) + 1
     return [f"{n} new record(s) in {name} belong to planned records" for name, n in found.items()]
+
+
+def _someone_elses(dm: DataMap, child: Dataset, via: Reference, row: dict[str, Any],
+                   keys_by_ds: dict[str, list[tuple]]) -> bool:
+    """Whether `row`, reached through `via` from a planned row, is another person's: the reference that says whose
+    it is (the owner party's, or one straight to a person) points at a row the plan is not about (the owner wins,
+    as in the lookup)."""
+    if child.named_parties:
+        if child.party_of_reference(via.column) is not None:
+            return False  # the subject is a party of the row: a new row of theirs
+        owner = child.owner_party
+        deciding = [child.reference(owner.reference)] if owner is not None and owner.reference else []
+    else:
+        deciding = [d for d in dm.person_references(child) if d != via]
+    for d in deciding:
+        value = row.get(d.column)
+        if value is not None and dm.datasets[d.to_dataset].primary_key == (d.to_column,) and \
+                str(value) not in {str(k[0]) for k in keys_by_ds.get(d.to_dataset, [])}:
+            return True
+    return False
 
 
 def _orphans_by_email(ws: Workspace, emails: Iterable[str], known: set[tuple[str, str]]) -> dict[str, int]:
@@ -145,7 +166,7 @@ def _new_by_lookup(ws: Workspace, plan: ErasurePlan) -> list[str]:
     rely on the set-based checks: every planned parent's children, and e-mail holders without an owner)."""
     if plan.kind != REQUEST:
         return []
-    planned = {pr.rid for pr in plan.rows}
+    planned = {pr.rid for pr in plan.rows} | {(n.dataset, key_json(n.key)) for n in plan.not_erased}
     out: dict[str, int] = {}
     for s in plan.subjects:
         if not s.get("ref"):
@@ -198,7 +219,8 @@ def verify_plan(ws: Workspace, plan: ErasurePlan, emails: Iterable[str] = (), *,
                 for c, m in pr.masks.items():
                     if not _same(cur.get(c), m["value"]):
                         problems.append(f"{pr.ref} field {c} does not hold its masked value ({m['strategy']})")
-                if pr.kept_fingerprint and fingerprint(cur, skip=pr.masks) != pr.kept_fingerprint:
+                kept = fingerprint(cur, skip=[*pr.masks, *pr.withheld])
+                if pr.kept_fingerprint and kept != pr.kept_fingerprint:
                     problems.append(f"{pr.ref}: the fields it keeps changed")
     lookups = 0
     if plan.kind not in (DUE, RETENTION):  # no subjects: the rows read back are the check

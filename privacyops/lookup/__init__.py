@@ -7,7 +7,7 @@ mentions in other people's rows (mentions.py). The answer is a `SubjectRecords` 
 
 from .find import lookup
 from .identify import AUTO, detect_kinds, parse_ref
-from .subject import AMBIGUOUS, FOUND, NOT_FOUND, Candidate, DatasetRecords, Mention, SubjectRecords
+from .subject import AMBIGUOUS, FOUND, NOT_FOUND, WITHHELD, Candidate, DatasetRecords, Mention, SubjectRecords
 
 __all__ = ["AMBIGUOUS", "AUTO", "FOUND", "NOT_FOUND", "Candidate", "DatasetRecords", "Mention", "SubjectRecords",
-           "detect_kinds", "lookup", "parse_ref"]
+           "WITHHELD", "detect_kinds", "lookup", "parse_ref"]

@@ -14,18 +14,19 @@ from typing import Any
 
 from ..errors import LookupInputError
 from ..ledger import audit, get_case
-from ..map import EMAIL
+from ..map import EMAIL, IMPLICIT_PARTY, Party
 from ..workspace import Workspace
 from .identify import AUTO, parse_ref, search_kinds
 from .mentions import find_mentions
 from .people import Roots, candidate, seeds
-from .reader import Found, Reader, Row, RowKey
-from .records import context, expand_by_identity, identity_values, walk_down
-from .subject import AMBIGUOUS, FOUND, NOT_FOUND, DatasetRecords, SubjectRecords
+from .reader import Found, Person, Reader, Row, RowKey
+from .records import context, context_columns, expand_by_identity, identity_values, walk_down
+from .subject import AMBIGUOUS, FOUND, NOT_FOUND, WITHHELD, DatasetRecords, SubjectRecords
 
 
-def dataset_records(reader: Reader, found: Found) -> dict[str, DatasetRecords]:
-    """The found rows per dataset, in map order, with what the map says about them."""
+def dataset_records(reader: Reader, found: Found, context: bool = False) -> dict[str, DatasetRecords]:
+    """The found rows per dataset, in map order, with what the map says about them. Other parties' fields are
+    withheld (WITHHELD); context rows show only their key, non-personal and context fields."""
     dm = reader.dm
     out = {}
     for name in dm.datasets:  # map order: stable, readable output
@@ -34,20 +35,32 @@ def dataset_records(reader: Reader, found: Found) -> dict[str, DatasetRecords]:
             continue
         ds = dm.datasets[name]
         rule = dm.retention.get(ds.retention) if ds.retention else None
+        columns = list(next(iter(rows.values())).keys())
+        if context:
+            columns = context_columns(ds, columns)
+        shown, roles, withheld, co_owned, owner = [], [], [], [], []
+        for k, r in rows.items():
+            role = found.role.get((name, k), IMPLICIT_PARTY)
+            hidden = [c for c in ds.withheld_from(ds.party(role)) if c in r]
+            shown.append({c: (WITHHELD if c in hidden and r[c] is not None else r[c]) for c in columns})
+            roles.append(role)
+            withheld.append(hidden)
+            co_owned.append((name, k) in found.co_owned)
+            owner.append(context or found.owns(name, k))
         out[name] = DatasetRecords(
-            dataset=name, source=ds.source, location=dm.sources[ds.source].location,
-            columns=list(next(iter(rows.values())).keys()), rows=list(rows.values()),
-            categories={f.name: list(f.categories) for f in ds.fields.values()},
+            dataset=name, source=ds.source, location=dm.sources[ds.source].location, columns=columns, rows=shown,
+            categories={f.name: list(f.categories) for f in ds.fields.values() if f.name in columns},
             purposes=[{"name": p, "description": dm.purposes[p].description,
                        "legal_basis": dm.purposes[p].legal_basis} for p in ds.purposes],
             retention={"name": rule.name, "keep": str(rule.keep), "from": str(rule.anchor),
                        "ground": rule.ground} if rule else None,
             via=found.via.get(name, []), description=ds.description, primary_key=ds.primary_key,
+            roles=roles, withheld=withheld, co_owned=co_owned, owner=owner,
         )
     return out
 
 
-def _start_from_pick(reader: Reader, result: SubjectRecords, found: Found, pick: str) -> dict[str, dict[tuple, Row]]:
+def _start_from_pick(reader: Reader, result: SubjectRecords, found: Found, pick: str) -> tuple[dict, Person]:
     ds, key = parse_ref(pick, reader.dm)
     rows = reader.fetch_keys(ds, [key])
     if not rows:
@@ -55,29 +68,29 @@ def _start_from_pick(reader: Reader, result: SubjectRecords, found: Found, pick:
     found.add(ds, rows, "picked")
     root = (ds.name, reader.key(ds, rows[0]))
     result.subject = candidate(reader, root, rows[0], 1.0, ["pick"])
-    return {ds.name: {root[1]: rows[0]}}
+    return {ds.name: {root[1]: rows[0]}}, Person(ds.name if ds.subject else None, rows[0] if ds.subject else None)
 
 
 def _start_from_seeds(reader: Reader, result: SubjectRecords, found: Found, text: str,
-                      kinds: list[str]) -> dict[str, dict[tuple, Row]] | None:
-    """The person (or the subject-less rows) the identifier leads to; None when nothing matched or the user must
-    pick one of several candidates (then `result` says so)."""
+                      kinds: list[str]) -> tuple[dict[str, dict[tuple, Row]], Person] | None:
+    """The person (or the rows of nobody's, e.g. a newsletter list) the identifier leads to; None when nothing
+    matched or the user must pick one of several candidates (then `result` says so)."""
     dm = reader.dm
-    start_rows, scores = seeds(reader, kinds, text)
+    start_rows, matched = seeds(reader, kinds, text)
     if not start_rows.rows:
         return None
-    matched = [k for k in kinds if any(v == f"identity: {k}" for vs in start_rows.via.values() for v in vs)]
-    result.kind = matched[0] if len(matched) == 1 else "/".join(matched)
-    roots = Roots(reader, start_rows)
+    kinds_hit = [k for k in kinds if any(v == f"identity: {k}" for vs in start_rows.via.values() for v in vs)]
+    result.kind = kinds_hit[0] if len(kinds_hit) == 1 else "/".join(kinds_hit)
+    roots = Roots(reader, start_rows, {rid: party for rid, (party, _) in matched.items()})
     people: dict[RowKey, tuple[float, set[str]]] = {}
-    orphans: dict[str, dict[tuple, Row]] = {}
+    orphans: list[tuple[RowKey, Party | None]] = []
     for seed, tops in roots.tops.items():
         for top in tops:
             if dm.datasets[top[0]].subject:
                 best, via = people.get(top, (0.0, set()))
-                people[top] = (max(best, scores.get(seed, 1.0)), via | {seed[0]})
-            else:
-                orphans.setdefault(top[0], {})[top[1]] = roots.rows_of[top]
+                people[top] = (max(best, matched.get(seed, (None, 1.0))[1]), via | {seed[0]})
+            else:  # a row of nobody's (a newsletter list), or one naming the person only by identity (a guest)
+                orphans.append((top, matched.get(top, (None, 1.0))[0] if top == seed else None))
     ranked = sorted((candidate(reader, top, roots.rows_of.get(top), s, via) for top, (s, via) in people.items()),
                     key=lambda c: (-c.score, c.ref))
     by_name = any(via.startswith("identity: name") for vias in start_rows.via.values() for via in vias)
@@ -85,14 +98,21 @@ def _start_from_seeds(reader: Reader, result: SubjectRecords, found: Found, text
         result.status, result.candidates = AMBIGUOUS, ranked
         return None
     start: dict[str, dict[tuple, Row]] = {}
+    person = Person()
     if ranked:
         top = result.subject = ranked[0]
-        start = {top.dataset: {top.key: roots.rows_of[(top.dataset, top.key)]}}
-        found.add(dm.datasets[top.dataset], start[top.dataset].values(), f"identity: {result.kind}")
-    for name, rows in orphans.items():  # rows that belong to no person (e.g. a newsletter list)
-        found.add(dm.datasets[name], rows.values(), f"identity: {result.kind}")
-        start.setdefault(name, {}).update(rows)
-    return start
+        row = roots.rows_of[(top.dataset, top.key)]
+        person = Person(top.dataset, row)
+        start = {top.dataset: {top.key: row}}
+        found.add(dm.datasets[top.dataset], [row], f"identity: {result.kind}")
+    for (name, key), party in orphans:
+        ds = dm.datasets[name]
+        owns = party is None or party.owner
+        found.add(ds, [roots.rows_of[(name, key)]], f"identity: {result.kind}",
+                  party.name if party is not None else IMPLICIT_PARTY, owns)
+        if owns:
+            start.setdefault(name, {})[key] = roots.rows_of[(name, key)]
+    return start, person
 
 
 def _run(reader: Reader, result: SubjectRecords, text: str, kinds: list[str], pick: str | None,
@@ -100,19 +120,20 @@ def _run(reader: Reader, result: SubjectRecords, text: str, kinds: list[str], pi
     """Fill `result` in place."""
     found = Found()
     if pick:
-        start = _start_from_pick(reader, result, found, pick)
+        start, person = _start_from_pick(reader, result, found, pick)
     else:
-        start = _start_from_seeds(reader, result, found, text, kinds)
-        if start is None:
+        got = _start_from_seeds(reader, result, found, text, kinds)
+        if got is None:
             return
-    walk_down(reader, found, start)
+        start, person = got
+    walk_down(reader, found, person, start)
     emails, phones = identity_values(reader, found)
     if kinds and kinds[0] == EMAIL:
         emails.add(text.lower())
-    apart = expand_by_identity(reader, found, emails, phones)
+    apart = expand_by_identity(reader, found, person, emails, phones)
     result.records = dataset_records(reader, found)
     result.shared = dataset_records(reader, apart)
-    result.context = dataset_records(reader, context(reader, found))
+    result.context = dataset_records(reader, context(reader, found), context=True)
     if mentions:
         result.mentions = find_mentions(reader, found, emails, phones)
     result.status = FOUND if result.records else NOT_FOUND

@@ -1,77 +1,108 @@
 """From an identifier to people: the rows whose identity fields match (seeds), and the people they belong to.
 
-From each seed the walk goes *up* the belongs-to references to the top; a top row in a dataset with `subject:` is
-a person. Two different people are never merged: they come back as candidates.
+From each seed the walk goes *up* to the top, following only the references that say whose the row is: the
+reference of the party whose identity matched (a guest's e-mail never leads to the host), else the owner's; for a
+dataset without named parties, a reference straight to a person decides when it is set (the owner wins), else
+every belongs-to reference. An owned row (a customer's address) leads up to the rows that own it. A top row in a
+dataset with `subject:` is a person. Two different people are never merged: they come back as candidates.
 """
 
 from __future__ import annotations
 
 from typing import Iterable
 
-from ..map import EMAIL, NAME, PHONE
+from ..map import EMAIL, NAME, PHONE, Dataset, Party, Reference
 from ..sources import SCORE
 from ..values import format_key
-from .reader import Found, Reader, Row, RowKey
+from .reader import Found, Reader, Row, RowKey, identity_groups
 from .subject import Candidate
 
+Seed = tuple[Party | None, float]  # the party the identity named in the row, and the match's score
 
-def seeds(reader: Reader, kinds: list[str], value: str) -> tuple[Found, dict[RowKey, float]]:
-    """Rows whose identity columns of `kinds` match `value`, with a score (1.0 for exact kinds)."""
-    found, scores = Found(), {}
+
+def seeds(reader: Reader, kinds: list[str], value: str) -> tuple[Found, dict[RowKey, Seed]]:
+    """Rows whose identity columns of `kinds` match `value`, with the party they name and a score (1.0 for exact
+    kinds)."""
+    found: Found = Found()
+    matched: dict[RowKey, Seed] = {}
     for ds in reader.dm.datasets.values():
         for kind in kinds:
-            cols = ds.identity_columns(kind)
-            if not cols:
-                continue
-            if kind == NAME:
-                rows = reader.con(ds).name_candidates(ds, cols, value,
-                                                      reader.dm.settings.name_match_threshold).dicts()
-                for r in rows:
-                    scores[(ds.name, reader.key(ds, r))] = float(r.pop(SCORE))
-            else:
-                rows = reader.identity_rows(ds, kind, [value])
-                for r in rows:
-                    scores[(ds.name, reader.key(ds, r))] = 1.0
-            found.add(ds, rows, f"identity: {kind}")
-    return found, scores
+            for party, cols in identity_groups(ds, kind):
+                if kind == NAME:
+                    rows = reader.con(ds).name_candidates(ds, cols, value,
+                                                          reader.dm.settings.name_match_threshold).dicts()
+                    scored = [(r, float(r.pop(SCORE))) for r in rows]
+                else:
+                    scored = [(r, 1.0) for r in reader.identity_rows(ds, kind, [value], cols)]
+                for r, score in scored:
+                    rid = (ds.name, reader.key(ds, r))
+                    if rid not in matched or (party is not None and party.owner):
+                        matched[rid] = (party, max(score, matched.get(rid, (None, 0.0))[1]))
+                found.add(ds, [r for r, _ in scored], f"identity: {kind}")
+    return found, matched
+
+
+def up_references(reader: Reader, ds: Dataset, row: Row, party: Party | None) -> tuple[Reference, ...]:
+    """The references to follow up from `row`, seen as `party`'s row (None: as the owner's)."""
+    if ds.named_parties:
+        who = party or ds.owner_party
+        ref = ds.reference(who.reference) if who is not None and who.reference else None
+        return (ref,) if ref is not None else ()
+    direct = [r for r in reader.dm.person_references(ds) if row.get(r.column) is not None]
+    return tuple(direct) if direct else ds.owner_references
 
 
 class Roots:
-    """For every starting row, the topmost rows reached by walking belongs-to references up."""
+    """For every starting row, the topmost rows reached by walking up (see the module docstring)."""
 
-    def __init__(self, reader: Reader, start: Found):
+    def __init__(self, reader: Reader, start: Found, parties: dict[RowKey, Party | None]):
         self.reader = reader
         self.rows_of: dict[RowKey, Row] = {}
         self.parents: dict[RowKey, set[RowKey]] = {}
-        self._climb(start)
+        self._climb(start, parties)
         self.tops = {(name, k): self._top((name, k), frozenset()) for name, rows in start.rows.items() for k in rows}
 
-    def _climb(self, start: Found) -> None:
-        dm, reader = self.reader.dm, self.reader
+    def _climb(self, start: Found, parties: dict[RowKey, Party | None]) -> None:
         frontier = {name: dict(rows) for name, rows in start.rows.items()}
         seen: set[RowKey] = set()
         while frontier:
             nxt: dict[str, dict[tuple, Row]] = {}
             for name, rows in frontier.items():
-                ds = dm.datasets[name]
+                ds = self.reader.dm.datasets[name]
                 for k, r in rows.items():
                     self.rows_of[(name, k)] = r
                     seen.add((name, k))
-                for ref in ds.owner_references:
-                    target = dm.datasets[ref.to_dataset]
-                    values = {r[ref.column] for r in rows.values() if r.get(ref.column) is not None}
-                    if not values:
-                        continue
-                    by_value: dict[str, list[Row]] = {}
-                    for g in reader.select_in(target, ref.to_column, values):
-                        by_value.setdefault(str(g[ref.to_column]), []).append(g)
-                    for k, r in rows.items():
-                        for g in by_value.get(str(r.get(ref.column)), []):
-                            gk = (target.name, reader.key(target, g))
-                            self.parents.setdefault((name, k), set()).add(gk)
-                            if gk not in seen:
-                                nxt.setdefault(target.name, {})[gk[1]] = g
+                for (target, gk, g), child in self._parents_of(ds, rows, parties):
+                    self.parents.setdefault((name, child), set()).add((target, gk))
+                    if (target, gk) not in seen:
+                        nxt.setdefault(target, {})[gk] = g
             frontier = nxt
+
+    def _parents_of(self, ds: Dataset, rows: dict[tuple, Row], parties: dict[RowKey, Party | None]):
+        """((dataset, key, row), child key) for every parent of the rows: set-based, one query per reference."""
+        reader = self.reader
+        by_ref: dict[Reference, list[tuple]] = {}
+        for k, r in rows.items():
+            for ref in up_references(reader, ds, r, parties.get((ds.name, k))):
+                if r.get(ref.column) is not None:
+                    by_ref.setdefault(ref, []).append(k)
+        for ref, keys in by_ref.items():
+            target = reader.dm.datasets[ref.to_dataset]
+            by_value: dict[str, list[Row]] = {}
+            for g in reader.select_in(target, ref.to_column, {rows[k][ref.column] for k in keys}):
+                by_value.setdefault(str(g[ref.to_column]), []).append(g)
+            for k in keys:
+                for g in by_value.get(str(rows[k][ref.column]), []):
+                    yield (target.name, reader.key(target, g), g), k
+        for ref in reader.dm.owners_of(ds.name):  # an owned row leads up to the rows that own it
+            owner = reader.dm.datasets[ref.dataset]
+            values = {r[ref.to_column] for r in rows.values() if r.get(ref.to_column) is not None}
+            if not values:
+                continue
+            for g in reader.select_in(owner, ref.column, values):
+                for k, r in rows.items():
+                    if str(r.get(ref.to_column)) == str(g[ref.column]):
+                        yield (owner.name, reader.key(owner, g), g), k
 
     def _top(self, node: RowKey, trail: frozenset) -> set[RowKey]:
         ups = self.parents.get(node, set()) - trail

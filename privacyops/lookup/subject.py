@@ -14,6 +14,7 @@ import pandas as pd
 from ..values import json_safe
 
 FOUND, AMBIGUOUS, NOT_FOUND = "found", "ambiguous", "not_found"
+WITHHELD = "[another person's data]"  # what a field of another party of a row shows
 
 
 @dataclass
@@ -64,10 +65,22 @@ class DatasetRecords:
     via: list[str]  # how the rows were reached
     description: str | None = None
     primary_key: tuple[str, ...] = ()
+    # Per row, parallel to `rows`: the party the subject is in it (`subject` when the dataset names none), the
+    # columns withheld as other people's data (their values replaced by WITHHELD), and whether other people own
+    # the row too (a shared address).
+    roles: list[str] = field(default_factory=list)
+    withheld: list[list[str]] = field(default_factory=list)
+    co_owned: list[bool] = field(default_factory=list)
+    owner: list[bool] = field(default_factory=list)  # whether the subject owns the row (else they appear in it)
 
     @property
     def count(self) -> int:
         return len(self.rows)
+
+    @property
+    def with_others(self) -> bool:
+        """Whether other people are in these rows (other parties, co-owners): then the rows say who is whose."""
+        return any(self.withheld) or any(self.co_owned) or not all(self.owner or [True])
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=self.columns)
@@ -82,6 +95,8 @@ class DatasetRecords:
             "categories": self.categories, "purposes": self.purposes, "retention": self.retention,
             "primary_key": list(self.primary_key), "columns": self.columns,
             "rows": [json_safe(r) for r in self.rows],
+            **({"roles": self.roles, "withheld": self.withheld, "co_owned": self.co_owned, "owner": self.owner}
+               if self.with_others else {}),
         }
 
 

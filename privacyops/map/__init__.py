@@ -13,9 +13,9 @@ from .load import load_datamap, parse_datamap
 from .model import (
     CREDENTIAL_CATEGORIES,
     EMAIL,
-    IMPLICIT_PARTY,
     EU_EEA,
     FILE_SOURCE_KINDS,
+    IMPLICIT_PARTY,
     NAME,
     PHONE,
     Anchor,

@@ -423,6 +423,12 @@ class DataMap:
         """Belongs-to references that point at `dataset` (rows that belong to its rows)."""
         return [r for d in self.datasets.values() for r in d.owner_references if r.to_dataset == dataset]
 
+    def person_references(self, ds: Dataset) -> tuple[Reference, ...]:
+        """Belongs-to references of `ds` straight to a person (a subject dataset): when one is set, it says whose
+        row it is, whatever other path reaches the row (the owner wins)."""
+        return tuple(r for r in ds.owner_references if r.to_dataset in self.datasets
+                     and self.datasets[r.to_dataset].subject)
+
     def owners_of(self, dataset: str) -> list[Reference]:
         """Owned references that point at `dataset` (its rows are the referencing rows' own)."""
         return [r for d in self.datasets.values() for r in d.owned_references if r.to_dataset == dataset]
