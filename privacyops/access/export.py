@@ -95,6 +95,7 @@ def _data_json(ws: Workspace, plan: ExportPlan, case: Case, export_id: str, gene
                             "labels": [category_label(x, plan.language) for x in d.categories.get(c, [])]}
                            for c in d.columns],
                 "withheld_fields": d.withheld_fields,
+                "other_peoples_fields": d.others_fields,
                 "csv": d.csv_name,
                 "records": [json_safe(r) for r in d.rows],
             } for n, d in plan.datasets.items()
@@ -107,6 +108,8 @@ def _data_json(ws: Workspace, plan: ExportPlan, case: Case, export_id: str, gene
             "records_of_others_mentioning_you": plan.withheld_mentions,
             "records_under_a_shared_identifier": plan.withheld_shared,
             "withheld_fields": plan.withheld_fields,
+            "other_peoples_fields_in_your_records": {n: d.others_rows for n, d in plan.datasets.items()
+                                                      if d.others_rows},
         },
     }
     return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

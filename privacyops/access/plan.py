@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..errors import CaseError, PrivacyOpsError
 from ..ledger import CLOSED, Case, audit, get_case, open_ledger
-from ..lookup import AMBIGUOUS, FOUND, SubjectRecords, lookup
+from ..lookup import AMBIGUOUS, FOUND, WITHHELD, SubjectRecords, lookup
 from ..map import EMAIL, NAME, PHONE
 from ..sources import digits_of
 from ..workspace import Workspace
@@ -111,6 +111,8 @@ class DatasetPlan:
     masked_phones: int = 0
     masked_rows: int = 0
     free_text_fields: list[str] = field(default_factory=list)
+    others_fields: list[str] = field(default_factory=list)  # other people's fields in these rows, left out
+    others_rows: int = 0  # rows with another person's fields left out (Art. 15(4))
 
     @property
     def count(self) -> int:
@@ -169,6 +171,7 @@ class ExportPlan:
             "masked_emails": self.masked_emails, "masked_phones": self.masked_phones,
             "withheld_mentions": dict(self.withheld_mentions), "withheld_shared": dict(self.withheld_shared),
             "withheld_fields": self.withheld_fields, "context": dict(self.context),
+            "others_fields": {n: d.others_rows for n, d in self.datasets.items() if d.others_rows},
             "candidates": [c.ref for c in self.records.candidates],
         }
 
@@ -193,6 +196,11 @@ class ExportPlan:
         for n, fields in self.withheld_fields.items():
             rows.append({"dataset": n, "records": self.datasets[n].count,
                          "withheld": "fields: " + ", ".join(fields), "why": "security credentials"})
+        for n, d in self.datasets.items():
+            if d.others_rows:
+                rows.append({"dataset": n, "records": d.others_rows,
+                             "withheld": "fields: " + ", ".join(d.others_fields),
+                             "why": "another person's data in the subject's records (Art. 15(4))"})
         for n, c in self.context.items():
             rows.append({"dataset": n, "records": c, "withheld": "shared reference data",
                          "why": "not data about the subject"})
@@ -214,6 +222,8 @@ class ExportPlan:
                 notes.append(f"{d.masked_phones} phone number(s) of others masked")
             if d.withheld_fields:
                 notes.append("withheld: " + ", ".join(d.withheld_fields))
+            if d.others_rows:
+                notes.append(f"other people's fields left out in {d.others_rows} row(s)")
             out.append(f"  {n:<32}{d.count:>6}" + (f"  ({'; '.join(notes)})" if notes else ""))
         fmt = lambda counts: ", ".join(f"{n} ({c})" for n, c in counts.items()) or "none"  # noqa: E731
         out.append(f"withheld, other people's records mentioning the subject: {fmt(self.withheld_mentions)}")
@@ -233,7 +243,7 @@ def _own_identities(ws: Workspace, result: SubjectRecords) -> tuple[set[str], se
             for r in recs.rows:
                 for c in cols:
                     v = r.get(c)
-                    if v in (None, ""):
+                    if v in (None, "", WITHHELD):
                         continue
                     values.add(str(v))
                     if kind == EMAIL:
@@ -311,8 +321,12 @@ def plan_export(ws: Workspace, case_id: str | None, identifier: str | None = Non
         dp = DatasetPlan(dataset=name, description=recs.description, columns=columns,
                          categories={c: list(cats) for c, cats in recs.categories.items()}, rows=[],
                          csv_name=csv_name, withheld_fields=withheld, free_text_fields=free)
-        for r in recs.rows:
+        for i, r in enumerate(recs.rows):
             row = {c: r.get(c) for c in columns}
+            others = [c for c in (recs.withheld[i] if recs.withheld else []) if c in row]
+            if others:  # another party's fields: in the copy as "[another person's data]" (they were in the row)
+                dp.others_rows += 1
+                dp.others_fields = list(dict.fromkeys(dp.others_fields + others))
             changed = False
             for f in free:
                 value = row.get(f)

@@ -537,3 +537,31 @@ def test_chinook_customer_invoices_are_exported(tmp_path, monkeypatch):
     assert all(totals[i] == f"{t:.2f}" for i, _d, t in invoices)  # exact decimals, as text
     assert data["datasets"]["InvoiceLine"]["count"] == lines
     assert set(data["datasets"]) == {"Customer", "Invoice", "InvoiceLine"}  # no employee, no catalogue
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rows with several people in them (tests/support/club.py): the copy holds the subject's fields only.
+
+
+def test_a_hosts_copy_leaves_out_the_guests_fields_and_says_so(tmp_path, monkeypatch):
+    from privacyops.lookup import WITHHELD
+    from tests.support.club import build_club, club_sql
+
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "test-analyst")
+    ws = open_workspace(build_club(tmp_path / "club"))
+    case_id = access_case(ws)
+    result = export_subject(ws, case_id, "ilze@club.example")
+    files = archive_files(result.path, result.password)
+    text = "".join(v.decode("utf-8", "replace") for v in files.values())
+    guests = {x for row in club_sql(ws.root, "SELECT guest_email, guest_name FROM club.visits WHERE host_id = 1")
+              for x in row}
+    others_wrote = {b for (b,) in club_sql(ws.root, "SELECT body FROM club.messages WHERE recipient_id = 1 "
+                                                     "AND sender_id <> 1")}
+    assert guests and others_wrote and not [v for v in guests | others_wrote if v in text]
+    visits = json.loads(files["data.json"])["datasets"]["club.visits"]
+    n_hosted = len(club_sql(ws.root, "SELECT 1 FROM club.visits WHERE host_id = 1"))
+    assert [r["guest_email"] for r in visits["records"]] == [WITHHELD] * n_hosted
+    assert visits["other_peoples_fields"] == ["guest_email", "guest_name"]
+    dp = result.plan.datasets["club.messages"]
+    assert dp.others_rows == 2 and set(dp.others_fields) == {"recipient_id", "sender_id", "body"}
+    assert "other people's fields left out" in "\n".join(result.plan.lines())
