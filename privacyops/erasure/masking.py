@@ -13,11 +13,12 @@ writes a value the store would reject, and never deletes a row an enforced forei
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..map import Dataset
 from ..sources import Connector, type_family
+from ..sources import ForeignKey as StoreForeignKey
 from ..workspace.keys import keyed_hash
 
 NULL, REDACT, HMAC = "null", "redact", "hmac"
@@ -32,16 +33,6 @@ class ColumnInfo:
     family: str  # integer, text, date, number, boolean, other (sources.base.type_family)
     nullable: bool = True
     max_length: int | None = None  # text columns with a declared length (PostgreSQL VARCHAR(n))
-
-
-@dataclass(frozen=True)
-class ForeignKey:
-    """An enforced (declared) foreign key inside one store: `table.column` -> `ref_table.ref_column`."""
-
-    table: str
-    column: str
-    ref_table: str
-    ref_column: str
 
 
 def pseudonym(secret: bytes, value: Any) -> str:
@@ -88,84 +79,47 @@ def masked_value(strategy: str | None, value: Any, info: ColumnInfo, secret: byt
     return value, "kept", "NOT NULL and not text: cannot be masked"
 
 
-# -- what the store allows --------------------------------------------------------------------------------------
-
-
-def _split(table: str) -> tuple[str | None, str]:
-    parts = table.split(".")
-    return (parts[-2], parts[-1]) if len(parts) > 1 else (None, parts[0])
+# -- what the store allows: asked of the connector (sources.constraints), in the shapes erasure compares ---------
 
 
 def column_info(con: Connector, ds: Dataset) -> dict[str, ColumnInfo]:
-    """Each live column's type family, nullability and declared text length."""
+    """Each live column's type family, nullability and declared text length (`Connector.column_info`). A primary
+    key column never takes a mask; a store that will not say is taken to allow NULL (a rejected write rolls back)."""
     types = con.columns(ds)
-    kind = con.source.kind
-    nullable: dict[str, bool] = {}
-    lengths: dict[str, int | None] = {}
     try:
-        if kind == "sqlite":
-            for r in con.execute("SELECT name, \"notnull\", pk FROM pragma_table_info(?)", [ds.table]).rows:
-                nullable[r[0]] = not (r[1] or r[2])
-        elif kind == "postgres":
-            schema, table = con.resolve(ds)
-            rows = con.execute("SELECT column_name, is_nullable, character_maximum_length FROM "
-                               "information_schema.columns WHERE table_schema = %s AND table_name = %s",
-                               [schema, table]).rows
-            for name, is_null, length in rows:
-                nullable[name] = is_null == "YES"
-                lengths[name] = int(length) if length else None
-        elif kind == "duckdb":
-            schema, table = _split(ds.table)
-            sql = ("SELECT column_name, is_nullable, character_maximum_length FROM information_schema.columns "
-                   "WHERE table_name = ?")
-            params: list[Any] = [table]
-            if schema:
-                sql += " AND table_schema = ?"
-                params.append(schema)
-            for name, is_null, length in con.execute(sql, params).rows:
-                nullable[name] = is_null == "YES"
-                lengths[name] = int(length) if length else None
-    except Exception:  # a store that will not say: assume NULL is allowed (a rejected write rolls back)
-        nullable = {}
-    return {c: ColumnInfo(type_family(t), nullable.get(c, True), lengths.get(c)) for c, t in types.items()}
+        live = con.column_info(ds)
+    except Exception:
+        live = {}
+    out = {}
+    for c, t in types.items():
+        lc = live.get(c)
+        out[c] = ColumnInfo(type_family(t), lc is None or (lc.nullable and not lc.primary_key),
+                            lc.max_length if lc else None)
+    return out
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """One column pair of a declared foreign key (`sources.ForeignKey`): `table.column` -> `ref_table.ref_column`.
+    Erasure compares map references, one column each, with these; `constraint` is the whole key as the store
+    declares it (where, ON DELETE, deferrable)."""
+
+    table: str
+    column: str
+    ref_table: str
+    ref_column: str
+    constraint: StoreForeignKey | None = field(default=None, compare=False, repr=False)
 
 
 def foreign_keys(con: Connector, ds: Dataset) -> list[ForeignKey]:
-    """Foreign keys declared on `ds`'s table (the store enforces them: a referenced row cannot be deleted).
-    SQLite's declared keys count even though Python's sqlite3 leaves enforcement off: other programs turn it on."""
-    kind = con.source.kind
-    out: list[ForeignKey] = []
+    """Foreign keys binding `ds`'s rows (`Connector.foreign_keys`: its table, partitions and inheritance children),
+    a pair per column. SQLite's declared keys count even on a reading connection, which leaves enforcement off:
+    other programs and privacyops' writer turn it on."""
     try:
-        if kind == "sqlite":
-            for r in con.execute("SELECT \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?)",
-                                 [ds.table]).rows:
-                out.append(ForeignKey(ds.table, r[1], r[0], r[2] or ""))
-        elif kind == "postgres":
-            schema, table = con.resolve(ds)
-            rows = con.execute(
-                "SELECT a.attname, rn.nspname, rc.relname, ra.attname FROM pg_catalog.pg_constraint k "
-                "JOIN pg_catalog.pg_class c ON c.oid = k.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = "
-                "c.relnamespace JOIN pg_catalog.pg_class rc ON rc.oid = k.confrelid JOIN pg_catalog.pg_namespace rn "
-                "ON rn.oid = rc.relnamespace CROSS JOIN LATERAL unnest(k.conkey, k.confkey) AS u(col, rcol) "
-                "JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.col "
-                "JOIN pg_catalog.pg_attribute ra ON ra.attrelid = k.confrelid AND ra.attnum = u.rcol "
-                "WHERE k.contype = 'f' AND n.nspname = %s AND c.relname = %s", [schema, table]).rows
-            for col, rschema, rtable, rcol in rows:
-                out.append(ForeignKey(f"{schema}.{table}", col, f"{rschema}.{rtable}", rcol))
-        elif kind == "duckdb":
-            schema, table = _split(ds.table)
-            sql = ("SELECT constraint_column_names, referenced_table, referenced_column_names FROM "
-                   "duckdb_constraints() WHERE constraint_type = 'FOREIGN KEY' AND table_name = ?")
-            params: list[Any] = [table]
-            if schema:
-                sql += " AND schema_name = ?"
-                params.append(schema)
-            for cols, rtable, rcols in con.execute(sql, params).rows:
-                for col, rcol in zip(cols, rcols):
-                    out.append(ForeignKey(ds.table, col, rtable, rcol))
+        keys = con.foreign_keys(ds)
     except Exception:
         return []
-    return out
+    return [ForeignKey(fk.declared_in, col, fk.referenced, ref_col, fk) for fk in keys for col, ref_col in fk.pairs()]
 
 
 def resolved_table(con: Connector, ds: Dataset) -> str:
@@ -177,12 +131,10 @@ def resolved_table(con: Connector, ds: Dataset) -> str:
 
 
 def fk_matches(fk: ForeignKey, con: Connector, target: Dataset) -> bool:
-    """Whether a foreign key points at `target`'s table."""
-    if con.source.kind == "postgres":
-        return fk.ref_table == resolved_table(con, target)
-    if con.source.kind == "duckdb":
-        return fk.ref_table == _split(target.table)[1]
-    return fk.ref_table.lower() == target.table.lower()
+    """Whether a foreign key points at `target`'s rows (`Connector.points_at`: its table, a partition of it, ...)."""
+    if fk.constraint is not None:
+        return con.points_at(fk.constraint, target)
+    return fk.ref_table.lower() in (target.table.lower(), resolved_table(con, target).lower())
 
 
 __all__ = ["NULL", "REDACT", "HMAC", "REDACTED", "ColumnInfo", "ForeignKey", "pseudonym", "masked_value",

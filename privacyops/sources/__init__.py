@@ -11,6 +11,21 @@ from pathlib import Path
 from ..errors import SourceError
 from ..map.model import Source
 from .base import Connector
+from .constraints import (
+    CASCADE,
+    INHERITANCE_CHILD,
+    NO_ACTION,
+    PARENT,
+    PARTITION,
+    PARTITIONED_TABLE,
+    REFERENTIAL_ACTIONS,
+    RESTRICT,
+    SET_DEFAULT,
+    SET_NULL,
+    ForeignKey,
+    LiveColumn,
+    Trigger,
+)
 from .duckdb import DuckDBConnector, FileConnector, connect_duckdb
 from .secrets import resolve_dsn
 from .sqlite import SQLiteConnector
@@ -43,11 +58,24 @@ def open_source(source: Source, root: Path, read_only: bool = True) -> Connector
 
 
 __all__ = [
+    "CASCADE",
     "CHUNK",
     "CONNECTORS",
+    "INHERITANCE_CHILD",
+    "NO_ACTION",
+    "PARENT",
+    "PARTITION",
+    "PARTITIONED_TABLE",
+    "REFERENTIAL_ACTIONS",
+    "RESTRICT",
     "SCORE",
+    "SET_DEFAULT",
+    "SET_NULL",
     "Connector",
+    "ForeignKey",
+    "LiveColumn",
     "Rows",
+    "Trigger",
     "connect_duckdb",
     "digits_of",
     "index_name",

@@ -13,13 +13,15 @@ from typing import Any, Iterable, Sequence
 
 from ..errors import SourceError
 from ..map import Dataset, Source
+from .constraints import StoreConstraints
 from .queries import LookupQueries
 from .types import PHONE_SEPARATORS, Rows, type_family
 from .writes import StoreWrites
 
 
-class Connector(LookupQueries, StoreWrites, ABC):
-    """One open store. Subclasses implement `execute`, `relation` and `describe`."""
+class Connector(LookupQueries, StoreWrites, StoreConstraints, ABC):
+    """One open store. Subclasses implement `execute`, `relation` and `describe`; a store that declares foreign
+    keys, column constraints or triggers overrides the readers of `StoreConstraints`."""
 
     param = "?"  # the driver's placeholder
 

@@ -15,6 +15,8 @@ import pyarrow as pa
 from ..errors import SourceError
 from ..map import Dataset, Source
 from .base import Connector
+from .constraints import StoreConstraints
+from .duckdb_constraints import DuckDBConstraints
 from .types import Rows
 
 LOCK_WAIT_SECONDS = 30.0
@@ -75,7 +77,7 @@ def _file_engine() -> duckdb.DuckDBPyConnection:
     return _ENGINE
 
 
-class DuckDBConnector(Connector):
+class DuckDBConnector(DuckDBConstraints, Connector):
     """A DuckDB database file; a dataset's `table` is `[schema.]table`."""
 
     def __init__(self, source: Source, root: Path, read_only: bool = True):
@@ -153,6 +155,12 @@ class FileConnector(DuckDBConnector):
 
     def index_names(self, dataset: Dataset) -> set[str]:
         return set()
+
+    # Files declare no constraints: the defaults of a store without a catalog, not DuckDB's.
+    foreign_keys = StoreConstraints.foreign_keys
+    column_info = StoreConstraints.column_info
+    enforces_foreign_keys = StoreConstraints.enforces_foreign_keys
+    points_at = StoreConstraints.points_at
 
     # Files cannot be changed in place: writes are staged per file and, at commit, every affected file is
     # rewritten to a temporary file beside it, fsynced, and only then renamed over the original (rename is

@@ -8,6 +8,9 @@ dots included (`people.person` is one table name).
 Indexes (`privacyops index`) use SQLite's own functions only: an index over a function that only privacyops
 defines would make every other program writing the table fail ("no such function"). So e-mails, ids, references
 and keys get indexes; phone numbers are found with a pre-filter and a scan.
+
+A connection opened for writing turns foreign keys on (`PRAGMA foreign_keys = ON`; SQLite's default is off, per
+connection): an erasure then meets the refusals and ON DELETE actions the application's own writes meet.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ..map import PHONE, Dataset, Source
 from . import names
 from .base import Connector
 from .duckdb import LOCK_WAIT_SECONDS
+from .sqlite_constraints import SQLiteConstraints
 from .types import Rows, type_family
 
 
@@ -72,7 +76,7 @@ def _sqlite_type(declared: str) -> str:
     return "NUMERIC"
 
 
-class SQLiteConnector(Connector):
+class SQLiteConnector(SQLiteConstraints, Connector):
     """A SQLite database file."""
 
     def __init__(self, source: Source, root: Path, read_only: bool = True):
@@ -85,6 +89,8 @@ class SQLiteConnector(Connector):
             self.con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a file that is no database fails here
         except sqlite3.Error as exc:
             raise SourceError(f"source '{source.name}': cannot open {self.path}: {exc}") from None
+        if not read_only:  # SQLite enforces declared keys only on connections that ask; ours meet them as apps do
+            self.con.execute("PRAGMA foreign_keys = ON")
         self._register()
 
     def _register(self) -> None:

@@ -1,4 +1,13 @@
-"""`privacyops check`: the data map against the live sources (tables and columns exist, types fit)."""
+"""`privacyops check`: the data map against the live sources (tables and columns exist, types fit), and what the
+live schema suggests the map is missing.
+
+The store's declared foreign keys (`Connector.foreign_keys`: a PostgreSQL table's partitions and inheritance
+children included) say where rows point, whether or not the map lists the reference. Three warnings come of them:
+a row that points at two or more people without named parties (lookup and erasure cannot tell whose the row is);
+a person's row pointing at personal data that is neither marked as theirs (`owned: true`) nor as shared reference
+data (a plain reference would make the address the top of the customer, not the customer); and a foreign key to a
+mapped dataset the map does not list at all (the lookup would never follow it).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import MapProblem, SourceError
-from ..map import EMAIL, EU_EEA, NAME, PHONE, Dataset
+from ..map import EMAIL, EU_EEA, NAME, PHONE, DataMap, Dataset, Reference
 from ..sources import type_family
 from . import indexes
 from .folder import Workspace
@@ -107,6 +116,7 @@ def check_workspace(ws: Workspace, count_rows: bool = True) -> CheckReport:
                         and c not in {r.column for r in ds.references}]
             if unmapped and any(f.personal for f in ds.fields.values()):
                 report.warnings.append(f"{ds.name}: columns without a data category: {', '.join(unmapped)}")
+        report.warnings.extend(reference_warnings(ws, live))
     for src in dm.sources.values():
         if src.location not in EU_EEA:
             report.warnings.append(f"source '{src.name}' is located in {src.location}, outside the EU/EEA: a "
@@ -119,3 +129,144 @@ def check_workspace(ws: Workspace, count_rows: bool = True) -> CheckReport:
             report.warnings.append(f"{ds.name}: personal data with no retention rule (storage limitation, "
                                    f"Art. 5(1)(e))")
     return report
+
+
+# -- what the store's foreign keys suggest the map is missing ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Link:
+    """A column of a dataset pointing at another mapped dataset: a map reference, a store foreign key, or both."""
+
+    column: str
+    target: str  # the dataset pointed at
+    to_column: str
+    ref: Reference | None  # the map's reference in that column (None: only the store declares it)
+    key: str | None = None  # the store's constraint name, when it declares one
+
+    @property
+    def yaml(self) -> str:
+        """The line to add under the dataset's references."""
+        return f"{self.column}: {self.target}.{self.to_column}"
+
+
+def store_links(ws: Workspace, ds: Dataset, live: dict[str, dict[str, str]]) -> dict[str, Link]:
+    """column -> the store's foreign key from it to a mapped dataset of the same source (one-column keys only: a
+    map reference is one column; a key every partition repeats counts once)."""
+    dm, con = ws.datamap, ws.connector(ds.source)
+    try:
+        keys = con.foreign_keys(ds)
+    except SourceError:
+        return {}
+    same = [t for t in dm.datasets.values() if t.source == ds.source and t.name in live]
+    out: dict[str, Link] = {}
+    for fk in keys:
+        if len(fk.columns) != 1 or fk.column in out:
+            continue
+        targets = [t for t in same if con.points_at(fk, t)]
+        if targets:  # the dataset naming the referenced table itself before one naming its parent
+            t = min(targets, key=lambda t: t.table.split(".")[-1].lower() != fk.ref_table.lower())
+            out[fk.column] = Link(fk.column, t.name, fk.ref_column, ds.reference(fk.column), fk.name)
+    return out
+
+
+def _links(dm: DataMap, ds: Dataset, store: dict[str, Link]) -> list[Link]:
+    links = [Link(r.column, r.to_dataset, r.to_column, r, store[r.column].key if r.column in store else None)
+             for r in ds.references if r.to_dataset in dm.datasets]
+    return links + [link for col, link in store.items() if ds.reference(col) is None]
+
+
+def _times(n: int) -> str:
+    return {2: "twice", 3: "three times"}.get(n, f"{n} times")
+
+
+def _party_name(link: Link, target: Dataset, taken: set[str]) -> str:
+    """A party name from a reference column: host_id -> host, guest_member_id -> guest (the target's subject word
+    dropped); the column itself when that is taken."""
+    name = link.column.lower()
+    for suffix in ("_id", "id"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    if target.subject and name.endswith("_" + target.subject.lower()):
+        name = name[: -len(target.subject) - 1]
+    name = name.strip("_")
+    return name if name and name.isidentifier() and name not in taken else link.column
+
+
+def _missing(links: list[Link]) -> str:
+    """The references to add first: columns only the store declares."""
+    absent = [link for link in links if link.ref is None]
+    if not absent:
+        return ""
+    return (f"; the store declares {'this foreign key' if len(absent) == 1 else 'these foreign keys'}, the map "
+            f"lists no reference: add {'; '.join(link.yaml for link in absent)} under references")
+
+
+def party_warning(dm: DataMap, ds: Dataset, links: list[Link]) -> tuple[str | None, set[str]]:
+    """A row pointing at two or more people without named parties: whose row is it? (warning, columns named)."""
+    if ds.subject or ds.named_parties:  # a person's own row never belongs to another person (the map refuses it)
+        return None, set()
+    people = [link for link in links if dm.datasets[link.target].subject and (link.ref is None or link.ref.belongs_to)]
+    if len(people) < 2:
+        return None, set()
+    taken: set[str] = set()
+    parties = []
+    for link in people:
+        name = _party_name(link, dm.datasets[link.target], taken)
+        taken.add(name)
+        parties.append(f"{name}: {{reference: {link.column}}}")
+    pairs = ", ".join(f"{link.column} -> {link.target}" for link in people)
+    warning = (f"{ds.name} refers to people {_times(len(people))} ({pairs}): name the parties (parties: "
+               f"{{{', '.join(parties)}}}, owner: the party the row belongs to){_missing(people)}")
+    return warning, {link.column for link in people}
+
+
+def owned_warnings(dm: DataMap, ds: Dataset, links: list[Link]) -> tuple[list[str], set[str]]:
+    """A person's row pointing at personal data that is neither marked owned nor shared (warnings, columns)."""
+    if not ds.subject:
+        return [], set()
+    out, named = [], set()
+    for link in links:
+        target = dm.datasets[link.target]
+        personal = [f.name for f in target.fields.values() if f.personal]
+        if target.subject or target.name == ds.name or not personal:
+            continue
+        if link.ref is not None and not link.ref.belongs_to:
+            continue  # owned or shared: the map has said
+        if any(r.to_dataset == ds.name for r in target.owner_references):
+            continue  # the target's rows already belong to this person's: the lookup finds them that way
+        out.append(f"{ds.name}.{link.column} points at {target.name}, which holds personal data "
+                   f"({', '.join(personal)}): if the row it points at is the {ds.subject}'s own, mark the reference "
+                   f"owned: true ({link.column}: {{to: {target.name}.{link.to_column}, owned: true}}); if it is "
+                   f"shared reference data, shared: true{_missing([link])}")
+        named.add(link.column)
+    return out, named
+
+
+def reference_warnings(ws: Workspace, live: dict[str, dict[str, str]]) -> list[str]:
+    """The three warnings of the module docstring, for every dataset whose table exists."""
+    dm = ws.datamap
+    out: list[str] = []
+    for ds in dm.datasets.values():
+        if ds.name not in live:
+            continue
+        store = store_links(ws, ds, live)
+        links = _links(dm, ds, store)
+        party, covered = party_warning(dm, ds, links)
+        owned, named = owned_warnings(dm, ds, links)
+        out += ([party] if party else []) + owned
+        for col, link in store.items():
+            if link.ref is not None or col in covered | named:
+                continue
+            target = dm.datasets[link.target]
+            key = f" ({link.key})" if link.key else ""
+            if ds.subject and target.subject:
+                how = (f"add {link.column}: {{to: {link.target}.{link.to_column}, shared: true}} under references "
+                       f"(one person never belongs to another)")
+            else:
+                how = (f"add {link.yaml} under references (with shared: true if {link.target} is reference data, "
+                       f"owned: true if the row it points at is this row's own)")
+            out.append(f"{ds.name}.{link.column}: the store declares a foreign key to {link.target}."
+                       f"{link.to_column}{key} that the map does not list; {how}")
+    return out
