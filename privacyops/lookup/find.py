@@ -76,7 +76,7 @@ def _start_from_seeds(reader: Reader, result: SubjectRecords, found: Found, text
     """The person (or the rows of nobody's, e.g. a newsletter list) the identifier leads to; None when nothing
     matched or the user must pick one of several candidates (then `result` says so)."""
     dm = reader.dm
-    start_rows, matched = seeds(reader, kinds, text)
+    start_rows, matched, name_total = seeds(reader, kinds, text)
     if not start_rows.rows:
         return None
     kinds_hit = [k for k in kinds if any(v == f"identity: {k}" for vs in start_rows.via.values() for v in vs)]
@@ -96,6 +96,7 @@ def _start_from_seeds(reader: Reader, result: SubjectRecords, found: Found, text
     by_name = any(via.startswith("identity: name") for vias in start_rows.via.values() for via in vias)
     if by_name or len(ranked) > 1:  # names are fuzzy: the user always picks
         result.status, result.candidates = AMBIGUOUS, ranked
+        result.candidates_total = max(name_total, len(ranked))
         return None
     start: dict[str, dict[tuple, Row]] = {}
     person = Person()

@@ -20,18 +20,19 @@ from .subject import Candidate
 Seed = tuple[Party | None, float]  # the party the identity named in the row, and the match's score
 
 
-def seeds(reader: Reader, kinds: list[str], value: str) -> tuple[Found, dict[RowKey, Seed]]:
+def seeds(reader: Reader, kinds: list[str], value: str) -> tuple[Found, dict[RowKey, Seed], int]:
     """Rows whose identity columns of `kinds` match `value`, with the party they name and a score (1.0 for exact
-    kinds)."""
+    kinds); and how many rows a name matched in all (every exact match is among the rows, the rest are the best)."""
     found: Found = Found()
     matched: dict[RowKey, Seed] = {}
+    name_total = 0
     for ds in reader.dm.datasets.values():
         for kind in kinds:
             for party, cols in identity_groups(ds, kind):
                 if kind == NAME:
-                    rows = reader.con(ds).name_candidates(ds, cols, value,
-                                                          reader.dm.settings.name_match_threshold).dicts()
-                    scored = [(r, float(r.pop(SCORE))) for r in rows]
+                    got = reader.con(ds).name_matches(ds, cols, value, reader.dm.settings.name_match_threshold)
+                    name_total += got.total
+                    scored = [(r, float(r.pop(SCORE))) for r in got.rows.dicts()]
                 else:
                     scored = [(r, 1.0) for r in reader.identity_rows(ds, kind, [value], cols)]
                 for r, score in scored:
@@ -39,7 +40,7 @@ def seeds(reader: Reader, kinds: list[str], value: str) -> tuple[Found, dict[Row
                     if rid not in matched or (party is not None and party.owner):
                         matched[rid] = (party, max(score, matched.get(rid, (None, 0.0))[1]))
                 found.add(ds, [r for r, _ in scored], f"identity: {kind}")
-    return found, matched
+    return found, matched, name_total
 
 
 def up_references(reader: Reader, ds: Dataset, row: Row, party: Party | None) -> tuple[Reference, ...]:

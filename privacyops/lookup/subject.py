@@ -115,6 +115,9 @@ class SubjectRecords:
     shared: dict[str, DatasetRecords] = field(default_factory=dict)
     mentions: list[Mention] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
+    # How many matched in all: a name matches every exact namesake and the best similar names; the candidates
+    # hold all exact ones and the best others, so show "top N of M", never a silent cap.
+    candidates_total: int = 0
     elapsed_ms: float = 0.0
     map_fingerprint: str = ""
 
@@ -139,6 +142,7 @@ class SubjectRecords:
             "context": {n: r.count for n, r in self.context.items()},
             "shared": {n: r.count for n, r in self.shared.items()},
             "mentions": len(self.mentions), "candidates": len(self.candidates),
+            "candidates_total": max(self.candidates_total, len(self.candidates)),
             "categories": dict(sorted(cats.items())), "elapsed_ms": round(self.elapsed_ms, 1),
         }
 

@@ -8,8 +8,16 @@ same people in the same order whatever the store:
 - `lower`: per-character simple lowercase (DuckDB's lower; Python's str.lower differs for "İ" only);
 - `jaro_winkler`: DuckDB's jaro_winkler_similarity (the rapidfuzz algorithm) over UTF-8 bytes, prefix weight 0.1,
   at most 4 prefix characters, the prefix bonus only above a Jaro similarity of 0.7;
-- `NameScorer` / `name_score`: the score of base.Connector.name_candidates; `rank`: the best rows by it;
+- `name_key`: a name's exact-match key (folded, words sorted): equal keys are an exact full-name match;
+- `NameScorer` / `name_score`: the score of base.Connector.name_matches; `rank` / `ranked_matches`: the rows a name
+  query returns by it (every exact match, then the best others up to a limit, ties at the cut kept) and how many
+  rows matched in all;
 - `prefilter_pattern`: a regular expression that narrows a scan to the rows worth scoring.
+
+The score, in [0, 1]: an exact folded match (accents, case and word order ignored, several name columns joined)
+scores `EXACT` + 0.03 x the spelling tie-break, so at least EXACT; every other row scores 0.97 x its similarity
+(compressed above 0.9, see `compress`) + 0.03 x the tie-break, always below EXACT. So exact matches come first on
+every store, and "how many exact matches" is "how many scores >= EXACT".
 """
 
 from __future__ import annotations
@@ -19,8 +27,14 @@ import re
 import unicodedata
 from typing import Iterable, Sequence
 
-__all__ = ["strip_accents", "lower", "fold", "sorted_words", "jaro", "jaro_winkler", "NameScorer", "name_score",
-           "rank", "query_tokens", "prefilter_pattern"]
+__all__ = ["EXACT", "NameScorer", "compress", "fold", "jaro", "jaro_winkler", "lower", "name_key", "name_score",
+           "prefilter_pattern", "query_tokens", "rank", "ranked_matches", "sorted_words", "strip_accents"]
+
+# Every exact folded match scores at least EXACT and every other row less (see the module docstring).
+EXACT = 0.97
+# Non-exact similarities above KNEE are squeezed by SLOPE: 0.97 x (0.9 + 0.1 x 0.69) + 0.03 = 0.96993 < EXACT even
+# for a perfect similarity and tie-break, while every score up to 0.873 (default threshold 0.82) stays as it was.
+KNEE, SLOPE = 0.9, 0.69
 
 _SIMPLE_LOWER = {"\u0130": "i"}  # the one character whose full lowercase mapping is not a single character
 
@@ -52,8 +66,21 @@ def fold(text: str) -> str:
 
 
 def sorted_words(text: str) -> str:
-    """Words in sorted order, split and joined on single spaces (DuckDB's list_sort(string_split(text, ' ')))."""
-    return " ".join(sorted(text.split(" ")))
+    """Words in sorted order, split on spaces and joined with one; empty words (repeated, leading or trailing
+    spaces) dropped, so spacing never decides a match. DuckDB: list_sort(list_filter(string_split(...)))."""
+    return " ".join(sorted(w for w in text.split(" ") if w))
+
+
+def name_key(text: str) -> str:
+    """The exact-match key of a name: folded, words sorted ("Bērziņš  Jānis" -> "berzins janis"). Two names are
+    an exact full-name match when their keys are equal and not empty."""
+    return sorted_words(fold(text))
+
+
+def compress(similarity: float) -> float:
+    """A non-exact row's similarity with the top (above KNEE) squeezed so its score stays below EXACT; monotonic,
+    so the order of non-exact rows is kept. Written as the SQL computes it, for the same floating-point result."""
+    return similarity if similarity <= KNEE else KNEE + (similarity - KNEE) * SLOPE
 
 
 def jaro(a: str | bytes, b: str | bytes) -> float:
@@ -103,12 +130,13 @@ def jaro_winkler(a: str | None, b: str | None) -> float | None:
 
 
 class NameScorer:
-    """Scores rows against one name query: base.Connector.name_candidates's SQL score, computed in Python.
+    """Scores rows against one name query: base.Connector.name_matches's SQL score, computed in Python.
 
     Called with a row's name columns in map order. Several columns are scored joined and one by one; each form
     scores the best of: Jaro-Winkler of the folded forms, 0.9 when the folded name contains the folded query,
     Jaro-Winkler of the folded forms with their words sorted. The exact spelling (lowercase only) adds a 3 %
-    tie-break. None when every column is NULL (SQL leaves such rows out).
+    tie-break. The joined form's key equal to the query's is an exact match: EXACT plus the tie-break; any other
+    row scores below EXACT (module docstring). None when every column is NULL (SQL leaves such rows out).
     """
 
     def __init__(self, query: str):
@@ -130,11 +158,14 @@ class NameScorer:
             norm = fold(form)
             best = max(best, jaro_winkler(norm, qn), 0.9 if qn in norm else 0.0,
                        jaro_winkler(sorted_words(norm), self.qn_sorted))
-        return 0.97 * best + 0.03 * jaro_winkler(lower(forms[0]), self.q_lower)
+        spelling = jaro_winkler(lower(forms[0]), self.q_lower)
+        if self.qn_sorted and sorted_words(fold(forms[0])) == self.qn_sorted:
+            return EXACT + 0.03 * spelling
+        return 0.97 * compress(best) + 0.03 * spelling
 
 
 def name_score(values: Sequence[str | None], query: str) -> float | None:
-    """The score base.Connector.name_candidates computes in SQL for one row (see NameScorer)."""
+    """The score base.Connector.name_matches computes in SQL for one row (see NameScorer)."""
     return NameScorer(query)(values)
 
 
@@ -189,9 +220,14 @@ def prefilter_pattern(query: str, encodable=lambda ch: True) -> str | None:
     return "|".join(alternatives)
 
 
-def rank(rows: Iterable[tuple], name_indexes: Sequence[int], query: str, threshold: float,
-         limit: int) -> list[tuple[float, tuple]]:
-    """(score, row) of the rows scoring at least `threshold`, best first, at most `limit`."""
+def ranked_matches(rows: Iterable[tuple], name_indexes: Sequence[int], query: str, threshold: float,
+                   limit: int) -> tuple[list[tuple[float, tuple]], int]:
+    """The rows a name query returns, as (score, row) best first, and how many rows scored at least `threshold`.
+
+    Returned: every exact match (score >= EXACT), however many, then the non-exact rows with fewer than `limit`
+    non-exact rows scoring strictly better - so rows tied at the cut all come back (namesakes score alike: cutting
+    between them would pick people at random). The same rule as the SQL's rank() in base.Connector.name_matches.
+    """
     scored = []
     score_of = NameScorer(query)
     for row in rows:
@@ -199,4 +235,17 @@ def rank(rows: Iterable[tuple], name_indexes: Sequence[int], query: str, thresho
         if score is not None and score >= threshold:
             scored.append((score, row))
     scored.sort(key=lambda sr: -sr[0])
-    return scored[:limit]
+    kept, better, previous = [], 0, None
+    for n, (score, row) in enumerate(s for s in scored if s[0] < EXACT):
+        if score != previous:
+            better, previous = n, score
+        if better >= limit:
+            break
+        kept.append((score, row))
+    return [s for s in scored if s[0] >= EXACT] + kept, len(scored)
+
+
+def rank(rows: Iterable[tuple], name_indexes: Sequence[int], query: str, threshold: float,
+         limit: int) -> list[tuple[float, tuple]]:
+    """(score, row) of the rows a name query returns, best first (see `ranked_matches`)."""
+    return ranked_matches(rows, name_indexes, query, threshold, limit)[0]

@@ -8,8 +8,9 @@ Reads run in autocommit mode on a read-only session: every statement is its own 
 never leaves an idle transaction holding locks. Name similarity: PostgreSQL has no Jaro-Winkler without extensions
 (which a user often cannot install), so a regular expression narrows the rows (`names.prefilter_pattern`: a word
 beginning with the query's first letter, or three letters in a row of a query word, accents and case ignored) and
-`privacyops.names` scores them exactly as DuckDB does in SQL: the same candidates, scores and order, except for
-rare loose resemblances the pre-filter drops.
+`privacyops.names` scores them exactly as DuckDB does in SQL: the same candidates, scores and order, and the same
+total of matching rows, except for rare loose resemblances the pre-filter drops (never an exact match: it holds every
+word of the query, and in our tests never a row scoring 0.9 or more).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from ..errors import SourceError
 from ..map import Dataset, Source
 from . import names
 from .base import Connector
+from .pg_constraints import PostgresConstraints
+from .queries import NameMatches
 from .secrets import resolve_dsn
 from .types import SCORE, Rows
 
@@ -49,7 +52,7 @@ def _encodable(encoding: str) -> Callable[[str], bool]:
     return ok
 
 
-class PostgresConnector(Connector):
+class PostgresConnector(PostgresConstraints, Connector):
     """A PostgreSQL database reached through a DSN held outside the map."""
 
     param = "%s"
@@ -174,8 +177,11 @@ class PostgresConnector(Connector):
         self.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {self.quote(schema)}.{self.quote(name)}")
 
     # -- names: a SQL pre-filter, scored in Python exactly as DuckDB scores in SQL ----------------------------------
-    def name_candidates(self, dataset: Dataset, columns: Sequence[str], query: str, threshold: float,
-                        limit: int = 20) -> Rows:
+    def name_matches(self, dataset: Dataset, columns: Sequence[str], query: str, threshold: float,
+                     limit: int = 20) -> NameMatches:
+        """As base.Connector.name_matches: the rows the pre-filter lets through, scored and cut by
+        names.ranked_matches. Exact matches always pass the pre-filter (they hold every word of the query); `total`
+        counts the rows scoring at least `threshold` among those that pass it (module docstring)."""
         cols = [self.quote(c) for c in columns]
         not_null = " OR ".join(f"{c} IS NOT NULL" for c in cols)
         where, params = f"({not_null})", []
@@ -184,8 +190,8 @@ class PostgresConnector(Connector):
             full = cols[0] if len(cols) == 1 else f"concat_ws(' ', {', '.join(cols)})"
             where += f" AND {full} ~ %s"
             params.append(pattern)
-        got = self.execute(f"SELECT * FROM {self.relation(dataset)} WHERE {where}", params)
-        idx = [got.columns.index(c) for c in columns]
-        ranked = names.rank(got.rows, idx, query, threshold, limit)
-        return Rows(got.columns + [SCORE], [tuple(row) + (score,) for score, row in ranked])
-
+        order = f" ORDER BY {', '.join(self.quote(k) for k in dataset.primary_key)}" if dataset.primary_key else ""
+        got = self.execute(f"SELECT * FROM {self.relation(dataset)} WHERE {where}{order}", params)
+        idx = [got.columns.index(c) for c in columns]  # ranked_matches sorts stably: ties stay in key order
+        ranked, total = names.ranked_matches(got.rows, idx, query, threshold, limit)
+        return NameMatches(Rows(got.columns + [SCORE], [tuple(row) + (score,) for score, row in ranked]), total)

@@ -7,13 +7,112 @@ quoted with `quote()`. The expressions that differ between stores are the connec
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from ..map import Dataset, Settings
+from . import names
 from .types import CHUNK, PHONE_GAP, SCORE, Rows, digits_of, index_name, type_family
 
+# Helper columns of the name SQL, dropped before rows leave the connector.
+_BEST, _SPELLING, _EXACT = "_privacyops_best", "_privacyops_spelling", "_privacyops_exact"
+_TOTAL, _RANK = "_privacyops_total", "_privacyops_rank"
+_HELPERS = (_BEST, _SPELLING, _EXACT, _TOTAL, _RANK, SCORE)
 
-class LookupQueries:
+
+@dataclass
+class NameMatches:
+    """A name query's answer from one dataset: `rows` (best first, the score column SCORE last) and `total`, how
+    many rows scored at least the threshold, of which `rows` are every exact match and the best others."""
+
+    rows: Rows
+    total: int
+
+    @property
+    def exact(self) -> int:
+        """How many exact folded matches (all of them are in `rows`)."""
+        return sum(1 for r in self.rows.rows if r[-1] >= names.EXACT)
+
+
+def _without_helpers(got: Rows) -> Rows:
+    """The table's columns, then the score: the helper columns of the name SQL dropped."""
+    keep = [i for i, c in enumerate(got.columns) if c not in _HELPERS]
+    score = got.columns.index(SCORE)
+    return Rows([got.columns[i] for i in keep] + [SCORE], [tuple(r[i] for i in keep) + (r[score],) for r in got.rows])
+
+
+class NameQueries:
+    """Name search (a mixin of LookupQueries): the SQL stores score names in one statement; PostgreSQL overrides
+    `name_matches` (a pre-filter, then names.ranked_matches in Python)."""
+
+    def name_matches(self, dataset: Dataset, columns: Sequence[str], query: str, threshold: float,
+                     limit: int = 20) -> NameMatches:
+        """A name query's answer: the rows it returns, best first, and how many rows matched in all.
+
+        Returned: every exact folded match (accents, case and word order ignored, the name columns joined), however
+        many, then the best non-exact rows up to `limit`, rows tied at the cut all kept (namesakes score alike).
+        `total` counts every row scoring at least `threshold`. One set-based statement; the score is
+        `_name_scored_sql`'s, and names.ranked_matches computes the same in Python.
+        """
+        scored, params = self._name_scored_sql(dataset, columns, query)
+        keep = max(int(limit), 1)  # at least the best row, so `total` travels even when no exact row matches
+        sql = (f"SELECT *, count(*) OVER () AS {_TOTAL}, rank() OVER (PARTITION BY {SCORE} >= {names.EXACT} "
+               f"ORDER BY {SCORE} DESC) AS {_RANK} FROM ({scored}) s WHERE {SCORE} >= {self.param}")
+        order = ", ".join([f"{SCORE} DESC", *(self.quote(k) for k in dataset.primary_key)])  # ties: by key
+        got = self.execute(f"SELECT * FROM ({sql}) m WHERE {SCORE} >= {names.EXACT} OR {_RANK} <= {keep} "
+                           f"ORDER BY {order}", [*params, threshold])
+        total = int(got.rows[0][got.columns.index(_TOTAL)]) if got.rows else 0
+        rows = _without_helpers(got)
+        if limit < 1:
+            rows.rows = [r for r in rows.rows if r[-1] >= names.EXACT]
+        return NameMatches(rows, total)
+
+    def name_candidates(self, dataset: Dataset, columns: Sequence[str], query: str, threshold: float,
+                        limit: int = 20) -> Rows:
+        """The rows `name_matches` returns (with the score column last), without the total."""
+        return self.name_matches(dataset, columns, query, threshold, limit).rows
+
+    def name_match_count(self, dataset: Dataset, columns: Sequence[str], query: str, threshold: float) -> int:
+        """How many rows of `dataset` score at least `threshold` against `query` (`name_matches(...).total`)."""
+        return self.name_matches(dataset, columns, query, threshold, limit=0).total
+
+    def _name_scored_sql(self, dataset: Dataset, columns: Sequence[str], query: str) -> tuple[str, list[Any]]:
+        """SELECT every row with a name, plus its score against `query` (as names.NameScorer): the one place the
+        SQL stores define the score.
+
+        Several name columns are scored joined and one by one, and in any word order ("Berzins Janis").
+        Accent- and case-blind similarity decides; the exact spelling breaks ties, so "Jānis Bērziņš" ranks the
+        person spelled that way first and the ASCII variant right after. The joined name's folded words equal to
+        the query's (sorted) is an exact match, scoring at least names.EXACT; all other rows score below it.
+        """
+        cols = [self.quote(c) for c in columns]
+        exprs = cols if len(cols) == 1 else [f"concat_ws(' ', {', '.join(cols)})", *cols]
+        p, qn = self.param, self.name_expr(self.param)
+        parts, params = [], []
+        for e in exprs:
+            norm = self.name_expr(e)
+            parts.append(f"{self.similarity_expr(norm, qn)}")
+            parts.append(f"CASE WHEN {self.contains_expr(norm, qn)} THEN 0.9 ELSE 0 END")
+            parts.append(f"{self.similarity_expr(self.sorted_words_expr(norm), self.sorted_words_expr(qn))}")
+            params += [query, query, query]
+        full = exprs[0]
+        q_key = self.sorted_words_expr(qn)
+        inner = (f"SELECT *, greatest({', '.join(parts)}) AS {_BEST}, "
+                 f"{self.similarity_expr(self.lower_expr(full), self.lower_expr(p))} AS {_SPELLING}, "
+                 f"({self.sorted_words_expr(self.name_expr(full))} = {q_key} AND {q_key} <> '') AS {_EXACT} "
+                 f"FROM {self.relation(dataset)} WHERE {' OR '.join(f'{c} IS NOT NULL' for c in cols)}")
+        params += [query, query, query]
+        similarity = (f"CASE WHEN {_BEST} <= {names.KNEE} THEN {_BEST} "  # names.compress
+                      f"ELSE {names.KNEE} + ({_BEST} - {names.KNEE}) * {names.SLOPE} END")
+        score = (f"CASE WHEN {_EXACT} THEN {names.EXACT} + 0.03 * {_SPELLING} "
+                 f"ELSE 0.97 * ({similarity}) + 0.03 * {_SPELLING} END")
+        return f"SELECT *, {score} AS {SCORE} FROM ({inner}) i", params
+
+    def sorted_words_expr(self, text: str) -> str:
+        return f"array_to_string(list_sort(list_filter(string_split({text}, ' '), lambda w: w <> '')), ' ')"
+
+
+class LookupQueries(NameQueries):
     """Reads for lookup, over a connector's `execute`, `relation`, `columns`, `coerce` and dialect hooks."""
 
     # -- operations used by lookup ------------------------------------------------------------------------------
@@ -93,36 +192,6 @@ class LookupQueries:
                 run(f"{target} IN ({self._placeholders(len(vals))})",
                     vals if family in ("integer", "text") else [str(v) for v in vals])
         return self._dedupe(dataset, result)
-
-    def name_candidates(self, dataset: Dataset, columns: Sequence[str], query: str, threshold: float,
-                        limit: int = 20) -> Rows:
-        """Rows whose name resembles `query`, best first, with a similarity score column.
-
-        Several name columns are scored one by one and joined (a name split into first/last), and in any word
-        order ("Berzins Janis"). Accent- and case-blind similarity decides; the exact spelling breaks ties, so
-        "Jānis Bērziņš" ranks the person spelled that way first and the ASCII variant right after.
-        """
-        cols = [self.quote(c) for c in columns]
-        exprs = cols if len(cols) == 1 else [f"concat_ws(' ', {', '.join(cols)})", *cols]
-        p = self.param
-        parts, params = [], []
-        for e in exprs:
-            norm, qn = self.name_expr(e), self.name_expr(p)
-            parts.append(f"{self.similarity_expr(norm, qn)}")
-            parts.append(f"CASE WHEN {self.contains_expr(norm, qn)} THEN 0.9 ELSE 0 END")
-            parts.append(f"{self.similarity_expr(self.sorted_words_expr(norm), self.sorted_words_expr(qn))}")
-            params += [query, query, query]
-        full = exprs[0]
-        score = (f"(0.97 * greatest({', '.join(parts)}) + 0.03 * "
-                 f"{self.similarity_expr(self.lower_expr(full), self.lower_expr(p))})")
-        params.append(query)
-        not_null = " OR ".join(f"{c} IS NOT NULL" for c in cols)
-        sql = (f"SELECT * FROM (SELECT *, {score} AS {SCORE} FROM {self.relation(dataset)} "
-               f"WHERE {not_null}) t WHERE {SCORE} >= {p} ORDER BY {SCORE} DESC LIMIT {int(limit)}")
-        return self.execute(sql, params + [threshold])
-
-    def sorted_words_expr(self, text: str) -> str:
-        return f"array_to_string(list_sort(string_split({text}, ' ')), ' ')"
 
     def select_mentions(self, dataset: Dataset, fields: Sequence[str], emails: Sequence[str],
                         phones: Sequence[str], limit: int = 500) -> Rows:

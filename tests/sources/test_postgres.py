@@ -34,6 +34,9 @@ from tests.support.stores import (
 DSN_ENV = "PRIVACYOPS_TEST_MINI_DSN"
 PG_MAP = MINI_MAP.replace(DUCKDB_SOURCE, f"  main: {{kind: postgres, dsn_env: {DSN_ENV}, location: LV}}")
 PG_TYPES = {"INTEGER": "integer", "VARCHAR": "text", "DATE": "date"}
+P_DATASET = ("  p:\n    source: main\n    table: public.p\n    primary_key: id\n    purposes: [service]\n"
+             "    fields: {first: user.name, last: user.name}\n")
+P = parse_datamap(MINI_MAP + P_DATASET.replace("public.p", "p")).datasets["p"]  # _DuckNames' table of names
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -352,14 +355,20 @@ def test_folding_equals_duckdb():
 def test_name_scores_and_rankings_equal_duckdb_and_the_prefilter_keeps_the_close_ones():
     people, queries = _people_and_queries()
     duck = _DuckNames(people)
+    rows = [(i, a, b) for i, (a, b) in enumerate(people)]
     kept = lost = 0
     for q in queries:
-        want = duck.name_candidates(None, ["first", "last"], q, 0.82, limit=10_000)
+        want = duck.name_candidates(P, ["first", "last"], q, 0.82, limit=10_000)
         assert want.columns[-1] == SCORE
         # every row scored in Python: the same rows, the same scores, the same order (ties by id)
-        got = names.rank([(i, a, b) for i, (a, b) in enumerate(people)], [1, 2], q, 0.82, 10_000)
-        key = lambda pair: (-pair[0], pair[1])  # noqa: E731
-        assert sorted(((s, r[0]) for s, r in got), key=key) == sorted(((r[-1], r[0]) for r in want.rows), key=key)
+        got = names.rank(rows, [1, 2], q, 0.82, 10_000)
+        assert [(s, r[0]) for s, r in got] == [(r[-1], r[0]) for r in want.rows]
+        # and as a lookup asks: every exact match, the best others up to the limit (ties kept), the total
+        for limit in (20, 2):
+            matches = duck.name_matches(P, ["first", "last"], q, 0.82, limit)
+            ranked, total = names.ranked_matches(rows, [1, 2], q, 0.82, limit)
+            assert [(s, r[0]) for s, r in ranked] == [(r[-1], r[0]) for r in matches.rows.rows], (q, limit)
+            assert total == matches.total == len(want.rows), q
         # the SQL pre-filter: never loses a close match (>= 0.9), and nearly never a weaker one
         pattern = names.prefilter_pattern(q)
         rx = re.compile(pattern) if pattern else None
@@ -371,6 +380,32 @@ def test_name_scores_and_rankings_equal_duckdb_and_the_prefilter_keeps_the_close
             kept, lost = kept + passes, lost + (not passes)
     assert kept > 100
     assert lost <= 0.03 * (kept + lost), (kept, lost)
+
+
+def test_name_matches_in_postgres_equal_duckdb(pg_dsn, tmp_path, monkeypatch):
+    """Through the connector: the same rows in the same order, the same scores, the same totals as DuckDB."""
+    people, queries = _people_and_queries()
+    people += [("JĀNIS", "BĒRZIŅŠ")] * 25 + [("Berzins", "Janis")] * 3  # more namesakes than a limit of 20
+    with pgserver.connect(pg_dsn) as con:
+        con.execute("CREATE TABLE public.p (id integer, first text, last text)")
+        with con.cursor() as cur:
+            cur.executemany("INSERT INTO public.p VALUES (%s, %s, %s)", [(i, a, b) for i, (a, b) in enumerate(people)])
+    root = tmp_path / "names-pg"
+    root.mkdir()
+    (root / "privacyops.yaml").write_text(PG_MAP + P_DATASET)
+    monkeypatch.setenv(DSN_ENV, pg_dsn)
+    ws = open_workspace(root)
+    duck = _DuckNames(people)
+    try:
+        pg = ws.connector("main")
+        for q in ["Jānis Bērziņš", *queries]:
+            want = duck.name_matches(P, ["first", "last"], q, 0.82)
+            got = pg.name_matches(ws.datamap.datasets["p"], ["first", "last"], q, 0.82)
+            assert [(r[0], r[-1]) for r in got.rows.rows] == [(r[0], r[-1]) for r in want.rows.rows], q
+            assert (got.total, got.exact) == (want.total, want.exact), q
+        assert want is not None and duck.name_matches(P, ["first", "last"], "Jānis Bērziņš", 0.82).exact == 30
+    finally:
+        ws.close()
 
 
 def test_prefilter_pattern_is_a_postgres_regular_expression(pg_dsn):

@@ -195,8 +195,10 @@ def test_missing_file_and_missing_table_are_clear(sqlite_ws):
 
 
 def test_name_scoring_in_sqlite_equals_duckdb(sqlite_ws):
-    """The shared SQL, run by SQLite with privacyops' Python functions, scores exactly as DuckDB."""
+    """The shared SQL, run by SQLite with privacyops' Python functions, scores, ranks and counts exactly as
+    DuckDB."""
     people, queries = _people_and_queries()
+    people += [("JĀNIS", "BĒRZIŅŠ")] * 25 + [("Berzins", "Janis")] * 3  # more namesakes than the limit
     sqlite_sql(sqlite_ws, 'CREATE TABLE "p" (id INTEGER, first TEXT, last TEXT)')
     con = sqlite3.connect(sqlite_ws.root / "main.sqlite")
     con.executemany('INSERT INTO "p" VALUES (?, ?, ?)', [(i, a, b) for i, (a, b) in enumerate(people)])
@@ -210,12 +212,14 @@ def test_name_scoring_in_sqlite_equals_duckdb(sqlite_ws):
     duck = _DuckNames(people)
     lite = ws.connector("main")
     try:
-        for q in queries[:25]:
-            want = duck.name_candidates(ds, ["first", "last"], q, 0.82, limit=50)
-            got = lite.name_candidates(ds, ["first", "last"], q, 0.82, limit=50)
-            assert [r[-1] for r in got.rows] == [r[-1] for r in want.rows], q
-            assert {r[0] for r in got.rows} == {r[0] for r in want.rows} or \
-                want.rows[-1][-1] == got.rows[-1][-1], q  # only ties at the cut may differ
+        for q in ["Jānis Bērziņš", *queries]:
+            for limit in (50, 2):  # ties at the cut come back whole, so the rows are the same, in key order
+                want = duck.name_matches(ds, ["first", "last"], q, 0.82, limit=limit)
+                got = lite.name_matches(ds, ["first", "last"], q, 0.82, limit=limit)
+                assert [(r[0], r[-1]) for r in got.rows.rows] == [(r[0], r[-1]) for r in want.rows.rows], q
+                assert (got.total, got.exact) == (want.total, want.exact), q
+                assert got.rows.rows == lite.name_candidates(ds, ["first", "last"], q, 0.82, limit=limit).rows
+        assert duck.name_matches(ds, ["first", "last"], "Jānis Bērziņš", 0.82, limit=2).exact == 30
     finally:
         ws.close()
 
