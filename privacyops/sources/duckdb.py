@@ -84,6 +84,9 @@ class DuckDBConnector(DuckDBConstraints, Connector):
         super().__init__(source, root, read_only)
         self.path = self.database_file()
         self.con = connect_duckdb(str(self.path), read_only, f"source '{source.name}'")
+        # The file's catalog is named after the file: "club.duckdb" holding a schema "club" makes club.visits
+        # ambiguous, so schema-qualified names are qualified with the catalog too.
+        self.catalog = self.con.execute("SELECT current_database()").fetchone()[0]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         try:
@@ -94,7 +97,13 @@ class DuckDBConnector(DuckDBConstraints, Connector):
             raise SourceError(f"source '{self.source.name}': {str(exc).splitlines()[0]}") from None
 
     def relation(self, dataset: Dataset) -> str:
-        return ".".join(self.quote(part) for part in dataset.table.split("."))
+        parts = dataset.table.split(".")
+        return ".".join(self.quote(part) for part in ([self.catalog, *parts] if len(parts) == 2 else parts))
+
+    def drop_index(self, dataset: Dataset, name: str) -> None:
+        parts = dataset.table.split(".")
+        where = [self.catalog, parts[0]] if len(parts) == 2 else parts[:-1]
+        self.execute(f"DROP INDEX IF EXISTS {'.'.join(self.quote(p) for p in [*where, name])}")
 
     def describe(self, dataset: Dataset) -> dict[str, str]:
         parts = dataset.table.split(".")

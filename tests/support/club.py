@@ -26,7 +26,7 @@ purposes:
 retention:
   payments: {keep: 5 years, from: paid_on, ground: "Accounting law"}
 sources:
-  club: {kind: duckdb, path: clubdata.duckdb, location: LV}
+  club: {kind: duckdb, path: club.duckdb, location: LV}
 datasets:
   club.members:
     source: club
@@ -178,11 +178,20 @@ PAYMENTS = [  # payment_id, member_id (the payer), rental_id, amount, paid_on
 ]
 
 
+def _open(root: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """The club's file attached under another name: the file is named like its schema (club.duckdb holding schema
+    club) on purpose — privacyops must cope with that; the tests' own SQL sidesteps it."""
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{root / 'club.duckdb'}' AS clubfile{' (READ_ONLY)' if read_only else ''}")
+    con.execute("USE clubfile")
+    return con
+
+
 def build_club(root: Path, extra_map: str = "") -> Path:
     """The club workspace in `root` (tables, map)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "privacyops.yaml").write_text(CLUB_MAP + extra_map)
-    con = duckdb.connect(str(root / "clubdata.duckdb"))
+    con = _open(root, read_only=False)
     try:
         con.execute("CREATE SCHEMA club")
         tables = {
@@ -211,8 +220,9 @@ def build_club(root: Path, extra_map: str = "") -> Path:
 
 
 def club_sql(root: Path, query: str, params=()) -> list[tuple]:
-    """Ground truth: a query on the club's own file, read-only."""
-    con = duckdb.connect(str(root / "clubdata.duckdb"), read_only=True)
+    """Ground truth: a query on the club's own file, read-only (the file is named like its schema on purpose:
+    privacyops must qualify names with the catalog; the test's own queries use club.club.<table>)."""
+    con = _open(root, read_only=True)
     try:
         return con.execute(query, list(params)).fetchall()
     finally:
