@@ -35,16 +35,37 @@ _AS_IS = ("copy_heading", "files_heading", "col_data", "col_records", "col_file"
 _DESCRIBED_FILES = {"report.html": "file_report", "data.json": "file_data", "manifest.json": "file_manifest"}
 
 
-def _anchor_text(say: Say, anchor: Anchor) -> str:
+def _related(dm: DataMap, ds: Dataset, via: str) -> str:
+    """What a reference column points at, in words: the referenced dataset's kind of person (`member`), else the
+    column without its key suffix (`member_id` -> `member`)."""
+    ref = ds.reference(via)
+    target = dm.datasets.get(ref.to_dataset) if ref else None
+    if target is not None and target.subject:
+        return human_field(target.subject)
+    words = human_field(via)
+    return re.sub(r"\s+(id|key|no|nr|number|ref)$", "", words) or words
+
+
+def _anchor_text(say: Say, anchor: Anchor, other: str | None = None) -> str:
+    """Where the period starts, in words; `other`: what an anchor through a reference points at (`member`)."""
     field = human_field(anchor.field)
+    if anchor.via and other:
+        return say(f"anchor_via_{anchor.function or 'field'}", field=field, other=other)
     if anchor.function:
         return say(f"anchor_{anchor.function}", field=field)
     return say("anchor_field", field=field)
 
 
-def _rule_text(say: Say, dm: DataMap, rule_name: str) -> str:
-    rule = dm.retention[rule_name]
-    return say("retention_rule", keep=str(rule.keep), anchor=_anchor_text(say, rule.anchor), ground=rule.ground)
+def _rule_text(say: Say, dm: DataMap, ds: Dataset) -> str:
+    """`ds`'s own rule in words (a reference in its anchor is resolved through `ds`)."""
+    rule = dm.retention[ds.retention]
+    other = _related(dm, ds, rule.anchor.via) if rule.anchor.via else None
+    anchor = _anchor_text(say, rule.anchor, other)
+    if rule.keep_while_empty:
+        field = human_field(rule.anchor.field)
+        date = say("date_named_via", field=field, other=other) if other else say("date_named", field=field)
+        return say("retention_rule_while_empty", date=date, keep=str(rule.keep), anchor=anchor, ground=rule.ground)
+    return say("retention_rule", keep=str(rule.keep), anchor=anchor, ground=rule.ground)
 
 
 def retention_text(dm: DataMap, dataset: str, language: str = DEFAULT_LANGUAGE) -> str:
@@ -53,7 +74,7 @@ def retention_text(dm: DataMap, dataset: str, language: str = DEFAULT_LANGUAGE) 
     say = Say(language)
     ds = dm.datasets[dataset]
     if ds.retention and ds.retention in dm.retention:
-        return _rule_text(say, dm, ds.retention)
+        return _rule_text(say, dm, ds)
     seen = {dataset}
     frontier = [ds]
     while frontier:
@@ -66,8 +87,9 @@ def retention_text(dm: DataMap, dataset: str, language: str = DEFAULT_LANGUAGE) 
                 seen.add(parent.name)
                 if parent.retention and parent.retention in dm.retention:
                     what = (parent.description or parent.name).rstrip(".")
+                    rule = _rule_text(say, dm, parent)
                     return say("retention_parent", parent=what[:1].lower() + what[1:],
-                               rule=_rule_text(say, dm, parent.retention))
+                               rule=rule[:1].lower() + rule[1:])  # mid-sentence after the colon
                 nxt.append(parent)
         frontier = nxt
     return say("retention_none")

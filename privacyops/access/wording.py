@@ -66,6 +66,15 @@ TEXTS: dict[str, dict[str, Any]] = {
         "anchor_field": "the “$field” date",
         "anchor_end_of_fiscal_year": "the end of the financial year of the “$field” date",
         "anchor_end_of_month": "the end of the month of the “$field” date",
+        # An anchor through a reference: the date is one of the related record (a card's member's "left on" date).
+        "anchor_via_field": "the “$field” date of the related $other",
+        "anchor_via_end_of_fiscal_year": "the end of the financial year of the “$field” date of the related $other",
+        "anchor_via_end_of_month": "the end of the month of the “$field” date of the related $other",
+        # keep_while_empty: still needed while the date is not there (an item not returned, a membership open).
+        "retention_rule_while_empty": "We keep it while there is no $date yet, because we still need it; then "
+                                      "$keep from $anchor. Why: $ground",
+        "date_named": "“$field” date",
+        "date_named_via": "“$field” date of the related $other",
         "retention_parent": "As long as the $parent it belongs to: $rule",
         "retention_none": "No fixed period is set: we keep this data as long as it is needed for the purposes "
                           "above and delete it when they end.",

@@ -6,7 +6,10 @@ by row:
 
 * **blocked** — an active legal hold covers the subject or the dataset; or a binding retention rule has not
   started counting (its anchor date is empty: `from: closed_at` while the contract runs). Untouched; scheduled to
-  be looked at again.
+  be looked at again. A rule with `keep_while_empty: true` instead **retains** such a record open-ended (the map says
+  it is still needed while, say, the item is not returned), whatever the legal basis: restricted, no end date,
+  looked at again on every due run. An anchor through a reference (`member_id.left_on`) reads the referenced row's
+  date, fetched for all of a dataset's rows at once (`Decider.anchor_dates`).
 * **retain** — a *binding* rule (the dataset serves a legal-obligation purpose, `retention.is_binding`) still
   runs: the record stays until the rule's date, keeping only `erasure.keep_fields` (and the primary key; all of it
   when the map names none), the other fields masked, and it is **restricted** (Art. 18) and scheduled for erasure
@@ -32,7 +35,7 @@ import datetime as dt
 from typing import Any, Iterable
 
 from ..ledger import holds
-from ..map import Dataset, Reference
+from ..map import DataMap, Dataset, Reference, RetentionRule
 from ..workspace import Workspace
 from ..workspace.keys import workspace_secret
 from . import masking, retention
@@ -48,12 +51,80 @@ from .plan import (
     fingerprint,
     row_key,
 )
+from .retention_sql import referenced_anchors
+
+# The basis of a record kept while its anchor is empty: an anchor kind (re-decided on every due run, like a
+# record blocked for its anchor), told apart because it is retained — masked and restricted — already.
+B_WHILE_EMPTY = f"{B_ANCHOR}, kept while empty"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Deciding: retention (the part of `Decider` that reads rules and anchors).
+
+
+class RetentionDecisions:
+    """How a rule that holds against erasure decides a row, and the referenced anchors it reads (mixed into
+    `Decider`, which provides `dm`, `as_of`, `con`, `retain` and `_block`)."""
+
+    dm: DataMap
+    as_of: dt.date
+    _anchors: dict[str, dict[str, Any]]  # dataset -> {reference value: referenced anchor value}
+
+    def anchor_dates(self, ds: Dataset, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+        """The referenced rows' anchor values for `ds`'s rule anchored through a reference (`member_id.left_on`):
+        {reference value as text: value}, cached per dataset. Values of `rows` not fetched yet are read in one
+        query on the referenced dataset (per 1,000 values): call it with all of a dataset's rows before deciding
+        them, so that deciding never queries per row. {} for a rule counting from the row's own column."""
+        rule = self.dm.retention.get(ds.retention) if ds.retention else None
+        if rule is None or rule.anchor.via is None:
+            return {}
+        cache = self._anchors.setdefault(ds.name, {})
+        via = rule.anchor.via
+        missing = {str(r[via]): r[via] for r in rows if r.get(via) is not None and str(r[via]) not in cache}
+        if missing:
+            ref = ds.reference(via)
+            parent = self.dm.datasets[ref.to_dataset]
+            got = referenced_anchors(self.con(parent), parent, ref.to_column, rule.anchor.field, missing.values())
+            cache.update({k: got.get(k) for k in missing})  # None: no such row (an empty anchor); not asked again
+        return cache
+
+    def by_retention(self, pr: PlannedRow, ds: Dataset, row: dict[str, Any], rule: RetentionRule,
+                     referenced: dict[str, Any]) -> PlannedRow:
+        """A rule that holds against erasure for this row (`retention.binding_rule`): kept open-ended while the
+        anchor is empty (`keep_while_empty`, whatever the legal basis), else — a legal obligation — blocked until
+        the anchor is reached, retained until the rule's date, or ended. (A non-binding rule with a filled anchor
+        never gets here: it is a maximum, `by_policy`.)"""
+        pr.rule, pr.ground = rule.name, rule.ground
+        column = rule.anchor.column
+        if retention.kept_while_empty(rule, row, referenced):
+            self.retain(pr, ds, row, None, f"kept while {column} is empty ({rule.name}: {rule.ground}); then "
+                                           f"{rule.keep} from {rule.anchor}; restricted (Art. 18)",
+                        f"{B_WHILE_EMPTY}: {rule.name} — {rule.ground}", why=f"not needed by {rule.name}")
+            return pr
+        try:
+            until = retention.retained_until(rule, row, self.dm.settings, referenced)
+        except retention.AnchorError as exc:
+            until = None
+            pr.notes.append(f"{column}: {exc}")
+        if until is None:
+            self._block(pr, f"blocked: retention anchor not reached — {rule.name} keeps {rule.keep} from "
+                            f"{rule.anchor}, and {column} is empty ({rule.ground})",
+                        f"{B_ANCHOR}: {rule.name} from {rule.anchor} ({rule.ground})")
+            return pr
+        if self.as_of <= until:
+            self.retain(pr, ds, row, until, f"retained until {until}: {rule.name} — {rule.keep} from "
+                                            f"{rule.anchor} ({rule.ground}); restricted (Art. 18)",
+                        f"{B_RETENTION}: {rule.name} — {rule.ground}", why=f"not needed by {rule.name}")
+            return pr
+        pr.until = until
+        pr.reason = f"retention ended {until} ({rule.name}: {rule.ground})"
+        return pr
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Deciding.
 
 
-class Decider:
+class Decider(RetentionDecisions):
     """Decides rows of one plan: holds, binding retention, the dataset's policy, then references."""
 
     def __init__(self, ws: Workspace, as_of: dt.date, hold_hashes: Iterable[str] = (),
@@ -65,6 +136,7 @@ class Decider:
         self.subject_holds, self.dataset_holds = holds.match(self._active, hold_hashes, names, as_of)
         self._infos: dict[str, dict[str, masking.ColumnInfo]] = {}
         self._fks: dict[str, list[masking.ForeignKey]] = {}
+        self._anchors: dict[str, dict[str, Any]] = {}  # dataset -> {reference value: referenced anchor value}
 
     def set_holds(self, hold_hashes: Iterable[str]) -> None:
         self.subject_holds, _ = holds.match(self._active, hold_hashes, [], self.as_of)
@@ -126,31 +198,14 @@ class Decider:
         key = row_key(ds, row)
         pr = PlannedRow(ds.name, ds.source, key, DELETE, "", subject=subject, fingerprint=fingerprint(row))
         hold = self.dataset_holds.get(ds.name) or (self.subject_holds[0] if self.subject_holds else None)
-        rule = retention.binding_rule(self.dm, ds)
+        referenced = self.anchor_dates(ds, [row])
+        rule = retention.binding_rule(self.dm, ds, row, referenced)
         if hold is not None:
             self._block(pr, f"blocked by {hold.describe()}", f"{B_HOLD}: {hold.hold_id} {hold.reason}")
             pr.hold_id = hold.hold_id
             return pr
         if rule is not None:
-            pr.rule, pr.ground = rule.name, rule.ground
-            try:
-                until = retention.retained_until(rule, row, self.dm.settings)
-            except retention.AnchorError as exc:
-                until = None
-                pr.notes.append(f"{rule.anchor.field}: {exc}")
-            if until is None:
-                self._block(pr, f"blocked: retention anchor not reached — {rule.name} keeps {rule.keep} from "
-                                f"{rule.anchor}, and {rule.anchor.field} is empty ({rule.ground})",
-                            f"{B_ANCHOR}: {rule.name} from {rule.anchor} ({rule.ground})")
-                return pr
-            if self.as_of <= until:
-                self.retain(pr, ds, row, until, f"retained until {until}: {rule.name} — {rule.keep} from "
-                                                f"{rule.anchor} ({rule.ground}); restricted (Art. 18)",
-                            f"{B_RETENTION}: {rule.name} — {rule.ground}", why=f"not needed by {rule.name}")
-                return pr
-            pr.until = until
-            pr.reason = f"retention ended {until} ({rule.name}: {rule.ground})"
-            return pr
+            return self.by_retention(pr, ds, row, rule, referenced)
         return self.by_policy(pr, ds, row)
 
     def by_policy(self, pr: PlannedRow, ds: Dataset, row: dict[str, Any]) -> PlannedRow:

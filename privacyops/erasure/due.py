@@ -1,9 +1,11 @@
 """Due erasures and batches.
 
 `erase_due(ws, as_of)` erases what has come due on `as_of` (default today): records whose retention has ended,
-records a released hold no longer blocks, records whose retention anchor has now been reached; rows that vanished
-meanwhile are marked gone. It is the function a scheduled notebook calls. Each originating plan gets one due plan,
-executed through the same steps as any plan (stale check, one transaction per source, verification, certificate).
+records a released hold no longer blocks, records whose retention anchor has now been reached (records kept while
+their anchor is empty, `keep_while_empty`, are decided afresh on every run: still empty, they stay as they are);
+rows that vanished meanwhile are marked gone. It is the function a scheduled notebook calls. Each originating plan
+gets one due plan, executed through the same steps as any plan (stale check, one transaction per source,
+verification, certificate).
 
 Approval: the originating plan decided "keep until D, then erase" and was approved as such (four-eyes), so a due
 erasure needs no second approval — requiring one would let records outlive their retention whenever nobody approves
@@ -28,7 +30,7 @@ from ..ledger.schedule import key_json
 from ..lookup import AMBIGUOUS, FOUND, lookup
 from ..map import NAME, Dataset
 from ..workspace import Workspace, current_actor
-from .decide import Decider
+from .decide import B_WHILE_EMPTY, Decider
 from .execute import execute_plan
 from .plan import (
     APPROVED,
@@ -57,7 +59,7 @@ from .plan import (
 )
 from .request import _check_case, _check_preparer, _suppression, subject_plan_rows
 from .result import ErasureResult
-from .retention_sql import add_period_sql, anchor_sql, dialect_of
+from .retention_sql import overdue_keys
 from .settle import settle
 from .verify import read_rows
 
@@ -91,6 +93,7 @@ def plan_due(ws: Workspace, as_of: dt.date | str | None = None) -> list[ErasureP
             for name, es in by_ds.items():
                 ds = ws.datamap.datasets[name]
                 now = read_rows(ws.connector(ds.source), ds, [e.key for e in es])
+                decider.anchor_dates(ds, now.values())  # referenced anchors: one query per dataset, not per row
                 for e in es:
                     row = now.get(e.row_key)
                     if row is None:
@@ -101,7 +104,8 @@ def plan_due(ws: Workspace, as_of: dt.date | str | None = None) -> list[ErasureP
                     kinds[pr.rid] = e.basis
             settle(decider, rows, data)
             for rid, pr in rows.items():  # kept before and kept still: already masked, nothing to write again
-                if pr.action == RETAIN and not kinds[rid].startswith((B_HOLD, B_ANCHOR)):
+                kept_before = not kinds[rid].startswith((B_HOLD, B_ANCHOR)) or B_WHILE_EMPTY in kinds[rid]
+                if pr.action == RETAIN and kept_before:
                     pr.masks, pr.kept = {}, list(data[rid])
                     pr.kept_fingerprint = pr.fingerprint
                     pr.restricted = False  # already in the register
@@ -143,8 +147,8 @@ def _decide_due(decider: Decider, ds: Dataset, row: dict[str, Any], e: schedule.
     pr = decider.decide(ds, row, subject=subject)  # holds first; a fresh decision for held / anchor rows
     if pr.action == BLOCKED and pr.hold_id:
         return pr
-    if e.basis.startswith((B_HOLD, B_ANCHOR)):
-        return pr
+    if e.basis.startswith((B_HOLD, B_ANCHOR)) or B_WHILE_EMPTY in e.basis:
+        return pr  # anchors (kept while empty, directly or with the record it belongs to) are decided afresh
     fresh = PlannedRow(ds.name, ds.source, row_key(ds, row), DELETE, "", subject=subject,
                        fingerprint=fingerprint(row))
     if e.basis.startswith(B_REFERENCED):
@@ -174,17 +178,9 @@ RULES_APPROVER = "the data map's retention rules"
 
 def _overdue_keys(ws: Workspace, ds: Dataset, as_of: dt.date) -> list[tuple]:
     """Keys of the records whose own retention rule ended before `as_of`, selected in the store (the same dates
-    as the retention report: `reports.sqldates`)."""
-
-    dm = ws.datamap
-    rule = dm.retention[ds.retention]
-    con = ws.connector(ds.source)
-    dialect = dialect_of(dm.sources[ds.source].kind)
-    a = anchor_sql(dialect, con.quote(rule.anchor.field), rule.anchor, dm.settings)
-    keys = ", ".join(con.quote(c) for c in ds.primary_key)
-    sql = (f"SELECT {keys} FROM (SELECT {keys}, {add_period_sql(dialect, 'a', rule.keep)} AS e FROM "
-           f"(SELECT {keys}, {a} AS a FROM {con.relation(ds)}) t1) t2 WHERE e < {con.param}")
-    return [tuple(r) for r in con.execute(sql, [as_of.isoformat() if dialect == "sqlite" else as_of]).rows]
+    as the retention report: `retention_sql.overdue_keys`, which joins or fetches a referenced anchor; a record
+    kept while its anchor is empty is never overdue)."""
+    return overdue_keys(ws, ds, as_of)
 
 
 def plan_retention(ws: Workspace, as_of: dt.date | str | None = None, *, datasets: list[str] | None = None,
@@ -230,6 +226,7 @@ def plan_retention(ws: Workspace, as_of: dt.date | str | None = None, *, dataset
 
         def add(ds: Dataset, got: dict[str, dict[str, Any]], inherited: dict[str, set[str]]) -> list:
             new = []
+            decider.anchor_dates(ds, got.values())  # referenced anchors of all these rows in one query
             for kj, row in got.items():
                 rid = (ds.name, kj)
                 if rid in rows:
@@ -372,6 +369,8 @@ def plan_batch(ws: Workspace, path: str | Path, case_id: str, *, as_of: dt.date 
                 continue
             if recs.subject and recs.subject.ref in seen:
                 continue  # the same person twice
+            for name, found in recs.records.items():  # referenced anchors: one query per dataset and subject
+                decider.anchor_dates(ws.datamap.datasets[name], found.rows)
             prs, ne, entry, emails = subject_plan_rows(ws, decider, recs, data_out=data)
             seen.add(entry["ref"])
             subjects.append(entry)

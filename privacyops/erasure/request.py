@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from ..ledger import audit, cases, holds, ledger_exists, open_ledger, suppression
+from ..ledger.schedule import key_json
 from ..lookup import AMBIGUOUS, FOUND, SubjectRecords, lookup
 from ..map import EMAIL, NAME
 from ..workspace import Workspace, current_actor
@@ -26,9 +27,11 @@ from .plan import (
     _audit_summary,
     _new_plan_id,
     _ordered,
+    row_key,
     save_plan,
 )
 from .settle import settle
+from .verify import read_rows
 
 # ---------------------------------------------------------------------------------------------------------------
 # Planning a request.
@@ -104,7 +107,12 @@ def subject_plan_rows(ws: Workspace, decider: Decider, records: SubjectRecords,
     not_erased: list[NotErased] = []
     for name, recs in records.records.items():
         ds = ws.datamap.datasets[name]
-        for i, r in enumerate(recs.rows):
+        # Rows with other people in them show their fields withheld: decide on the stored row (a retention anchor
+        # may be another party's field); the plan keeps only the subject's part (masks, hashes).
+        stored = read_rows(ws.connector(ds.source), ds, recs.keys()) if recs.with_others else {}
+        rows_of = [stored.get(key_json(row_key(ds, shown)), shown) for shown in recs.rows]
+        decider.anchor_dates(ds, rows_of)  # dates through a reference: one query per dataset, not per row
+        for i, r in enumerate(rows_of):
             pr = for_party(decider, decider.decide(ds, r, subject=ref), ds, r, recs, i)
             if isinstance(pr, NotErased):
                 not_erased.append(pr)

@@ -67,7 +67,8 @@ def settle(decider: Decider, rows: dict[tuple[str, str], PlannedRow], data: dict
                                     f"{p.basis} (kept with {p.dataset})")
                     else:
                         pr.rule, pr.ground = p.rule, p.ground
-                        decider.retain(pr, ds, row, p.until, f"kept with {p.ref} until {p.until} ({p.rule}: "
+                        until = f"until {p.until}" if p.until else "as long as it is kept"
+                        decider.retain(pr, ds, row, p.until, f"kept with {p.ref} {until} ({p.rule}: "
                                                           f"{p.ground}); restricted (Art. 18)",
                                     f"{B_WITH} {p.dataset}: {p.basis}", why=f"not needed by {p.rule}")
                 elif pr.action == MASK and any(p.action == DELETE for p in parents):

@@ -103,7 +103,8 @@ def _new_children(ws: Workspace, plan: ErasurePlan, src: str, con) -> list[str]:
         planned |= {(n.dataset, key_json(n.key)) for n in plan.not_erased}
     keys_by_ds: dict[str, list[tuple]] = {}
     for pr in plan.rows:
-        keys_by_ds.setdefault(pr.dataset, []).append(pr.key)
+        if pr.owner:  # what belongs to a row the subject only appears in is its owner's, not theirs
+            keys_by_ds.setdefault(pr.dataset, []).append(pr.key)
     found: dict[str, int] = {}
     for child in dm.datasets.values():
         if child.source != src or (plan.kind == RETENTION and child.retention):

@@ -52,8 +52,8 @@ def dataset_records(reader: Reader, found: Found, context: bool = False) -> dict
             categories={f.name: list(f.categories) for f in ds.fields.values() if f.name in columns},
             purposes=[{"name": p, "description": dm.purposes[p].description,
                        "legal_basis": dm.purposes[p].legal_basis} for p in ds.purposes],
-            retention={"name": rule.name, "keep": str(rule.keep), "from": str(rule.anchor),
-                       "ground": rule.ground} if rule else None,
+            retention={"name": rule.name, "keep": str(rule.keep), "from": str(rule.anchor), "ground": rule.ground,
+                       **({"while_empty": True} if rule.keep_while_empty else {})} if rule else None,
             via=found.via.get(name, []), description=ds.description, primary_key=ds.primary_key,
             roles=roles, withheld=withheld, co_owned=co_owned, owner=owner,
         )

@@ -4,8 +4,11 @@ Art. 5(1)(e)), what comes due, and where data sits or goes outside the EU/EEA.
 `retention_report(ws, as_of)` computes, per dataset with a retention rule, set-based in the dataset's own store
 (`sqldates`): records in total; **overdue** (the rule's period ended before `as_of` and the record is still stored);
 due within 30 and 90 days; the oldest overdue record's end date; records whose rule has not started (the anchor is
-empty: `from: closed_at` of an open account), counted apart. Each store answers one grouped query (how many records
-end on each day), never the rows. It adds, from the ledger: records a legal hold keeps (`holds`), the Art. 18
+empty: `from: closed_at` of an open account), counted apart; records a `keep_while_empty` rule keeps while the anchor
+is empty (an item not yet returned) counted apart again, as **open-ended**: needed, never overdue. Each store answers
+one grouped query (how many records end on each day), never the rows; an anchor through a reference
+(`member_id.left_on`) joins the referenced dataset in the same store, or fetches its dates in chunks from another
+(`erasure.retention_sql.end_dates`). It adds, from the ledger: records a legal hold keeps (`holds`), the Art. 18
 restriction register and the erasure schedule (`schedule`); from the map: personal datasets without a retention
 rule, systems and recipients outside the EU/EEA.
 
@@ -19,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..erasure.retention import as_date, erasable_from, is_binding
-from ..erasure.retention_sql import dialect_of, retained_until_query
+from ..erasure.retention import erasable_from, is_binding
+from ..erasure.retention_sql import end_dates
 from ..errors import PrivacyOpsError
 from ..ledger import add_months, audit, holds, schedule
 from ..map import EU_EEA, Dataset
@@ -61,9 +64,12 @@ class DatasetRetention:
     anchor: str = ""
     ground: str = ""
     binding: bool = False  # the rule also holds against an erasure request (a legal obligation)
+    while_empty: bool = False  # the rule keeps records while their anchor is empty (keep_while_empty)
+    anchor_column: str = ""  # the anchor's column as written (`returned_at`, `member_id.left_on`)
     personal: bool = True
     total: int = 0
     not_started: int = 0  # anchor empty: the period has not started
+    open_ended: int = 0  # anchor empty under a keep_while_empty rule: kept, needed, never overdue
     overdue: int = 0
     due_30: int = 0
     due_90: int = 0
@@ -83,8 +89,10 @@ class DatasetRetention:
 
     def to_dict(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "source": self.source, "rule": self.rule, "keep": self.keep,
-                "anchor": self.anchor, "ground": self.ground, "binding": self.binding, "personal": self.personal,
-                "total": self.total, "not_started": self.not_started, "overdue": self.overdue,
+                "anchor": self.anchor, "ground": self.ground, "binding": self.binding,
+                "kept_while_empty": self.while_empty, "personal": self.personal,
+                "total": self.total, "not_started": self.not_started, "open_ended": self.open_ended,
+                "overdue": self.overdue,
                 "overdue_not_held": self.breach, "due_30_days": self.due_30, "due_90_days": self.due_90,
                 "oldest_overdue_until": self.oldest_overdue.isoformat() if self.oldest_overdue else None,
                 "held": self.held, "hold_ids": self.hold_ids, "restricted": self.restricted,
@@ -127,7 +135,8 @@ class RetentionReport(H.ReportPage):
         return {"records": self.total("total"), "overdue": self.total("overdue"),
                 "overdue_not_held": self.total("breach"), "held": self.total("held"),
                 "due_30_days": self.total("due_30"), "due_90_days": self.total("due_90"),
-                "not_started": self.total("not_started"), "restricted": sum(d.restricted for d in self.datasets),
+                "not_started": self.total("not_started"), "open_ended": self.total("open_ended"),
+                "restricted": sum(d.restricted for d in self.datasets),
                 "scheduled_due": sum(d.scheduled_due for d in self.datasets),
                 "datasets_with_overdue": sum(1 for d in self.datasets if d.overdue),
                 "datasets_without_rule": len(self.without_rule),
@@ -146,25 +155,34 @@ class RetentionReport(H.ReportPage):
                           "due_by_month": {m: sum(d.by_month.get(m, 0) for d in self.datasets) for m in self.months},
                           "errors": self.errors, "seconds": round(self.seconds, 3)})
 
+    @property
+    def any_while_empty(self) -> bool:
+        """Whether a rule keeps records while their anchor is empty (then the open-ended count is shown)."""
+        return any(d.while_empty for d in self.datasets if d.rule)
+
     def lines(self) -> list[str]:
-        """The key figures as text (stable for a given as_of: what the notebook checks)."""
+        """The key figures as text (stable for a given as_of: what the notebook checks; the open-ended line and
+        column appear only when a rule keeps records while their anchor is empty, so other maps read as before)."""
         f = self.figures()
         rules = {d.rule for d in self.datasets if d.rule}
+        wide = self.any_while_empty
         out = [f"Retention as of {self.as_of}: {f['records']:,} records under {len(rules)} retention rules in "
                f"{sum(1 for d in self.datasets if d.rule)} datasets",
                f"overdue (kept past their rule): {f['overdue']:,} in {f['datasets_with_overdue']} datasets "
                f"({f['held']:,} under a legal hold)",
                f"due within 30 days: {f['due_30_days']:,}; within 90 days: {f['due_90_days']:,}",
                f"retention not started (anchor empty): {f['not_started']:,}"]
+        if wide:
+            out.append(f"kept while the anchor is empty (open-ended, still needed): {f['open_ended']:,}")
         width = max([len(d.dataset) for d in self.datasets] + [10])
         out.append(f"  {'dataset':<{width}} {'rule':<18}{'records':>10}{'overdue':>10}{'due 30d':>9}{'due 90d':>9}"
-                   f"{'not started':>13}  oldest overdue")
+                   f"{'not started':>13}" + (f"{'open-ended':>12}" if wide else "") + "  oldest overdue")
         for d in self.datasets:
             if not d.rule:
                 continue
             out.append(f"  {d.dataset:<{width}} {d.rule:<18}{d.total:>10,}{d.overdue:>10,}{d.due_30:>9,}"
-                       f"{d.due_90:>9,}{d.not_started:>13,}  {d.oldest_overdue or '-'}"
-                       + (f"  ERROR {d.error}" if d.error else ""))
+                       f"{d.due_90:>9,}{d.not_started:>13,}" + (f"{d.open_ended:>12,}" if wide else "")
+                       + f"  {d.oldest_overdue or '-'}" + (f"  ERROR {d.error}" if d.error else ""))
         out.append("personal data without a retention rule: " +
                    (", ".join(w["dataset"] for w in self.without_rule) or "none"))
         out.append("systems outside the EU/EEA: " + (", ".join(f"{s['source']} ({s['location']})"
@@ -188,16 +206,20 @@ class RetentionReport(H.ReportPage):
         errors = self.errors
         ruled = [d for d in self.datasets if d.rule]
         charted = [d for d in self.datasets if any(d.by_month.values())]
-        counts = ["records", "overdue", "held", "due ≤30 d", "due ≤90 d", "not started", "oldest overdue",
-                  "restricted", "scheduled, due"]
+        counts = ["records", "overdue", "held", "due ≤30 d", "due ≤90 d", "not started", "open-ended",
+                  "oldest overdue", "restricted", "scheduled, due"]
         per_dataset = H.Table(
             ["dataset", "rule", "keep", *counts, *(["error"] if errors else [])],
-            [(d.dataset, d.rule, f"{d.keep} from {d.anchor}", d.total, d.overdue, d.held, d.due_30, d.due_90,
-              d.not_started, d.oldest_overdue.isoformat() if d.oldest_overdue else "", d.restricted, d.scheduled_due,
+            [(d.dataset, d.rule, f"{d.keep} from {d.anchor}" + (f"; kept while {d.anchor_column} is empty"
+                                                                 if d.while_empty else ""),
+              d.total, d.overdue, d.held, d.due_30, d.due_90, d.not_started, d.open_ended,
+              d.oldest_overdue.isoformat() if d.oldest_overdue else "", d.restricted, d.scheduled_due,
               *([d.error or ""] if errors else [])) for d in ruled], numeric=counts, table_id="per-dataset")
         rules = H.Table(["dataset", "rule", "keep", "from", "ground", "binding against erasure"],
                         [(d.dataset, d.rule, d.keep, d.anchor, d.ground,
-                          "yes (legal obligation)" if d.binding else "no (a maximum)") for d in ruled])
+                          ("yes (legal obligation)" if d.binding else "no (a maximum)")
+                          + (f"; yes while {d.anchor_column} is empty (kept, open-ended)" if d.while_empty else ""))
+                         for d in ruled])
         months = H.Table(["month", *[d.dataset for d in charted], "total"],
                          [(m, *[d.by_month.get(m, 0) for d in charted], sum(d.by_month.get(m, 0) for d in charted))
                           for m in self.months], numeric=[*[d.dataset for d in charted], "total"])
@@ -241,13 +263,10 @@ def _month(day: dt.date) -> str:
 
 
 def dataset_end_dates(ws: Workspace, ds: Dataset) -> dict[dt.date | None, int]:
-    """{last day kept: records} for one dataset (None: the anchor is empty), computed in the dataset's store."""
-    dm = ws.datamap
-    rule = dm.retention[ds.retention]
-    con = ws.connector(ds.source)
-    dialect = dialect_of(dm.sources[ds.source].kind)
-    sql = retained_until_query(dialect, con.relation(ds), con.quote(rule.anchor.field), rule, dm.settings)
-    return {as_date(e): int(n) for e, n in con.execute(sql).rows}
+    """{last day kept: records} for one dataset (None: the anchor is empty), computed in the dataset's store (an
+    anchor through a reference: joined there, or fetched in chunks from the referenced store; see
+    `retention_sql.end_dates`)."""
+    return end_dates(ws, ds)
 
 
 def retention_report(ws: Workspace, as_of: dt.date | str | None = None, *, horizon_months: int = 12,
@@ -283,8 +302,8 @@ def retention_report(ws: Workspace, as_of: dt.date | str | None = None, *, horiz
                 continue
             rule = dm.retention[ds.retention]
             d = DatasetRetention(ds.name, ds.source, rule.name, str(rule.keep), str(rule.anchor), rule.ground,
-                                 is_binding(dm, ds), personal, restricted=restricted.get(ds.name, 0),
-                                 scheduled_due=scheduled.get(ds.name, 0))
+                                 is_binding(dm, ds), rule.keep_while_empty, rule.anchor.column, personal,
+                                 restricted=restricted.get(ds.name, 0), scheduled_due=scheduled.get(ds.name, 0))
             try:
                 ends = dataset_end_dates(ws, ds)
             except PrivacyOpsError as exc:
@@ -294,8 +313,11 @@ def retention_report(ws: Workspace, as_of: dt.date | str | None = None, *, horiz
             d.by_month = {m: 0 for m in months}
             for end, n in ends.items():
                 d.total += n
-                if end is None:
-                    d.not_started += n
+                if end is None:  # kept while empty: needed, open-ended; else the period has not started
+                    if rule.keep_while_empty:
+                        d.open_ended += n
+                    else:
+                        d.not_started += n
                     continue
                 d.ends[end] = n
                 free = erasable_from(end)

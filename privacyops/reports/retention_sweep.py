@@ -1,7 +1,8 @@
 """The retention sweep: what is overdue, per dataset, with the action the map's erasure policy gives it.
 
 `retention_sweep(ws, as_of)` lists what a sweep would erase (a dry run: nothing changes); with `dry_run=False` the
-overdue records go to the erasure engine as one plan (plan -> approve -> execute, verified and certified).
+overdue records go to the erasure engine as one plan (plan -> approve -> execute, verified and certified). Records a
+`keep_while_empty` rule keeps while their anchor is empty are open-ended, never overdue: a sweep never lists them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..erasure import APPROVED, execute_plan, plan_retention
-from ..erasure.retention_sql import add_period_sql, anchor_sql, dialect_of
+from ..erasure.retention_sql import overdue_keys
 from ..ledger import audit
 from ..map import Dataset
 from ..values import json_safe
@@ -116,19 +117,10 @@ def retention_sweep(ws: Workspace, as_of: dt.date | str | None = None, *, dry_ru
 
 
 def _oldest_keys(ws: Workspace, ds: Dataset, as_of: dt.date) -> list[str]:
-    """The keys of the (up to SAMPLE_KEYS) oldest overdue records, oldest first."""
-
-    dm = ws.datamap
-    rule = dm.retention[ds.retention]
-    con = ws.connector(ds.source)
-    dialect = dialect_of(dm.sources[ds.source].kind)
-    a = anchor_sql(dialect, con.quote(rule.anchor.field), rule.anchor, dm.settings)
-    keys = ", ".join(con.quote(c) for c in ds.primary_key)
-    sql = (f"SELECT {keys} FROM (SELECT {keys}, {add_period_sql(dialect, 'a', rule.keep)} AS e FROM "
-           f"(SELECT {keys}, {a} AS a FROM {con.relation(ds)}) t1) t2 WHERE e < {con.param} "
-           f"ORDER BY e, {keys} LIMIT {SAMPLE_KEYS}")
-    got = con.execute(sql, [as_of.isoformat() if dialect == "sqlite" else as_of])
-    return [",".join(str(v) for v in r) for r in got.rows]
+    """The keys of the (up to SAMPLE_KEYS) oldest overdue records, oldest first: the same selection as the erasure
+    engine's (`retention_sql.overdue_keys`: an anchor through a reference joined or fetched; records kept while
+    their anchor is empty are never overdue)."""
+    return [",".join(str(v) for v in k) for k in overdue_keys(ws, ds, as_of, limit=SAMPLE_KEYS)]
 
 
 __all__ = ["retention_sweep", "SweepListing"]

@@ -553,3 +553,48 @@ def test_invalid_retention_rule_is_reported_once():
 def test_table_must_be_text():
     problem_at(problems_of(sub('table: "events/*.parquet"', 'table: ["events/*.parquet"]')),
                "datasets.shop.order_events.table")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Anchors through a reference (`member_id.left_on`) and rules kept while the anchor is empty.
+
+
+def test_anchor_through_a_reference_and_keep_while_empty_load():
+    text = sub("from: end_of_fiscal_year(ordered_at), ground",
+               "from: end_of_month(pid.member_no), keep_while_empty: true, ground")
+    rule = parse_datamap(text).retention["orders"]
+    assert rule.anchor == Anchor(field="member_no", function="end_of_month", via="pid")
+    assert rule.anchor.column == "pid.member_no" and str(rule.anchor) == "end_of_month(pid.member_no)"
+    assert rule.keep_while_empty is True
+    assert parse_datamap(MINI_MAP).retention["orders"].keep_while_empty is False  # off unless written
+
+
+@pytest.mark.parametrize("anchor, fragments", [
+    ("customer_id.closed_at", ["rule orders counts from customer_id.closed_at, but shop.orders has no reference "
+                               "'customer_id'", "list it under references or give the rule a column of this "
+                               "dataset"]),
+    ("end_of_month(pid.left_on)", ["rule orders counts from pid.left_on: 'left_on' is not a column of "
+                                   "people.person in the map", "list it under that dataset's fields"]),
+])
+def test_anchor_through_a_bad_reference_is_reported_on_the_dataset_line(anchor, fragments):
+    text = sub("from: end_of_fiscal_year(ordered_at)", f"from: {anchor}")
+    problems = problems_of(text)
+    p = problem_at(problems, "datasets.shop.orders.retention")
+    for fragment in fragments:
+        assert fragment in p.message, f"{fragment!r} not in {p.message!r}"
+    assert p.line == line_no(text, "    retention: orders") and p.file == FILE
+    assert [q.path for q in problems] == ["datasets.shop.orders.retention"]  # the rule itself is fine
+
+
+@pytest.mark.parametrize("value, path, fragment", [
+    ("from: pid.person.left_on", "retention.orders.from", "or a date column of the row a reference points at "
+                                                          "(member_id.left_on)"),
+    ("from: .left_on", "retention.orders.from", "is not an anchor"),
+    ("from: ordered_at, keep_while_empty: sometimes", "retention.orders.keep_while_empty",
+     "expected true or false, got 'sometimes'"),
+])
+def test_malformed_anchor_or_flag_is_reported(value, path, fragment):
+    text = sub("from: end_of_fiscal_year(ordered_at)", value)
+    p = problem_at(problems_of(text), path)
+    assert fragment in p.message, p.message
+    assert p.line == line_no(text, "  orders: {keep: 3 years")

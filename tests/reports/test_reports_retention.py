@@ -1,6 +1,7 @@
 """The retention report: end dates computed in SQL (DuckDB, SQLite, PostgreSQL) agree with privacyops.retention's
 Python dates; the seeded demo's overdue / due / not-started counts match direct SQL written independently; holds,
-the restriction register, the sweep listing, the EU/EEA findings, the self-contained HTML page."""
+the restriction register, the sweep listing, the EU/EEA findings, the self-contained HTML page; anchors through a
+reference and records kept while their anchor is empty (open-ended), on DuckDB and SQLite."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ from privacyops.map import Anchor, Period, RetentionRule, Settings
 from privacyops.reports import ReportError, retention_report, retention_sweep
 from privacyops.reports.retention_report import dataset_end_dates
 from privacyops.workspace import open_workspace
+from tests.erasure.test_retention_anchors import AS_OF as CLUB_AS_OF
+from tests.erasure.test_retention_anchors import RULED as CLUB_RULED
+from tests.erasure.test_retention_anchors import build_club, truth
 from tests.support import pg as pgserver
 
 D = dt.date
@@ -333,3 +337,82 @@ def test_cli_erase_retention_dry_run_then_execute(demo_copy):
     assert done.exit_code == 0, done.output
     assert "verified; certificate" in done.output
     assert retention_report(open_workspace(demo_copy.root), AS_OF, audit_log=False).figures()["overdue"] == 0
+
+
+# -- anchors through a reference, records kept while the anchor is empty ------------------------------------------
+# The club workspace of tests/erasure/test_retention_anchors.py: DuckDB (members, access cards counting from their
+# member's left_on, rentals kept while not returned) and SQLite (lockers counting from the DuckDB member's left_on,
+# loans kept while not returned, loan fees counting from their loan's returned_at). Expected dates: its independent
+# SQL (`truth`).
+
+
+@pytest.fixture(scope="module")
+def club_root(tmp_path_factory) -> Path:
+    return build_club(tmp_path_factory.mktemp("club-report") / "club")
+
+
+@pytest.fixture(scope="module")
+def club_report(club_root):
+    return retention_report(open_workspace(club_root), CLUB_AS_OF, audit_log=False)
+
+
+def expected_counts(root: Path, name: str, kept_while_empty: bool) -> dict[str, int]:
+    """The report's counts of one dataset, from the independent end dates."""
+    ends = truth(root, name)
+    days = [(e + dt.timedelta(days=1) - CLUB_AS_OF).days for e in ends.values() if e is not None]
+    empty = sum(1 for e in ends.values() if e is None)
+    return {"total": len(ends), "overdue": sum(1 for d in days if d <= 0),
+            "due_30": sum(1 for d in days if 0 < d <= 30), "due_90": sum(1 for d in days if 0 < d <= 90),
+            "not_started": 0 if kept_while_empty else empty, "open_ended": empty if kept_while_empty else 0}
+
+
+def test_club_counts_match_independent_sql_open_ended_apart(club_root, club_report):
+    by = {d.dataset: d for d in club_report.datasets}
+    for name in CLUB_RULED:
+        d = by[name]
+        got = {k: getattr(d, k) for k in ("total", "overdue", "due_30", "due_90", "not_started", "open_ended")}
+        assert got == expected_counts(club_root, name, d.while_empty), name
+        assert d.error is None
+    # calendar facts behind them: the open rentals are open-ended, never overdue; cards of members who have not
+    # left (or of no member) have not started (no flag); a dangling locker reference across stores is open-ended
+    assert (by["club.rentals"].overdue, by["club.rentals"].open_ended, by["club.rentals"].not_started) == (2, 2, 0)
+    assert (by["club.access_cards"].not_started, by["club.access_cards"].open_ended) == (3, 0)
+    assert by["club.access_cards"].oldest_overdue == D(2024, 1, 31)
+    assert (by["desk.lockers"].overdue, by["desk.lockers"].open_ended) == (3, 2)
+    assert (by["desk.loan_fees"].overdue, by["desk.loan_fees"].open_ended) == (2, 2)
+
+
+def test_club_open_ended_in_figures_json_page_and_text(club_report, tmp_path):
+    f = club_report.figures()
+    assert f["open_ended"] == sum(d.open_ended for d in club_report.datasets) == 8
+    assert f["not_started"] == 3 and f["overdue"] == 4 + 2 + 3 + 1 + 2
+    data = club_report.to_dict()
+    rentals = next(d for d in data["datasets"] if d["dataset"] == "club.rentals")
+    assert (rentals["open_ended"], rentals["kept_while_empty"], rentals["overdue"]) == (2, True, 2)
+    page, saved = club_report.write(tmp_path)
+    html = page.read_text()
+    assert 'data-figure="open_ended"><div class="po-value">8</div>' in html
+    assert "kept while returned_at is empty" in html and "open-ended" in html
+    assert json.loads(saved.read_text())["figures"]["open_ended"] == 8
+    text = "\n".join(club_report.lines())
+    assert "kept while the anchor is empty (open-ended, still needed): 8" in text
+    assert "open-ended" in club_report.lines()[5]  # the table's header gains the column
+
+
+def test_maps_without_the_flag_read_as_before(demo_report):
+    """No rule keeps while empty: no open-ended line or column (the notebook's stored text stays as it is)."""
+    assert not any("open-ended" in line for line in demo_report.lines())
+    assert demo_report.figures()["open_ended"] == 0
+
+
+def test_club_sweep_lists_the_oldest_overdue_keys_never_open_ended(club_root, club_report):
+    ws = open_workspace(club_root)
+    listing = retention_sweep(ws, CLUB_AS_OF, report=club_report)
+    by = {d["dataset"]: d for d in listing.datasets}
+    for name in CLUB_RULED:
+        ends = truth(club_root, name)
+        late = sorted((e, k) for k, e in ends.items() if e is not None and e < CLUB_AS_OF)
+        assert by[name]["records"] == len(late), name
+        assert by[name]["sample_keys"] == [str(k) for _, k in late][:10], name
+        assert not {str(k) for k, e in ends.items() if e is None} & set(by[name]["sample_keys"])
+    assert listing.total == club_report.figures()["overdue"]
