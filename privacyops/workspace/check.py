@@ -49,9 +49,18 @@ def _columns_named(ds: Dataset, dm) -> list[tuple[str, str]]:
     named += [(r.column, f"{base}.references.{r.column}") for r in ds.references]
     named += [(c, f"{base}.erasure.keep_fields") for c in ds.erasure.keep_fields]
     named += [(c, f"{base}.erasure.mask.{c}") for c in ds.erasure.mask]
-    if ds.retention and ds.retention in dm.retention:
-        named.append((dm.retention[ds.retention].anchor.field, f"{base}.retention"))
+    if ds.retention and ds.retention in dm.retention and dm.retention[ds.retention].anchor.via is None:
+        named.append((dm.retention[ds.retention].anchor.field, f"{base}.retention"))  # through a reference: below
     return named
+
+
+def _anchor_column(ds: Dataset, dm, live: dict[str, dict[str, str]]) -> tuple[str, str | None]:
+    """(the anchor column, its live type) of a dataset's rule: its own column, or the referenced row's."""
+    anchor = dm.retention[ds.retention].anchor
+    if anchor.via is None:
+        return anchor.field, live.get(ds.name, {}).get(anchor.field)
+    ref = ds.reference(anchor.via)
+    return anchor.column, live.get(ref.to_dataset, {}).get(anchor.field) if ref else None
 
 
 def check_workspace(ws: Workspace, count_rows: bool = True) -> CheckReport:
@@ -89,10 +98,16 @@ def check_workspace(ws: Workspace, count_rows: bool = True) -> CheckReport:
                 if f in cols and type_family(cols[f]) != "text":
                     problem(f"datasets.{ds.name}.fields.{f}", f"free-text field '{f}' is {cols[f]}, not text")
             if ds.retention and ds.retention in dm.retention:
-                anchor = dm.retention[ds.retention].anchor.field
-                if anchor in cols and type_family(cols[anchor]) != "date":
+                anchor, anchor_type = _anchor_column(ds, dm, live)
+                if anchor_type is not None and type_family(anchor_type) != "date":
                     problem(f"datasets.{ds.name}.retention", f"retention rule '{ds.retention}' counts from "
-                                                             f"'{anchor}', which is {cols[anchor]}, not a date")
+                                                             f"'{anchor}', which is {anchor_type}, not a date")
+                elif anchor_type is None and "." in anchor:
+                    ref = ds.reference(dm.retention[ds.retention].anchor.via)
+                    if ref is not None and ref.to_dataset in live:
+                        problem(f"datasets.{ds.name}.retention", f"retention rule '{ds.retention}' counts from "
+                                                                 f"'{anchor}': {ref.to_dataset} has no column "
+                                                                 f"'{dm.retention[ds.retention].anchor.field}'")
             for r in ds.references:
                 target = live.get(r.to_dataset)
                 if target is None or r.column not in cols:

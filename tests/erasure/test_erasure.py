@@ -571,7 +571,7 @@ def test_batch_from_a_csv_file_is_one_plan_executed_set_based(ews, monkeypatch, 
     assert q(ews, "SELECT oid, note FROM shop.orders ORDER BY 1") == [
         (101, None), (102, "gift for janis@mini.example"), (103, None), (104, "[erased]")]
     assert [e[0] for e in events(ews)] == [1002]
-    assert statements.count('"people"."person"') == 1  # both people deleted by one statement
+    assert sum(s.endswith('"people"."person"') for s in statements) == 1  # both people deleted by one statement
 
 
 def test_cli_flow(ews, monkeypatch, tmp_path):
