@@ -216,6 +216,9 @@ def _withheld(say: Say, dm: DataMap, plan: ExportPlan) -> list[str]:
     if plan.withheld_fields:
         out.append(say("withheld_fields", where="; ".join(f"{', '.join(f)} in “{_what(dm, n)}”"
                                                          for n, f in plan.withheld_fields.items())))
+    others = {n: d.others_rows for n, d in plan.datasets.items() if d.others_rows}
+    if others:
+        out.append(say("withheld_others", n=sum(others.values()), where=_where(dm, others)))
     if plan.context:
         out.append(say("withheld_context"))
     return out

@@ -319,7 +319,7 @@ def plan_export(ws: Workspace, case_id: str | None, identifier: str | None = Non
             csv_name = csv_name[:-4] + "_.csv"
         used_csv.add(csv_name)
         dp = DatasetPlan(dataset=name, description=recs.description, columns=columns,
-                         categories={c: list(cats) for c, cats in recs.categories.items()}, rows=[],
+                         categories={c: list(cats) for c, cats in recs.subject_categories.items()}, rows=[],
                          csv_name=csv_name, withheld_fields=withheld, free_text_fields=free)
         for i, r in enumerate(recs.rows):
             row = {c: r.get(c) for c in columns}

@@ -136,6 +136,12 @@ TEXTS: dict[str, dict[str, Any]] = {
         "withheld_fields": "Security credentials ($where) are not included: we store a password only as a one-way "
                            "hash, which tells nothing about you and would help anyone who got hold of this "
                            "archive to attack your account.",
+        "withheld_others": ("$n of your records also holds another person's data — someone who was there with "
+                            "you, wrote to you or was named with you ($where). Their part is not included (it "
+                            "shows as “[another person's data]”): it is their personal data (Art. 15(4) GDPR).",
+                            "$n of your records also hold other people's data — people who were there with "
+                            "you, wrote to you or were named with you ($where). Their part is not included (it "
+                            "shows as “[another person's data]”): it is their personal data (Art. 15(4) GDPR)."),
         "withheld_context": "Reference data that your records point at, such as products or the staff members "
                             "who handled your requests, is not included: it is not data about you.",
         "closing": "If anything is unclear, or you think something is missing, write to $contact and quote our "

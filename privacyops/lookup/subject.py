@@ -78,6 +78,15 @@ class DatasetRecords:
         return len(self.rows)
 
     @property
+    def subject_categories(self) -> dict[str, list[str]]:
+        """The categories of the columns that hold the subject's data in at least one row (a column withheld as
+        another person's in every row is not about them)."""
+        if not self.withheld:
+            return self.categories
+        everywhere = set.intersection(*(set(w) for w in self.withheld)) if self.withheld else set()
+        return {c: cats for c, cats in self.categories.items() if c not in everywhere}
+
+    @property
     def with_others(self) -> bool:
         """Whether other people are in these rows (other parties, co-owners): then the rows say who is whose."""
         return any(self.withheld) or any(self.co_owned) or not all(self.owner or [True])
@@ -132,7 +141,7 @@ class SubjectRecords:
         """Counts only: safe to log and to show at a glance."""
         cats: dict[str, int] = {}
         for recs in self.records.values():
-            for col_cats in recs.categories.values():
+            for col_cats in recs.subject_categories.values():
                 for c in col_cats:
                     cats[c] = cats.get(c, 0) + recs.count
         return {
@@ -150,7 +159,7 @@ class SubjectRecords:
         """One row per dataset: how many records, which categories, why held, how long."""
         rows = []
         for recs in self.records.values():
-            cats = sorted({c for cs in recs.categories.values() for c in cs})
+            cats = sorted({c for cs in recs.subject_categories.values() for c in cs})
             rows.append({
                 "dataset": recs.dataset, "records": recs.count, "source": recs.source,
                 "location": recs.location, "categories": ", ".join(cats),
@@ -167,12 +176,12 @@ class SubjectRecords:
         """One row per data category: which datasets and fields hold it, and how many records."""
         acc: dict[str, dict[str, Any]] = {}
         for recs in self.records.values():
-            for col, cats in recs.categories.items():
+            for col, cats in recs.subject_categories.items():
                 for c in cats:
                     a = acc.setdefault(c, {"category": c, "datasets": set(), "fields": set(), "records": 0})
                     a["datasets"].add(recs.dataset)
                     a["fields"].add(f"{recs.dataset}.{col}")
-            for c in {c for cs in recs.categories.values() for c in cs}:
+            for c in {c for cs in recs.subject_categories.values() for c in cs}:
                 acc[c]["records"] += recs.count
         rows = [{"category": a["category"], "datasets": ", ".join(sorted(a["datasets"])),
                  "fields": ", ".join(sorted(a["fields"])), "records": a["records"]}

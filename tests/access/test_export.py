@@ -565,3 +565,25 @@ def test_a_hosts_copy_leaves_out_the_guests_fields_and_says_so(tmp_path, monkeyp
     dp = result.plan.datasets["club.messages"]
     assert dp.others_rows == 2 and set(dp.others_fields) == {"recipient_id", "sender_id", "body"}
     assert "other people's fields left out" in "\n".join(result.plan.lines())
+
+
+def test_the_letter_says_other_peoples_part_is_left_out_and_lists_only_the_subjects_categories(tmp_path,
+                                                                                               monkeypatch):
+    from tests.support.club import build_club
+
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "test-analyst")
+    ws = open_workspace(build_club(tmp_path / "club"))
+    result = export_subject(ws, access_case(ws), "outsider@mail.example")  # a guest: the hosts' fields are theirs
+    letter = archive_files(result.path, result.password)["report.html"].decode()
+    n = len({v for (v,) in sql_club(ws, "SELECT visit_id FROM club.visits WHERE guest_email = 'outsider@mail.example'")})
+    assert f"{n} of your records also hold other people" in letter and "[another person" in letter
+    data = json.loads(archive_files(result.path, result.password)["data.json"])
+    fields = {f["name"]: f["categories"] for f in data["datasets"]["club.visits"]["fields"]}
+    assert fields["host_note"] == [] and fields["host_id"] == []  # the hosts' fields are not said to be about them
+    assert fields["guest_email"] == ["user.contact.email"] and fields["guest_name"] == ["user.name"]
+
+
+def sql_club(ws, query):
+    from tests.support.club import club_sql
+
+    return club_sql(ws.root, query)
