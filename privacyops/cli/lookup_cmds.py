@@ -44,8 +44,9 @@ def _print_lookup(result: SubjectRecords, rows: int) -> None:
         click.echo(f"No records found for {result.query!r} (searched as {result.kind}).")
         return
     if result.status == "ambiguous":
-        click.echo(f"{len(result.candidates)} candidate(s) for {result.query!r} — pick one with --pick REF:")
-        for c in result.candidates:
+        shown = result.candidates[:max(rows, 20)]
+        click.echo(f"{result.candidates_heading(len(shown))}; pick one with --pick REF:")
+        for c in shown:
             click.echo(f"  {c.ref:28} score {c.score:.3f}  {c.label}")
         return
     who = result.subject.label if result.subject else result.query

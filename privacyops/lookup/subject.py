@@ -188,6 +188,15 @@ class SubjectRecords:
                 for a in sorted(acc.values(), key=lambda a: a["category"])]
         return pd.DataFrame(rows, columns=["category", "datasets", "fields", "records"])
 
+    def candidates_heading(self, shown: int) -> str:
+        """How many people match, truthfully: "62 people match" or "the best 20 of 62 matches" when `shown` is
+        fewer than all."""
+        total = max(self.candidates_total, len(self.candidates))
+        if shown < total:
+            return (f"the best {shown} of {total} matches for {self.query!r} — add an e-mail, a phone number or an id "
+                    f"to narrow the search")
+        return f"{total} {'person matches' if total == 1 else 'people match'} {self.query!r}"
+
     def candidates_frame(self) -> pd.DataFrame:
         return pd.DataFrame([c.to_dict() for c in self.candidates],
                             columns=["ref", "label", "score", "subject_type", "dataset", "matched_on"])

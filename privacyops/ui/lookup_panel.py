@@ -21,6 +21,9 @@ BASE_KINDS = ("auto", "email", "phone", "name", "id")
 ROWS_SHOWN = 50
 
 
+CANDIDATES_SHOWN = 200  # a dropdown longer than this helps nobody: the status line says how many match
+
+
 class LookupPanel(PanelView):
     """Look up a data subject across every dataset of a workspace, in a notebook.
 
@@ -139,8 +142,9 @@ class LookupPanel(PanelView):
     def _show(self, r: SubjectRecords, picked: bool) -> None:
         self.results.clear()
         if r.status == AMBIGUOUS:
-            offer_candidates(self.candidates, self.picker, r.candidates, score=True, hide_if_none=True)
-            self._set_status(f"{len(r.candidates)} people match {r.query!r} (as {r.kind}): choose one below and "
+            shown = r.candidates[:CANDIDATES_SHOWN]
+            offer_candidates(self.candidates, self.picker, shown, score=True, hide_if_none=True)
+            self._set_status(f"{r.candidates_heading(len(shown)).capitalize()} (as {r.kind}): choose one below and "
                              f"press “Show this person”. People are never merged.", "po-warn")
             self.results.show_candidates(r)
             return

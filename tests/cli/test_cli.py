@@ -125,7 +125,7 @@ def test_lookup_human_output(run):
 def test_lookup_ambiguous_lists_candidates(run):
     res = run("lookup", "home@mini.example")
     assert res.exit_code == 0, res.output
-    assert "2 candidate(s) for 'home@mini.example'" in res.output
+    assert "2 people match 'home@mini.example'" in res.output
     assert "--pick" in res.output
     assert "people.person:3" in res.output and "Ieva Kalna" in res.output
     assert "people.person:4" in res.output and "Oskars Kalns" in res.output

@@ -111,3 +111,17 @@ def test_duckdb_ranks_names_exactly_as_the_python_scorer(people, pick, how, othe
     key = names.name_key(query)
     exact = {row[0] for row in rows if key and names.name_key(" ".join(v for v in row[1:] if v is not None)) == key}
     assert {r[0] for r in got.rows.rows if r[-1] >= names.EXACT} == exact
+
+
+def test_more_namesakes_than_shown_say_top_n_of_m(tmp_path):
+    """The heading never hides a cap: fewer shown than matched says "the best N of M"."""
+    from privacyops.lookup import AMBIGUOUS, SubjectRecords
+    from privacyops.lookup.subject import Candidate
+
+    people = [Candidate(f"p:{i}", "p", (i,), "person", f"Anna Ozola {i}") for i in range(30)]
+    r = SubjectRecords(query="Anna Ozola", kind="name", status=AMBIGUOUS, candidates=people, candidates_total=62)
+    assert r.candidates_heading(20) == ("the best 20 of 62 matches for 'Anna Ozola' — add an e-mail, a phone number "
+                                        "or an id to narrow the search")
+    r.candidates_total = 30
+    assert r.candidates_heading(30) == "30 people match 'Anna Ozola'"
+    assert r.summary()["candidates_total"] == 30
