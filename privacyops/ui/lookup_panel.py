@@ -144,7 +144,8 @@ class LookupPanel(PanelView):
         if r.status == AMBIGUOUS:
             shown = r.candidates[:CANDIDATES_SHOWN]
             offer_candidates(self.candidates, self.picker, shown, score=True, hide_if_none=True)
-            self._set_status(f"{r.candidates_heading(len(shown)).capitalize()} (as {r.kind}): choose one below and "
+            heading = r.candidates_heading(len(shown))
+            self._set_status(f"{heading[:1].upper()}{heading[1:]} (as {r.kind}): choose one below and "
                              f"press “Show this person”. People are never merged.", "po-warn")
             self.results.show_candidates(r)
             return
