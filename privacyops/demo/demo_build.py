@@ -13,8 +13,8 @@ foreign-key lookups cheap without indexes.
 The hand-made edge-case people (``STORIES``) always get the lowest ids; bulk customers follow them.
 
 This module holds the run: its settings, the workspace handling (a build folder committed atomically) and the
-order of the table steps. The rows themselves come from the table-group modules (customers, support, billing,
-marketing, analytics) through a shared ``BuildContext``.
+order of the table steps. The rows themselves come from the table-group modules (customers, addresses, community,
+support, billing, marketing, analytics) through a shared ``BuildContext``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ import duckdb
 from tqdm.auto import tqdm
 
 from ..errors import PrivacyOpsError
+from .demo_addresses import insert_delivery_addresses
 from .demo_analytics import write_analytics
 from .demo_billing import insert_invoice_lines, insert_invoices, insert_products
 from .demo_cases import seed_requests
+from .demo_community import insert_community_messages, insert_referrals
 from .demo_context import BuildContext, Chunk, open_context
 from .demo_customers import insert_accounts, insert_customers, insert_logins
 from .demo_marketing import insert_consents, insert_newsletter, insert_sends
@@ -163,10 +165,13 @@ def _steps() -> list[tuple[str, Step]]:
     # so replacing one here (the interrupted-run test does) takes effect. The order is the generation order.
     return [
         ("crm.customers", insert_customers),
+        ("crm.delivery_addresses", insert_delivery_addresses),
+        ("crm.referrals", insert_referrals),
         ("app.user_accounts", insert_accounts),
         ("app.login_events", insert_logins),
         ("support.tickets", insert_tickets),
         ("support.ticket_messages", insert_messages),
+        ("community.messages", insert_community_messages),
         ("billing.invoices", insert_invoices),
         ("billing.invoice_lines", insert_invoice_lines),
         ("marketing.consent_events", insert_consents),

@@ -9,16 +9,25 @@ from .demo_people import ALT_DOMAINS, MUL, POOL, STORY_NAME_SQL
 from .demo_schema import END
 from .demo_stories import STORY_ROWS
 
-__all__ = ["insert_accounts", "insert_customers", "insert_logins"]
+__all__ = ["ADDRESS_PERCENT", "insert_accounts", "insert_customers", "insert_logins"]
+
+ADDRESSES = "crm.delivery_addresses"
+ADDRESS_PERCENT = 55
+"""Share of bulk customers (in %) with a delivery address of their own (``demo_addresses``)."""
 
 
 def insert_customers(ctx: BuildContext, chunk: Chunk) -> None:
-    """Insert the chunk's customers (the story people first, in chunk 0)."""
+    """Insert the chunk's customers (the story people first, in chunk 0).
+
+    About half the bulk customers get a delivery address of their own: its id is numbered here, in customer
+    order after the addresses already written (and the story addresses), and ``insert_delivery_addresses`` writes
+    the address rows."""
     first, blo, hi = chunk.first, chunk.bulk_lo, chunk.hi
     if first:
         ctx.insert_stories("crm.customers")
     if blo >= hi:
         return
+    addr_off = ctx.next_id[ADDRESSES] + (len(STORY_ROWS[ADDRESSES]) if first else 0)
     phone = """CASE country
         WHEN 'LV' THEN CASE pf WHEN 0 THEN '+371 ' || d[1:4] || ' ' || d[5:8]
                                WHEN 1 THEN '+371 ' || d[1:4] || ' ' || d[5:8]
@@ -41,7 +50,7 @@ def insert_customers(ctx: BuildContext, chunk: Chunk) -> None:
             u(i, 5, {POOL}) AS si, u(i, 6, {POOL}) AS ci, u(i, 9, 6) AS pf, u(i, 10, 4) AS di,
             1 + u(i, 11, 150) AS house, u(i, 12, 100) AS apt,
             rts(h(i, 7), TIMESTAMP '2017-01-02', TIMESTAMP '2026-10-15') AS created_at,
-            u(i, 8, 100) < 8 AS is_closed,
+            u(i, 8, 100) < 8 AS is_closed, u(i, 140, 100) < {ADDRESS_PERCENT} AS has_addr,
             100 + (i * {MUL} + {ctx.email_off}) % 9900000 AS num,
             2000000 + (i * {MUL} + {ctx.phone_off}) % 7000000 AS n7
         FROM range({blo}, {hi}) t(i)
@@ -68,7 +77,8 @@ def insert_customers(ctx: BuildContext, chunk: Chunk) -> None:
                                          THEN '-' || (1 + c.apt % 48) ELSE '' END,
         c.city, c.postal_code, c.country, c.created_at,
         CASE WHEN c.is_closed THEN rts(h(c.id, 13), c.created_at + INTERVAL 7 DAY, {END}) END,
-        CASE WHEN c.is_closed THEN 'closed' ELSE 'active' END
+        CASE WHEN c.is_closed THEN 'closed' ELSE 'active' END,
+        CASE WHEN c.has_addr THEN {addr_off} + sum(c.has_addr::INT) OVER (ORDER BY c.id) END
     FROM c ORDER BY c.id""")
     ctx.next_id["crm.customers"] += n
 

@@ -14,11 +14,14 @@ DEMO_TODAY = datetime.date(2026, 11, 15)
 
 DATASETS = (
     "crm.customers",
+    "crm.delivery_addresses",
+    "crm.referrals",
     "app.user_accounts",
     "app.login_events",
     "support.agents",
     "support.tickets",
     "support.ticket_messages",
+    "community.messages",
     "catalog.products",
     "billing.invoices",
     "billing.invoice_lines",
@@ -34,11 +37,18 @@ LAST = "TIMESTAMP '2026-11-14 23:59:59'"
 assert END[11:21] == DEMO_TODAY.isoformat()
 
 SCHEMA = """
-CREATE SCHEMA crm; CREATE SCHEMA app; CREATE SCHEMA support; CREATE SCHEMA catalog;
+CREATE SCHEMA crm; CREATE SCHEMA app; CREATE SCHEMA support; CREATE SCHEMA community; CREATE SCHEMA catalog;
 CREATE SCHEMA billing; CREATE SCHEMA marketing;
 CREATE TABLE crm.customers (
     customer_id BIGINT NOT NULL, full_name VARCHAR, email VARCHAR, phone VARCHAR, street_address VARCHAR,
-    city VARCHAR, postal_code VARCHAR, country VARCHAR, created_at TIMESTAMP, closed_at TIMESTAMP, status VARCHAR);
+    city VARCHAR, postal_code VARCHAR, country VARCHAR, created_at TIMESTAMP, closed_at TIMESTAMP, status VARCHAR,
+    delivery_address_id BIGINT);
+CREATE TABLE crm.delivery_addresses (
+    address_id BIGINT NOT NULL, street VARCHAR, city VARCHAR, postal_code VARCHAR, country VARCHAR, phone VARCHAR,
+    last_used_at TIMESTAMP);
+CREATE TABLE crm.referrals (
+    referral_id BIGINT NOT NULL, referrer_id BIGINT, referred_id BIGINT, referred_email VARCHAR, referred_on DATE,
+    status VARCHAR);
 CREATE TABLE app.user_accounts (
     account_id BIGINT NOT NULL, customer_id BIGINT NOT NULL, username VARCHAR, email VARCHAR,
     password_hash VARCHAR, created_at TIMESTAMP, last_login_at TIMESTAMP, closed_at TIMESTAMP);
@@ -46,12 +56,15 @@ CREATE TABLE app.login_events (
     event_id BIGINT NOT NULL, account_id BIGINT NOT NULL, logged_in_at TIMESTAMP, ip_address VARCHAR,
     user_agent VARCHAR, success BOOLEAN);
 CREATE TABLE support.agents (
-    agent_id INTEGER NOT NULL, full_name VARCHAR, email VARCHAR, team VARCHAR);
+    agent_id INTEGER NOT NULL, full_name VARCHAR, display_name VARCHAR, email VARCHAR, password_hash VARCHAR,
+    team VARCHAR);
 CREATE TABLE support.tickets (
     ticket_id BIGINT NOT NULL, customer_id BIGINT NOT NULL, agent_id INTEGER, subject VARCHAR, status VARCHAR,
     opened_at TIMESTAMP, closed_at TIMESTAMP);
 CREATE TABLE support.ticket_messages (
     message_id BIGINT NOT NULL, ticket_id BIGINT NOT NULL, author_type VARCHAR, body VARCHAR, sent_at TIMESTAMP);
+CREATE TABLE community.messages (
+    message_id BIGINT NOT NULL, sender_id BIGINT, recipient_id BIGINT, body VARCHAR, sent_at TIMESTAMP);
 CREATE TABLE catalog.products (
     product_id INTEGER NOT NULL, sku VARCHAR, name VARCHAR, unit_price DECIMAL(10,2));
 CREATE TABLE billing.invoices (
@@ -77,11 +90,14 @@ CREATE TABLE marketing.newsletter_signups (
 # ``build.PRIMARY_KEY_CONSTRAINTS`` (benchmark --primary-keys) generates with the constraints.
 PRIMARY_KEYS = {
     "crm.customers": "customer_id",
+    "crm.delivery_addresses": "address_id",
+    "crm.referrals": "referral_id",
     "app.user_accounts": "account_id",
     "app.login_events": "event_id",
     "support.agents": "agent_id",
     "support.tickets": "ticket_id",
     "support.ticket_messages": "message_id",
+    "community.messages": "message_id",
     "catalog.products": "product_id",
     "billing.invoices": "invoice_id",
     "billing.invoice_lines": "line_id",

@@ -26,6 +26,11 @@ STORIES: dict[str, dict] = {
         "consent_withdrawn_at": "2025-03-01",
         "send_after_withdrawal_at": "2025-04-10",
         "newsletter_email": "j.berzins@inbox.example.lv",
+        "delivery_address_id": 1,  # his office, with his own phone
+        "messages_sent": [1],  # to Anna
+        "messages_received": [2, 4],  # from his namesake and from Anna (her phone in the text)
+        "referrals_made": [1, 2],  # his namesake (joined), and Elza (invited by e-mail, not a customer)
+        "referred_in": [4],  # Anna referred him
     },
     "name_variant": {
         "customer_id": 2,
@@ -37,6 +42,11 @@ STORIES: dict[str, dict] = {
         "usernames": ["janis77"],
         "ticket_ids": [],
         "invoice_ids": [6, 7],
+        "delivery_address_id": None,
+        "messages_sent": [2],
+        "messages_received": [],
+        "referrals_made": [],
+        "referred_in": [1],
     },
     "family_a": {
         "customer_id": 3,
@@ -48,6 +58,12 @@ STORIES: dict[str, dict] = {
         "usernames": ["peteris.kalnins"],
         "ticket_ids": [3],
         "invoice_ids": [8, 9],
+        "delivery_address_id": 2,  # the family's home, shared with Ilze (co-owned)
+        "delivery_phone": "+371 6190 1234",  # the home's landline
+        "messages_sent": [3],
+        "messages_received": [],
+        "referrals_made": [3],
+        "referred_in": [],
     },
     "family_b": {
         "customer_id": 4,
@@ -59,6 +75,12 @@ STORIES: dict[str, dict] = {
         "usernames": ["ilze.kalnina"],
         "ticket_ids": [4],
         "invoice_ids": [10, 11],
+        "delivery_address_id": 2,
+        "delivery_phone": "+371 6190 1234",
+        "messages_sent": [],
+        "messages_received": [3],
+        "referrals_made": [],
+        "referred_in": [3],
     },
     "closed": {
         "customer_id": 5,
@@ -72,6 +94,11 @@ STORIES: dict[str, dict] = {
         "invoice_ids": [12, 13, 14],
         "closed_at": "2021-06-30",
         "mentions_email": "janis.berzins@example.lv",  # her ticket names Jānis's e-mail
+        "delivery_address_id": None,
+        "messages_sent": [4],
+        "messages_received": [1],
+        "referrals_made": [4],
+        "referred_in": [],
     },
     "withdrawn": {
         "customer_id": 6,
@@ -85,12 +112,23 @@ STORIES: dict[str, dict] = {
         "invoice_ids": [15],
         "consent_granted_at": "2020-01-10",
         "consent_withdrawn_at": "2024-06-15",
+        "delivery_address_id": 3,
+        "messages_sent": [],
+        "messages_received": [],
+        "referrals_made": [],
+        "referred_in": [],
     },
     "prospect": {
         "customer_id": None,
         "full_name": None,
         "email": "marta.prospect@example.net",
         "newsletter_email": "marta.prospect@example.net",
+    },
+    "invited": {  # a friend Jānis invited: not a customer, known only by the e-mail in his referral
+        "customer_id": None,
+        "full_name": None,
+        "email": "elza.krastina@example.net",
+        "referred_in": [2],
     },
 }
 for _s in STORIES.values():
@@ -109,19 +147,33 @@ def _d(s: str) -> datetime.date:
 
 # Rows in table column order (ids explicit and contiguous from 1, ordered by their foreign key).
 STORY_ROWS: dict[str, list[tuple]] = {
+    # ..., status, delivery_address_id (the family shares one delivery address)
     "crm.customers": [
         (1, "Jānis Bērziņš", "janis.berzins@example.lv", "+371 2912 3456", "Brīvības iela 101-5", "Rīga",
-         "LV-1001", "LV", _ts("2018-03-12 09:00:00"), None, "active"),
+         "LV-1001", "LV", _ts("2018-03-12 09:00:00"), None, "active", 1),
         (2, "Janis Berzins", "janis.berzins77@example.com", "+371 2961 7701", "Lielā iela 7", "Jelgava",
-         "LV-3001", "LV", _ts("2020-11-05 14:20:00"), None, "active"),
+         "LV-3001", "LV", _ts("2020-11-05 14:20:00"), None, "active", None),
         (3, "Pēteris Kalniņš", "kalnini.family@example.lv", "+371 2934 5678", "Ulbrokas iela 23-14", "Rīga",
-         "LV-1021", "LV", _ts("2019-04-01 18:45:00"), None, "active"),
+         "LV-1021", "LV", _ts("2019-04-01 18:45:00"), None, "active", 2),
         (4, "Ilze Kalniņa", "kalnini.family@example.lv", "2934-8765", "Ulbrokas iela 23-14", "Rīga",
-         "LV-1021", "LV", _ts("2019-04-03 20:10:00"), None, "active"),
+         "LV-1021", "LV", _ts("2019-04-03 20:10:00"), None, "active", 2),
         (5, "Anna Ozola", "anna.ozola@example.lv", "+371 2945 1122", "Tērbatas iela 14-3", "Rīga",
-         "LV-1011", "LV", _ts("2017-05-20 11:30:00"), _ts("2021-06-30 16:00:00"), "closed"),
+         "LV-1011", "LV", _ts("2017-05-20 11:30:00"), _ts("2021-06-30 16:00:00"), "closed", None),
         (6, "Līga Liepiņa", "liga.liepina@example.lv", "+37129563344", "Jūras iela 5", "Jūrmala",
-         "LV-2015", "LV", _ts("2019-09-09 10:00:00"), None, "active"),
+         "LV-2015", "LV", _ts("2019-09-09 10:00:00"), None, "active", 3),
+    ],
+    # address_id, street, city, postal_code, country, phone, last_used_at
+    "crm.delivery_addresses": [
+        (1, "Skanstes iela 50", "Rīga", "LV-1013", "LV", "+371 2912 3456", _ts("2026-10-05 11:00:00")),
+        (2, "Ulbrokas iela 23-14", "Rīga", "LV-1021", "LV", "+371 6190 1234", _ts("2026-03-18 14:30:00")),
+        (3, "Jūras iela 5", "Jūrmala", "LV-2015", "LV", None, _ts("2022-05-20 10:00:00")),
+    ],
+    # referral_id, referrer_id, referred_id, referred_email, referred_on, status
+    "crm.referrals": [
+        (1, 1, 2, None, _d("2020-10-28"), "joined"),
+        (2, 1, None, "elza.krastina@example.net", _d("2026-10-20"), "invited"),
+        (3, 3, 4, None, _d("2019-04-02"), "joined"),
+        (4, 5, 1, None, _d("2018-03-01"), "joined"),
     ],
     # account_id, customer_id, username, email, created_at, last_login_at, closed_at (password_hash added later)
     "app.user_accounts": [
@@ -186,6 +238,16 @@ STORY_ROWS: dict[str, list[tuple]] = {
          _ts("2024-06-14 18:00:00")),
         (14, 6, "agent", "Hello Līga, you have been unsubscribed. Best regards, Edgars",
          _ts("2024-06-15 10:00:00")),
+    ],
+    # message_id, sender_id, recipient_id, body, sent_at
+    "community.messages": [
+        (1, 1, 5, "Hi Anna, I passed your message on to support. They will wait for you to write to them yourself.",
+         _ts("2021-06-20 10:30:00")),
+        (2, 2, 1, "Hello namesake! I think a parcel meant for you came to me in Jelgava.",
+         _ts("2026-09-20 12:00:00")),
+        (3, 3, 4, "Ilze, I asked support to put my name on our invoices. Pēteris", _ts("2022-01-11 10:00:00")),
+        (4, 5, 1, "Thank you, Jānis! If they need me, they can call me at +371 2945 1122. Anna",
+         _ts("2021-06-20 18:05:00")),
     ],
     # invoice_id, invoice_no, customer_id, billing_name, billing_address, vat_number, issued_at (amount from lines)
     "billing.invoices": [

@@ -1,10 +1,16 @@
 """Customer support: ``support.agents`` (fixed), ``support.tickets`` and ``support.ticket_messages``.
 
+Agents are reference data a customer's tickets point at: a lookup shows them as context, only their first name
+(``display_name``, which signs their answers) and team (the map's ``context_fields``), never their e-mail or the
+helpdesk password hash.
+
 Ticket messages are free text built from templates; some name the customer's own e-mail or phone, some another
 customer's (the mentions a lookup must find).
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from .demo_context import BuildContext, Chunk
 from .demo_schema import END, LAST
@@ -13,19 +19,25 @@ from .demo_texts import TICKET_SUBJECTS, TOPICS, TPL_PER_KIND
 
 __all__ = ["AGENTS", "insert_agents", "insert_messages", "insert_tickets"]
 
-AGENTS = [
-    (1, "Kristaps Ozoliņš", "kristaps.ozolins@balticsoftware.example", "accounts"),
-    (2, "Mārtiņš Kļaviņš", "martins.klavins@balticsoftware.example", "technical"),
-    (3, "Ilze Zariņa", "ilze.zarina@balticsoftware.example", "accounts"),
-    (4, "Rūta Vītola", "ruta.vitola@balticsoftware.example", "accounts"),
-    (5, "Anete Krūmiņa", "anete.krumina@balticsoftware.example", "billing"),
-    (6, "Edgars Eglītis", "edgars.eglitis@balticsoftware.example", "billing"),
-    (7, "Tomas Kazlauskas", "tomas.kazlauskas@balticsoftware.example", "technical"),
-    (8, "Kadri Tamm", "kadri.tamm@balticsoftware.example", "technical"),
-    (9, "Dace Siliņa", "dace.silina@balticsoftware.example", "billing"),
-    (10, "Roberts Šteins", "roberts.steins@balticsoftware.example", "technical"),
-    (11, "Elīna Lāce", "elina.lace@balticsoftware.example", "accounts"),
-    (12, "Gints Vanags", "gints.vanags@balticsoftware.example", "technical"),
+
+def _hash(agent_id: int) -> str:
+    # a fixed, fake PBKDF2 hash of the agent's helpdesk password (credentials: never shown by a lookup)
+    return f"pbkdf2_sha256$600000${hashlib.sha256(f'agent-{agent_id}'.encode()).hexdigest()[:22]}"
+
+
+AGENTS = [  # agent_id, full_name, display_name (signs the answers), e-mail, helpdesk password hash, team
+    (1, "Kristaps Ozoliņš", "Kristaps", "kristaps.ozolins@balticsoftware.example", _hash(1), "accounts"),
+    (2, "Mārtiņš Kļaviņš", "Mārtiņš", "martins.klavins@balticsoftware.example", _hash(2), "technical"),
+    (3, "Ilze Zariņa", "Ilze", "ilze.zarina@balticsoftware.example", _hash(3), "accounts"),
+    (4, "Rūta Vītola", "Rūta", "ruta.vitola@balticsoftware.example", _hash(4), "accounts"),
+    (5, "Anete Krūmiņa", "Anete", "anete.krumina@balticsoftware.example", _hash(5), "billing"),
+    (6, "Edgars Eglītis", "Edgars", "edgars.eglitis@balticsoftware.example", _hash(6), "billing"),
+    (7, "Tomas Kazlauskas", "Tomas", "tomas.kazlauskas@balticsoftware.example", _hash(7), "technical"),
+    (8, "Kadri Tamm", "Kadri", "kadri.tamm@balticsoftware.example", _hash(8), "technical"),
+    (9, "Dace Siliņa", "Dace", "dace.silina@balticsoftware.example", _hash(9), "billing"),
+    (10, "Roberts Šteins", "Roberts", "roberts.steins@balticsoftware.example", _hash(10), "technical"),
+    (11, "Elīna Lāce", "Elīna", "elina.lace@balticsoftware.example", _hash(11), "accounts"),
+    (12, "Gints Vanags", "Gints", "gints.vanags@balticsoftware.example", _hash(12), "technical"),
 ]
 
 
@@ -122,7 +134,7 @@ def insert_messages(ctx: BuildContext, chunk: Chunk) -> None:
         replace(replace(replace(replace(replace(replace(replace(tp.body,
             '{{first}}', m.first_name), '{{email}}', m.email), '{{phone}}', m.phone),
             '{{other_email}}', coalesce(o.o_email, '')), '{{other_phone}}', coalesce(o.o_phone, '')),
-            '{{agent}}', split_part(a.full_name, ' ', 1)), '{{topic}}', tt.topic),
+            '{{agent}}', a.display_name), '{{topic}}', tt.topic),
         m.sent_at
     FROM tmp_msg m
     JOIN pool_tpl tp ON tp.kind = m.kind AND tp.idx = m.ti

@@ -11,8 +11,8 @@ from faker import Faker
 
 from .demo_people import Columns
 
-__all__ = ["IP_PREFIXES", "NEWSLETTER_SOURCES", "N_CAMPAIGNS", "PAGES", "TICKET_SUBJECTS", "TOPICS",
-           "TPL_PER_KIND", "text_pools"]
+__all__ = ["CHATS", "INVITE_DOMAINS", "IP_PREFIXES", "NEWSLETTER_SOURCES", "N_CAMPAIGNS", "PAGES", "TICKET_SUBJECTS",
+           "TOPICS", "TPL_PER_KIND", "text_pools"]
 
 NEWSLETTER_SOURCES = ["website_footer", "blog", "webinar", "trade_fair_riga", "partner_import"]
 _CAMPAIGN_THEMES = [
@@ -91,6 +91,22 @@ _TEMPLATES = {
         "Hello {first}, the issue is resolved, closing the ticket. Best regards, {agent}",
     ],
 }
+# Messages between customers (community.messages): free text that names nobody.
+CHATS = [
+    "Hi! Have you tried the new bookings calendar? It saved me hours.",
+    "Sveiki! Vai tev arī rēķini tagad nāk latviski?",
+    "Thanks for the tip about the API, it works now.",
+    "Do you know how to add a colleague to the account?",
+    "Labdien! Paldies par ieteikumu, pamēģināšu.",
+    "Are you going to the webinar on Thursday?",
+    "The mobile app update fixed the login problem for me.",
+    "Could you share the invoice template you mentioned?",
+    "We switched to the Business plan last month, happy so far.",
+    "Paldies! Tiksimies pasākumā.",
+    "Did the card reader arrive on time for you?",
+    "Good morning! Is two-factor sign-in worth turning on?",
+]
+INVITE_DOMAINS = ["friends.example.com", "invite.example.eu"]  # invited friends' e-mail domains (crm.referrals)
 TOPICS = ["my invoice", "the login", "two-factor authentication", "the mobile app", "my subscription",
            "the data export", "the API key", "the payment card", "rēķins", "the bookings calendar"]
 
@@ -118,4 +134,5 @@ def text_pools(seed: int, rnd: random.Random) -> dict[str, Columns]:
         "pool_campaign": {"idx": list(range(len(campaigns))), "name": campaigns},
         "pool_subject": {"idx": list(range(len(TICKET_SUBJECTS))), "subject": list(TICKET_SUBJECTS)},
         "pool_topic": {"idx": list(range(len(TOPICS))), "topic": list(TOPICS)},
+        "pool_chat": {"idx": list(range(len(CHATS))), "body": list(CHATS)},
     }

@@ -24,6 +24,7 @@ from privacyops.cli import main
 from privacyops.erasure import (
     BLOCKED,
     DELETE,
+    MASK,
     RETAIN,
     ErasureError,
     StalePlanError,
@@ -763,13 +764,25 @@ def test_demo_anna_closed_with_only_old_invoices_leaves_nothing(demo, monkeypatc
     ws = demo
     c = open_case(ws, "erasure", "2026-11-10").case_id
     plan = plan_erasure(ws, c, "anna.ozola@example.lv", as_of=AS_OF)
-    assert {r.action for r in plan.rows} == {DELETE}
+    # Everything of hers is deleted; in rows other people own she only appears (Jānis's message to her): only her
+    # part of those is masked.
+    appears = {("community.messages", (k,)) for k in dq(ws, "SELECT message_id FROM community.messages "
+                                                            "WHERE recipient_id = 5")}
+    appears |= {("crm.referrals", (k,)) for k in dq(ws, "SELECT referral_id FROM crm.referrals WHERE referred_id = 5")}
+    assert appears
+    assert {(r.dataset, r.key) for r in plan.rows if r.action != DELETE} == appears
+    assert {r.action for r in plan.rows if (r.dataset, r.key) in appears} == {MASK}
     approve(ws, monkeypatch, plan)
     result = execute_plan(ws, plan.plan_id)
-    assert result.ok and result.verification.remaining == {}
+    stay = {}  # the rows she only appeared in stay (without her); nothing else does
+    for name, _key in appears:
+        stay[name] = stay.get(name, 0) + 1
+    assert result.ok and result.verification.remaining == stay
     for t in ("crm.customers", "billing.invoices", "support.tickets", "marketing.consent_events"):
         assert dq(ws, f"SELECT count(*) FROM {t} WHERE customer_id = 5") == [0]
     assert dq(ws, "SELECT count(*) FROM support.ticket_messages WHERE ticket_id = 5") == [0]
+    assert dq(ws, "SELECT count(*) FROM community.messages WHERE 5 IN (sender_id, recipient_id)") == [0]
+    assert dq(ws, "SELECT count(*) FROM crm.referrals WHERE 5 IN (referrer_id, referred_id)") == [0]
     assert schedule.entries(ws) == []
     # Jānis's ticket message naming her e-mail is his record: listed for review, not erased.
     assert dq(ws, "SELECT count(*) FROM support.ticket_messages WHERE message_id = 1") == [1]

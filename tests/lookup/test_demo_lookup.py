@@ -76,6 +76,15 @@ def expected_for(ws, cid: int) -> dict[str, list]:
                                    [cid]),
         "web.analytics_events": sorted(parquet(ws, "SELECT event_id FROM EVENTS WHERE account_id IN "
                                                    f"({','.join(map(str, acc)) or 'NULL'})")),
+        # rows with two people in them: theirs as either party; their own delivery address
+        "crm.delivery_addresses": q(ws, "SELECT delivery_address_id FROM crm.customers WHERE customer_id = ? "
+                                        "AND delivery_address_id IS NOT NULL", [cid]),
+        "crm.referrals": q(ws, "SELECT referral_id FROM crm.referrals WHERE referrer_id = ? OR referred_id = ? "
+                               "OR (referred_id IS NULL AND lower(trim(referred_email)) IN (SELECT lower(trim(email)) "
+                               "FROM crm.customers WHERE customer_id = ? UNION SELECT lower(trim(email)) FROM "
+                               "app.user_accounts WHERE customer_id = ?)) ORDER BY 1", [cid] * 4),
+        "community.messages": q(ws, "SELECT message_id FROM community.messages WHERE sender_id = ? OR "
+                                    "recipient_id = ? ORDER BY 1", [cid, cid]),
     }
 
 
@@ -96,7 +105,8 @@ def test_the_two_email_customer_is_found_whole_from_any_identifier(ws, identifie
     # both addresses' accounts, and everything the issue lists, is there
     assert records["app.user_accounts"] == sorted(JANIS["account_ids"]) and len(JANIS["account_ids"]) == 2
     for name in ("support.tickets", "support.ticket_messages", "billing.invoices", "billing.invoice_lines",
-                 "marketing.consent_events", "web.analytics_events", "app.login_events"):
+                 "marketing.consent_events", "web.analytics_events", "app.login_events", "community.messages",
+                 "crm.referrals", "crm.delivery_addresses"):
         assert records[name], name
     # the newsletter signup under his second address joins through the identity, not a foreign key
     signups = r.records["marketing.newsletter_signups"].rows

@@ -83,5 +83,5 @@ def test_cli_ropa(demo_map_ws, tmp_path):
     res = CliRunner().invoke(main, ["ropa", "-w", str(demo_map_ws.root), "--out", str(tmp_path / "r")],
                              env={"PRIVACYOPS_ACTOR": "dpo", "PRIVACYOPS_WORKSPACE": None})
     assert res.exit_code == 0, res.output
-    assert "7 activities" in res.output and "security measures (Art. 30(1)(g)) are not described" in res.output
+    assert "8 activities" in res.output and "security measures (Art. 30(1)(g)) are not described" in res.output
     assert (tmp_path / "r" / "ropa.html").is_file() and (tmp_path / "r" / "ropa.csv").is_file()
