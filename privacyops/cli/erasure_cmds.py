@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 class _EraseGroup(click.Group):
     """`erase SUBJECT --case ID` plans (= `erase plan ...`); `erase --due` is `erase due`; `erase --from-file F` is
-    `erase batch --from-file F`; `erase approve|execute|show|list|schedule ...` are subcommands."""
+    `erase batch --from-file F`; `erase approve|execute|retry|cancel|show|list|schedule ...` are subcommands."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
@@ -33,8 +33,9 @@ class _EraseGroup(click.Group):
 
 @main.group("erase", cls=_EraseGroup)
 def erase_group() -> None:
-    """Erasure (Art. 17): plan (erase SUBJECT --case ID), approve (another person), execute; erase --due runs
-    what has come due; erase --from-file FILE --case ID plans a batch."""
+    """Erasure (Art. 17): plan (erase SUBJECT --case ID), approve (another person), execute; a failed execution:
+    retry after the fix, or cancel; erase --due runs what has come due; erase --from-file FILE --case ID plans a
+    batch."""
 
 
 def _print_plan(plan: ErasurePlan, as_json: bool) -> None:
@@ -68,8 +69,12 @@ def erase_plan_cmd(subject: str | None, workspace: Path | None, case_id: str, pi
 
             with pd.option_context("display.width", 200, "display.max_colwidth", 100):
                 click.echo("\n" + plan.rows_frame().to_string(index=False))
-        click.echo(f"\nStored as {plan.plan_id}. Another person approves it: privacyops erase approve "
-                   f"{plan.plan_id}; then: privacyops erase execute {plan.plan_id}")
+        if plan.preview:
+            click.echo(f"\nStored as {plan.plan_id}, a PREVIEW: it shows what would happen on {plan.as_of}; it is "
+                       f"never approved or executed. To erase, plan again as of today (without --as-of).")
+        else:
+            click.echo(f"\nStored as {plan.plan_id}. Another person approves it: privacyops erase approve "
+                       f"{plan.plan_id}; then: privacyops erase execute {plan.plan_id}")
 
 
 @erase_group.command("show")
@@ -89,7 +94,8 @@ def erase_show(plan_id: str, workspace: Path | None, rows: bool, as_json: bool) 
 
 @erase_group.command("list")
 @_ws_option
-@click.option("--status", default=None, help="planned, approved, done, refused, ...")
+@click.option("--status", default=None, help="planned, approved, executing, done, unverified, failed, refused, "
+                                             "cancelled, preview")
 @click.option("--json", "as_json", is_flag=True)
 def erase_list(workspace: Path | None, status: str | None, as_json: bool) -> None:
     """The erasure plans in the ledger."""
@@ -146,6 +152,41 @@ def erase_execute(plan_id: str, workspace: Path | None, as_json: bool) -> None:
     _print_results([result], as_json)
 
 
+@erase_group.command("retry")
+@click.argument("plan_id")
+@_ws_option
+@click.option("--json", "as_json", is_flag=True)
+def erase_retry(plan_id: str, workspace: Path | None, as_json: bool) -> None:
+    """Run a failed plan again after fixing what its failure said (the map is read again): the sources not yet
+    erased, then verify and certify."""
+    from ..erasure import retry_plan
+
+    result = retry_plan(open_workspace(workspace), plan_id, progress=not as_json)
+    _print_results([result], as_json)
+
+
+@erase_group.command("cancel")
+@click.argument("plan_id")
+@_ws_option
+@click.option("--reason", required=True, help="Why the plan is stopped (kept in the audit log).")
+@click.option("--json", "as_json", is_flag=True)
+def erase_cancel(plan_id: str, workspace: Path | None, reason: str, as_json: bool) -> None:
+    """Cancel a plan that was not executed (planned, approved, failed, ...): it never runs; its case can be
+    planned again."""
+    from ..erasure import cancel_plan
+
+    plan, committed = cancel_plan(open_workspace(workspace), plan_id, reason)
+    if as_json:
+        _emit_json({"plan_id": plan.plan_id, "status": plan.status, "committed_sources": committed})
+        return
+    click.echo(f"{plan.plan_id} cancelled ({reason}).")
+    if committed:
+        click.echo(f"Sources {', '.join(committed)} were already erased by it and stay so; a new plan covers the "
+                   f"rest.")
+    if plan.case_id:
+        click.echo(f"Plan case {plan.case_id} again: privacyops erase SUBJECT --case {plan.case_id}")
+
+
 @erase_group.command("due")
 @_ws_option
 @click.option("--as-of", default=None, help="Erase what is due on this day (YYYY-MM-DD; default today).")
@@ -194,8 +235,10 @@ def erase_batch(workspace: Path | None, from_file: Path, case_id: str, as_of: st
                       progress=not as_json)
     _print_plan(plan, as_json)
     if not as_json:
+        then = (f"a PREVIEW of {plan.as_of}: never approved or executed; plan again as of today to erase"
+                if plan.preview else f"another person approves it: privacyops erase approve {plan.plan_id}")
         click.echo(f"\nStored as {plan.plan_id} ({len(plan.subjects)} subject(s), {len(plan.skipped)} line(s) "
-                   f"skipped). Another person approves it: privacyops erase approve {plan.plan_id}")
+                   f"skipped); {then}")
 
 
 @erase_group.command("schedule")

@@ -19,7 +19,15 @@
    kept fields unchanged) and the lookup is run again by the subject's reference and e-mails (a batch: by the
    references of person rows that stay, and one set-based search for rows still holding the e-mails): only the
    planned retained / restricted rows may remain.
-5. Writes a signed **certificate** (`certificate`) into `<workspace>/certificates/`.
+5. Writes a signed **certificate** (`certificate`) into `<workspace>/certificates/`. The signing key is checked
+   before step 1: a damaged or lost key stops the erasure before anything changes.
+
+**Failures.** When the store refuses (a foreign key the map does not know, a grant missing, a timeout, the server
+down) the source being written rolls back, the sources committed before stay recorded, the plan becomes `failed`
+(audited: `erasure.failed`) and the error says what went wrong — the constraint, the row by dataset and key, the
+map setting to look at — and what to do. `retry_plan` runs it again after the fix (reading the map again);
+`cancel_plan` (erasure_plan) stops it. An interruption (a kill, a crash) is not a failure: the plan stays
+`executing` and running it again completes it. A plan as of a later day than today is a preview: never executed.
 
 The module is also the public face of erasure: `plan_erasure` (erasure_decide), `approve_plan`, `load_plan`,
 `list_plans` (erasure_plan), `erase_due`, `plan_due`, `plan_batch` (erasure_due: what has come due, and batches
@@ -32,23 +40,27 @@ import datetime as dt
 import json
 import os
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from tqdm.auto import tqdm
 
+from ..errors import PrivacyOpsError, SourceError
 from ..ledger import audit, open_ledger, schedule
 from ..ledger.schedule import key_json
 from ..map import EMAIL, Dataset
 from ..sources import CHUNK
-from ..workspace import Workspace, current_actor
-from .certificate import issue
+from ..workspace import Workspace, current_actor, open_workspace
+from .certificate import check_signing_key, issue
+from .decide import Decider
 from .plan import (
     APPROVED,
     BLOCKED,
+    CANCELLED,
     DELETE,
     DONE,
     DUE,
     EXECUTING,
+    FAILED,
     MASK,
     PLANNED,
     REFUSED,
@@ -57,15 +69,19 @@ from .plan import (
     UNVERIFIED,
     ErasureError,
     ErasurePlan,
+    ExecutionFailed,
     PlannedRow,
     StalePlanError,
     _audit_summary,
+    committed_sources,
     dataset_order,
     load_plan,
+    preview_message,
     set_status,
     source_order,
 )
-from .result import ErasureResult, SourceResult
+from .result import CERTIFY, CHECK, FINISH, VERIFY, WRITE, ErasureResult, SourceResult, describe_failure
+from .settle import settle
 from .verify import _check_source, _new_by_lookup, _orphans_by_email, verify_plan
 
 PAUSE_ENV = "PRIVACYOPS_TEST_PAUSE_BETWEEN_SOURCES"  # test hook: seconds to sleep after each committed source
@@ -158,32 +174,34 @@ def _apply(ws: Workspace, con, todo: dict[str, list[PlannedRow]]) -> dict[str, d
         prs = todo.get(name)
         if not prs:
             continue
-        ds = ws.datamap.datasets[name]
-        masks = [pr for pr in prs if pr.action in (MASK, RETAIN) and pr.masks]
-        deletes = [pr for pr in prs if pr.action == DELETE]
-        c = counts.setdefault(name, {"deleted": 0, "masked": 0})
-        if masks:
-            n = _mask(con, ds, masks)
-            if n != len(masks):
-                raise ErasureError(f"{name}: {n} row(s) masked where {len(masks)} were planned (is the primary key "
-                                   f"unique?); this source was rolled back")
-            c["masked"] += n
-        if deletes:
-            for i in range(0, len(deletes), CHUNK * 10):
-                part = deletes[i:i + CHUNK * 10]
-                n = _delete(con, ds, [pr.key for pr in part])
-                if n != len(part):
-                    raise ErasureError(f"{name}: {n} row(s) deleted where {len(part)} were planned (is the primary "
-                                       f"key unique?); this source was rolled back")
-                c["deleted"] += n
+        try:
+            counts[name] = _apply_dataset(ws.datamap.datasets[name], con, prs)
+        except SourceError as exc:
+            exc.dataset = name  # which dataset's write the store refused: the failure message names it and its row
+            raise
     return counts
 
 
-def _committed(ws: Workspace, plan_id: str) -> dict[str, tuple[dt.datetime, dict]]:
-    with open_ledger(ws) as con:
-        rows = con.execute("SELECT source, committed_at, counts FROM erasure_sources WHERE plan_id = ?",
-                           [plan_id]).fetchall()
-    return {s: (at, json.loads(c)) for s, at, c in rows}
+def _apply_dataset(ds: Dataset, con, prs: list[PlannedRow]) -> dict[str, int]:
+    """One dataset's masks, then its deletes (chunked), each count checked against the plan."""
+    name = ds.name
+    masks = [pr for pr in prs if pr.action in (MASK, RETAIN) and pr.masks]
+    deletes = [pr for pr in prs if pr.action == DELETE]
+    c = {"deleted": 0, "masked": 0}
+    if masks:
+        n = _mask(con, ds, masks)
+        if n != len(masks):
+            raise ErasureError(f"{name}: {n} row(s) masked where {len(masks)} were planned (is the primary key "
+                               f"unique?); this source was rolled back")
+        c["masked"] += n
+    for i in range(0, len(deletes), CHUNK * 10):
+        part = deletes[i:i + CHUNK * 10]
+        n = _delete(con, ds, [pr.key for pr in part])
+        if n != len(part):
+            raise ErasureError(f"{name}: {n} row(s) deleted where {len(part)} were planned (is the primary "
+                               f"key unique?); this source was rolled back")
+        c["deleted"] += n
+    return c
 
 
 def _record_commit(ws: Workspace, plan: ErasurePlan, src: str, counts: dict, recovered: bool) -> dt.datetime:
@@ -201,84 +219,214 @@ def _record_commit(ws: Workspace, plan: ErasurePlan, src: str, counts: dict, rec
 
 
 def execute_plan(ws: Workspace, plan: ErasurePlan | str, *, progress: bool = False) -> ErasureResult:
-    """Execute an approved plan (see the module docstring). Re-running a plan that was interrupted completes it."""
-    t0 = time.perf_counter()
-    dm = ws.datamap
+    """Execute an approved plan (see the module docstring). Re-running a plan that was interrupted (killed)
+    completes it; a plan the store refused is `failed`, and `retry_plan` runs it again after the fix."""
     plan = load_plan(ws, plan if isinstance(plan, str) else plan.plan_id)
-    actor = current_actor()
+    return _run(ws, plan, progress=progress, map_changed=_may_execute(ws, plan))
+
+
+def retry_plan(ws: Workspace, plan_id: str, *, progress: bool = False) -> ErasureResult:
+    """Run a `failed` plan again after fixing what its failure said: the map is read again (a timeout raised, a
+    source's DSN moved), the plan re-checked for staleness against it (with a changed map, also whether the map now
+    says rows that stay still need rows the plan deletes: then the plan is refused, plan again), and the sources not
+    yet committed are erased, verified and certified."""
+    plan = load_plan(ws, plan_id)
+    if plan.status != FAILED:
+        what = {EXECUTING: "an interrupted run resumes with privacyops erase execute", APPROVED: "execute it",
+                PLANNED: "approve it, then execute it"}.get(plan.status, "nothing to retry")
+        raise ErasureError(f"plan {plan_id} is {plan.status}; only a failed plan is retried ({what})")
+    ws.close()
+    fresh = open_workspace(ws.root)  # the map as it is now: "after fixing the map"
+    dm = fresh.datamap
+    missing = sorted({pr.dataset for pr in plan.rows if pr.dataset not in dm.datasets} |
+                     {pr.source for pr in plan.rows if pr.source not in dm.sources})
+    if missing:
+        raise ErasureError(f"plan {plan_id} names {', '.join(missing)}, which the map no longer has: cancel it "
+                           f"(privacyops erase cancel {plan_id} --reason R) and plan again")
+    changed = plan.map_fingerprint != dm.fingerprint
+    audit.record(fresh, "erasure.retry", {"plan_id": plan_id, "map_changed": changed,
+                                          "map_fingerprint": dm.fingerprint[:16]}, case_id=plan.case_id)
+    return _run(fresh, plan, progress=progress, map_changed=changed)
+
+
+def _may_execute(ws: Workspace, plan: ErasurePlan) -> bool:
+    """The refusals that change nothing: a preview, an executed / refused / failed / cancelled plan, an unapproved
+    one (four-eyes), a changed map. True when the map differs from the plan's but a retry accepted this very map
+    (the retry was interrupted: running the plan again resumes it)."""
+    pid = plan.plan_id
+    if plan.preview:
+        raise ErasureError(preview_message(pid, plan.as_of))
     if plan.status in (DONE, UNVERIFIED):
-        raise ErasureError(f"plan {plan.plan_id} was already executed ({plan.executed_at:%Y-%m-%d %H:%M}); "
+        raise ErasureError(f"plan {pid} was already executed ({plan.executed_at:%Y-%m-%d %H:%M}); "
                            f"certificate: {plan.certificate}")
     if plan.status == REFUSED:
-        raise ErasureError(f"plan {plan.plan_id} was refused as stale; plan again")
-    if plan.status == PLANNED:
-        if dm.settings.four_eyes:
-            raise ErasureError(f"plan {plan.plan_id} is not approved: another person approves it first "
-                               f"(privacyops erase approve {plan.plan_id}, as a different PRIVACYOPS_ACTOR)")
+        raise ErasureError(f"plan {pid} was refused as stale; plan again")
+    if plan.status == FAILED:
+        raise ErasureError(f"plan {pid} failed: {plan.failure or 'see privacyops erase show ' + pid}\nAfter fixing "
+                           f"it: privacyops erase retry {pid}; or privacyops erase cancel {pid} --reason R")
+    if plan.status == CANCELLED:
+        raise ErasureError(f"plan {pid} was cancelled; plan again (privacyops erase SUBJECT --case "
+                           f"{plan.case_id or 'ID'})")
+    if plan.status == PLANNED and ws.datamap.settings.four_eyes:
+        raise ErasureError(f"plan {pid} is not approved: another person approves it first "
+                           f"(privacyops erase approve {pid}, as a different PRIVACYOPS_ACTOR)")
+    if plan.map_fingerprint == ws.datamap.fingerprint:
+        return False
+    retries = [e.details for e in audit.entries(ws, action="erasure.retry") if e.details.get("plan_id") == pid]
+    if plan.status == EXECUTING and retries and retries[-1].get("map_fingerprint") == ws.datamap.fingerprint[:16]:
+        return True
+    raise StalePlanError(f"the data map changed since plan {pid} was made; plan again")
+
+
+def _run(ws: Workspace, plan: ErasurePlan, *, progress: bool, map_changed: bool = False) -> ErasureResult:
+    """Check, erase source by source, finish, verify, certify (the module docstring). A refusal of the store (or
+    the ledger, or the signing key) makes the plan `failed` with what to do; an interruption leaves it `executing`
+    for a re-run to complete."""
+    t0 = time.perf_counter()
+    check_signing_key(ws)  # a certificate that could not be signed at the end stops the erasure before it starts
+    actor = current_actor()
+    if plan.status == PLANNED:  # four-eyes is off (`_may_execute`)
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         set_status(ws, plan.plan_id, APPROVED, approved_by=actor, approved_at=now,
                    approval_note="four-eyes is off (settings.four_eyes: false): executed without a second approval")
         plan = load_plan(ws, plan.plan_id)
-    if plan.map_fingerprint != dm.fingerprint:
-        raise StalePlanError(f"the data map changed since plan {plan.plan_id} was made; plan again")
     set_status(ws, plan.plan_id, EXECUTING, executed_by=actor)
-    committed = _committed(ws, plan.plan_id)
-    order = source_order(dm, {pr.source for pr in plan.rows if pr.action != BLOCKED})
+    committed = committed_sources(ws, plan.plan_id)
+    order = source_order(ws.datamap, {pr.source for pr in plan.rows if pr.action != BLOCKED})
     pending = [s for s in order if s not in committed]
-
-    # 1. Stale? Checked for every source before any changes (so a stale plan changes nothing).
-    identities: set[str] = set()
-    problems = _new_by_lookup(ws, plan) if pending else []
-    with ws.session():
-        for src in pending:
-            _, probs, current = _check_source(ws, plan, src, ws.connector(src))
-            problems += probs
-            identities |= _emails(ws, current)
-    if pending and plan.kind not in (DUE, RETENTION):
-        planned = {pr.rid for pr in plan.rows} | {(n.dataset, key_json(n.key)) for n in plan.not_erased}
-        problems += [f"{n} new record(s) in {name} hold the subject's e-mail address"
-                     for name, n in _orphans_by_email(ws, identities, planned).items()]
-    if problems:
-        _refuse(ws, plan, problems, committed)
-
-    # 2. One transaction per source.
+    try:
+        identities = _check_stale(ws, plan, pending, committed, map_changed)
+    except StalePlanError:
+        raise
+    except PrivacyOpsError as exc:
+        _fail(ws, plan, CHECK, exc, getattr(exc, "source", None), committed=sorted(committed))
     results = [SourceResult(s, "skipped (committed by an earlier run)", committed[s][1], committed[s][0])
                for s in order if s in committed]
     pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
     for src in tqdm(pending, desc="erasing", unit="source", disable=not progress):
-        stale: list[str] = []
-        try:
-            with ws.session():
-                con = ws.writer(src)
-                with con.transaction():
-                    todo, stale, current = _check_source(ws, plan, src, con)
-                    if stale:
-                        raise StalePlanError("changed while executing")  # rolls this source back
-                    identities |= _emails(ws, current)
-                    counts = _apply(ws, con, todo)
-        except StalePlanError:
-            _refuse(ws, plan, stale, {r.source: None for r in results})
-        except Exception as exc:
-            # The failed source rolled back; the ones before it stay committed (the ledger has them). Say so.
-            audit.record(ws, "erasure.interrupted", {
-                "plan_id": plan.plan_id, "source": src, "error": type(exc).__name__,
-                "committed_sources": [r.source for r in results]}, case_id=plan.case_id)
-            raise
-        recovered = not any(c.get("deleted") or c.get("masked") for c in counts.values())
-        at = _record_commit(ws, plan, src, counts, recovered and bool(_planned_in(plan, src)))
-        results.append(SourceResult(src, "committed", counts, at))
+        _stop_if_cancelled(ws, plan, results)
+        results.append(_erase_source(ws, plan, src, identities, results))
         if pause:
             time.sleep(pause)
+    return _complete(ws, plan, results, identities, actor, t0, progress)
 
-    # 3. Ledger: schedule, restrictions, suppression.
-    scheduled, restricted, suppressed = _finalise(ws, plan)
 
-    # 4. Verify; 5. certify.
-    verification = verify_plan(ws, plan, identities, progress=progress)
-    plan.status = DONE if verification.ok else UNVERIFIED
-    plan.executed_by, plan.executed_at = actor, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    result = ErasureResult(plan, results, verification, None, scheduled, restricted, suppressed)
-    path, cert_hash = issue(ws, result)
+def _check_stale(ws: Workspace, plan: ErasurePlan, pending: list[str], committed: dict,
+                 map_changed: bool) -> set[str]:
+    """Every pending source's planned rows read again, and the subject's records looked for again, before anything
+    changes (so a stale plan changes nothing); returns the subject's e-mail addresses found in the rows."""
+    identities: set[str] = set()
+    problems = _new_by_lookup(ws, plan) if pending else []
+    todo_all: dict[str, list[PlannedRow]] = {}
+    current_all: dict[str, dict[str, Any]] = {}
+    with ws.session():
+        for src in pending:
+            todo, probs, current = _check_source(ws, plan, src, ws.connector(src))
+            problems += probs
+            identities |= _emails(ws, current)
+            todo_all.update(todo)
+            current_all.update(current)
+    if pending and plan.kind not in (DUE, RETENTION):
+        planned = {pr.rid for pr in plan.rows} | {(n.dataset, key_json(n.key)) for n in plan.not_erased}
+        problems += [f"{n} new record(s) in {name} hold the subject's e-mail address"
+                     for name, n in _orphans_by_email(ws, identities, planned).items()]
+    if map_changed and not problems:
+        problems += _needed_now(ws, plan, todo_all, current_all)
+        if problems:
+            _refuse(ws, plan, problems, committed, "the map changed since planning and the plan does not hold under "
+                                                   "it")
+    if problems:
+        _refuse(ws, plan, problems, committed)
+    return identities
+
+
+def _needed_now(ws: Workspace, plan: ErasurePlan, todo: dict[str, list[PlannedRow]],
+                current: dict[str, dict[str, Any]]) -> list[str]:
+    """A retry after the map changed: rows the plan deletes that the map now says rows staying behind still need
+    (planning with this map would keep them, minimised): the plan no longer holds."""
+    rows: dict[tuple[str, str], PlannedRow] = {}
+    data: dict[tuple[str, str], dict[str, Any]] = {}
+    for prs in todo.values():
+        for pr in prs:
+            row = current.get(f"{pr.dataset}\x00{key_json(pr.key)}")
+            if row is not None:
+                rows[pr.rid], data[pr.rid] = PlannedRow.from_dict(pr.to_dict()), row
+    deletes = {rid for rid, pr in rows.items() if pr.action == DELETE}
+    try:
+        settle(Decider(ws, plan.as_of), rows, data, inherit=False)
+    except StalePlanError:
+        raise
+    except ErasureError as exc:  # planning with this map would refuse: the plan certainly no longer holds
+        return [str(exc)]
+    finally:
+        ws.close()
+    changed: dict[str, int] = {}
+    for rid in deletes:
+        if rows[rid].action != DELETE:
+            changed[rid[0]] = changed.get(rid[0], 0) + 1
+    return [f"{n} record(s) of {name} that it deletes are, with the map as it is now, still needed by records that "
+            f"stay" for name, n in sorted(changed.items())]
+
+
+def _stop_if_cancelled(ws: Workspace, plan: ErasurePlan, results: list[SourceResult]) -> None:
+    """Someone cancelled the plan while it ran: stop before the next source (the ledger says so, not this run)."""
+    with open_ledger(ws) as con:
+        row = con.execute("SELECT status FROM erasure_plans WHERE plan_id = ?", [plan.plan_id]).fetchone()
+    if row and row[0] == CANCELLED:
+        done = [r.source for r in results]
+        raise ErasureError(f"plan {plan.plan_id} was cancelled while it ran; it stopped before the next source"
+                           + (f" (sources {', '.join(done)} stay erased)" if done else " (nothing was changed)"))
+
+
+def _erase_source(ws: Workspace, plan: ErasurePlan, src: str, identities: set[str],
+                  results: list[SourceResult]) -> SourceResult:
+    """One source in one transaction: its rows checked once more inside it, then written; the commit recorded."""
+    stale: list[str] = []
+    todo: dict[str, list[PlannedRow]] = {}
+    current: dict[str, dict[str, Any]] = {}
+    done = [r.source for r in results]
+    try:
+        with ws.session():
+            con = ws.writer(src)
+            with con.transaction():
+                todo, stale, current = _check_source(ws, plan, src, con)
+                if stale:
+                    raise StalePlanError("changed while executing")  # rolls this source back
+                identities |= _emails(ws, current)
+                counts = _apply(ws, con, todo)
+    except StalePlanError:
+        _refuse(ws, plan, stale, {s: None for s in done})
+    except PrivacyOpsError as exc:  # the store refused (a constraint, a grant, a timeout): this source rolled back
+        _fail(ws, plan, WRITE, exc, src, todo, current, done)
+    except Exception as exc:
+        # Interrupted (not a refusal of the store): the source rolled back; the ones before it stay committed (the
+        # ledger has them) and the plan stays executing, so running it again completes it. Say so.
+        audit.record(ws, "erasure.interrupted", {"plan_id": plan.plan_id, "source": src,
+                                                 "error": type(exc).__name__, "committed_sources": done},
+                     case_id=plan.case_id)
+        raise
+    recovered = not any(c.get("deleted") or c.get("masked") for c in counts.values())
+    at = _record_commit(ws, plan, src, counts, recovered and bool(_planned_in(plan, src)))
+    return SourceResult(src, "committed", counts, at)
+
+
+def _complete(ws: Workspace, plan: ErasurePlan, results: list[SourceResult], identities: set[str], actor: str,
+              t0: float, progress: bool) -> ErasureResult:
+    """Ledger (schedule, restrictions, suppression), verification, certificate; a failure here leaves every source
+    erased and the plan `failed`: a retry finishes these steps."""
+    phase = FINISH
+    try:
+        scheduled, restricted, suppressed = _finalise(ws, plan)
+        phase = VERIFY
+        verification = verify_plan(ws, plan, identities, progress=progress)
+        phase = CERTIFY
+        plan.status = DONE if verification.ok else UNVERIFIED
+        plan.executed_by, plan.executed_at = actor, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        result = ErasureResult(plan, results, verification, None, scheduled, restricted, suppressed)
+        path, cert_hash = issue(ws, result)
+    except PrivacyOpsError as exc:
+        plan.status = EXECUTING
+        _fail(ws, plan, phase, exc, getattr(exc, "source", None), committed=[r.source for r in results])
     result.certificate_path = path
     plan.certificate = str(path)
     set_status(ws, plan.plan_id, plan.status, executed_at=plan.executed_at, certificate=str(path))
@@ -290,6 +438,19 @@ def execute_plan(ws: Workspace, plan: ErasurePlan | str, *, progress: bool = Fal
         "suppression_added": suppressed, "certificate_sha256": cert_hash,
         "elapsed_ms": round(result.elapsed_ms, 1)}, case_id=plan.case_id)
     return result
+
+
+def _fail(ws: Workspace, plan: ErasurePlan, phase: str, exc: Exception, src: str | None = None,
+          todo: dict[str, list[PlannedRow]] | None = None, current: dict[str, dict[str, Any]] | None = None,
+          committed: list[str] = ()) -> NoReturn:
+    """The plan becomes `failed` (audited: `erasure.failed`, names only) and the error says what to do."""
+    failure = describe_failure(ws, plan, phase, exc, src, todo, current, list(committed))
+    try:
+        set_status(ws, plan.plan_id, FAILED)
+        audit.record(ws, "erasure.failed", failure.details, case_id=plan.case_id)
+    except PrivacyOpsError:
+        pass  # the ledger itself is out of reach: the plan stays executing (a re-run resumes); the message stands
+    raise ExecutionFailed(failure.message) from None
 
 
 def _planned_in(plan: ErasurePlan, src: str) -> list[PlannedRow]:
@@ -306,13 +467,14 @@ def _emails(ws: Workspace, current: dict[str, dict[str, Any]]) -> set[str]:
     return out
 
 
-def _refuse(ws: Workspace, plan: ErasurePlan, problems: list[str], committed: dict) -> None:
+def _refuse(ws: Workspace, plan: ErasurePlan, problems: list[str], committed: dict,
+            why: str = "the data changed since planning") -> NoReturn:
     set_status(ws, plan.plan_id, REFUSED)
     audit.record(ws, "erasure.refused", {"plan_id": plan.plan_id, "why": "stale", "problems": len(problems),
                                          "committed_sources": sorted(committed)}, case_id=plan.case_id)
     done = (f" Sources {', '.join(sorted(committed))} were already erased by this plan and stay so; a new plan "
             f"covers the rest.") if committed else " Nothing was changed."
-    raise StalePlanError(f"plan {plan.plan_id} is stale — the data changed since planning ({len(problems)} "
+    raise StalePlanError(f"plan {plan.plan_id} is stale — {why} ({len(problems)} "
                          f"finding(s): {'; '.join(problems[:8])}{' …' if len(problems) > 8 else ''}). Plan again "
                          f"(privacyops erase SUBJECT --case {plan.case_id}).{done}")
 

@@ -274,11 +274,52 @@ def _sources(c: Checker, raw: Any) -> dict[str, Source]:
             options = {}
         out[str(name)] = Source(str(name), str(kind or ""), str(s.get("path") or ""), loc,
                                 c.text(s.get("description"), p + ("description",)), options,
-                                dsn_env, dsn_file, c.text(s.get("schema"), p + ("schema",)))
+                                dsn_env, dsn_file, c.text(s.get("schema"), p + ("schema",)),
+                                *_timeouts(c, s, p, str(kind or "")))
     if not out and isinstance(raw, dict):
         c.add(("sources",), "no sources; add at least one, e.g. company: {kind: duckdb, path: company.duckdb, "
                             "location: LV}")
     return out
+
+
+# Which kinds of store can honour each timeout: PostgreSQL both (SET statement_timeout / lock_timeout); SQLite both
+# (its busy timeout, and a progress handler that interrupts a long statement); DuckDB waits for the file lock only.
+# Folders of files take no locks and are read by an in-process engine.
+TIMEOUT_KINDS = {"statement_timeout": ("postgres", "sqlite"), "lock_timeout": ("postgres", "sqlite", "duckdb")}
+_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|seconds?|min|mins|minutes?|h|hours?)?\s*$", re.I)
+_UNIT = {"ms": 0.001, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "min": 60, "mins": 60, "minute": 60,
+         "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600}
+
+
+def parse_seconds(value: Any) -> float | None:
+    """A duration in seconds from `30`, `2.5`, `"30 s"`, `"500 ms"`, `"2 min"`, `"1 h"`; None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    m = _SECONDS.match(str(value))
+    return float(m.group(1)) * _UNIT[(m.group(2) or "s").lower()] if m else None
+
+
+def _timeouts(c: Checker, s: dict, p: tuple, kind: str) -> tuple[float | None, float | None]:
+    """`statement_timeout` and `lock_timeout` of a source: a positive duration, on a kind that can honour it."""
+    out = []
+    for key in ("statement_timeout", "lock_timeout"):
+        value = s.get(key)
+        if value is None:
+            out.append(None)
+            continue
+        seconds = parse_seconds(value)
+        if seconds is None or not 0 < seconds <= 86400:
+            c.add(p + (key,), f"'{value}' is not a duration; write seconds (30) or a period like '30 s', '500 ms', "
+                              f"'2 min' (more than 0, at most a day); leave it out for the store's default")
+            seconds = None
+        elif kind and kind not in TIMEOUT_KINDS[key]:
+            c.add(p + (key,), f"{key} applies to {', '.join(TIMEOUT_KINDS[key])} sources only; a {kind} source "
+                              f"cannot honour it: remove it")
+            seconds = None
+        out.append(seconds)
+    return out[0], out[1]
 
 
 def _ledger(c: Checker, raw: Any) -> LedgerConfig:

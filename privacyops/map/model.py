@@ -25,6 +25,10 @@ LEDGER_KINDS = ("duckdb", "postgres")
 # Keys that would put a credential into the map: refused, with the way to do it instead.
 SECRET_KEYS = ("dsn", "url", "password", "user", "username", "host", "connection_string")
 MASK_STRATEGIES = ("null", "redact", "hmac")
+# `mask: {col: {value: ...}}`: a placeholder the map gives where NULL means something (a return date left empty
+# reads "not returned"); its strategy name in `ErasurePolicy.mask`, its value in `ErasurePolicy.placeholders`.
+PLACEHOLDER = "value"
+MASK_KEYS = ("value",)
 ERASURE_ACTIONS = ("delete", "mask")
 ANCHOR_FUNCTIONS = ("end_of_fiscal_year", "end_of_month")
 # Identity kinds with special matching; any other word is an exact identifier (customer_id, username, ...).
@@ -44,12 +48,13 @@ ROLES_KEYS = ("preparers", "approvers")
 PURPOSE_KEYS = ("description", "legal_basis", "legitimate_interest", "direct_marketing")
 RETENTION_KEYS = ("keep", "from", "ground", "description", "keep_while_empty")
 RECIPIENT_KEYS = ("description", "location", "role", "safeguards")
-SOURCE_KEYS = ("kind", "path", "location", "description", "options", "dsn_env", "dsn_file", "schema")
+SOURCE_KEYS = ("kind", "path", "location", "description", "options", "dsn_env", "dsn_file", "schema",
+               "statement_timeout", "lock_timeout")
 LEDGER_KEYS = ("kind", "path", "dsn_env", "dsn_file")
 DATASET_KEYS = (
     "source", "table", "description", "subject", "primary_key", "identities", "references",
     "purposes", "retention", "recipients", "fields", "erasure", "collected_from", "parties", "owner",
-    "context_fields",
+    "context_fields", "maintained",
 )
 PARTY_KEYS = ("reference", "identities", "fields")
 # Categories never shown or exported, whoever asks: they tell a person nothing and help an attacker.
@@ -193,6 +198,10 @@ class Source:
     dsn_env: str | None = None  # server sources: the environment variable holding the DSN
     dsn_file: str | None = None  # ... or a file holding it (relative paths: to the workspace folder)
     schema: str | None = None
+    # Seconds a statement may run / wait for a lock before the store gives up (None: the store's default). The
+    # message then names the setting, so a slow source is tuned in the map, not by guessing.
+    statement_timeout: float | None = None
+    lock_timeout: float | None = None
 
     @property
     def in_eu(self) -> bool:
@@ -274,7 +283,9 @@ class ErasurePolicy:
 
     action: str = "delete"
     keep_fields: tuple[str, ...] = ()
-    mask: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    mask: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # column -> strategy
+    # column -> the map's placeholder (strategy PLACEHOLDER), as written: checked against the column when planning
+    placeholders: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -297,6 +308,9 @@ class Dataset:
     erasure: ErasurePolicy = field(default_factory=ErasurePolicy)
     parties: tuple[Party, ...] = ()
     context_fields: tuple[str, ...] = ()  # personal fields shown when the rows are context (reference data)
+    # Columns the store writes itself (a trigger's `last_update`): erasure never writes them, verification never
+    # compares them.
+    maintained: tuple[str, ...] = ()
 
     def identity_columns(self, kind: str) -> tuple[str, ...]:
         """The columns holding identities of `kind` (none: ())."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import SourceError
 from ..map.model import Source
+from . import errors as store_errors
 from .base import Connector
 from .constraints import (
     CASCADE,
@@ -27,6 +28,7 @@ from .constraints import (
     Trigger,
 )
 from .duckdb import DuckDBConnector, FileConnector, connect_duckdb
+from .errors import StoreError
 from .secrets import resolve_dsn
 from .sqlite import SQLiteConnector
 from .types import CHUNK, SCORE, Rows, digits_of, index_name, type_family
@@ -72,6 +74,7 @@ __all__ = [
     "SET_DEFAULT",
     "SET_NULL",
     "Connector",
+    "StoreError",
     "ForeignKey",
     "LiveColumn",
     "Rows",
@@ -81,5 +84,6 @@ __all__ = [
     "index_name",
     "open_source",
     "resolve_dsn",
+    "store_errors",
     "type_family",
 ]

@@ -151,6 +151,10 @@ class StoreConstraints:
         """Whether this connection enforces declared foreign keys (SQLite: only with PRAGMA foreign_keys on)."""
         return False
 
+    def parents_of(self, table: str) -> list[str]:
+        """The tables `table` is a partition or inheritance child of, nearest first (a store without: none)."""
+        return []
+
     def points_at(self, fk: ForeignKey, dataset: Dataset) -> bool:
         """Whether `fk` references the rows of `dataset` (a table of the same store)."""
         return fk.ref_table.lower() == dataset.table.lower()

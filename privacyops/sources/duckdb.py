@@ -17,23 +17,31 @@ from ..map import Dataset, Source
 from .base import Connector
 from .constraints import StoreConstraints
 from .duckdb_constraints import DuckDBConstraints
+from .errors import DEFAULT_LOCK_WAIT, duckdb_error, duckdb_lock_holder, file_locked_message
 from .types import Rows
 
-LOCK_WAIT_SECONDS = 30.0
+LOCK_WAIT_SECONDS = DEFAULT_LOCK_WAIT
 
 
-def connect_duckdb(path: str, read_only: bool, what: str, wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB file, waiting while another process holds its lock (DuckDB allows one writer process)."""
+def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = None,
+                   setting: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file, waiting (`wait` seconds, default 30) while another process holds its lock (DuckDB allows
+    one writer process); `setting` names the map setting that sets the wait, for the message."""
+    wait = LOCK_WAIT_SECONDS if wait is None else wait
     deadline = time.monotonic() + wait
     delay = 0.05
     while True:
         try:
             return duckdb.connect(path, read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                hint = (" Another privacyops process (or a notebook kernel) is using it; close it and retry."
-                        if "lock" in str(exc).lower() else "")
-                raise SourceError(f"{what}: cannot open {path}: {str(exc).splitlines()[0]}.{hint}") from None
+        except duckdb.Error as exc:
+            text = str(exc)
+            locked = "lock" in text.lower()
+            if not locked or time.monotonic() > deadline:
+                if locked:
+                    raise SourceError(file_locked_message(what, path, wait, duckdb_lock_holder(text),
+                                                          setting)) from None
+                raise SourceError(f"{what}: cannot open {path}: {text.splitlines()[0]} — check that it is a DuckDB "
+                                  f"database file this user may read (and write, to change data)") from None
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
 
@@ -83,7 +91,8 @@ class DuckDBConnector(DuckDBConstraints, Connector):
     def __init__(self, source: Source, root: Path, read_only: bool = True):
         super().__init__(source, root, read_only)
         self.path = self.database_file()
-        self.con = connect_duckdb(str(self.path), read_only, f"source '{source.name}'")
+        self.con = connect_duckdb(str(self.path), read_only, f"source '{source.name}'", source.lock_timeout,
+                                  f"sources.{source.name}.lock_timeout")
         # The file's catalog is named after the file: "club.duckdb" holding a schema "club" makes club.visits
         # ambiguous, so schema-qualified names are qualified with the catalog too.
         self.catalog = self.con.execute("SELECT current_database()").fetchone()[0]
@@ -94,7 +103,7 @@ class DuckDBConnector(DuckDBConstraints, Connector):
             cols = [d[0] for d in cur.description] if cur.description else []
             return Rows(cols, cur.fetchall() if cols else [])
         except duckdb.Error as exc:
-            raise SourceError(f"source '{self.source.name}': {str(exc).splitlines()[0]}") from None
+            raise duckdb_error(exc, self.source, self.path, sql) from None
 
     def relation(self, dataset: Dataset) -> str:
         parts = dataset.table.split(".")

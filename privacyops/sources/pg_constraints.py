@@ -198,6 +198,11 @@ class PostgresConstraints:
             return True
         return fk.ref_kind == PARTITIONED_TABLE and fk.referenced in self._ancestors(dataset)
 
+    def parents_of(self, table: str) -> list[str]:
+        """The tables `table` (`schema.table`) is a partition or inheritance child of, nearest first."""
+        got = self.execute(f"SELECT {_ANCESTORS.format(rel='to_regclass(%s)::oid')}", [table])
+        return list(got.rows[0][0] or []) if got.rows else []
+
     def _ancestors(self, dataset: Dataset) -> tuple[str, ...]:
         """The partitioned (or inherited) parents of the dataset's table, nearest first; asked once per table."""
         cache: dict[str, tuple[str, ...]] = self.__dict__.setdefault("_ancestor_cache", {})

@@ -26,6 +26,7 @@ from ..errors import SourceError
 from ..map import Dataset, Source
 from . import names
 from .base import Connector
+from .errors import permission_denied, postgres_connect_error, postgres_error
 from .pg_constraints import PostgresConstraints
 from .queries import NameMatches
 from .secrets import resolve_dsn
@@ -52,6 +53,20 @@ def _encodable(encoding: str) -> Callable[[str], bool]:
     return ok
 
 
+def _session_settings(source: Source, read_only: bool, quote: Callable[[str], str]) -> list[tuple[str, list]]:
+    """The statements that set a session up: read-only for reads, the source's search path, and the map's timeouts
+    for every statement of the session (in milliseconds, PostgreSQL's unit)."""
+    out: list[tuple[str, list]] = [("SET default_transaction_read_only = on", [])] if read_only else []
+    if source.schema:
+        path = ", ".join(quote(s.strip()) for s in source.schema.split(",") if s.strip())
+        out.append(("SELECT set_config('search_path', %s, false)", [path]))
+    for key in ("statement_timeout", "lock_timeout"):
+        seconds = getattr(source, key, None)
+        if seconds:
+            out.append(("SELECT set_config(%s, %s, false)", [key, f"{max(1, round(seconds * 1000))}ms"]))
+    return out
+
+
 class PostgresConnector(PostgresConstraints, Connector):
     """A PostgreSQL database reached through a DSN held outside the map."""
 
@@ -74,24 +89,20 @@ class PostgresConnector(PostgresConstraints, Connector):
         try:
             self.con = psycopg.connect(dsn, autocommit=True, **extra)
         except psycopg.Error as exc:
-            raise SourceError(f"{what}: cannot connect to PostgreSQL (connection string from {self._where}): "
-                              f"{self._clean(exc)}") from None
+            raise postgres_connect_error(exc, source, self._clean_all,
+                                         float(given.get("connect_timeout") or CONNECT_TIMEOUT)) from None
         try:
-            if read_only:
-                self.con.execute("SET default_transaction_read_only = on")
-            if source.schema:
-                path = ", ".join(self.quote(s.strip()) for s in source.schema.split(",") if s.strip())
-                self.con.execute("SELECT set_config('search_path', %s, false)", [path])
-        except psycopg.Error as exc:
+            for sql, params in _session_settings(source, read_only, self.quote):
+                self.execute(sql, params)
+        except SourceError:
             self.con.close()
-            raise SourceError(f"{what}: {self._clean(exc)}") from None
+            raise
         self._tables: dict[str, tuple[str, str]] = {}
         self._indexes: dict[tuple[str, str], set[str]] = {}
 
     # -- plumbing -------------------------------------------------------------------------------------------------
-    def _clean(self, exc: BaseException) -> str:
-        """The first line of a driver message, with any secret of the DSN blanked out."""
-        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    def _clean_all(self, text: str) -> str:
+        """A driver text with every secret of the DSN (the DSN itself, its password) blanked out."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
@@ -103,7 +114,11 @@ class PostgresConnector(PostgresConstraints, Connector):
                 return Rows(["Count"], [(cur.rowcount,)]) if cur.rowcount >= 0 else Rows([], [])
             return Rows([d.name for d in cur.description], cur.fetchall())
         except psycopg.Error as exc:
-            raise SourceError(f"source '{self.source.name}': {self._clean(exc)}") from None
+            try:
+                user, dbname = self.con.info.user, self.con.info.dbname
+            except psycopg.Error:  # the connection is gone: the message says so without them
+                user = dbname = None
+            raise postgres_error(exc, self.source, sql, self._clean_all, user=user, dbname=dbname) from None
 
     def relation(self, dataset: Dataset) -> str:
         return ".".join(self.quote(part) for part in dataset.table.split("."))
@@ -125,9 +140,10 @@ class PostgresConnector(PostgresConstraints, Connector):
         schema, table = self.resolve(dataset)
         rows = self.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s "
                             "AND table_name = %s ORDER BY ordinal_position", [schema, table]).rows
-        if not rows:
-            raise SourceError(f"source '{self.source.name}': table {dataset.table} (dataset {dataset.name}) has no "
-                              f"columns this role may read")
+        if not rows:  # information_schema lists only the columns this role may use: none means no grant
+            raise permission_denied(self.source, f"reading table {schema}.{table}", f"dataset {dataset.name}: this "
+                                    f"role may read none of its columns", f"{schema}.{table}", self.con.info.user,
+                                    verb="SELECT")
         return {name: dtype for name, dtype in rows}
 
     def index_names(self, dataset: Dataset) -> set[str]:

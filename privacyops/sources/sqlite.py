@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,6 +27,7 @@ from ..map import PHONE, Dataset, Source
 from . import names
 from .base import Connector
 from .duckdb import LOCK_WAIT_SECONDS
+from .errors import sqlite_error
 from .sqlite_constraints import SQLiteConstraints
 from .types import Rows, type_family
 
@@ -83,15 +85,32 @@ class SQLiteConnector(SQLiteConstraints, Connector):
         super().__init__(source, root, read_only)
         self.path = self.database_file()
         uri = self.path.resolve().as_uri() + ("?mode=ro" if read_only else "?mode=rw")
+        # lock_timeout is SQLite's busy timeout: how long a statement waits for another program's lock on the file.
         try:
-            self.con = sqlite3.connect(uri, uri=True, timeout=LOCK_WAIT_SECONDS, check_same_thread=False,
-                                       isolation_level=None)
+            self.con = sqlite3.connect(uri, uri=True, timeout=source.lock_timeout or LOCK_WAIT_SECONDS,
+                                       check_same_thread=False, isolation_level=None)
             self.con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a file that is no database fails here
         except sqlite3.Error as exc:
-            raise SourceError(f"source '{source.name}': cannot open {self.path}: {exc}") from None
+            raise sqlite_error(exc, source, self.path, None) from None
         if not read_only:  # SQLite enforces declared keys only on connections that ask; ours meet them as apps do
             self.con.execute("PRAGMA foreign_keys = ON")
+        self._deadline: float | None = None
+        if source.statement_timeout:  # SQLite has no statement timeout: a progress handler interrupts the statement
+            self.con.set_progress_handler(self._past_deadline, 10_000)
         self._register()
+
+    def _past_deadline(self) -> int:
+        """Non-zero (interrupt) once the running statement passed the source's statement_timeout."""
+        return int(self._deadline is not None and time.monotonic() > self._deadline)
+
+    def _referencing(self, table: str) -> list[tuple[str, str, str]]:
+        """(table, column, referenced column) of the foreign keys pointing at `table` (SQLite's refusal names none)."""
+        try:
+            return [(t, c, rc or "?") for t, c, rc in self.con.execute(
+                'SELECT m.name, f."from", f."to" FROM sqlite_master m, pragma_foreign_key_list(m.name) f '
+                "WHERE m.type = 'table' AND f.\"table\" = ? COLLATE NOCASE ORDER BY 1, 2", [table]).fetchall()]
+        except sqlite3.Error:
+            return []
 
     def _register(self) -> None:
         fn = self.con.create_function
@@ -117,13 +136,17 @@ class SQLiteConnector(SQLiteConstraints, Connector):
             return False
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        if self.source.statement_timeout:
+            self._deadline = time.monotonic() + self.source.statement_timeout
         try:
             cur = self.con.execute(sql, list(params))
             if cur.description is None:  # DELETE / UPDATE: their row count, as DuckDB answers them
                 return Rows(["Count"], [(cur.rowcount,)]) if cur.rowcount >= 0 else Rows([], [])
             return Rows([d[0] for d in cur.description], cur.fetchall())
         except sqlite3.Error as exc:
-            raise SourceError(f"source '{self.source.name}': {str(exc).splitlines()[0]}") from None
+            raise sqlite_error(exc, self.source, self.path, sql, self._referencing) from None
+        finally:
+            self._deadline = None
 
     def relation(self, dataset: Dataset) -> str:
         return self.quote(dataset.table)
