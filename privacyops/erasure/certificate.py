@@ -28,9 +28,17 @@ from typing import Any
 from ..errors import PrivacyOpsError
 from ..values import json_safe
 from ..workspace import Workspace
-from ..workspace.keys import key_id, public_key_raw, signing_key, workspace_public_key_id
+from ..workspace.keys import (
+    SIGNING_KEY_FILE,
+    SIGNING_PUB_FILE,
+    key_id,
+    public_key_raw,
+    signing_key,
+    workspace_public_key_id,
+)
 from .plan import BLOCKED, RETAIN
 from .result import ErasureResult
+from .verify import not_compared
 
 CERT_TYPE = "privacyops.erasure-certificate"
 CERT_VERSION = 1
@@ -39,6 +47,30 @@ FOLDER = "certificates"
 
 class CertificateError(PrivacyOpsError):
     exit_code = 2
+
+
+def check_signing_key(ws: Workspace) -> None:
+    """Refuse before an erasure changes anything when its certificate could not be signed at the end: the signing
+    key damaged, or missing although this workspace has signed before (a new key would sign certificates nobody can
+    tie to the earlier ones). A workspace that never signed gets its key here, before the erasure, not after."""
+    path = ws.keys_dir / SIGNING_KEY_FILE
+    restore = (f"restore keys/{SIGNING_KEY_FILE} from your backup (its public half is keys/{SIGNING_PUB_FILE}), then "
+               f"run the command again; nothing was changed")
+    if not path.exists():
+        certs = ws.root / FOLDER
+        if (ws.keys_dir / SIGNING_PUB_FILE).exists() or (certs.is_dir() and any(certs.glob("*.json"))):
+            raise CertificateError(f"cannot sign the erasure certificate: {path} is missing, but this workspace has "
+                                   f"signed certificates before — {restore} (to start a new key on purpose, move "
+                                   f"keys/{SIGNING_PUB_FILE} aside first)")
+    try:
+        signing_key(ws.keys_dir)
+    except ValueError:
+        raise CertificateError(f"cannot sign the erasure certificate: {path} is not a readable Ed25519 private key "
+                               f"(damaged or replaced) — {restore}") from None
+    except OSError as exc:
+        raise CertificateError(f"cannot sign the erasure certificate: {path} cannot be read or created "
+                               f"({exc.strerror or exc}) — check the keys folder's permissions; nothing was "
+                               f"changed") from None
 
 
 def canonical(obj: Any) -> bytes:
@@ -72,6 +104,7 @@ def build(ws: Workspace, result: ErasureResult) -> dict[str, Any]:
                        "erasure_due": due, "basis": b} for (d, a, u, r, g, due, b), n in sorted(
                            remaining.items(), key=lambda kv: tuple(str(x) for x in kv[0]))],
         "not_erased": plan.not_erased_counts(),
+        "not_compared": _not_compared(ws, result),
         "skipped_subjects": len(plan.skipped),
         "suppression": {"kept": len(plan.suppression.get("keep", [])), "added": result.suppression_added,
                         "reason": plan.suppression.get("reason")},
@@ -79,6 +112,20 @@ def build(ws: Workspace, result: ErasureResult) -> dict[str, Any]:
         "verification": result.verification.to_dict(),
         "status": plan.status,
     })
+
+
+def _not_compared(ws: Workspace, result: ErasureResult) -> dict[str, str]:
+    """Per dataset of the rows that stay, the columns verification left out because the store writes them itself
+    (the map's `maintained`, generated columns): the certificate says what it does not vouch for."""
+    out = {}
+    names = sorted({pr.dataset for pr in result.plan.rows if pr.stays})
+    with ws.session():
+        for name in names:
+            ds = ws.datamap.datasets.get(name)
+            cols = not_compared(ws.connector(ds.source), ds) if ds is not None else []
+            if cols:
+                out[name] = f"columns the store maintains, not compared: {', '.join(cols)}"
+    return out
 
 
 def sign(ws: Workspace, content: dict[str, Any]) -> dict[str, Any]:
@@ -171,4 +218,4 @@ def verify_certificate(source: str | Path | dict[str, Any], ws: Workspace | None
     return CertificateCheck(True, "signature valid", kid, mine, plan.get("plan_id"), content.get("case_id"))
 
 
-__all__ = ["CertificateCheck", "CertificateError", "verify_certificate", "build", "sign", "issue"]
+__all__ = ["CertificateCheck", "CertificateError", "check_signing_key", "verify_certificate", "build", "sign", "issue"]

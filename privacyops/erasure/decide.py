@@ -21,7 +21,10 @@ by row:
   binding rule has ended. Rows that belong to a deleted row go with it.
 
 A row to be deleted that rows staying behind still reference, in a store that *enforces* that reference (a
-declared foreign key), is kept instead, minimised to its key and restricted until the rows referencing it go.
+declared foreign key), is kept instead, minimised to its key and restricted until the rows referencing it go; an
+`ON DELETE CASCADE` or `SET NULL` the plan did not decide refuses the plan (`settle`). Every masked value is one
+the column accepts (NULL, length, UNIQUE, CHECK, the map's placeholder: `masking`); a personal field no value can
+hide refuses the plan, with the map line to change (`MaskingDecisions`).
 Rows the lookup shows as shared with another person, reference data (context) and other people's rows mentioning
 the subject are never touched; the plan lists them for review.
 
@@ -34,8 +37,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable
 
+from ..errors import SourceError
 from ..ledger import holds
-from ..map import DataMap, Dataset, Reference, RetentionRule
+from ..map import DataMap, Dataset, RetentionRule
+from ..sources import ForeignKey as StoreForeignKey
 from ..workspace import Workspace
 from ..workspace.keys import workspace_secret
 from . import masking, retention
@@ -47,6 +52,7 @@ from .plan import (
     DELETE,
     MASK,
     RETAIN,
+    ErasureError,
     PlannedRow,
     fingerprint,
     row_key,
@@ -121,10 +127,166 @@ class RetentionDecisions:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Deciding: masking (the part of `Decider` that asks the store what a column accepts).
+
+
+def map_place(dm: DataMap, *dotted: str) -> str:
+    """Where in the map to change something: `line 42, datasets.rental.erasure.mask.return_date` for the first of
+    `dotted` that is written in the map (a missing key: its nearest written parent, given last)."""
+    for d in dotted:
+        line = dm.line_of(d)
+        if line:
+            return f"line {line}, {d}"
+    return dotted[-1] if dotted else "the map"
+
+
+class MaskingDecisions:
+    """Which value each masked field gets, held to what the store declares (mixed into `Decider`, which provides
+    `dm`, `secret` and `con(ds)`). Fields that cannot be masked are collected as refusals; `settle` raises them."""
+
+    dm: DataMap
+    secret: bytes
+    _infos: dict[str, dict[str, masking.ColumnInfo]]
+    _checked: dict[tuple, bool]
+    refusals: dict[tuple[str, str], list[tuple[str, str]]]  # row (rid) -> [(column, why it cannot be masked)]
+
+    def info(self, ds: Dataset) -> dict[str, masking.ColumnInfo]:
+        """What each live column of `ds` accepts (asked once per dataset)."""
+        if ds.name not in self._infos:
+            self._infos[ds.name] = masking.column_info(self.con(ds), ds)
+        return self._infos[ds.name]
+
+    def ignored(self, ds: Dataset) -> set[str]:
+        """Columns erasure never writes and verification never compares: the map's `maintained` (the store keeps
+        them current) and generated columns (the store computes them)."""
+        return set(ds.maintained) | {c for c, i in self.info(ds).items() if i.generated}
+
+    def _check_test(self, ds: Dataset, row: dict[str, Any], col: str) -> masking.CheckTest | None:
+        """Whether the store's CHECK constraints on `col` refuse a candidate in `row` (the row as masked so far)."""
+        info = self.info(ds)
+        checks = info[col].checks if col in info else ()
+        if not checks:
+            return None
+
+        def test(value: Any) -> str | None:
+            trial = {**row, col: value}
+            return next((c for c in checks if self._refused(ds, c, trial)), None)
+
+        return test
+
+    def _refused(self, ds: Dataset, check: str, row: dict[str, Any]) -> bool:
+        """One CHECK on one row, asked of the store once per distinct values of the columns it names."""
+        info = self.info(ds)
+        cols = masking.check_columns(check, row)
+        values = {c: row[c] for c in cols}
+        key = (ds.name, check, repr(sorted(values.items())))
+        if key not in self._checked:
+            try:
+                self._checked[key] = masking.check_refuses(self.con(ds), check, values,
+                                                           {c: info[c].type for c in cols if c in info})
+            except SourceError:
+                self._checked[key] = False  # the store cannot evaluate it on its own: its write will say
+        return self._checked[key]
+
+    def apply_masks(self, pr: PlannedRow, ds: Dataset, row: dict[str, Any], keep: set[str] | None,
+                    targets: set[str] | None = None, why: str = "") -> None:
+        """Fill `pr.masks` / `pr.kept`: with `keep`, every other column is masked; with `targets`, only those.
+        Columns the store writes itself are left to it; a personal field (or one the map names) that no value can
+        hide is refused, another is kept with a note."""
+        info = self.info(ds)
+        policy = ds.erasure.mask
+        pk, ignored, personal = set(ds.primary_key), self.ignored(ds), set(ds.personal_fields())
+        pr.masks, pr.kept = {}, []
+        self.refusals.pop(pr.rid, None)  # decided again (kept under a rule, then minimised): the last word counts
+        masked_row = dict(row)
+        for col in row:
+            masked = (col not in keep) if keep is not None else (col in (targets or set()))
+            if col in pk or not masked:
+                pr.kept.append(col)
+                continue
+            ci = info.get(col, masking.ColumnInfo("other"))
+            if col in ignored:
+                pr.kept.append(col)
+                if col in policy or col in personal:
+                    pr.notes.append(f"{col}: {'computed' if ci.generated else 'maintained'} by the store, never "
+                                    f"written by erasure")
+                continue
+            try:
+                value, strategy, note = masking.masked_value(policy.get(col), row[col], ci, self.secret,
+                                                             ds.erasure.placeholders.get(col),
+                                                             self._check_test(ds, masked_row, col))
+            except masking.NoMaskedValue as exc:
+                pr.kept.append(col)
+                if col in policy or col in personal:
+                    self._refuse(pr, ds, col, ci, str(exc))
+                else:  # not personal data in the map: kept, as the map describes it
+                    pr.notes.append(f"{col}: cannot be masked ({exc}); kept: not personal data in the map")
+                continue
+            masked_row[col] = value
+            reason = f"map: {policy[col]}" if col in policy else why
+            pr.masks[col] = {"value": value, "strategy": strategy, "reason": reason, **({"note": note} if note
+                                                                                          else {})}
+        self._recheck(pr, ds, masked_row)
+        pr.kept_fingerprint = fingerprint(row, skip=[*pr.masks, *ignored])
+
+    def _recheck(self, pr: PlannedRow, ds: Dataset, masked_row: dict[str, Any]) -> None:
+        """The row as the plan leaves it against every CHECK its masked columns take part in (a check on two
+        columns may pass each mask alone and refuse both)."""
+        info = self.info(ds)
+        checks = dict.fromkeys(c for col in pr.masks if col in info for c in info[col].checks)
+        for check in checks:
+            if self._refused(ds, check, masked_row):
+                cols = [c for c in masking.check_columns(check, masked_row) if c in pr.masks]
+                where = map_place(self.dm, *(f"datasets.{ds.name}.erasure.mask.{c}" for c in cols),
+                                  f"datasets.{ds.name}.erasure", f"datasets.{ds.name}")
+                text = (f"masking {', '.join(cols)} of dataset {ds.name} leaves rows the store's check {check} "
+                        f"refuses: give one of them a placeholder that passes it in the map ({where}): mask: "
+                        f"{{{cols[0]}: {{value: ...}}}}")
+                self.refusals.setdefault(pr.rid, []).append((cols[0], text))
+
+    def _refuse(self, pr: PlannedRow, ds: Dataset, col: str, ci: masking.ColumnInfo, why: str) -> None:
+        """A field erasure must mask and cannot: the plan is refused, saying where the map can fix it."""
+        base = f"datasets.{ds.name}"
+        where = map_place(self.dm, f"{base}.erasure.mask.{col}", f"{base}.erasure.mask", f"{base}.erasure",
+                          base)
+        if ds.erasure.mask.get(col) == masking.VALUE:
+            text = f"column {col} of dataset {ds.name}: {why}; change the placeholder in the map ({where})"
+        elif not ci.nullable:
+            text = (f"column {col} of dataset {ds.name} is NOT NULL and has no value that hides the data ({why}): "
+                    f"give it a placeholder in the map ({where}): mask: {{{col}: {{value: ...}}}}")
+        else:
+            text = (f"column {col} of dataset {ds.name} has no masked value the store accepts ({why}): give it a "
+                    f"placeholder in the map ({where}): mask: {{{col}: {{value: ...}}}}")
+        self.refusals.setdefault(pr.rid, []).append((col, text))
+
+    def raise_refusals(self, rows: dict[tuple[str, str], PlannedRow],
+                       more: dict[tuple[str, str], list[str]] | None = None) -> None:
+        """Refuse the plan (ErasureError, nothing stored) when a field of a row that stays cannot be masked, or
+        (`more`, from `settle`) the store would change rows the plan does not decide for a row that goes: every
+        reason once, with the rows it concerns."""
+        by_text: dict[str, list[str]] = {}
+        for rid, found in self.refusals.items():
+            pr = rows.get(rid)
+            if pr is not None and pr.action in (MASK, RETAIN):
+                for col, t in found:
+                    if col not in pr.withheld:  # another party's field is never written for this subject
+                        by_text.setdefault(t, []).append(pr.ref)
+        for rid, texts in (more or {}).items():
+            pr = rows.get(rid)
+            if pr is not None and pr.action == DELETE:
+                for t in texts:
+                    by_text.setdefault(t, []).append(pr.ref)
+        if by_text:
+            raise ErasureError("the erasure cannot be planned as the map stands — " + " | ".join(
+                f"{t} ({len(r)} record(s): {', '.join(r[:3])}{' …' if len(r) > 3 else ''})"
+                for t, r in by_text.items()))
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Deciding.
 
 
-class Decider(RetentionDecisions):
+class Decider(RetentionDecisions, MaskingDecisions):
     """Decides rows of one plan: holds, binding retention, the dataset's policy, then references."""
 
     def __init__(self, ws: Workspace, as_of: dt.date, hold_hashes: Iterable[str] = (),
@@ -135,7 +297,9 @@ class Decider(RetentionDecisions):
         self._active = holds.active_holds(ws)  # read once; subjects are matched in memory
         self.subject_holds, self.dataset_holds = holds.match(self._active, hold_hashes, names, as_of)
         self._infos: dict[str, dict[str, masking.ColumnInfo]] = {}
-        self._fks: dict[str, list[masking.ForeignKey]] = {}
+        self._keys: dict[str, list[StoreForeignKey]] = {}
+        self._checked: dict[tuple, bool] = {}  # (dataset, check, values) -> refused
+        self.refusals: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self._anchors: dict[str, dict[str, Any]] = {}  # dataset -> {reference value: referenced anchor value}
 
     def set_holds(self, hold_hashes: Iterable[str]) -> None:
@@ -144,47 +308,11 @@ class Decider(RetentionDecisions):
     def con(self, ds: Dataset):
         return self.ws.connector(ds.source)
 
-    def info(self, ds: Dataset) -> dict[str, masking.ColumnInfo]:
-        if ds.name not in self._infos:
-            self._infos[ds.name] = masking.column_info(self.con(ds), ds)
-        return self._infos[ds.name]
-
-    def fks(self, ds: Dataset) -> list[masking.ForeignKey]:
-        if ds.name not in self._fks:
-            self._fks[ds.name] = masking.foreign_keys(self.con(ds), ds)
-        return self._fks[ds.name]
-
-    def enforced(self, ref: Reference) -> bool:
-        """Whether the store enforces `ref` (a foreign key declared on the referencing column, same store)."""
-        child, parent = self.dm.datasets[ref.dataset], self.dm.datasets[ref.to_dataset]
-        if child.source != parent.source:
-            return False
-        con = self.con(child)
-        return any(fk.column == ref.column and masking.fk_matches(fk, con, parent) for fk in self.fks(child))
-
-    # -- masking --------------------------------------------------------------------------------------------------
-    def apply_masks(self, pr: PlannedRow, ds: Dataset, row: dict[str, Any], keep: set[str] | None,
-                    targets: set[str] | None = None, why: str = "") -> None:
-        """Fill `pr.masks` / `pr.kept`: with `keep`, every other column is masked; with `targets`, only those."""
-        info = self.info(ds)
-        policy = ds.erasure.mask
-        pk = set(ds.primary_key)
-        pr.masks, pr.kept = {}, []
-        for col in row:
-            masked = (col not in keep) if keep is not None else (col in (targets or set()))
-            if col in pk or not masked:
-                pr.kept.append(col)
-                continue
-            ci = info.get(col, masking.ColumnInfo("other"))
-            value, strategy, note = masking.masked_value(policy.get(col), row[col], ci, self.secret)
-            if strategy == "kept":
-                pr.kept.append(col)
-                pr.notes.append(f"{col}: {note}")
-                continue
-            reason = f"map: {policy[col]}" if col in policy else why
-            pr.masks[col] = {"value": value, "strategy": strategy, "reason": reason, **({"note": note} if note
-                                                                                          else {})}
-        pr.kept_fingerprint = fingerprint(row, skip=pr.masks)
+    def keys(self, ds: Dataset) -> list[StoreForeignKey]:
+        """The store's foreign keys declared on `ds`'s table tree, whole (asked once per dataset)."""
+        if ds.name not in self._keys:
+            self._keys[ds.name] = masking.declared_keys(self.con(ds), ds)
+        return self._keys[ds.name]
 
     def keep_set(self, ds: Dataset, row: dict[str, Any]) -> set[str]:
         """Columns a retained record keeps: the primary key and `keep_fields`; all of them when none are named

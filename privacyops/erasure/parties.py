@@ -38,5 +38,5 @@ def for_party(decider: Decider, pr: PlannedRow, ds: Dataset, row: dict[str, Any]
         for c in withheld:
             if pr.masks.pop(c, None) is not None and c not in pr.kept:
                 pr.kept.append(c)
-    pr.kept_fingerprint = fingerprint(row, skip=[*pr.masks, *withheld])
+    pr.kept_fingerprint = fingerprint(row, skip=[*pr.masks, *withheld, *decider.ignored(ds)])
     return pr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Iterable
 
 from tqdm.auto import tqdm
 
@@ -12,6 +14,7 @@ from ..lookup import AMBIGUOUS, FOUND, lookup
 from ..map import EMAIL, DataMap, Dataset, Reference
 from ..values import format_key
 from ..workspace import Workspace
+from .decide import map_place
 from .plan import (
     BATCH,
     BLOCKED,
@@ -31,9 +34,64 @@ from .result import Verification
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Whether a stored value is the one the plan wrote (the plan's values come back from the ledger as JSON)."""
     if isinstance(a, str) and isinstance(b, str):
         return a.rstrip() == b.rstrip()  # CHAR(n) pads
-    return a == b
+    if a == b:
+        return True
+    if isinstance(b, str) and a is not None:
+        return _as_written(a, b)
+    if isinstance(a, str) and b is not None:
+        return _as_written(b, a)
+    return False
+
+
+def _as_written(stored: Any, text: str) -> bool:
+    """A typed value the store holds against the text the plan wrote (a placeholder date, a decimal)."""
+    try:
+        if isinstance(stored, bool):
+            return str(stored).lower() == text.strip().lower()
+        if isinstance(stored, dt.datetime):
+            written = dt.datetime.fromisoformat(text.strip())
+            if stored.tzinfo is not None and written.tzinfo is None:
+                stored = stored.replace(tzinfo=None)  # the store read the text in its session's time zone
+            elif written.tzinfo is not None and stored.tzinfo is None:
+                written = written.replace(tzinfo=None)
+            return stored == written
+        if isinstance(stored, dt.date):
+            return stored == dt.date.fromisoformat(text.strip())
+        if isinstance(stored, (int, float, Decimal)):
+            return Decimal(str(stored)) == Decimal(text.strip())
+    except (ValueError, InvalidOperation):
+        return False
+    return str(stored) == text
+
+
+def _kept_same(cur: dict[str, Any], pr: PlannedRow, ignored: Callable[[], Iterable[str]]) -> bool:
+    """Whether the columns a planned row keeps still hold what they held at planning, leaving out the columns the
+    store writes itself (`ignored()`: asked only when needed). A plan made before maintained columns were left out
+    compared them all."""
+    base = [*pr.masks, *pr.withheld]
+    if fingerprint(cur, skip=base) == pr.kept_fingerprint:
+        return True
+    return fingerprint(cur, skip=[*base, *ignored()]) == pr.kept_fingerprint
+
+
+def not_compared(con, ds: Dataset) -> list[str]:
+    """Columns verification does not compare: the map's `maintained` ones and the store's generated ones."""
+    try:
+        live = con.column_info(ds)
+    except Exception:
+        live = {}
+    return sorted(set(ds.maintained) | {c for c, lc in live.items() if lc.generated})
+
+
+def _update_triggers(con, ds: Dataset) -> list[str]:
+    """The names of the enabled triggers that fire when a row of `ds` is updated."""
+    try:
+        return [t.name for t in con.triggers(ds) if t.enabled and "UPDATE" in t.events]
+    except Exception:
+        return []
 
 
 def read_rows(con, ds: Dataset, keys: Iterable[tuple]) -> dict[str, dict[str, Any]]:
@@ -51,8 +109,9 @@ def read_rows(con, ds: Dataset, keys: Iterable[tuple]) -> dict[str, dict[str, An
     return out
 
 
-def _state(pr: PlannedRow, cur: dict[str, Any] | None) -> str:
-    """pre (as planned), post (as the plan leaves it), or what is wrong."""
+def _state(pr: PlannedRow, cur: dict[str, Any] | None, ignored: Callable[[], Iterable[str]] = lambda: ()) -> str:
+    """pre (as planned), post (as the plan leaves it), or what is wrong. `ignored()`: the columns the store writes
+    itself, not compared in a row the plan left."""
     if pr.action == DELETE:
         if cur is None:
             return "post"
@@ -61,8 +120,7 @@ def _state(pr: PlannedRow, cur: dict[str, Any] | None) -> str:
         return "gone"
     if fingerprint(cur, skip=pr.withheld) == pr.fingerprint:
         return "pre"
-    if all(_same(cur.get(c), m["value"]) for c, m in pr.masks.items()) and \
-            fingerprint(cur, skip=[*pr.masks, *pr.withheld]) == pr.kept_fingerprint:
+    if all(_same(cur.get(c), m["value"]) for c, m in pr.masks.items()) and _kept_same(cur, pr, ignored):
         return "post"
     return "changed"
 
@@ -81,9 +139,10 @@ def _check_source(ws: Workspace, plan: ErasurePlan, src: str, con) -> tuple[dict
     for name, prs in by_ds.items():
         ds = dm.datasets[name]
         now = read_rows(con, ds, [p.key for p in prs])
+        ignored = _once(lambda ds=ds: not_compared(con, ds))
         for pr in prs:
             cur = now.get(key_json(pr.key))
-            st = _state(pr, cur)
+            st = _state(pr, cur, ignored)
             if cur is not None:  # other parties' fields are not the subject's (their e-mails are never searched)
                 current[f"{name}\x00{key_json(pr.key)}"] = {c: v for c, v in cur.items() if c not in pr.withheld}
             if st == "pre":
@@ -188,6 +247,43 @@ def _new_by_lookup(ws: Workspace, plan: ErasurePlan) -> list[str]:
 # Verification.
 
 
+def _once(ask: Callable[[], Any]) -> Callable[[], Any]:
+    """`ask`, run at most once (a catalog question asked only when a row needs the answer)."""
+    got: list[Any] = []
+
+    def answer() -> Any:
+        if not got:
+            got.append(ask())
+        return got[0]
+
+    return answer
+
+
+def _row_problems(dm: DataMap, ds: Dataset, pr: PlannedRow, cur: dict[str, Any], ignored: Callable[[], Any],
+                  triggers: Callable[[], list[str]]) -> list[str]:
+    """What is wrong with a row the plan left: a masked field not holding its masked value (a trigger rewrote it:
+    said so), kept fields changed (a trigger keeping a column current: the map can say so with `maintained`)."""
+    out = []
+    for c, m in pr.masks.items():
+        if _same(cur.get(c), m["value"]):
+            continue
+        if triggers():
+            out.append(f"the store changed {ds.name}.{c} after it was masked: a trigger ({', '.join(triggers())}) "
+                       f"rewrites it; erasure cannot keep it masked — check the trigger ({pr.ref})")
+        else:
+            out.append(f"{pr.ref} field {c} does not hold its masked value ({m['strategy']})")
+    if pr.kept_fingerprint and not _kept_same(cur, pr, ignored):
+        if triggers():
+            where = map_place(dm, f"datasets.{ds.name}.maintained", f"datasets.{ds.name}")
+            out.append(f"{pr.ref}: the fields it keeps changed after erasure wrote it; the store runs trigger(s) "
+                       f"({', '.join(triggers())}) when {ds.name} is updated: if they keep a column current (a "
+                       f"last_update stamp), list it under maintained: in the map ({where}), e.g. maintained: "
+                       f"[last_update], so that verification does not compare it")
+        else:
+            out.append(f"{pr.ref}: the fields it keeps changed")
+    return out
+
+
 def verify_plan(ws: Workspace, plan: ErasurePlan, emails: Iterable[str] = (), *,
                 progress: bool = False) -> Verification:
     """Read every planned row back, then look the subject(s) up again: only planned rows that stay may remain,
@@ -203,7 +299,10 @@ def verify_plan(ws: Workspace, plan: ErasurePlan, emails: Iterable[str] = (), *,
             by_ds.setdefault(pr.dataset, []).append(pr)
         for name, prs in by_ds.items():
             ds = dm.datasets[name]
-            now = read_rows(ws.connector(ds.source), ds, [p.key for p in prs])
+            con = ws.connector(ds.source)
+            now = read_rows(con, ds, [p.key for p in prs])
+            ignored = _once(lambda con=con, ds=ds: not_compared(con, ds))
+            triggers = _once(lambda con=con, ds=ds: _update_triggers(con, ds))
             for pr in prs:
                 checked += 1
                 cur = now.get(key_json(pr.key))
@@ -217,12 +316,7 @@ def verify_plan(ws: Workspace, plan: ErasurePlan, emails: Iterable[str] = (), *,
                 remaining[name] = remaining.get(name, 0) + 1
                 if pr.action == BLOCKED:
                     continue
-                for c, m in pr.masks.items():
-                    if not _same(cur.get(c), m["value"]):
-                        problems.append(f"{pr.ref} field {c} does not hold its masked value ({m['strategy']})")
-                kept = fingerprint(cur, skip=[*pr.masks, *pr.withheld])
-                if pr.kept_fingerprint and kept != pr.kept_fingerprint:
-                    problems.append(f"{pr.ref}: the fields it keeps changed")
+                problems += _row_problems(dm, ds, pr, cur, ignored, triggers)
     lookups = 0
     if plan.kind not in (DUE, RETENTION):  # no subjects: the rows read back are the check
         emails = sorted(set(emails))

@@ -6,6 +6,7 @@ belongs to another person's, and belongs-to references form no cycle (walking up
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from .model import (
     ERASURE_KEYS,
     FIELD_KEYS,
     FILE_SOURCE_KINDS,
+    MASK_KEYS,
     MASK_STRATEGIES,
+    PLACEHOLDER,
     REFERENCE_KEYS,
     Dataset,
     ErasurePolicy,
@@ -68,6 +71,7 @@ def _dataset(c: Checker, name: str, spec: Any, purposes: dict[str, Purpose], ret
     if subject is not None and not WORD.match(str(subject)):
         c.add(p + ("subject",), f"subject type '{subject}' must be a single word such as customer or employee")
     erasure = _erasure(c, s, p, pk)
+    maintained = _maintained(c, s, p, pk, erasure)
     parties = parse_parties(c, s, p, fields, identities, refs)
     for party in parties:  # a party's identities are the dataset's too (seeds, indexes)
         for kind, cols in party.identities.items():
@@ -78,7 +82,7 @@ def _dataset(c: Checker, name: str, spec: Any, purposes: dict[str, Purpose], ret
         recipients=tuple(map(str, ds_recipients)), subject=str(subject) if subject else None,
         description=c.text(s.get("description"), p + ("description",)),
         collected_from=c.text(s.get("collected_from"), p + ("collected_from",)),
-        erasure=erasure, parties=parties, context_fields=_context_fields(c, s, p, fields),
+        erasure=erasure, parties=parties, context_fields=_context_fields(c, s, p, fields), maintained=maintained,
     )
 
 
@@ -198,24 +202,64 @@ def _recipients(c: Checker, s: dict, p: tuple, recipients: dict[str, Recipient])
 
 
 def _erasure(c: Checker, s: dict, p: tuple, pk: tuple[str, ...]) -> ErasurePolicy:
-    """How the dataset's rows are erased: deleted, or masked field by field (never the primary key)."""
+    """How the dataset's rows are erased: deleted, or masked field by field (never the primary key). A field's
+    mask is a strategy (null | redact | hmac) or a placeholder `{value: ...}`, whose fit to the column is checked
+    against the live table (`privacyops check`, and when planning), not here."""
     e = c.mapping(s.get("erasure"), p + ("erasure",), ERASURE_KEYS)
     action = e.get("action", "delete")
     if action not in ERASURE_ACTIONS:
         c.add(p + ("erasure", "action"), f"'{action}' is not an erasure action; allowed: "
                                          f"{', '.join(ERASURE_ACTIONS)}")
     keep = c.names(e["keep_fields"], p + ("erasure", "keep_fields")) if e.get("keep_fields") else ()
-    mask = {}
+    mask, placeholders = {}, {}
     for col, strategy in c.mapping(e.get("mask"), p + ("erasure", "mask")).items():
+        mp = p + ("erasure", "mask", col)
         strategy = "null" if strategy is None else strategy  # YAML reads a bare `null` as None
-        if not isinstance(strategy, str) or strategy not in MASK_STRATEGIES:
-            c.add(p + ("erasure", "mask", col), f"unknown masking strategy '{strategy}'"
-                                                f"{did_you_mean(str(strategy), MASK_STRATEGIES)}; allowed: "
-                                                f"{', '.join(MASK_STRATEGIES)}")
+        if isinstance(strategy, dict):
+            value = _placeholder(c, strategy, mp, str(col))
+            if value is not None:
+                placeholders[str(col)] = value
+            strategy = PLACEHOLDER
+        elif not isinstance(strategy, str) or strategy not in MASK_STRATEGIES:
+            c.add(mp, f"unknown masking strategy '{strategy}'{did_you_mean(str(strategy), MASK_STRATEGIES)}; "
+                      f"allowed: {', '.join(MASK_STRATEGIES)}, or a placeholder: {col}: {{value: ...}}")
         if col in pk:
-            c.add(p + ("erasure", "mask", col), "a primary key column cannot be masked")
+            c.add(mp, "a primary key column cannot be masked")
         mask[str(col)] = str(strategy)
-    return ErasurePolicy(str(action), keep, mask)
+    return ErasurePolicy(str(action), keep, mask, placeholders)
+
+
+def _placeholder(c: Checker, spec: dict, mp: tuple, col: str) -> Any:
+    """The value of `{value: ...}`: one scalar (text, number, true/false, a date); None when it is not one."""
+    if "value" in spec and spec["value"] is None:
+        c.add(mp + ("value",), f"a placeholder of NULL is the null strategy: write {col}: null")
+        return None
+    m = c.mapping(spec, mp, MASK_KEYS, required=("value",))
+    if "value" not in m:
+        return None
+    value = m["value"]
+    if isinstance(value, (dict, list)):
+        c.add(mp + ("value",), f"expected one value (text, a number, true/false or a date), got {kind_of(value)}")
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()  # YAML reads 1970-01-01 as a date: kept as the text written
+    return value
+
+
+def _maintained(c: Checker, s: dict, p: tuple, pk: tuple[str, ...], erasure: ErasurePolicy) -> tuple[str, ...]:
+    """Columns the store keeps current itself (`maintained: [last_update]`): never the primary key, never masked
+    (the store would write over the mask)."""
+    if s.get("maintained") in (None, []):
+        return ()
+    mp = p + ("maintained",)
+    names = c.names(s["maintained"], mp)
+    for col in names:
+        if col in pk:
+            c.add(mp, f"'{col}' is part of the primary key: the store cannot maintain it for erasure to ignore")
+        elif col in erasure.mask:
+            c.add(mp, f"'{col}' is masked by erasure.mask but the store maintains it, which would write over the "
+                      f"mask; remove it from one of the two")
+    return names
 
 
 def dataset_columns(ds: Dataset) -> set[str]:

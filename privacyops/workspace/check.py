@@ -11,15 +11,19 @@ mapped dataset the map does not list at all (the lookup would never follow it).
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..errors import MapProblem, SourceError
 from ..map import EMAIL, EU_EEA, NAME, PHONE, DataMap, Dataset, Reference
-from ..sources import type_family
+from ..sources import INHERITANCE_CHILD, PARENT, PARTITION, LiveColumn, type_family
 from . import indexes
 from .folder import Workspace
 
+ELSEWHERE = (PARTITION, INHERITANCE_CHILD, PARENT)  # a trigger declared on another table of the tree
 INDEX_WARN_ROWS = 100_000  # above this, a scan per lookup is slow enough to suggest `privacyops index`
 
 
@@ -49,6 +53,7 @@ def _columns_named(ds: Dataset, dm) -> list[tuple[str, str]]:
     named += [(r.column, f"{base}.references.{r.column}") for r in ds.references]
     named += [(c, f"{base}.erasure.keep_fields") for c in ds.erasure.keep_fields]
     named += [(c, f"{base}.erasure.mask.{c}") for c in ds.erasure.mask]
+    named += [(c, f"{base}.maintained") for c in ds.maintained]
     if ds.retention and ds.retention in dm.retention and dm.retention[ds.retention].anchor.via is None:
         named.append((dm.retention[ds.retention].anchor.field, f"{base}.retention"))  # through a reference: below
     return named
@@ -132,6 +137,11 @@ def check_workspace(ws: Workspace, count_rows: bool = True) -> CheckReport:
             if unmapped and any(f.personal for f in ds.fields.values()):
                 report.warnings.append(f"{ds.name}: columns without a data category: {', '.join(unmapped)}")
         report.warnings.extend(reference_warnings(ws, live))
+        for ds in dm.datasets.values():
+            if ds.name in live:
+                for dotted, message in placeholder_problems(ws, ds):
+                    problem(dotted, message)
+                report.warnings.extend(store_writes_warnings(ws, ds))
     for src in dm.sources.values():
         if src.location not in EU_EEA:
             report.warnings.append(f"source '{src.name}' is located in {src.location}, outside the EU/EEA: a "
@@ -284,4 +294,141 @@ def reference_warnings(ws: Workspace, live: dict[str, dict[str, str]]) -> list[s
                        f"owned: true if the row it points at is this row's own)")
             out.append(f"{ds.name}.{link.column}: the store declares a foreign key to {link.target}."
                        f"{link.to_column}{key} that the map does not list; {how}")
+    return out
+
+
+# -- what the store writes itself, and the map's placeholders against the live columns ---------------------------
+
+# Integer types and their ranges (PostgreSQL, DuckDB; SQLite's INTEGER holds 64 bits, whatever it is called).
+_BITS = {"TINYINT": 8, "INT1": 8, "SMALLINT": 16, "INT2": 16, "INTEGER": 32, "INT": 32, "INT4": 32, "SERIAL": 32,
+         "BIGINT": 64, "INT8": 64, "BIGSERIAL": 64, "HUGEINT": 128}
+_UNSIGNED = {"UTINYINT": 8, "USMALLINT": 16, "UINTEGER": 32, "UBIGINT": 64}
+_DECIMAL = re.compile(r"(?:NUMERIC|DECIMAL)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
+
+
+def _integer_range(type_name: str, store: str) -> tuple[int, int]:
+    t = type_name.upper().split("(")[0].strip()
+    if store == "sqlite":
+        return -2 ** 63, 2 ** 63 - 1
+    if t in _UNSIGNED:
+        return 0, 2 ** _UNSIGNED[t] - 1
+    bits = _BITS.get(t, 64)
+    return -2 ** (bits - 1), 2 ** (bits - 1) - 1
+
+
+def placeholder_fit(value: Any, type_name: str, max_length: int | None = None, store: str = "") -> tuple[Any, str | None]:
+    """(the placeholder as erasure writes it, or why it does not fit a column of `type_name`). Checked: the type
+    (a number, a date written YYYY-MM-DD, true/false), an integer type's range, a NUMERIC(p, s)'s digits and a
+    text's declared length; CHECK constraints need the store (`erasure.masking`). Dates and decimals stay text (the
+    store reads them as the column's type), so the value is the same after the plan is stored as JSON."""
+    family = type_family(type_name)
+    if isinstance(value, bool) and family != "boolean":
+        return None, f"true/false is not a value for a {type_name} column"
+    if family == "integer":
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            return None, "not a whole number"
+        low, high = _integer_range(type_name, store)
+        if not low <= number <= high:
+            return None, f"{number} is outside the range of {type_name} ({low} to {high})"
+        return number, None
+    if family == "number":
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            return None, "not a number"
+        if not number.is_finite():
+            return None, "not a finite number"
+        m = _DECIMAL.match(type_name.upper().strip())
+        if m and store != "sqlite":  # SQLite does not hold NUMERIC(p, s) to its digits
+            digits, scale = int(m.group(1)), int(m.group(2) or 0)
+            if abs(number) >= Decimal(10) ** (digits - scale):
+                return None, f"{number} has more than {digits - scale} digit(s) before the decimal point"
+        return str(number), None
+    if family == "date":
+        text = str(value).strip()
+        try:
+            parsed = (dt.date.fromisoformat(text) if type_name.upper().split("(")[0].strip() == "DATE"
+                      else dt.datetime.fromisoformat(text))
+        except ValueError:
+            return None, "not a date written YYYY-MM-DD (or a time stamp YYYY-MM-DD HH:MM:SS)"
+        return parsed.isoformat(sep=" ") if isinstance(parsed, dt.datetime) else parsed.isoformat(), None
+    if family == "boolean":
+        words = {"true": True, "false": False}
+        if isinstance(value, bool) or str(value).strip().lower() in words:
+            return value if isinstance(value, bool) else words[str(value).strip().lower()], None
+        return None, "not true or false"
+    text = str(value)
+    if family == "text" and max_length is not None and len(text) > max_length:
+        return None, f"{len(text)} characters, the column holds at most {max_length}"
+    return text, None
+
+
+def placeholder_problems(ws: Workspace, ds: Dataset) -> list[tuple[str, str]]:
+    """(dotted map path, problem) for each placeholder (`mask: {col: {value: ...}}`) the live column cannot take:
+    a value of another type, out of range or too long, or any value at all in a UNIQUE column."""
+    if not ds.erasure.placeholders:
+        return []
+    con = ws.connector(ds.source)
+    try:
+        cols: dict[str, LiveColumn] = con.column_info(ds)
+    except SourceError:
+        return []
+    out = []
+    for col, value in ds.erasure.placeholders.items():
+        lc = cols.get(col)
+        if lc is None:
+            continue  # a missing column is reported with the other map columns
+        dotted = f"datasets.{ds.name}.erasure.mask.{col}"
+        _, why = placeholder_fit(value, lc.type, lc.max_length, con.source.kind)
+        if why:
+            message = f"the placeholder {value!r} does not fit column {col} ({lc.type}): {why}; change the value"
+        elif lc.unique:
+            other = "hmac (a distinct pseudonym per value)" + (" or null" if lc.nullable else "")
+            message = f"column {col} is UNIQUE: a placeholder would give every erased row the same value; use {other}"
+        elif lc.generated:
+            message = (f"column {col} is computed by the store ({lc.expression or 'generated'}): erasure cannot "
+                       f"write it; mask the columns it is computed from instead")
+        else:
+            continue
+        out.append((dotted, message))
+    return out
+
+
+def store_writes_warnings(ws: Workspace, ds: Dataset) -> list[str]:
+    """Warnings for a dataset erasure and rectification write (one with personal fields): triggers that fire on
+    those writes, and columns the store fills itself (defaults, generated columns)."""
+    if not ds.personal_fields():
+        return []
+    con = ws.connector(ds.source)
+    try:
+        triggers, cols = con.triggers(ds), con.column_info(ds)
+    except SourceError:
+        return []
+    out = []
+    firing = [t for t in triggers if t.enabled and {"UPDATE", "DELETE"} & set(t.events)]
+    if firing:
+        said = ", ".join(f"{t.name} ({t.timing} {' OR '.join(t.events)}"
+                         f"{' on ' + t.declared_in if t.declared_on in ELSEWHERE else ''})"
+                         for t in firing)
+        listed = f"; the map lists {', '.join(ds.maintained)} as maintained" if ds.maintained else ""
+        out.append(f"{ds.name}: the store runs trigger(s) when erasure or rectification writes {ds.table}: {said}. "
+                   f"A trigger may change what privacyops wrote or write what it did not: list the columns it keeps "
+                   f"current under maintained: (e.g. maintained: [last_update]) so that verification does not "
+                   f"compare them{listed}; a trigger that rewrites a masked personal field makes the erasure fail "
+                   f"its verification")
+    generated = [c for c in cols.values() if c.generated]
+    if generated:
+        out.append(f"{ds.name}: the store computes "
+                   + ", ".join(f"{c.name} ({c.expression})" if c.expression else c.name for c in generated)
+                   + ": erasure never writes such a column and verification does not compare it; it follows the "
+                     "columns it is computed from, so mask those")
+    filled = [c for c in cols.values() if c.default and not c.generated and not c.primary_key
+              and c.name not in ds.maintained]
+    if filled:
+        out.append(f"{ds.name}: the store fills "
+                   + ", ".join(f"{c.name} (default {c.default})" for c in filled)
+                   + " when a row is inserted; a default does not change when erasure writes a row, but if a trigger "
+                     "keeps such a column current (a last_update stamp), list it under maintained:")
     return out

@@ -13,7 +13,9 @@ from privacyops.erasure.masking import (
     NULL,
     REDACT,
     REDACTED,
+    VALUE,
     ColumnInfo,
+    NoMaskedValue,
     column_info,
     fk_matches,
     foreign_keys,
@@ -58,15 +60,49 @@ def test_text_strategies_on_other_types_fall_back_to_null():
     assert masked_value(HMAC, 5, DATE, SECRET)[:2] == (None, NULL)
 
 
-def test_not_null_non_text_cannot_be_masked_and_says_so():
-    value, strategy, note = masked_value(NULL, 42, INT_NN, SECRET)
-    assert (value, strategy) == (42, "kept") and "cannot be masked" in note
+def test_not_null_non_text_cannot_be_masked_and_says_why():
+    with pytest.raises(NoMaskedValue) as exc:
+        masked_value(NULL, 42, INT_NN, SECRET)
+    assert "does not allow NULL" in str(exc.value) and "needs a text column" in str(exc.value)
 
 
-def test_values_fit_the_declared_length():
+def test_a_placeholder_is_the_value_when_it_fits_the_column():
+    assert masked_value(VALUE, 42, INT_NN, SECRET, placeholder="0") == (0, VALUE, None)
+    with pytest.raises(NoMaskedValue, match="outside the range of smallint"):
+        masked_value(VALUE, 42, ColumnInfo("integer", type="smallint"), SECRET, placeholder=70000)
+    with pytest.raises(NoMaskedValue, match="UNIQUE"):
+        masked_value(VALUE, "x", ColumnInfo("text", unique=True), SECRET, placeholder="n/a")
+
+
+def test_values_are_never_cut_to_fit_except_a_long_enough_pseudonym():
     short = ColumnInfo("text", max_length=5)
-    assert masked_value(REDACT, "Bērziņš", short, SECRET)[0] == REDACTED[:5]
-    assert len(masked_value(HMAC, "Bērziņš", short, SECRET)[0]) == 5
+    assert masked_value(REDACT, "Bērziņš", short, SECRET)[:2] == (None, NULL)  # "[erased]" does not fit: NULL
+    with pytest.raises(NoMaskedValue, match="does not fit"):
+        masked_value(REDACT, "Bērziņš", ColumnInfo("text", nullable=False, max_length=5), SECRET)
+    eleven = ColumnInfo("text", max_length=11)
+    value, strategy, _ = masked_value(HMAC, "Bērziņš", eleven, SECRET)
+    assert (value, strategy) == (pseudonym(SECRET, "Bērziņš")[:11], HMAC)  # ps- and 8 hex digits still link
+    assert masked_value(HMAC, value, eleven, SECRET)[0] == value  # masking the cut pseudonym again changes nothing
+    assert masked_value(HMAC, "Bērziņš", ColumnInfo("text", max_length=10), SECRET)[:2] == (None, NULL)
+    with pytest.raises(NoMaskedValue):
+        masked_value(None, "Bērziņš", ColumnInfo("text", nullable=False, max_length=7), SECRET)
+
+
+def test_a_unique_not_null_column_gets_a_pseudonym_never_the_shared_redaction_text():
+    unique = ColumnInfo("text", nullable=False, unique=True)
+    a, strategy, note = masked_value(None, "a@x.example", unique, SECRET)
+    b = masked_value(REDACT, "b@x.example", unique, SECRET)[0]
+    assert strategy == HMAC and a != b and a.startswith("ps-") and "UNIQUE" in note
+    with pytest.raises(NoMaskedValue, match="UNIQUE"):  # a cut pseudonym is not unique enough
+        masked_value(None, "a@x.example", ColumnInfo("text", nullable=False, unique=True, max_length=12), SECRET)
+
+
+def test_the_stores_checks_decide_between_candidates():
+    def no_redaction(value):
+        return "CHECK (note <> '[erased]')" if value == REDACTED else None
+
+    value, strategy, note = masked_value(REDACT, "secret", TEXT_NN, SECRET, checks=no_redaction)
+    assert strategy == HMAC and value.startswith("ps-") and "CHECK (note <> '[erased]')" in note
 
 
 def test_null_stays_null():
