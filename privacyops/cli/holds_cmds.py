@@ -18,24 +18,32 @@ def hold_group() -> None:
 
 @hold_group.command("add")
 @_ws_option
-@click.option("--subject", default=None, help="An identifier of the person (e-mail, phone, id) or DATASET:KEY.")
-@click.option("--dataset", default=None, help="Hold a whole dataset instead.")
+@click.option("--subject", default=None,
+              help="The person: an identifier (e-mail, phone, id) or DATASET:KEY; looked up first (a name lists "
+                   "the people to choose from).")
+@click.option("--dataset", default=None, help="Hold a whole dataset instead (and the records that belong to it).")
 @click.option("--reason", required=True, help="Why (e.g. litigation reference, tax audit).")
 @click.option("--owner", required=True, help="Who answers for the hold and releases it.")
 @click.option("--since", default=None, help="Since when (YYYY-MM-DD; default today).")
 @click.option("--review", "review_on", default=None, help="When to review it (YYYY-MM-DD).")
+@click.option("--case", "case_id", default=None, help="The case the hold belongs to.")
 @click.option("--json", "as_json", is_flag=True)
 def hold_add(workspace: Path | None, subject: str | None, dataset: str | None, reason: str, owner: str,
-             since: str | None, review_on: str | None, as_json: bool) -> None:
-    """Place a legal hold on a subject or a dataset (the subject is kept only as keyed hashes)."""
-    from ..ledger import add_hold
+             since: str | None, review_on: str | None, case_id: str | None, as_json: bool) -> None:
+    """Place a legal hold on a person or a dataset (the person is kept only as keyed hashes of their identifiers)."""
+    from ..erasure.holds_resolve import place_hold
 
-    hold = add_hold(open_workspace(workspace), reason=reason, owner=owner, subject=subject, dataset=dataset,
-                    since=since, review_on=review_on)
+    hold, person = place_hold(open_workspace(workspace), reason=reason, owner=owner, subject=subject,
+                              dataset=dataset, since=since, review_on=review_on, case_id=case_id)
     if as_json:
-        _emit_json(hold.to_dict())
+        _emit_json(hold.to_dict() | ({"subject": {"ref": person.ref, "identifiers": len(person.forms),
+                                                  "shared_left_out": person.left_out}} if person else {}))
         return
     click.echo(f"{hold.hold_id}  {hold.describe()}" + (f"; review {hold.review_on}" if hold.review_on else ""))
+    if person is not None:
+        click.echo(f"  protects {person.ref or 'the records of'} ({person.label}) under {len(person.forms)} "
+                   f"identifier form(s)" + (f"; {person.left_out} identifier(s) shared with another person are not "
+                                            f"held (they would block that person too)" if person.left_out else ""))
 
 
 @hold_group.command("release")

@@ -2,24 +2,32 @@
 
 `plan_erasure` decides every record's action (delete, mask, retain under a rule, blocked by a hold) and why;
 `approve_plan` is the four-eyes step; `execute_plan` changes one source per transaction, verifies and writes a signed
-certificate; `erase_due` / `plan_retention` run what has come due; `plan_batch` plans many subjects from a CSV file.
+certificate (a plan the store refused is `failed`: `retry_plan` after the fix, or `cancel_plan`); `erase_due` / `plan_retention` run what has come due; `plan_batch` plans many subjects from a CSV file.
 """
 
 from .certificate import verify_certificate
 from .due import erase_due, erase_retention, plan_batch, plan_due, plan_retention, read_subjects
-from .execute import execute_plan
+from .execute import execute_plan, retry_plan
 from .plan import (
     APPROVED,
     BLOCKED,
+    CANCELLED,
     DELETE,
     DONE,
+    EXECUTING,
+    FAILED,
     MASK,
     PLANNED,
+    PREVIEW,
+    REFUSED,
     RETAIN,
+    UNVERIFIED,
     ErasureError,
     ErasurePlan,
+    ExecutionFailed,
     StalePlanError,
     approve_plan,
+    cancel_plan,
     list_plans,
     load_plan,
 )
@@ -29,17 +37,25 @@ from .result import ErasureResult
 __all__ = [
     "APPROVED",
     "BLOCKED",
+    "CANCELLED",
     "DELETE",
     "DONE",
+    "EXECUTING",
+    "FAILED",
     "MASK",
     "PLANNED",
+    "PREVIEW",
+    "REFUSED",
     "RETAIN",
+    "UNVERIFIED",
     "approve_plan",
+    "cancel_plan",
     "erase_due",
     "erase_retention",
     "ErasureError",
     "ErasurePlan",
     "ErasureResult",
+    "ExecutionFailed",
     "execute_plan",
     "list_plans",
     "load_plan",
@@ -48,6 +64,7 @@ __all__ = [
     "plan_erasure",
     "plan_retention",
     "read_subjects",
+    "retry_plan",
     "StalePlanError",
     "verify_certificate",
 ]

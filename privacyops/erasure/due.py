@@ -10,7 +10,8 @@ verification, certificate).
 Approval: the originating plan decided "keep until D, then erase" and was approved as such (four-eyes), so a due
 erasure needs no second approval — requiring one would let records outlive their retention whenever nobody approves
 (Art. 5(1)(e)). Holds still block, every row is re-read and re-decided, and the due plan and its certificate name
-the plan and the approver the decision came from.
+the plan and the approver the decision came from. For the same reason neither a due run nor a retention sweep runs
+ahead of the calendar: an `as_of` later than today is refused before anything is written.
 
 `plan_batch(ws, file, case_id)` plans every subject of a CSV file as one plan (executed set-based after approval).
 """
@@ -32,6 +33,7 @@ from ..map import NAME, Dataset
 from ..workspace import Workspace, current_actor
 from .decide import B_WHILE_EMPTY, Decider
 from .execute import execute_plan
+from .holds_cover import cover_holds
 from .plan import (
     APPROVED,
     B_ANCHOR,
@@ -54,6 +56,7 @@ from .plan import (
     _ordered,
     fingerprint,
     load_plan,
+    refuse_future,
     row_key,
     save_plan,
 )
@@ -71,6 +74,7 @@ def plan_due(ws: Workspace, as_of: dt.date | str | None = None) -> list[ErasureP
     """Plans for what has come due on `as_of` (one per originating plan), saved as approved (see the module
     docstring); rows still kept get their dates updated; rows that vanished are marked gone."""
     as_of = _as_date(as_of)
+    refuse_future(as_of, "erase --due")  # before anything is written: no second approval guards it
     entries = schedule.due(ws, as_of)
     by_plan: dict[str, list[schedule.ScheduleEntry]] = {}
     for e in entries:
@@ -102,6 +106,7 @@ def plan_due(ws: Workspace, as_of: dt.date | str | None = None) -> list[ErasureP
                     pr = _decide_due(decider, ds, row, e, as_of, subject_of.get((name, e.row_key)))
                     rows[pr.rid], data[pr.rid] = pr, row
                     kinds[pr.rid] = e.basis
+            cover_holds(decider, rows, data)  # rows belonging to held rows stay held with them
             settle(decider, rows, data)
             for rid, pr in rows.items():  # kept before and kept still: already masked, nothing to write again
                 kept_before = not kinds[rid].startswith((B_HOLD, B_ANCHOR)) or B_WHILE_EMPTY in kinds[rid]
@@ -194,6 +199,8 @@ def plan_retention(ws: Workspace, as_of: dt.date | str | None = None, *, dataset
     Approval: the plan is saved as approved by the data map's retention rules (see `RULES_APPROVER` and the
     approval note), like a due run; the preparer is recorded."""
     as_of = _as_date(as_of)
+    if save:  # a saved sweep is approved by the map's rules and executed: never ahead of the calendar
+        refuse_future(as_of, "the retention sweep")
     dm = ws.datamap
     actor = current_actor()
     _check_preparer(ws, actor)
@@ -268,6 +275,7 @@ def plan_retention(ws: Workspace, as_of: dt.date | str | None = None, *, dataset
                     nxt += add(child, got, inherited)
             frontier = nxt
         decider.set_holds(())
+        cover_holds(decider, rows, data)  # rows belonging to held rows (or to a held person) stay held with them
         settle(decider, rows, data)
     finally:
         ws.close()
@@ -380,6 +388,7 @@ def plan_batch(ws: Workspace, path: str | Path, case_id: str, *, as_of: dt.date 
                 old = rows.get(pr.rid)
                 if old is None or strength[pr.action] > strength[old.action]:
                     rows[pr.rid] = pr
+        cover_holds(decider, rows, data)  # rows belonging to held rows stay held with them, set-based
         settle(decider, rows, data)  # references across every subject's rows, set-based
     finally:
         ws.close()

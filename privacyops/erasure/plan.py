@@ -34,8 +34,14 @@ DELETE, MASK, RETAIN, BLOCKED = "delete", "mask", "retain", "blocked"
 ACTIONS = (DELETE, MASK, RETAIN, BLOCKED)
 _STRENGTH = {DELETE: 0, MASK: 1, RETAIN: 2, BLOCKED: 3}
 REQUEST, DUE, BATCH, RETENTION = "request", "due", "batch", "retention"
+# The life of a plan: planned -> approved -> executing -> done | unverified. Executing may end `failed` (the store
+# refused a change: retry after fixing it) or stay `executing` (killed: running it again resumes); `refused` means
+# stale (plan again); `cancelled` is a stop by hand (anything not yet executed); `preview` a plan as of a later day
+# than today, which can only be looked at.
 PLANNED, APPROVED, EXECUTING, DONE, UNVERIFIED, REFUSED = ("planned", "approved", "executing", "done",
                                                            "unverified", "refused")
+FAILED, CANCELLED, PREVIEW = "failed", "cancelled", "preview"
+STATUSES = (PLANNED, APPROVED, EXECUTING, DONE, UNVERIFIED, REFUSED, FAILED, CANCELLED, PREVIEW)
 SHARED_NOTE = "not erased: held under an identifier shared with another person — review"
 CONTEXT_NOTE = "not erased: reference data shared with other people"
 CO_OWNED_NOTE = "not erased: this record is also another person's own (e.g. a shared address) — review"
@@ -52,6 +58,35 @@ class ErasureError(PrivacyOpsError):
 
 class StalePlanError(ErasureError):
     """The data changed since planning: the plan is refused; plan again."""
+
+
+class ExecutionFailed(ErasureError):
+    """The store refused part of an execution: the plan is `failed`; the message says what to fix, then
+    `retry_plan` (or `cancel_plan`)."""
+
+    exit_code = 3
+
+
+def today() -> dt.date:
+    """The day it is, for erasure: the default `as_of`, and the day no plan that changes data may run ahead of.
+    The one clock of this package (a test that needs another day replaces this function)."""
+    return dt.date.today()
+
+
+def preview_message(plan_id: str, as_of: dt.date) -> str:
+    """Why a plan as of a later day than today is only a preview."""
+    return (f"plan {plan_id} previews {as_of} (today is {today()}): plans for a future date can be looked at, never "
+            f"approved or executed; plan again as of today")
+
+
+def refuse_future(as_of: dt.date, what: str) -> None:
+    """Erasures that run without a second approval (due erasures, retention sweeps) never run ahead of the
+    calendar: a later day would erase records whose time has not come."""
+    if as_of > today():
+        raise ErasureError(f"{what} as of {as_of}: that is later than today ({today()}); erasures that run without a "
+                           f"second approval never run ahead of the calendar — run it as of today or an earlier day "
+                           f"(to look ahead: privacyops erase schedule lists what comes due when, and privacyops erase "
+                           f"retention --as-of DATE without --execute is a dry run)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -168,8 +203,10 @@ class ErasurePlan:
     executed_at: dt.datetime | None = None
     certificate: str | None = None
     plan_hash: str = ""
+    failure: str | None = None  # a failed plan: what went wrong and what to do (from the audit log; not hashed)
 
     # -- views ------------------------------------------------------------------------------------------------
+    preview = property(lambda self: _is_preview(self), doc="As of a later day than today: looked at, never run.")
     def counts(self) -> dict[str, dict[str, int]]:
         """{dataset: {action: rows}}."""
         out: dict[str, dict[str, int]] = {}
@@ -252,7 +289,7 @@ class ErasurePlan:
         return {"plan_id": self.plan_id, "kind": self.kind, "case_id": self.case_id, "status": self.status,
                 "as_of": self.as_of.isoformat(), "subjects": len(self.subjects), "totals": self.totals(),
                 "datasets": self.counts(), "not_erased": self.not_erased_counts(), "skipped": len(self.skipped),
-                "plan_hash": self.plan_hash, "map_fingerprint": self.map_fingerprint}
+                "plan_hash": self.plan_hash, "map_fingerprint": self.map_fingerprint, **_status_note(self)}
 
     def to_dict(self) -> dict[str, Any]:
         iso = (lambda v: v.isoformat() if v else None)
@@ -264,8 +301,7 @@ class ErasurePlan:
 
     def render(self) -> str:
         """The plan as text (CLI)."""
-        lines = [f"Erasure plan {self.plan_id} ({self.kind}) — case {self.case_id or '-'}, as of {self.as_of}, "
-                 f"status {self.status}"]
+        lines = _headline(self)
         if self.subjects:
             lines.append("Subject(s): " + ", ".join(s.get("ref") or "(no person row)" for s in self.subjects[:5])
                          + (f" and {len(self.subjects) - 5} more" if len(self.subjects) > 5 else ""))
@@ -289,6 +325,30 @@ class ErasurePlan:
                                                                else ""))
         lines.append(f"plan hash {self.plan_hash[:16]}…  map {self.map_fingerprint[:16]}…")
         return "\n".join(lines)
+
+
+def _is_preview(plan: ErasurePlan) -> bool:
+    """A plan as of a later day than today: it can be looked at, never approved or executed."""
+    return plan.status == PREVIEW or (plan.status in (PLANNED, APPROVED) and plan.as_of > today())
+
+
+def _status_note(plan: ErasurePlan) -> dict[str, Any]:
+    """What a summary says about a preview or a failure."""
+    return {"preview": plan.preview, **({"note": preview_message(plan.plan_id, plan.as_of)} if plan.preview else {}),
+            **({"failure": plan.failure} if plan.failure else {})}
+
+
+def _headline(plan: ErasurePlan) -> list[str]:
+    """The first lines of a rendered plan: what it is, and loudly whether it is only a preview or has failed."""
+    lines = [f"Erasure plan {plan.plan_id} ({plan.kind}) — case {plan.case_id or '-'}, as of {plan.as_of}, "
+             f"status {plan.status}"]
+    if plan.preview:
+        lines.insert(0, f"PREVIEW ONLY — {preview_message(plan.plan_id, plan.as_of)}.")
+    if plan.status == FAILED:
+        lines.append(f"FAILED {plan.failure}" if plan.failure else
+                     f"FAILED (privacyops audit log --action erasure.failed says why). After fixing: privacyops erase "
+                     f"retry {plan.plan_id}; or privacyops erase cancel {plan.plan_id} --reason R")
+    return lines
 
 
 def _short_reason(r: PlannedRow) -> str:
@@ -371,7 +431,7 @@ def _ordered(dm: DataMap, rows: list[PlannedRow]) -> list[PlannedRow]:
 
 def _as_date(value: dt.date | str | None) -> dt.date:
     if value is None:
-        return dt.date.today()
+        return today()
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -397,6 +457,10 @@ _PCOLS = ("plan_id, kind, case_id, subject_hash, status, as_of, plan_hash, map_f
 
 
 def save_plan(ws: Workspace, plan: ErasurePlan) -> None:
+    """Store a new plan. A plan as of a later day than today is stored as a `preview`: it can be looked at (what
+    will happen to these records on that day), never approved or executed."""
+    if plan.as_of > today() and plan.status in (PLANNED, APPROVED):
+        plan.status = PREVIEW
     first = plan.subjects[0].get("ref_hash") if len(plan.subjects) == 1 else None
     with open_ledger(ws) as con:
         con.execute(f"INSERT INTO erasure_plans ({_PCOLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -426,6 +490,8 @@ def load_plan(ws: Workspace, plan_id: str) -> ErasurePlan:
                        prepared_by=prepared_by, prepared_at=prepared_at, approved_by=approved_by,
                        approved_at=approved_at, approval_note=note, executed_by=executed_by,
                        executed_at=executed_at, certificate=certificate, plan_hash=plan_hash)
+    if status == FAILED:
+        plan.failure = last_failure(ws, pid)
     if plan.compute_hash() != plan_hash:
         raise ErasureError(f"plan {plan_id} in the ledger does not match its recorded hash: it was altered after "
                            f"planning; it will not be approved or executed (plan again)")
@@ -447,6 +513,12 @@ def list_plans(ws: Workspace, status: str | None = None) -> list[dict[str, Any]]
     return [dict(zip(keys, r)) for r in rows]
 
 
+def last_failure(ws: Workspace, plan_id: str) -> str | None:
+    """What the last failed execution of a plan said (the audit log's `erasure.failed`: names, never rows)."""
+    got = [e for e in audit.entries(ws, action="erasure.failed") if e.details.get("plan_id") == plan_id]
+    return got[-1].details.get("message") if got else None
+
+
 def set_status(ws: Workspace, plan_id: str, status: str, **cols: Any) -> None:
     sets = ", ".join(["status = ?"] + [f"{c} = ?" for c in cols])
     with open_ledger(ws) as con:
@@ -458,6 +530,8 @@ def approve_plan(ws: Workspace, plan_id: str, note: str | None = None) -> Erasur
     names approvers."""
     plan = load_plan(ws, plan_id)
     actor = current_actor()
+    if plan.preview:
+        raise ErasureError(preview_message(plan_id, plan.as_of))
     if plan.status != PLANNED:
         raise ErasureError(f"plan {plan_id} is {plan.status}; only a planned plan can be approved")
     if plan.map_fingerprint != ws.datamap.fingerprint:
@@ -476,6 +550,39 @@ def approve_plan(ws: Workspace, plan_id: str, note: str | None = None) -> Erasur
     return load_plan(ws, plan_id)
 
 
-__all__ = ["ErasurePlan", "PlannedRow", "NotErased", "ErasureError", "StalePlanError", "approve_plan", "load_plan",
-           "save_plan", "list_plans", "set_status", "dataset_order", "source_order", "fingerprint", "row_key",
-           "DELETE", "MASK", "RETAIN", "BLOCKED", "ACTIONS", "REQUEST", "DUE", "BATCH", "RETENTION"]
+def committed_sources(ws: Workspace, plan_id: str) -> dict[str, tuple[dt.datetime, dict]]:
+    """The sources an execution of the plan committed: {source: (when, counts per dataset)}."""
+    with open_ledger(ws) as con:
+        rows = con.execute("SELECT source, committed_at, counts FROM erasure_sources WHERE plan_id = ?",
+                           [plan_id]).fetchall()
+    return {s: (at, json.loads(c)) for s, at, c in rows}
+
+
+def cancel_plan(ws: Workspace, plan_id: str, reason: str) -> tuple[ErasurePlan, list[str]]:
+    """Stop a plan by hand, with a reason (audited): it becomes `cancelled` and is never approved or executed;
+    its case can be planned again. An executed plan cannot be cancelled. Returns the plan and the sources an
+    execution already committed: they stay as they are (the audit entry names them); a new plan covers the rest.
+    An execution still running stops before its next source."""
+    plan = load_plan(ws, plan_id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ErasureError(f"say why plan {plan_id} is cancelled: privacyops erase cancel {plan_id} --reason TEXT")
+    if plan.status in (DONE, UNVERIFIED):
+        raise ErasureError(f"plan {plan_id} was executed ({plan.status}; certificate: {plan.certificate}); an "
+                           f"executed plan cannot be cancelled — its records are already erased as it says")
+    if plan.status == CANCELLED:
+        raise ErasureError(f"plan {plan_id} is already cancelled")
+    committed = sorted(committed_sources(ws, plan_id))
+    set_status(ws, plan_id, CANCELLED)
+    audit.record(ws, "erasure.cancel", {"plan_id": plan_id, "reason": reason, "was": plan.status,
+                                        "committed_sources": committed}, case_id=plan.case_id)
+    plan.status = CANCELLED
+    return plan, committed
+
+
+__all__ = ["ErasurePlan", "PlannedRow", "NotErased", "ErasureError", "StalePlanError", "ExecutionFailed",
+           "approve_plan", "cancel_plan", "load_plan", "save_plan", "list_plans", "set_status", "committed_sources",
+           "last_failure", "dataset_order", "source_order", "fingerprint", "row_key", "today", "refuse_future",
+           "preview_message", "DELETE", "MASK", "RETAIN", "BLOCKED", "ACTIONS", "REQUEST", "DUE", "BATCH",
+           "RETENTION", "PLANNED", "APPROVED", "EXECUTING", "DONE", "UNVERIFIED", "REFUSED", "FAILED", "CANCELLED",
+           "PREVIEW", "STATUSES"]

@@ -1,5 +1,6 @@
-"""Planning an erasure request: find the subject, decide every record (decide.py), settle what belongs to what
-(settle.py), store the plan; suppression for those who objected or withdrew consent."""
+"""Planning an erasure request: find the subject (never shared reference data, not even picked), decide every
+record (decide.py), hold what belongs to held rows (holds_cover.py), settle what belongs to what (settle.py), store
+the plan; suppression for those who objected or withdrew consent."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 from ..ledger import audit, cases, holds, ledger_exists, open_ledger, suppression
 from ..ledger.schedule import key_json
 from ..lookup import AMBIGUOUS, FOUND, SubjectRecords, lookup
-from ..map import EMAIL, NAME
+from ..map import EMAIL
 from ..workspace import Workspace, current_actor
 from ..workspace.keys import keyed_hash, workspace_secret
 from .decide import Decider
+from .holds_cover import cover_holds
+from .holds_resolve import identity_values
 from .parties import for_party
 from .plan import (
     CONTEXT_NOTE,
@@ -38,30 +41,46 @@ from .verify import read_rows
 
 
 def _subject_forms(ws: Workspace, records: SubjectRecords) -> tuple[set[str], set[str], set[str]]:
-    """(hold forms, e-mails, other identity values) of the subject, from its records."""
-    dm = ws.datamap
-    digits = dm.settings.phone_match_digits
+    """(hold forms, e-mails, other identity values) of the subject, from its records (`holds_resolve` computes the
+    forms a hold stores the same way, so a hold on the person matches this plan)."""
+    digits = ws.datamap.settings.phone_match_digits
     forms: set[str] = set()
     emails: set[str] = set()
     values: set[str] = set()
     if records.subject:
         forms.add("ref:" + records.subject.ref)
-    for name, recs in records.records.items():
-        ds = dm.datasets[name]
-        for kind, cols in ds.identities.items():
-            if kind == NAME:
-                continue
-            for r in recs.rows:
-                for c in cols:
-                    v = r.get(c)
-                    if v in (None, ""):
-                        continue
-                    if kind == EMAIL:
-                        emails.add(str(v).strip().lower())
-                    else:
-                        values.add(str(v).strip())
-                    forms |= holds.identifier_forms(str(v), digits)
+    for kind, v in identity_values(ws.datamap, records):
+        if kind == EMAIL:
+            emails.add(v.lower())
+        else:
+            values.add(v)
+        forms |= holds.identifier_forms(v, digits)
     return forms, emails, values
+
+
+def _reference_data(ws: Workspace, records: SubjectRecords) -> str | None:
+    """Why the picked record is never erased for one person, or None. Shared reference data (a product catalogue)
+    is a dataset of nobody's (no subject) that other records point at only through `shared` references; a row of
+    nobody's that some record points at through a shared reference is shown as context in those people's lookups.
+    Either is other people's data too: a pick of it is refused, not planned for deletion."""
+    picked = records.subject
+    dm = ws.datamap
+    if picked is None or "pick" not in picked.matched_on or dm.datasets[picked.dataset].subject:
+        return None
+    ds = dm.datasets[picked.dataset]
+    into = [r for d in dm.datasets.values() for r in d.references if r.to_dataset == ds.name]
+    shown = False
+    if into and not all(r.shared for r in into):
+        row = next(iter(records.records[ds.name].rows), {}) if ds.name in records.records else {}
+        for r in (r for r in into if r.shared and row.get(r.to_column) is not None):
+            child = dm.datasets[r.dataset]
+            if ws.connector(child.source).select_in(child, r.column, [row[r.to_column]]).dicts():
+                shown = True
+                break
+    if not into or not (shown or all(r.shared for r in into)):
+        return None
+    return (f"{picked.ref} is shared reference data (other people's records point at it): it is never erased for "
+            f"one person; pick the person instead")
 
 
 def _check_case(ws: Workspace, case_id: str) -> cases.Case:
@@ -89,6 +108,9 @@ def _find(ws: Workspace, identifier: str | None, pick: str | None, case_id: str 
                            + ", ".join(f"{c.ref} ({c.label})" for c in records.candidates[:10]))
     if records.status != FOUND:
         raise ErasureError(f"no records found for {records.query!r}: nothing to erase")
+    refused = _reference_data(ws, records)
+    if refused:
+        raise ErasureError(refused)
     return records
 
 
@@ -105,7 +127,11 @@ def subject_plan_rows(ws: Workspace, decider: Decider, records: SubjectRecords,
     rows: dict[tuple[str, str], PlannedRow] = {}
     data: dict[tuple[str, str], dict[str, Any]] = {}
     not_erased: list[NotErased] = []
+    refused = _reference_data(ws, records)  # a batch's pick of reference data: listed, never planned
     for name, recs in records.records.items():
+        if refused:
+            not_erased += [NotErased(name, k, f"not erased: {refused}", ref) for k in recs.keys()]
+            continue
         ds = ws.datamap.datasets[name]
         # Rows with other people in them show their fields withheld: decide on the stored row (a retention anchor
         # may be another party's field); the plan keeps only the subject's part (masks, hashes).
@@ -120,6 +146,7 @@ def subject_plan_rows(ws: Workspace, decider: Decider, records: SubjectRecords,
             rows[pr.rid] = pr
             data[pr.rid] = r
     if data_out is None:
+        cover_holds(decider, rows, data)  # what belongs to held rows is held with them; then settle around it
         settle(decider, rows, data)
     else:
         data_out.update(data)

@@ -1,10 +1,16 @@
 """Legal holds: records that must not be erased while litigation, an investigation or an audit needs them.
 
-A hold covers a **subject** (matched by keyed hashes of the identifiers it was placed under: an e-mail, a phone
-number, an id, or a `DATASET:KEY` reference; the ledger never holds the identifier itself) or a whole **dataset**.
-It carries its reason, its owner (who answers for it), since when it applies and when it is to be reviewed. An
-erasure plan marks every record a hold covers as blocked, naming the hold; a scheduled erasure that comes due
-while a hold applies stays blocked until the hold is released.
+A hold covers a **subject** (matched by keyed hashes of the person's identifiers; the ledger never holds the
+identifier itself) or a whole **dataset**. It carries its reason, its owner (who answers for it), since when it
+applies and when it is to be reviewed. An erasure plan marks every record a hold covers as blocked, naming the hold;
+a scheduled erasure that comes due while a hold applies stays blocked until the hold is released.
+
+A subject hold must protect a person who exists, under every identifier they are found by: the identifier is looked
+up first (`erasure.holds_resolve.place_hold`, which `privacyops hold add` calls — the lookup is a later layer than
+the ledger) and `add_hold` gets the person's identifier forms (`forms`: their `DATASET:KEY` reference and every
+identifier of theirs). Without `forms` the identifier itself is stored, as given: only an e-mail, a phone number
+or an id matches a plan that way, so a name or a `DATASET:KEY` reference (whose key must be read from the store,
+`crm.customers:0711` being the row keyed 711) is refused there.
 """
 
 from __future__ import annotations
@@ -105,10 +111,33 @@ def _date(value: dt.date | str | None, what: str) -> dt.date | None:
         raise HoldError(f"{what} '{value}' is not a date written YYYY-MM-DD") from None
 
 
+def _check_unresolved(ws: Workspace, subject: str) -> None:
+    """Refuse a subject identifier that, stored as given, would match no plan: a name (plans match e-mails,
+    phones, ids and references, never names) or a `DATASET:KEY` reference (its key as the store keeps it is only
+    known after reading the row). Both are fine once looked up (`forms`)."""
+    text = subject.strip()
+    fix = ("place the hold with `privacyops hold add --subject ...` (or privacyops.erasure.holds_resolve.place_hold), "
+           "which looks the person up and stores all their identifiers")
+    name, sep, _ = text.rpartition(":")
+    if sep and name in ws.datamap.datasets:
+        raise HoldError(f"hold subject {text!r} is a DATASET:KEY reference, and its key must be read from "
+                        f"{name} first: {fix}")
+    forms = identifier_forms(text, ws.datamap.settings.phone_match_digits)
+    if any(c.isspace() for c in text) and all(f.startswith("id:") for f in forms):
+        raise HoldError(f"hold subject {text!r} looks like a name, which matches no plan (several people can "
+                        f"share one): {fix}")
+
+
 def add_hold(ws: Workspace, *, reason: str, owner: str, subject: str | None = None, dataset: str | None = None,
-             since: dt.date | str | None = None, review_on: dt.date | str | None = None,
-             case_id: str | None = None) -> Hold:
-    """Place a hold on a subject (any identifier, or DATASET:KEY) or on a dataset."""
+             forms: Iterable[str] | None = None, since: dt.date | str | None = None,
+             review_on: dt.date | str | None = None, case_id: str | None = None) -> Hold:
+    """Place a hold on a subject or on a dataset.
+
+    A subject hold stores the keyed hashes of `forms` (the looked-up person's identifier forms, see
+    `identifier_forms`; `subject` is then their reference, recorded in the audit log as a keyed hash) or, without
+    `forms`, of the `subject` identifier itself (an e-mail, phone number or id; see `_check_unresolved`)."""
+    if forms is not None and not subject:
+        raise HoldError("identifier forms were given without the subject they belong to: pass subject= too")
     if bool(subject) == bool(dataset):
         raise HoldError("a hold covers either a subject (--subject IDENTIFIER or DATASET:KEY) or a dataset "
                         "(--dataset NAME), exactly one")
@@ -125,7 +154,15 @@ def add_hold(ws: Workspace, *, reason: str, owner: str, subject: str | None = No
     hold_id = "HOLD-" + uuid.uuid4().hex[:8].upper()
     actor = current_actor()
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    hashes = key_hashes(ws, identifier_forms(subject, ws.datamap.settings.phone_match_digits)) if subject else set()
+    hashes: set[str] = set()
+    if subject and forms is not None:
+        hashes = key_hashes(ws, {f for f in forms if f})
+        if not hashes:
+            raise HoldError(f"the subject {subject!r} has no identifier to match plans by: a subject hold needs at "
+                            f"least one (their DATASET:KEY, an e-mail, a phone number or an id)")
+    elif subject:
+        _check_unresolved(ws, subject)
+        hashes = key_hashes(ws, identifier_forms(subject, ws.datamap.settings.phone_match_digits))
     with open_ledger(ws) as con:
         with con.transaction():
             con.execute(f"INSERT INTO legal_holds ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
@@ -135,7 +172,8 @@ def add_hold(ws: Workspace, *, reason: str, owner: str, subject: str | None = No
                 con.execute("INSERT INTO legal_hold_keys VALUES (?, ?)", [hold_id, h])
     audit.record(ws, "hold.add", {"hold_id": hold_id, "scope": SUBJECT if subject else DATASET, "dataset": dataset,
                                   "since": since_d.isoformat(), "review_on": review_d.isoformat() if review_d
-                                  else None}, case_id=case_id, subject=subject)
+                                  else None, "keys": len(hashes), "looked_up": forms is not None},
+                 case_id=case_id, subject=subject)
     return get_hold(ws, hold_id)
 
 
