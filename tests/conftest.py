@@ -64,3 +64,15 @@ def demo(small_demo, tmp_path, monkeypatch):
                                                                      "certificates"))
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
     return open_workspace(root)
+
+
+@pytest.fixture()
+def later_today(monkeypatch):
+    """Moves the erasure clock to 2099-01-01 for tests that plan and run erasures as of dates after the real today
+    (retention that ends in 2030, due runs in 2031). Only a test may do this: privacyops itself never runs an
+    erasure for a date later than the real today (tests/erasure/test_erasure_failures.py checks that)."""
+    import datetime
+
+    from privacyops.erasure import plan as erasure_plan
+
+    monkeypatch.setattr(erasure_plan, "today", lambda: datetime.date(2099, 1, 1))

@@ -380,10 +380,9 @@ def test_security_measures_are_an_optional_list():
 
 
 def test_direct_marketing_is_a_flag_of_the_map_not_a_name():
-    from tests.support.mini import MINI_MAP
-
     from privacyops.consent import is_direct_marketing
     from privacyops.map import parse_datamap
+    from tests.support.mini import MINI_MAP
 
     text = MINI_MAP.replace("  service: {description: Run the service, legal_basis: contract}",
                             "  service: {description: Run the service, legal_basis: contract}\n"

@@ -277,7 +277,7 @@ def test_execution_changes_exactly_the_plan_and_verifies(ews, monkeypatch):
     assert audit.verify(ews).ok
 
 
-def test_due_erasure_removes_the_retained_rows_when_their_time_comes(ews, monkeypatch):
+def test_due_erasure_removes_the_retained_rows_when_their_time_comes(ews, monkeypatch, later_today):
     plan = planned(ews, monkeypatch)
     approve(ews, monkeypatch, plan)
     execute_plan(ews, plan.plan_id)
@@ -296,7 +296,7 @@ def test_due_erasure_removes_the_retained_rows_when_their_time_comes(ews, monkey
     assert erase_due(ews, D(2030, 1, 1)) == []  # nothing left
 
 
-def test_a_legal_hold_on_the_subject_blocks_everything_until_released(ews, monkeypatch):
+def test_a_legal_hold_on_the_subject_blocks_everything_until_released(ews, monkeypatch, later_today):
     before = snapshot(ews)
     actor(monkeypatch, "legal")
     hold = add_hold(ews, subject="jb@other.example", reason="litigation 2026-C-1", owner="legal team")
@@ -575,7 +575,7 @@ def test_batch_from_a_csv_file_is_one_plan_executed_set_based(ews, monkeypatch, 
     assert sum(s.endswith('"people"."person"') for s in statements) == 1  # both people deleted by one statement
 
 
-def test_cli_flow(ews, monkeypatch, tmp_path):
+def test_cli_flow(ews, monkeypatch, tmp_path, later_today):
     runner = CliRunner()
 
     def run(who, *args):
@@ -660,7 +660,7 @@ def lake(ws, sql, params=()):
     return [r[0] for r in con.execute(sql.replace("EVENTS", f"read_parquet('{files}')"), list(params)).fetchall()]
 
 
-def test_demo_janis_is_erased_with_his_new_invoices_kept_under_the_tax_rule(demo, monkeypatch):
+def test_demo_janis_is_erased_with_his_new_invoices_kept_under_the_tax_rule(demo, monkeypatch, later_today):
     ws = demo
     invoices = dict(dq(ws, "SELECT invoice_id, issued_at FROM billing.invoices WHERE customer_id = 1"))
     kept_inv = sorted(i for i, d in invoices.items() if d.year >= 2021)  # 5 years from the end of their year

@@ -21,6 +21,11 @@ from tests.support.chinook import SQLITE, duckdb_build
 EMAIL = "luisg@embraer.com.br"
 AS_OF = dt.date(2030, 6, 1)  # 2021-2023 invoices are past their six years; 2024-2025 ones are not
 
+@pytest.fixture(autouse=True)
+def _clock(later_today):
+    """These tests run erasures as of dates after the real today (see `later_today` in tests/conftest.py)."""
+
+
 
 @pytest.fixture(scope="module")
 def src():

@@ -25,6 +25,11 @@ EMAIL = "luisg@embraer.com.br"
 AS_OF = dt.date(2030, 6, 1)
 D = dt.date
 
+@pytest.fixture(autouse=True)
+def _clock(later_today):
+    """These tests run erasures as of dates after the real today (see `later_today` in tests/conftest.py)."""
+
+
 
 @pytest.fixture(scope="module")
 def src():
@@ -246,10 +251,9 @@ def test_per_row_values_take_one_statement_per_chunk_not_per_row(store, monkeypa
 
 
 def test_a_shared_postgresql_ledger_holds_plans_schedule_holds_and_suppression(mini_ws, postgres_dsn, monkeypatch):
-    from tests.support.mini import erase_map
-
     from privacyops.ledger import add_hold, list_holds, open_ledger, suppress
     from privacyops.ledger.suppression import check
+    from tests.support.mini import erase_map
 
     with pgserver.database(postgres_dsn, "erase_ledger") as dsn:
         (mini_ws.root / "keys").mkdir(exist_ok=True)
