@@ -26,7 +26,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from privacyops.erasure import DELETE, MASK, RETAIN, ErasureError, approve_plan, execute_plan, plan_erasure
+from privacyops.erasure import (
+    DELETE,
+    MASK,
+    RETAIN,
+    ErasureError,
+    approve_plan,
+    execute_plan,
+    plan_erasure,
+    verify_certificate,
+)
 from privacyops.ledger import open_case
 from privacyops.workspace import check_workspace, open_workspace
 from tests.support import pg as pgserver
@@ -50,6 +59,8 @@ def run(ws, monkeypatch, identifier: str, *, execute: bool = True):
     approve_plan(ws, plan.plan_id)
     result = execute_plan(ws, plan.plan_id)
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
+    if result.ok:  # the whole way: a certificate that checks out offline
+        assert verify_certificate(result.certificate_path).ok
     return plan, result
 
 
