@@ -20,6 +20,22 @@ class NotebookRunError(PrivacyOpsError):
     exit_code = 6
 
 
+def _local_kernel_manager() -> type:
+    """A kernel manager whose kernel talks over local IPC sockets (files only this user can open), not TCP.
+
+    With TCP every headless run prints ipykernel's "running over TCP without encryption" warning into the
+    scheduler's log, and any local process could connect to the kernel's ports.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LocalKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return LocalKernelManager
+
+
 @dataclass
 class NotebookRun:
     notebook: str
@@ -43,7 +59,8 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any]) -> Noteb
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(str(path), str(output), parameters=params, cwd=str(path.parent),
-                            progress_bar=False, log_output=False)
+                            progress_bar=False, log_output=False,
+                            kernel_manager_class=_local_kernel_manager())
     except pm.PapermillExecutionError as exc:
         raise NotebookRunError(f"{path.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
                                f"(executed notebook kept at {output})") from None
