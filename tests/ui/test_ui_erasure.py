@@ -39,11 +39,15 @@ def test_plan_refused_self_approval_then_approve_and_execute(demo, monkeypatch):
     assert int(inv.records.iloc[0]) == len(kept) and f"<td>{len(kept)}</td>" in out
     assert "Retained, until when and why" in out and "Accounting Law" in out
     assert "Not erased, and why" in out and "support.ticket_messages" in out
-    assert not panel.approve_button.disabled
+    # The preparer may not approve: the button is off, with the reason in plain words (tooltip and the line below)
+    assert panel.approve_button.disabled and not panel.cancel_button.disabled and panel.retry_button.disabled
+    assert "you prepared this plan; another person approves it" in panel.controls.why.value
+    assert "the approver must differ from the preparer" in panel.approve_button.tooltip
 
-    panel.approve_button.click()  # the preparer approving: the engine refuses, the panel says so in red
+    panel.approve_button.click()  # clicked anyway (a stale page): refused before the engine, said in red
     assert "po-error" in panel.status.value
     assert "the approver must differ from the preparer" in panel.status.value
+    assert "PRIVACYOPS_" not in panel.status.value and "privacyops " not in panel.status.value
     assert load_plan(ws, plan.plan_id).status == "planned"
     assert dq(ws, "SELECT count(*) FROM crm.customers WHERE customer_id = ?", [cid]) == [1]
 
