@@ -98,7 +98,7 @@ def test_who_sees_what(demo, plans):
     # Nobody is asked to approve their own plan; a preview (a later day) is never asked for at all.
     assert [p.plan_id for p in alice.awaiting_approval] == [plans["bob_planned"]]
     assert [p.plan_id for p in bob.awaiting_approval] == [plans["alice_planned"]]
-    assert set(p.plan_id for p in alice.mine) == {plans["alice_planned"], plans["alice_cancelled"],
+    assert {p.plan_id for p in alice.mine} == {plans["alice_planned"], plans["alice_cancelled"],
                                                    plans["alice_done"]}
     assert {p.plan_id: p.status for p in bob.mine}[plans["bob_preview"]] == "preview"
     assert [p.plan_id for p in alice.to_execute] == [plans["bob_approved"]]
