@@ -40,8 +40,8 @@ EXTRA_CSS = """
 .po-panel h4 { font-size: 13px; font-weight: 600; margin: 12px 0 4px 0; }
 .po-panel .po-why { font-size: 12px; color: #92400e; }
 .po-panel .po-inbox-head, .po-panel .po-inbox-cells { display: grid; font-size: 12px; align-items: center;
-  grid-template-columns: 150px 120px 70px 170px 230px 70px 120px; gap: 0 8px; }
-.po-panel .po-inbox-head { color: #6b7280; padding-left: 78px; }
+  grid-template-columns: 150px 120px 70px 170px 170px 80px 200px; gap: 0 8px; }
+.po-panel .po-inbox-head { color: #6b7280; padding-left: 92px; }
 .po-panel .po-inbox-row { align-items: center; border-bottom: 1px solid #e5e7eb; }
 .po-panel .po-inbox-title { font-size: 13px; font-weight: 600; margin: 8px 0 2px 0; }
 </style>
@@ -113,7 +113,7 @@ class InboxView:
     SECTIONS = (("awaiting_approval", "Awaiting approval (prepared by someone else)"),
                 ("to_execute", "Approved, awaiting execution"),
                 ("failed", "Failed (retry after the fix, or cancel)"),
-                ("mine", "Plans I prepared"))
+                ("mine", "Plans I prepared (the newest)"))
 
     def __init__(self, on_open: Callable[[str], None]):
         self.on_open = on_open
@@ -148,11 +148,11 @@ class InboxView:
         self.sections.children = children
 
     def _row(self, p: InboxPlan) -> widgets.HBox:
-        button = widgets.Button(description="Open", icon="folder-open", layout=widgets.Layout(width="70px"),
+        button = widgets.Button(description="Open", icon="folder-open", layout=widgets.Layout(width="84px"),
                                 tooltip=f"Open plan {p.plan_id}")
         button.on_click(lambda _b, pid=p.plan_id: self.on_open(pid))
         self.open_buttons.setdefault(p.plan_id, []).append(button)
-        status = p.status + (f" by {p.approved_by}" if p.approved_by else "")
+        status = p.status + (f" · approved by {p.approved_by}" if p.approved_by else "")
         cells = [p.plan_id, p.case_id or "—", p.kind, f"{p.prepared_by}, {p.prepared_at:%Y-%m-%d %H:%M}",
                  f"{p.delete} / {p.mask} / {p.keep} / {p.blocked}", p.as_of, status]
         row = widgets.HBox([button, widgets.HTML('<div class="po-inbox-cells">' +
