@@ -17,6 +17,9 @@ from .model import (
     show,
 )
 from .pending import (
+    APPLIED,
+    PENDING,
+    REJECTED,
     PendingRectification,
     RectifyInbox,
     allowed_to_decide,
@@ -32,6 +35,9 @@ from .plan import choices, find_subject, parse_assignments, plan_rectification
 from .values import convert
 
 __all__ = [
+    "APPLIED",
+    "PENDING",
+    "REJECTED",
     "allowed_to_decide",
     "apply_rectification",
     "approve_rectification",
