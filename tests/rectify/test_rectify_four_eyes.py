@@ -135,3 +135,12 @@ def test_panel_submits_and_another_panel_approves(ws4, monkeypatch):
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
     mine = RectificationPanel(ws4.root)
     assert "applied" in mine.inbox.mine_html.value and mine.inbox.choice.options == ()
+
+
+def test_map_setting_must_be_true_or_false(mini_ws):
+    from privacyops.errors import DataMapError
+
+    path = mini_ws.root / "privacyops.yaml"
+    path.write_text(path.read_text().replace("purposes:\n", "settings: {four_eyes_rectify: maybe}\npurposes:\n", 1))
+    with pytest.raises(DataMapError, match="four_eyes_rectify"):
+        open_workspace(mini_ws.root)
