@@ -46,7 +46,9 @@ class ErasurePanel(PlanActions, CasePanel):
     `ErasurePanel(ws)` (or a workspace path, or None for the default workspace); `subject=` pre-fills the subject
     box, `pick=` chooses among several people, `case_id=` selects the case (with a subject too, the panel plans at
     once), `as_of=` is the date the retention rules are judged on (default today). Nothing changes in the data until
-    a plan is approved by another person than its preparer and executed.
+    a plan is approved by another person than its preparer and executed. The inbox below the buttons lists the
+    plans awaiting the person acting (read from the ledger; Refresh reads it again): Open shows a plan as after
+    Plan, and Approve / Execute / Cancel / Retry act on the plan shown.
     """
 
     name = "Erasure"
