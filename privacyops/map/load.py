@@ -7,6 +7,7 @@ sections are read here; `datasets:` and `consent:` have modules of their own.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from pathlib import Path
@@ -152,6 +153,12 @@ def _settings(c: Checker, raw: Any) -> Settings:
             c.add(p + ("four_eyes",), f"expected true or false, got {four_eyes!r}")
         else:
             out = Settings(out.fiscal_year_start, out.phone_match_digits, out.name_match_threshold, four_eyes)
+    rectify = s.get("four_eyes_rectify")
+    if rectify is not None:
+        if not isinstance(rectify, bool):
+            c.add(p + ("four_eyes_rectify",), f"expected true or false, got {rectify!r}")
+        else:
+            out = dataclasses.replace(out, four_eyes_rectify=rectify)
     return out
 
 

@@ -43,7 +43,7 @@ TOP_KEYS = ("version", "organisation", "settings", "purposes", "retention", "rec
             "ledger", "roles", "consent")
 ORG_KEYS = ("name", "address", "contact", "dpo", "authority", "security_measures")
 AUTHORITY_KEYS = ("name", "country", "address", "website", "email", "phone")
-SETTINGS_KEYS = ("fiscal_year_start", "phone_match_digits", "name_match_threshold", "four_eyes")
+SETTINGS_KEYS = ("fiscal_year_start", "phone_match_digits", "name_match_threshold", "four_eyes", "four_eyes_rectify")
 ROLES_KEYS = ("preparers", "approvers")
 PURPOSE_KEYS = ("description", "legal_basis", "legitimate_interest", "direct_marketing")
 RETENTION_KEYS = ("keep", "from", "ground", "description", "keep_while_empty")
@@ -104,6 +104,7 @@ class Settings:
     phone_match_digits: int = 8
     name_match_threshold: float = 0.82
     four_eyes: bool = True  # an erasure plan needs a second person's approval before it runs
+    four_eyes_rectify: bool = False  # a rectification waits, pending, until a second person approves it
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,9 @@ def apply_rectification(ws: Workspace, plan: RectificationPlan) -> Rectification
         raise RectificationError("the data map changed since planning; plan again")
     if not plan.changes:
         raise RectificationError("the plan changes nothing")
+    if getattr(dm.settings, "four_eyes_rectify", False) and not plan.approval:
+        raise RectificationError("the data map asks for four-eyes on rectification (settings.four_eyes_rectify): "
+                                 "submit the plan for approval; another person approves it, which applies it")
     check_case(ws, plan.case_id)
 
     by_source: _BySource = {}
@@ -179,5 +182,5 @@ def _audit(ws: Workspace, plan: RectificationPlan, order: list[str], mismatches:
         "sources": order, "verified": not mismatches, "values": values,
         "untouched": len(plan.untouched), "map_fingerprint": dm.fingerprint[:16],
         "subject_ref_hash": audit.subject_hash(ws, plan.subject_ref),
-        "elapsed_ms": round((time.perf_counter() - t0) * 1000, 1),
+        "elapsed_ms": round((time.perf_counter() - t0) * 1000, 1), **plan.approval,
     }, case_id=plan.case_id, subject=plan.query)

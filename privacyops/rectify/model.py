@@ -87,6 +87,7 @@ class RectificationPlan:
     map_fingerprint: str = ""
     planned_at: str = ""
     applied: bool = False
+    approval: dict[str, str] = field(default_factory=dict)  # four-eyes: {pending_id, prepared_by, approved_by}
 
     @property
     def sources(self) -> list[str]:

@@ -1,10 +1,14 @@
-"""The erasure panel: choose the case, Plan (what goes, what stays until when and why), Approve, Execute.
+"""The erasure panel: choose the case, Plan (what goes, what stays until when and why), Approve, Execute — and the
+approval inbox, so that four-eyes works between two people's JupyterLabs.
 
-No business logic lives here: the panel calls `privacyops.erasure` (`plan_erasure`, `approve_plan`, `execute_plan`)
-and `privacyops.cases` — the same functions the CLI calls — and shows what comes back. Approval is the engine's:
-it approves as the current actor (`PRIVACYOPS_ACTOR`) and refuses the plan's preparer while four-eyes is on.
-Errors privacyops raises on purpose appear as a red line, never as a traceback. The buttons and the HTML shown
-live in `erasure_view.py`.
+No business logic lives here: the panel calls `privacyops.erasure` (`plan_erasure`, `erasure_inbox`,
+`allowed_actions`, `load_plan`, `approve_plan`, `execute_plan`, `cancel_plan`, `retry_plan`) and `privacyops.cases`
+— the same functions the CLI calls — and shows what comes back. The inbox (plans awaiting approval by someone
+else, plans I prepared, approved plans awaiting execution, failed plans) is read from the ledger, so after a
+reload, or in another person's JupyterLab, Open shows the same plan and its buttons act on it. Approval is the
+engine's: it approves as the current actor and refuses the plan's preparer while four-eyes is on; a button the
+person acting may not use is off, with the reason in plain words. Errors privacyops raises on purpose appear as a
+red line, never as a traceback. The buttons and the HTML shown live in `erasure_view.py`.
 """
 
 from __future__ import annotations
@@ -14,25 +18,37 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..erasure import ErasurePlan, ErasureResult, approve_plan, execute_plan, plan_erasure, verify_certificate
+from ..erasure import (
+    Allowed,
+    ErasurePlan,
+    ErasureResult,
+    plan_erasure,
+)
 from ..errors import PrivacyOpsError
 from ..lookup import AMBIGUOUS, lookup
 from ..workspace import Workspace, current_actor
 from .case_panel import CasePanel
 from .common import esc as _e
 from .common import panel_box
-from .erasure_view import EXTRA_CSS, ErasureControls, execution_html, execution_problem, plan_html, plan_line
+from .erasure_actions import PlanActions
+from .erasure_view import (
+    EXTRA_CSS,
+    ErasureControls,
+    InboxView,
+    plain_words,
+    plan_line,
+)
 
-FOUR_EYES = "the approver must differ from the preparer"
 
-
-class ErasurePanel(CasePanel):
+class ErasurePanel(PlanActions, CasePanel):
     """Answer an erasure request (Art. 17) in a notebook: case, subject, Plan, Approve, Execute.
 
     `ErasurePanel(ws)` (or a workspace path, or None for the default workspace); `subject=` pre-fills the subject
     box, `pick=` chooses among several people, `case_id=` selects the case (with a subject too, the panel plans at
     once), `as_of=` is the date the retention rules are judged on (default today). Nothing changes in the data until
-    a plan is approved by another person than its preparer and executed.
+    a plan is approved by another person than its preparer and executed. The inbox below the buttons lists the
+    plans awaiting the person acting (read from the ledger; Refresh reads it again): Open shows a plan as after
+    Plan, and Approve / Execute / Cancel / Retry act on the plan shown.
     """
 
     name = "Erasure"
@@ -43,7 +59,8 @@ class ErasurePanel(CasePanel):
                  pick: str | None = None, case_id: str | None = None, as_of: dt.date | str | None = None,
                  run: bool = True):
         self.ws: Workspace | None = None
-        self.plan: ErasurePlan | None = None  # the last plan made (or approved)
+        self.plan: ErasurePlan | None = None  # the plan made or opened (shown, and what the buttons act on)
+        self.allowed: Allowed | None = None  # what the person acting may do with it
         self.result: ErasureResult | None = None  # the last execution
         self.error: str | None = None
         self.as_of = as_of
@@ -55,7 +72,10 @@ class ErasurePanel(CasePanel):
         self.controls = c = ErasureControls(subject)
         self.subject, self.plan_button, self.approve_button, self.execute_button = (
             c.subject, c.plan_button, c.approve_button, c.execute_button)
+        self.cancel_button, self.retry_button, self.cancel_reason = c.cancel_button, c.retry_button, c.reason
         self.candidates, self.pick_button, self.picker = c.candidates, c.pick_button, c.picker
+        self.inbox = InboxView(self.open_plan)
+        self.refresh_button = self.inbox.refresh_button
         self.status = widgets.HTML(value="")
         self.output = widgets.HTML(value="")
 
@@ -64,22 +84,27 @@ class ErasurePanel(CasePanel):
         self.pick_button.on_click(lambda _b: self.make_plan(pick=self.candidates.value))
         self.approve_button.on_click(lambda _b: self.approve())
         self.execute_button.on_click(lambda _b: self.execute())
+        self.cancel_button.on_click(lambda _b: self.cancel())
+        self.retry_button.on_click(lambda _b: self.retry())
+        self.refresh_button.on_click(lambda _b: self.refresh())
         self.subject.observe(lambda _change: self._subject_changed(), names="value")
         self.case.observe(lambda _change: self._forget_plan(), names="value")
 
-        self.widget = panel_box([self.title, self.cases.row, c.row, self.picker, self.status, self.output],
-                                EXTRA_CSS)
-        c.enable_for(self.plan)
+        self.widget = panel_box([self.title, self.cases.row, c.row, c.actions_row, c.why, self.picker, self.status,
+                                 self.inbox.widget, self.output], EXTRA_CSS)
+        self._sync()
 
         if not self._open():
             return
+        self.refresh()
         if case_id:
             self.cases.select(case_id, case_id)  # plan_erasure says what is wrong with it
         if run and case_id and self.subject.value.strip():
             self.make_plan(pick=pick)
         elif not self.error:
-            self._set_status("Choose or open an erasure case, type the subject and press Plan. Nothing changes "
-                             "until another person approves the plan and it is executed.", "po-muted")
+            self._set_status("Choose or open an erasure case, type the subject and press Plan — or open a plan "
+                             "from the inbox. Nothing changes until another person approves the plan and it is "
+                             "executed.", "po-muted")
 
     # -- actions --------------------------------------------------------------------------------------------------
     def make_plan(self, pick: str | None = None) -> ErasurePlan | None:
@@ -98,58 +123,19 @@ class ErasurePanel(CasePanel):
             self.output.value = ""
             if not chosen and text and self.error and "pick one" in self.error:  # several people match
                 self._offer_candidates(text)
-            self.controls.enable_for(self.plan)
+            self._sync()
             return None
         self.picker.layout.display = "none" if not self._pick else self.picker.layout.display
-        self.plan = plan
-        self.output.value = plan_html(plan)
+        self._show(plan)
         self._set_status(plan_line(plan))
-        self.controls.enable_for(self.plan)
+        self.refresh()
         return plan
 
-    def approve(self) -> ErasurePlan | None:
-        """Approve the last plan as the current actor (PRIVACYOPS_ACTOR); the engine refuses its preparer."""
-        if self.plan is None:
-            self._set_error("make a plan first (Plan)")
-            return None
-        plan_id, preparer = self.plan.plan_id, self.plan.prepared_by
-        plan = self._run(lambda ws: approve_plan(ws, plan_id), f"Approving plan {plan_id}…")
-        if plan is None:
-            if self.error and current_actor() == preparer:
-                self._set_error(f"{FOUR_EYES}: {self.error}")
-            self.controls.enable_for(self.plan)
-            return None
-        self.plan = plan
-        self.output.value = plan_html(plan)
-        self._set_status(f"Plan {plan.plan_id} approved by {plan.approved_by} (prepared by {plan.prepared_by}). "
-                         f"Execute erases as planned.")
-        self.controls.enable_for(self.plan)
-        return plan
-
-    def execute(self) -> ErasureResult | None:
-        """Execute the approved plan: erase, schedule, verify, certify; show the verification and the certificate."""
-        if self.plan is None:
-            self._set_error("make and approve a plan first (Plan, then Approve by another person)")
-            return None
-        plan_id = self.plan.plan_id
-        result = self._run(lambda ws: execute_plan(ws, plan_id), f"Executing plan {plan_id}…")
-        if result is None:
-            self.controls.enable_for(self.plan)
-            return None
-        self.result = result
-        self.plan = result.plan
-        check = verify_certificate(result.certificate_path, self.ws) if result.certificate_path else None
-        good = result.ok and check is not None and check.ok
-        self.output.value = execution_html(result, check, good)
-        if good:
-            self._set_status(f"Plan {plan_id} executed and verified; certificate {result.certificate_path}.")
-        else:
-            self._set_error(execution_problem(plan_id, result, check))
-        self.controls.enable_for(self.plan)
-        return result
+    def _set_error(self, message: str) -> None:
+        super()._set_error(plain_words(message))
 
     def _subtitle(self) -> str:
-        return f"workspace {_e(self.ws.root)} · acting as {_e(current_actor())}"
+        return f"workspace {_e(self.ws.root)} · acting as <b>{_e(current_actor())}</b>"
 
     # -- candidates and buttons -----------------------------------------------------------------------------------
     def _offer_candidates(self, text: str) -> None:
@@ -169,7 +155,9 @@ class ErasurePanel(CasePanel):
     def _forget_plan(self) -> None:
         self.plan, self.result = None, None
         self.output.value = ""
-        self.controls.enable_for(self.plan)
+        self._sync()
 
     def _busy(self, busy: bool) -> None:
-        self.controls.busy(busy, self.plan, self.new_case_button)
+        open_buttons = tuple(b for bs in self.inbox.open_buttons.values() for b in bs)
+        self.controls.busy(busy, self.plan, self.allowed,
+                           (self.new_case_button, self.refresh_button, *open_buttons))

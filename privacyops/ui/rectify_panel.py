@@ -1,7 +1,8 @@
 """The rectification panel (Art. 16): find a person, pick a field, type the correct value, see the plan, apply.
 
 No business logic lives here: the panel calls `privacyops.rectify` (the same functions the CLI calls) and only shows
-what comes back. Errors privacyops raises on purpose appear as a red line, never as a traceback. The form, the HTML
+what comes back. When the map asks for four-eyes on rectification, Apply submits the plan and the changes awaiting
+approval are listed (`rectify_inbox.py`). Errors privacyops raises on purpose appear as a red line, never as a traceback. The form, the HTML
 and how the widgets change after each step live in `rectify_view.py`.
 """
 
@@ -26,10 +27,11 @@ from ..rectify import (
 from ..workspace import Workspace
 from .common import esc as _e
 from .common import panel_box, title_html
+from .rectify_inbox import PendingActions, PendingView
 from .rectify_view import RectificationDisplay, RectifyForm, result_bundle
 
 
-class RectificationPanel(RectificationDisplay):
+class RectificationPanel(PendingActions, RectificationDisplay):
     """Correct a data subject's personal data across every place it is stored, in a notebook.
 
     `RectificationPanel(ws, case_id="DSR-2025-0001")` (or a workspace path, or None for the default workspace);
@@ -55,18 +57,25 @@ class RectificationPanel(RectificationDisplay):
         self.plan_button, self.apply_button = f.plan_button, f.apply_button
         self.status = widgets.HTML(value="")
         self.output = widgets.Output()
+        self.pending, self.opened = PendingView(), None  # four-eyes: the changes awaiting approval
+        self.inbox = self.pending
 
         self.find_button.on_click(lambda _b: self.find())
         self.pick_button.on_click(lambda _b: self.pick())
         self.plan_button.on_click(lambda _b: self.make_plan())
         self.apply_button.on_click(lambda _b: self.apply())
+        self.pending.refresh_button.on_click(lambda _b: self.refresh_pending())
+        self.pending.open_button.on_click(lambda _b: self.open_pending())
+        self.pending.approve_button.on_click(lambda _b: self.approve_pending())
+        self.pending.reject_button.on_click(lambda _b: self.reject_pending())
         self.field.observe(self._field_changed, names="value")
         for w in (self.new_value, self.propagate, self.case):
             w.observe(lambda _change: self._inputs_changed(), names="value")
 
-        self.widget = panel_box([self.title, *f.rows, self.status, self.output])
+        self.widget = panel_box([self.title, *f.rows, self.status, self.pending.widget, self.output])
 
         if self._open():
+            self._setup_pending(self.apply_button)
             if run and pick:
                 self._query = self.subject.value.strip()
                 self.pick(pick)
@@ -112,11 +121,13 @@ class RectificationPanel(RectificationDisplay):
                                                        changes={target: value}, propagate=propagate),
                          "Planning…", self._show_plan)
 
-    def apply(self) -> RectificationResult | None:
-        """Apply the plan shown; show what was written and verified."""
+    def apply(self) -> Any:
+        """Apply the plan shown; show what was written and verified (with four-eyes on: submit it for approval)."""
         if self.plan is None:
             self._set_error("make a plan first (press Plan)")
             return None
+        if self._four_eyes():  # the map asks for a second person: submit, never write
+            return self.submit()
         plan = self.plan
         return self._run(lambda ws: apply_rectification(ws, plan), "Applying…", self._show_result)
 
