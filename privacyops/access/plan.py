@@ -307,11 +307,12 @@ def _labels_of(ws: Workspace, ds: Dataset, rows: list[dict[str, Any]], depth: in
     return [None] * len(rows)
 
 
-def label_column(ref_column: str, target: str, taken: set[str]) -> str:
-    """The name of the column beside a reference that names what it points at: the reference without its key
-    suffix (`product_id` -> `product`, `TrackId` -> `track`), else the target's name in words."""
+def label_column(ref_column: str, target: str, taken: set[str], for_subject: str | None = None) -> str:
+    """The name of the column beside a reference that names what it points at: the reference field's
+    `for_subject`, else the reference without its key suffix (`product_id` -> `product`, `TrackId` -> `track`),
+    else the target's name in words."""
     words = human_field(ref_column)
-    name = re.sub(r"\s+(id|key|no|nr|number|ref)$", "", words)
+    name = for_subject or re.sub(r"\s+(id|key|no|nr|number|ref)$", "", words)
     if name == words or not name:
         name = human_field(target.rsplit(".", 1)[-1])
     while name in taken:
@@ -332,7 +333,8 @@ def add_labels(ws: Workspace, ds: Dataset, dp: DatasetPlan) -> None:
         named = dict(zip(got, _labels_of(ws, target, list(got.values()))))
         if not any(named.values()):
             continue
-        col = label_column(ref.column, target.name, set(dp.columns))
+        f = ds.fields.get(ref.column)
+        col = label_column(ref.column, target.name, set(dp.columns), f.for_subject if f else None)
         for r in dp.rows:
             v = r.get(ref.column)
             r[col] = None if v in (None, WITHHELD) else named.get(str(v))
