@@ -209,7 +209,7 @@ def _transfers(say: Say, dm: DataMap, plan: ExportPlan) -> list[str]:
     unknown = say("safeguards_unknown", contact=dm.organisation.contact)
     by_recipient: dict[str, list[str]] = {}
     by_source: dict[str, list[str]] = {}
-    for name, dp in plan.datasets.items():
+    for name in plan.datasets:
         ds = dm.datasets[name]
         for rn in ds.recipients:
             rec = dm.recipients[rn]

@@ -304,7 +304,7 @@ def natural_case(name: str) -> str:
 
 # Words about how data is stored: never in what the subject reads.
 STORAGE_WORDS = re.compile(r"\b(parquet|csv|duckdb|sqlite|postgres(?:ql)?|chunks?|tables?|columns?|schemas?|"
-                           r"datasets?|primary key)\b|\bsource\s*=", re.I)
+                           r"datasets?|primary key)\b|\bsource\s*=", re.IGNORECASE)
 # Technical identifiers: snake_case, camelCase, dotted ids (crm.customers).
 _IDENT = re.compile(r"\b\w+_\w+\b|\b[a-z]+[A-Z]\w*\b|\b[A-Z][a-z]+[A-Z]\w*\b|\b[A-Za-z_]\w*\.[A-Za-z_]\w*\b")
 

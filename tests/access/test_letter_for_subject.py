@@ -25,7 +25,8 @@ from tests.support import northwind as nw
 from tests.support import pg as pgserver
 from tests.support.demo import JANIS, access_case, archive_files
 
-STORAGE = re.compile(r"\b(parquet|csv|duckdb|sqlite|postgres(ql)?|chunks?|tables?|columns?)\b|\bsource\s*=", re.I)
+STORAGE = re.compile(r"\b(parquet|csv|duckdb|sqlite|postgres(ql)?|chunks?|tables?|columns?)\b|\bsource\s*=",
+                     re.IGNORECASE)
 # An identifier as a map writes it, not a word: snake_case, CamelCase, a dotted id (crm.customers).
 IDENTIFIER = re.compile(r"_|[a-z][A-Z]|\.")
 
