@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from privacyops.access import export_subject
+from privacyops.access.plan import credential_field
 from privacyops.access.wording import natural_case
 from privacyops.map import parse_datamap
 from privacyops.workspace import open_workspace
@@ -216,3 +217,27 @@ def test_a_label_must_not_show_a_persons_data():
     with pytest.raises(Exception, match="'Nope' is not a field of Album"):
         parse_datamap(text.replace("    label: [Name]", "    label: [AlbumId.Nope]"))
 
+
+
+def test_without_for_subject_the_letter_still_speaks_plainly(demo_ws):
+    """The fallback: a plain description's head (its storage remark dropped), else the name in words."""
+    path = demo_ws.root / "privacyops.yaml"
+    map_text = re.sub(r"(?m)^    for_subject: .*\n", "", path.read_text(encoding="utf-8"))
+    assert "for_subject" not in map_text
+    path.write_text(map_text, encoding="utf-8")
+    ws = open_workspace(demo_ws.root)
+    text, files, data = export(ws, JANIS["email"])
+    assert_subject_facing(text, map_text, [], files)
+    assert "Web and application usage events" in text  # "(Parquet, one file per generation chunk)" dropped
+    # Its description's first clause; the rest names a dataset and a field (crm.customers.delivery_address_id).
+    assert "Where hardware (card readers, POS terminals) and paper invoices are delivered" in text
+    assert data["datasets"]["web.analytics_events"]["csv"] == "csv/web-and-application-usage-events.csv"
+
+
+def test_login_secrets_by_category_or_by_name():
+    assert credential_field("pin", ["user.authorization.credentials"])
+    assert credential_field("anything", ["user.authorization"])
+    for name in ("password_hash", "PasswordHash", "api_token", "reset_token", "totp_secret", "salt", "api_key"):
+        assert credential_field(name, ["system.operations"]), name
+    for name in ("customer_id", "hashtag", "tokenised_at", "email", "TrackId"):
+        assert not credential_field(name, ["system.operations"]), name
