@@ -241,3 +241,27 @@ def test_login_secrets_by_category_or_by_name():
         assert credential_field(name, ["system.operations"]), name
     for name in ("customer_id", "hashtag", "tokenised_at", "email", "TrackId"):
         assert not credential_field(name, ["system.operations"]), name
+
+
+def test_labels_through_a_reference_and_the_fallback_through_reference_data(chinook):
+    """`label: [Name, AlbumId.Title]` names a track and its album; with no label and no text field of its own, a
+    track is named by what it points at (its album's title)."""
+    con = duckdb.connect(str(chinook / "chinook.duckdb"), read_only=True)
+    email = con.execute('SELECT "Email" FROM "Customer" ORDER BY "CustomerId" LIMIT 1').fetchone()[0]
+    tracks = {str(t): (n, a) for t, n, a in con.execute(
+        'SELECT t."TrackId", t."Name", a."Title" FROM "Track" t JOIN "Album" a USING ("AlbumId")').fetchall()}
+    con.close()
+    path = chinook / "privacyops.yaml"
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original.replace("    label: [Name]", "    label: [Name, AlbumId.Title]"), encoding="utf-8")
+    _text, files, data = export(open_workspace(chinook), email)
+    lines = csv_of(files, data, "InvoiceLine")
+    assert lines and all(r["track"] == ", ".join(tracks[r["TrackId"]]) for r in lines)
+
+    no_text = re.sub(r"(?m)^    label: \[Name\].*\n|^      (Name|Composer): .*\n(?=(      \w+: .*\n)*\n  Album:)", "",
+                     original)
+    assert "Composer" not in no_text and "label: [Name]" not in no_text
+    path.write_text(no_text, encoding="utf-8")
+    _text, files, data = export(open_workspace(chinook), email)
+    lines = csv_of(files, data, "InvoiceLine")
+    assert lines and all(r["track"] == tracks[r["TrackId"]][1] for r in lines)
