@@ -10,6 +10,11 @@ Every sentence lives in `wording.TEXTS[language]` (plain text with `$placeholder
 with the same keys. `render_letter` fills the sentences into a plain context and renders `templates/letter.html.j2`
 with autoescape on, so no value (a name, a description from the map, a ground) can inject markup. The page is
 self-contained: inline CSS (`templates/letter.css`), no scripts, no external resources.
+
+The letter speaks to the subject, not to the DPO: data is called by the map's `for_subject` text (else a plain
+description, else the dataset's name in words: `wording.dataset_title`), never by a dataset id, a field name of the
+map or how it is stored; login secrets get one sentence, never their names; the subject's name is greeted in natural
+case; what the records point at is named (the products bought), from the label columns the plan adds.
 """
 
 from __future__ import annotations
