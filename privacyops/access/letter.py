@@ -10,6 +10,11 @@ Every sentence lives in `wording.TEXTS[language]` (plain text with `$placeholder
 with the same keys. `render_letter` fills the sentences into a plain context and renders `templates/letter.html.j2`
 with autoescape on, so no value (a name, a description from the map, a ground) can inject markup. The page is
 self-contained: inline CSS (`templates/letter.css`), no scripts, no external resources.
+
+The letter speaks to the subject, not to the DPO: data is called by the map's `for_subject` text (else a plain
+description, else the dataset's name in words: `wording.dataset_title`), never by a dataset id, a field name of the
+map or how it is stored; login secrets get one sentence, never their names; the subject's name is greeted in natural
+case; what the records point at is named (the products bought), from the label columns the plan adds.
 """
 
 from __future__ import annotations
@@ -21,8 +26,18 @@ from typing import Any
 from ..ledger import Case
 from ..map import EU_EEA, Anchor, DataMap, Dataset
 from ..templating import environment
-from .plan import ExportPlan
-from .wording import DEFAULT_LANGUAGE, Say, category_label, human_field
+from .plan import DatasetPlan, ExportPlan
+from .wording import (
+    DEFAULT_LANGUAGE,
+    Say,
+    category_label,
+    dataset_title,
+    field_title,
+    human_field,
+    natural_case,
+)
+
+_REFERS_SHOWN = 8  # names listed per reference in the copy's list; the rest are counted
 
 # One environment for the package, built at import: templates are compiled once and cached, not per letter.
 _ENV = environment(__package__)
@@ -46,9 +61,16 @@ def _related(dm: DataMap, ds: Dataset, via: str) -> str:
     return re.sub(r"\s+(id|key|no|nr|number|ref)$", "", words) or words
 
 
-def _anchor_text(say: Say, anchor: Anchor, other: str | None = None) -> str:
-    """Where the period starts, in words; `other`: what an anchor through a reference points at (`member`)."""
-    field = human_field(anchor.field)
+def _anchor_field(dm: DataMap, ds: Dataset, anchor: Anchor) -> str:
+    """The anchor's date field as the subject reads it (a field of the referenced row when it is through one)."""
+    ref = ds.reference(anchor.via) if anchor.via else None
+    return field_title(dm, ref.to_dataset if ref else ds.name, anchor.field)
+
+
+def _anchor_text(say: Say, anchor: Anchor, other: str | None = None, field: str | None = None) -> str:
+    """Where the period starts, in words; `other`: what an anchor through a reference points at (`member`);
+    `field`: the date field in words (default: its name in words)."""
+    field = field or human_field(anchor.field)
     if anchor.via and other:
         return say(f"anchor_via_{anchor.function or 'field'}", field=field, other=other)
     if anchor.function:
@@ -60,9 +82,9 @@ def _rule_text(say: Say, dm: DataMap, ds: Dataset) -> str:
     """`ds`'s own rule in words (a reference in its anchor is resolved through `ds`)."""
     rule = dm.retention[ds.retention]
     other = _related(dm, ds, rule.anchor.via) if rule.anchor.via else None
-    anchor = _anchor_text(say, rule.anchor, other)
+    field = _anchor_field(dm, ds, rule.anchor)
+    anchor = _anchor_text(say, rule.anchor, other, field)
     if rule.keep_while_empty:
-        field = human_field(rule.anchor.field)
         date = say("date_named_via", field=field, other=other) if other else say("date_named", field=field)
         return say("retention_rule_while_empty", date=date, keep=str(rule.keep), anchor=anchor, ground=rule.ground)
     return say("retention_rule", keep=str(rule.keep), anchor=anchor, ground=rule.ground)
@@ -86,7 +108,7 @@ def retention_text(dm: DataMap, dataset: str, language: str = DEFAULT_LANGUAGE) 
                     continue
                 seen.add(parent.name)
                 if parent.retention and parent.retention in dm.retention:
-                    what = (parent.description or parent.name).rstrip(".")
+                    what = dataset_title(dm, parent.name).rstrip(".")
                     rule = _rule_text(say, dm, parent)
                     return say("retention_parent", parent=what[:1].lower() + what[1:],
                                rule=rule[:1].lower() + rule[1:])  # mid-sentence after the colon
@@ -104,13 +126,27 @@ def _basis(say: Say, dm: DataMap, purpose: str, legal_basis: str) -> str:
 
 
 def _what(dm: DataMap, dataset: str) -> str:
-    """A dataset as the subject reads it: its description from the map, else its name."""
-    ds = dm.datasets.get(dataset)
-    return (ds.description if ds and ds.description else dataset).rstrip(".")
+    """A dataset as the subject reads it (`for_subject`, a plain description, its name in words): never its id."""
+    return dataset_title(dm, dataset).rstrip(".")
 
 
 def _where(dm: DataMap, counts: dict[str, int]) -> str:
     return "; ".join(f"{_what(dm, name)}: {n}" for name, n in counts.items())
+
+
+def _refers(say: Say, dp: DatasetPlan) -> list[str]:
+    """What the rows point at, named (the tracks bought, the products on the invoices), in order of first
+    appearance: at most _REFERS_SHOWN names per reference, the rest counted."""
+    out = []
+    for col in dp.labels:
+        names = list(dict.fromkeys(str(r[col]) for r in dp.rows if r.get(col) not in (None, "")))
+        if not names:
+            continue
+        shown = ", ".join(names[:_REFERS_SHOWN])
+        if len(names) > _REFERS_SHOWN:
+            shown = say("refers_more", shown=shown, n=len(names) - _REFERS_SHOWN)
+        out.append(say("refers_to", what=col[:1].upper() + col[1:], labels=shown))
+    return out
 
 
 def _files(say: Say, files: list[str]) -> list[tuple[str, str]]:
@@ -146,7 +182,7 @@ def _dataset(say: Say, dm: DataMap, plan: ExportPlan, name: str, *, language: st
              "c": recipients or [say("recipients_none", **values)],
              "d": [retention_text(dm, name, language)],
              "g": [ds.collected_from or say("source_subject")]}
-    return {"name": name, "title": dp.description or name, "count": say("records_count", n=dp.count),
+    return {"name": name, "title": _what(dm, name), "count": say("records_count", n=dp.count),
             "answers": [(key, say(f"item_{key}"), lines) for key, lines in items.items()]}
 
 
@@ -178,15 +214,15 @@ def _transfers(say: Say, dm: DataMap, plan: ExportPlan) -> list[str]:
     unknown = say("safeguards_unknown", contact=dm.organisation.contact)
     by_recipient: dict[str, list[str]] = {}
     by_source: dict[str, list[str]] = {}
-    for name, dp in plan.datasets.items():
+    for name in plan.datasets:
         ds = dm.datasets[name]
         for rn in ds.recipients:
             rec = dm.recipients[rn]
             if rec.location and rec.location not in EU_EEA:
-                by_recipient.setdefault(rn, []).append(dp.description or name)
+                by_recipient.setdefault(rn, []).append(_what(dm, name))
         src = dm.sources[ds.source]
         if src.location and src.location not in EU_EEA:
-            by_source.setdefault(ds.source, []).append(dp.description or name)
+            by_source.setdefault(ds.source, []).append(_what(dm, name))
     out = []
     for rn, names in by_recipient.items():
         rec = dm.recipients[rn]
@@ -213,9 +249,8 @@ def _withheld(say: Say, dm: DataMap, plan: ExportPlan) -> list[str]:
                        where=_where(dm, plan.withheld_mentions)))
     if plan.withheld_shared:
         out.append(say("withheld_shared", n=sum(plan.withheld_shared.values()), where=_where(dm, plan.withheld_shared)))
-    if plan.withheld_fields:
-        out.append(say("withheld_fields", where="; ".join(f"{', '.join(f)} in “{_what(dm, n)}”"
-                                                         for n, f in plan.withheld_fields.items())))
+    if plan.withheld_fields:  # login secrets: one plain sentence, never their names or values
+        out.append(say("withheld_credentials"))
     others = {n: d.others_rows for n, d in plan.datasets.items() if d.others_rows}
     if others:
         out.append(say("withheld_others", n=sum(others.values()), where=_where(dm, others)))
@@ -244,10 +279,12 @@ def render_letter(dm: DataMap, plan: ExportPlan, case: Case, *, export_id: str, 
         "org": {"name": org.name, "address": org.address or "", "contact": say("org_contact", contact=org.contact),
                 "dpo": say("org_dpo", dpo=org.dpo) if org.dpo else ""},
         "meta": [(say(key), value) for key, value in meta],
-        "greeting": say("greeting_named", name=plan.subject_name) if plan.subject_name else say("greeting"),
+        "greeting": (say("greeting_named", name=natural_case(plan.subject_name)) if plan.subject_name
+                     else say("greeting")),
         "confirmation": say("intro_portability" if case.type == "portability" else "intro_access", **values),
-        "summary": say("copy_summary", n=plan.total_rows, d=len(plan.datasets)),
-        "copy": [(dp.description or name, dp.count, dp.csv_name) for name, dp in plan.datasets.items()],
+        "summary": say("copy_summary_one" if len(plan.datasets) == 1 else "copy_summary", n=plan.total_rows,
+                       d=len(plan.datasets)),
+        "copy": [(_what(dm, name), dp.count, dp.csv_name, _refers(say, dp)) for name, dp in plan.datasets.items()],
         "files": _files(say, files),
         "datasets": [_dataset(say, dm, plan, name, language=language, values=values) for name in plan.datasets],
         "rights": _rights(say, plan, case),

@@ -14,14 +14,26 @@ import pandas as pd
 from ..errors import CaseError, PrivacyOpsError
 from ..ledger import CLOSED, Case, audit, get_case, open_ledger
 from ..lookup import AMBIGUOUS, FOUND, WITHHELD, SubjectRecords, lookup
-from ..map import EMAIL, NAME, PHONE
+from ..map import EMAIL, NAME, PHONE, Dataset
 from ..sources import digits_of
 from ..workspace import Workspace
-from .wording import DEFAULT_LANGUAGE, texts
+from .wording import DEFAULT_LANGUAGE, dataset_title, human_field, texts
 
 EXPORT_CASE_TYPES = ("access", "portability")
 # Fields never put into a copy: a password hash tells the subject nothing and helps whoever gets the archive.
-CREDENTIAL_CATEGORIES = frozenset({"user.authorization.credentials", "user.authorization.password"})
+CREDENTIAL_CATEGORIES = frozenset({"user.authorization", "user.authorization.credentials",
+                                   "user.authorization.password"})
+# ... nor a field named like a secret, whatever category the map gives it (a token filed as system.operations).
+_SECRET_NAME = re.compile(r"(^|_)(password|passwd|pwd|pass_?hash|hash|hashed|salt|token|secret|api_?key|"
+                          r"otp|totp|mfa_?secret)(_|$)")
+
+
+def credential_field(name: str, categories: tuple[str, ...] | list[str] = ()) -> bool:
+    """Whether a field holds a login secret: a credentials category, or a name like password / hash / token."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    return bool(set(categories) & CREDENTIAL_CATEGORIES) or bool(_SECRET_NAME.search(snake))
+
+
 class ExportError(PrivacyOpsError):
     """An export cannot be made as asked (nobody found, several people, a weak password, ...)."""
 
@@ -91,6 +103,11 @@ class Masker:
 # The plan: what the copy holds and what it leaves out.
 
 
+def _slug(title: str) -> str:
+    """A title as a file name: `What you bought (the lines of your invoices)` -> `what-you-bought-the-lines-...`."""
+    return re.sub(r"[^\w]+", "-", title.lower()).strip("-")
+
+
 def _safe_name(name: str) -> str:
     """A file or folder name from a dataset or case name (no path separators, no surprises)."""
     return re.sub(r"[^\w.-]", "_", name).strip("._") or "_"
@@ -113,6 +130,8 @@ class DatasetPlan:
     free_text_fields: list[str] = field(default_factory=list)
     others_fields: list[str] = field(default_factory=list)  # other people's fields in these rows, left out
     others_rows: int = 0  # rows with another person's fields left out (Art. 15(4))
+    # label column -> the reference column beside it: what the row points at, named (`product_id` -> `product`)
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -233,6 +252,96 @@ class ExportPlan:
         return out
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Labels: what a row points at, named (an invoice line's product, a rental's film), beside the key it holds.
+
+_LABEL_DEPTH = 2  # how many references a label may follow (a rental -> its inventory item -> the film's title)
+
+
+def _label_candidates(ds: Dataset) -> list[str]:
+    """Fields that may name a row when the map gives no `label`: not the key, not a reference, not personal,
+    never a credential (map order; the first holding text wins)."""
+    refs = {r.column for r in ds.references}
+    return [f.name for f in ds.fields.values() if f.name not in ds.primary_key and f.name not in refs
+            and not f.personal and not credential_field(f.name, f.categories)]
+
+
+def _fetch(ws: Workspace, ds: Dataset, column: str, values: set[str]) -> dict[str, dict[str, Any]]:
+    """The rows of `ds` whose `column` holds one of `values`, by that value (as text)."""
+    if not values:
+        return {}
+    rows = ws.connector(ds.source).select_in(ds, column, sorted(values)).dicts()
+    return {str(r.get(column)): r for r in rows}
+
+
+def _labels_of(ws: Workspace, ds: Dataset, rows: list[dict[str, Any]], depth: int = 0) -> list[str | None]:
+    """A label for each of `ds`'s `rows`: the map's `label` fields, else the first text field that is not
+    personal, else (up to _LABEL_DEPTH) the label of what the row points at."""
+    dm = ws.datamap
+    if ds.label:
+        parts: list[list[str | None]] = []
+        for item in ds.label:
+            via, _, col = item.rpartition(".")
+            ref = ds.reference(via) if via else None
+            if ref is None:
+                parts.append([None if r.get(col) in (None, "") else str(r.get(col)) for r in rows])
+                continue
+            target = _fetch(ws, dm.datasets[ref.to_dataset], ref.to_column,
+                            {str(r[via]) for r in rows if r.get(via) is not None})
+            parts.append([None if (t := target.get(str(r.get(via)))) is None or t.get(col) in (None, "")
+                          else str(t[col]) for r in rows])
+        return [", ".join(p for p in ps if p) or None for ps in zip(*parts)] if parts else [None] * len(rows)
+    for col in _label_candidates(ds):
+        values = [r.get(col) for r in rows if r.get(col) is not None]
+        if values and all(isinstance(v, str) for v in values):
+            return [r.get(col) or None for r in rows]
+    if depth < _LABEL_DEPTH:
+        for ref in ds.shared_references:
+            target_ds = dm.datasets[ref.to_dataset]
+            got = _fetch(ws, target_ds, ref.to_column, {str(r[ref.column]) for r in rows
+                                                         if r.get(ref.column) is not None})
+            keys = list(got)
+            named = dict(zip(keys, _labels_of(ws, target_ds, list(got.values()), depth + 1)))
+            if any(named.values()):
+                return [named.get(str(r.get(ref.column))) for r in rows]
+    return [None] * len(rows)
+
+
+def label_column(ref_column: str, target: str, taken: set[str], for_subject: str | None = None) -> str:
+    """The name of the column beside a reference that names what it points at: the reference field's
+    `for_subject`, else the reference without its key suffix (`product_id` -> `product`, `TrackId` -> `track`),
+    else the target's name in words."""
+    words = human_field(ref_column)
+    name = for_subject or re.sub(r"\s+(id|key|no|nr|number|ref)$", "", words)
+    if name == words or not name:
+        name = human_field(target.rsplit(".", 1)[-1])
+    while name in taken:
+        name += " (name)"
+    return name
+
+
+def add_labels(ws: Workspace, ds: Dataset, dp: DatasetPlan) -> None:
+    """Beside each reference to shared reference data, a column naming what it points at (`product_id` +
+    `product`), in the copy's rows and columns: a history of keys alone is unreadable."""
+    dm = ws.datamap
+    for ref in ds.shared_references:
+        if ref.column not in dp.columns or ref.to_dataset not in dm.datasets:
+            continue
+        target = dm.datasets[ref.to_dataset]
+        values = {str(r[ref.column]) for r in dp.rows if r.get(ref.column) not in (None, "", WITHHELD)}
+        got = _fetch(ws, target, ref.to_column, values)
+        named = dict(zip(got, _labels_of(ws, target, list(got.values()))))
+        if not any(named.values()):
+            continue
+        f = ds.fields.get(ref.column)
+        col = label_column(ref.column, target.name, set(dp.columns), f.for_subject if f else None)
+        for r in dp.rows:
+            v = r.get(ref.column)
+            r[col] = None if v in (None, WITHHELD) else named.get(str(v))
+        dp.columns.insert(dp.columns.index(ref.column) + 1, col)
+        dp.labels[col] = ref.column
+
+
 def _own_identities(ws: Workspace, result: SubjectRecords) -> tuple[set[str], set[str], set[str]]:
     """The subject's e-mail addresses and phone numbers (as their records hold them), and every identity value."""
     dm = ws.datamap
@@ -311,15 +420,17 @@ def plan_export(ws: Workspace, case_id: str | None, identifier: str | None = Non
     used_csv: set[str] = set()
     for name, recs in result.records.items():
         ds = dm.datasets[name]
-        withheld = [c for c in recs.columns if set(recs.categories.get(c, ())) & CREDENTIAL_CATEGORIES]
+        withheld = [c for c in recs.columns if credential_field(c, recs.categories.get(c, ()))]
         columns = [c for c in recs.columns if c not in withheld]
         free = [f for f in ds.free_text_fields if f in columns]
-        csv_name = f"csv/{_safe_name(name)}.csv"
+        # Named as the subject reads the data (`csv/your-orders.csv`), never by the map's dataset id.
+        csv_name = f"csv/{_safe_name(_slug(dataset_title(dm, name)))}.csv"
         while csv_name in used_csv:
             csv_name = csv_name[:-4] + "_.csv"
         used_csv.add(csv_name)
         dp = DatasetPlan(dataset=name, description=recs.description, columns=columns,
-                         categories={c: list(cats) for c, cats in recs.subject_categories.items()}, rows=[],
+                         categories={c: list(cats) for c, cats in recs.subject_categories.items()
+                                     if c not in withheld}, rows=[],
                          csv_name=csv_name, withheld_fields=withheld, free_text_fields=free)
         for i, r in enumerate(recs.rows):
             row = {c: r.get(c) for c in columns}
@@ -339,6 +450,7 @@ def plan_export(ws: Workspace, case_id: str | None, identifier: str | None = Non
                         changed = True
             dp.masked_rows += changed
             dp.rows.append(row)
+        add_labels(ws, ds, dp)
         plan.datasets[name] = dp
     for m in result.mentions:
         plan.withheld_mentions[m.dataset] = plan.withheld_mentions.get(m.dataset, 0) + 1

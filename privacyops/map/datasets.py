@@ -83,6 +83,7 @@ def _dataset(c: Checker, name: str, spec: Any, purposes: dict[str, Purpose], ret
         description=c.text(s.get("description"), p + ("description",)),
         collected_from=c.text(s.get("collected_from"), p + ("collected_from",)),
         erasure=erasure, parties=parties, context_fields=_context_fields(c, s, p, fields), maintained=maintained,
+        for_subject=c.text(s.get("for_subject"), p + ("for_subject",)), label=_label(c, s, p, fields, refs),
     )
 
 
@@ -104,6 +105,7 @@ def _source_and_table(c: Checker, s: dict, p: tuple, name: str,
 
 def _field(c: Checker, name: str, spec: Any, p: tuple) -> Field:
     """One field: a category, a list of them, or a mapping with categories, description and free_text."""
+    for_subject = None
     if isinstance(spec, str):
         cats, desc, free = (spec,), None, False
     elif isinstance(spec, list):
@@ -113,6 +115,7 @@ def _field(c: Checker, name: str, spec: Any, p: tuple) -> Field:
         raw = s.get("categories", s.get("category"))
         cats = tuple(str(x) for x in raw) if isinstance(raw, list) else ((str(raw),) if raw else ())
         desc, free = c.text(s.get("description"), p + ("description",)), s.get("free_text", False)
+        for_subject = c.text(s.get("for_subject"), p + ("for_subject",))
         if not isinstance(free, bool):
             c.add(p + ("free_text",), f"expected true or false, got {free!r}")
             free = False
@@ -126,7 +129,36 @@ def _field(c: Checker, name: str, spec: Any, p: tuple) -> Field:
         if cat not in known:
             c.add(p, f"'{cat}' is not a fideslang data category{did_you_mean(cat, known)}; see "
                      f"fideslang's default taxonomy (e.g. user.contact.email, user.name, system.operations)")
-    return Field(name, cats, desc, free)
+    return Field(name, cats, desc, free, for_subject)
+
+
+def _label(c: Checker, s: dict, p: tuple, fields: dict[str, Field], refs: list[Reference]) -> tuple[str, ...]:
+    """`label: [title]` or `label: [film_id.title]`: the fields that name a row when other rows point at it. A
+    field of the dataset must be listed and must not be a person's data (unless it is one of the context_fields,
+    shown with reference data anyway); `via.field` names a reference of the dataset (its target's field is checked
+    with the references)."""
+    if s.get("label") in (None, []):
+        return ()
+    lp = p + ("label",)
+    raw = s["label"] if isinstance(s["label"], list) else [s["label"]]
+    out = []
+    context = set(s.get("context_fields") or []) if isinstance(s.get("context_fields"), list) else set()
+    for item in raw:
+        if not isinstance(item, str) or not item.strip():
+            c.add(lp, f"expected a field name (or REFERENCE.FIELD), got {kind_of(item)}")
+            continue
+        via, _, col = item.rpartition(".")
+        if via:
+            if not any(r.column == via for r in refs):
+                c.add(lp, f"'{item}': '{via}' is not a reference of this dataset; list it under references")
+        elif col not in fields:
+            c.add(lp, f"label field '{col}' is not listed in fields{did_you_mean(col, fields)}")
+        elif fields[col].personal and col not in context:
+            c.add(lp, f"label field '{col}' is a person's data ({fields[col].category}); a label is shown to "
+                      f"everyone whose rows point here: pick a field that is not personal, or list it in "
+                      f"context_fields first")
+        out.append(item)
+    return tuple(out)
 
 
 def _identities(c: Checker, s: dict, p: tuple, fields: dict[str, Field]) -> dict[str, tuple[str, ...]]:
@@ -285,7 +317,24 @@ def check_references(c: Checker, datasets: dict[str, Dataset], retention: dict[s
                           f"({datasets[r.to_dataset].subject}): one person never belongs to another; mark the "
                           f"reference shared: true")
         _check_anchor(c, ds, datasets, retention)
+        _check_label(c, ds, datasets)
     _check_cycles(c, datasets)
+
+
+def _check_label(c: Checker, ds: Dataset, datasets: dict[str, Dataset]) -> None:
+    """A `via.field` label names a field of the reference's target that is not a person's data."""
+    for item in ds.label:
+        via, _, col = item.rpartition(".")
+        ref = ds.reference(via) if via else None
+        target = datasets.get(ref.to_dataset) if ref else None
+        if target is None:
+            continue
+        f = target.fields.get(col)
+        if f is None:
+            c.add(("datasets", ds.name, "label"), f"'{item}': '{col}' is not a field of {target.name} in the map")
+        elif f.personal and col not in target.context_fields:
+            c.add(("datasets", ds.name, "label"), f"'{item}': '{col}' is a person's data in {target.name}; pick a "
+                                                  f"field that is not personal")
 
 
 def _check_anchor(c: Checker, ds: Dataset, datasets: dict[str, Dataset], retention: dict[str, RetentionRule]) -> None:

@@ -54,13 +54,13 @@ LEDGER_KEYS = ("kind", "path", "dsn_env", "dsn_file")
 DATASET_KEYS = (
     "source", "table", "description", "subject", "primary_key", "identities", "references",
     "purposes", "retention", "recipients", "fields", "erasure", "collected_from", "parties", "owner",
-    "context_fields", "maintained",
+    "context_fields", "maintained", "for_subject", "label",
 )
 PARTY_KEYS = ("reference", "identities", "fields")
 # Categories never shown or exported, whoever asks: they tell a person nothing and help an attacker.
 CREDENTIAL_CATEGORIES = frozenset({"user.authorization.credentials", "user.authorization.password"})
 IMPLICIT_PARTY = "subject"  # the single party of a dataset that names none
-FIELD_KEYS = ("category", "categories", "description", "free_text")
+FIELD_KEYS = ("category", "categories", "description", "free_text", "for_subject")
 REFERENCE_KEYS = ("to", "shared", "owned")
 ERASURE_KEYS = ("action", "keep_fields", "mask")
 CONSENT_KEYS = ("events", "processing", "stale_after")
@@ -228,6 +228,7 @@ class Field:
     categories: tuple[str, ...]
     description: str | None = None
     free_text: bool = False
+    for_subject: str | None = None  # what the field is, as the subject reads it (the access letter)
 
     @property
     def category(self) -> str:
@@ -312,6 +313,10 @@ class Dataset:
     # Columns the store writes itself (a trigger's `last_update`): erasure never writes them, verification never
     # compares them.
     maintained: tuple[str, ...] = ()
+    for_subject: str | None = None  # what the rows are, as the subject reads it ("Your orders")
+    # Fields naming a row when other rows point at it (a product's name): `name` or `via.name` (a column of the
+    # row a reference of this dataset points at). Empty: the first non-key text field that is not personal.
+    label: tuple[str, ...] = ()
 
     def identity_columns(self, kind: str) -> tuple[str, ...]:
         """The columns holding identities of `kind` (none: ())."""

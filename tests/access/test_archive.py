@@ -41,7 +41,9 @@ def test_7z_extracts_the_archive_with_the_password_and_the_contents_match(export
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     expected = lookup(ws, JANIS["email"], audit_log=False)
-    csvs = {f"csv/{name}.csv" for name in expected.records}
+    data = json.loads((out / "data.json").read_text(encoding="utf-8"))
+    csvs = {data["datasets"][name]["csv"] for name in expected.records}
+    assert len(csvs) == len(expected.records) and all(c.startswith("csv/") for c in csvs)
     got = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert got == {"report.html", "data.json", "manifest.json"} | csvs
 
@@ -56,14 +58,14 @@ def test_7z_extracts_the_archive_with_the_password_and_the_contents_match(export
     (record,) = data["datasets"]["crm.customers"]["records"]
     assert (record["customer_id"], record["full_name"], record["email"], record["phone"]) == customer
     for name, recs in expected.records.items():
-        rows = list(csv_rows((out / "csv" / f"{name}.csv").read_bytes()))
+        rows = list(csv_rows((out / data["datasets"][name]["csv"]).read_bytes()))
         assert len(rows) - 1 == recs.count == data["datasets"][name]["count"], name
     invoices = sql(ws.root, "SELECT invoice_no FROM billing.invoices WHERE customer_id = ? ORDER BY invoice_id",
                    [JANIS["customer_id"]])
-    rows = list(csv_rows((out / "csv" / "billing.invoices.csv").read_bytes()))
+    rows = list(csv_rows((out / data["datasets"]["billing.invoices"]["csv"]).read_bytes()))
     col = rows[0].index("invoice_no")
     assert [r[col] for r in rows[1:]] == [i for (i,) in invoices]
-    assert "Jānis Bērziņš" in (out / "csv" / "crm.customers.csv").read_text(encoding="utf-8-sig")
+    assert "Jānis Bērziņš" in (out / data["datasets"]["crm.customers"]["csv"]).read_text(encoding="utf-8-sig")
     letter = (out / "report.html").read_text(encoding="utf-8")
     assert letter.startswith("<!DOCTYPE html>") and JANIS["full_name"] in letter
 
