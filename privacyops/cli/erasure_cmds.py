@@ -285,7 +285,8 @@ def certificate_group() -> None:
 @_ws_option
 @click.option("--json", "as_json", is_flag=True)
 def certificate_verify(file: Path, workspace: Path | None, as_json: bool) -> None:
-    """Check a certificate's signature (and whether this workspace's key made it). Exit 1 when invalid."""
+    """Check a certificate offline: the workspace's signature (and whether this workspace's key made it) and the
+    signatures of the people who prepared, approved and executed it. Exit 1 when invalid."""
     from ..erasure import verify_certificate
     from ..errors import WorkspaceError
 

@@ -103,6 +103,7 @@ def check(workspace: Path | None, as_json: bool, no_live: bool) -> None:
         _emit_json({"ok": False, "problems": [str(p) for p in exc.problems], "warnings": []})
         sys.exit(exc.exit_code)
     report = CheckReport() if no_live else check_workspace(ws)
+    _identity_warning(ws, report.warnings)
     if as_json:
         _emit_json(report.to_dict())
     else:
@@ -118,6 +119,16 @@ def check(workspace: Path | None, as_json: bool, no_live: bool) -> None:
             click.secho(f"problem: {p}", fg="red")
         click.echo("OK" if report.ok else f"{len(report.problems)} problem(s) between the map and the data.")
     sys.exit(0 if report.ok else 2)
+
+
+def _identity_warning(ws, warnings: list[str]) -> None:
+    """Four-eyes without registered people is a convention: say so."""
+    from ..ledger.people import NOT_PROVEN, registry_empty
+
+    if registry_empty(ws):
+        warnings.append(f"{NOT_PROVEN}: anyone can set PRIVACYOPS_ACTOR, so four-eyes approval is a convention, not "
+                        f"a control — register people: privacyops person init, privacyops person register (see "
+                        f"docs/people.md)")
 
 
 @main.group("import")

@@ -1,0 +1,143 @@
+"""The people registry: bootstrap (the first registration is your own key, as admin), admin-only registration and
+revocation afterwards, audited and signed; the acting person's refusals (no key, unknown key, revoked, missing
+role, a forged PRIVACYOPS_ACTOR); the CLI. Expectations come from SQL on the ledger and from the key files."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from privacyops.cli import main
+from privacyops.errors import IdentityError
+from privacyops.ledger import add_hold, audit, release_hold
+from privacyops.ledger.people import (
+    ADMIN,
+    PREPARER,
+    acting_person,
+    register_person,
+    registry_empty,
+    revoke_person,
+    signature_payload,
+)
+from privacyops.workspace import current_actor
+from privacyops.workspace.person import verify
+from tests.support.people import act_as, make_key, register_team
+
+
+def ledger_rows(ws, sql, params=()):
+    ws.close()
+    con = duckdb.connect(str(ws.ledger_path), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def test_bootstrap_is_your_own_key_as_admin(mini_ws, tmp_path, monkeypatch):
+    dpo, alice = make_key(tmp_path / "p", "dpo"), make_key(tmp_path / "p", "alice")
+    act_as(monkeypatch, dpo)
+    assert acting_person(mini_ws, PREPARER, action="x") is None  # nobody registered: unproven, as before
+    with pytest.raises(IdentityError, match="must be your own key"):
+        register_person(mini_ws, "alice", alice.public_key, "admin")
+    with pytest.raises(IdentityError, match="first person registered is an admin"):
+        register_person(mini_ws, "dpo", dpo.public_key, "approver")
+    assert registry_empty(mini_ws)
+    p = register_person(mini_ws, "Data Protection Officer", dpo.public_key, "approver,admin")
+    assert p.roles == ("approver", "admin") and p.registered_by == "Data Protection Officer"
+    rows = ledger_rows(mini_ws, "SELECT name, key_id, public_key, roles, revoked_at FROM people")
+    assert rows == [("Data Protection Officer", dpo.key_id, dpo.public_key, "approver,admin", None)]
+    assert current_actor() == "Data Protection Officer"  # the registry's name, not the OS user or the variable
+    entry = audit.entries(mini_ws, action="person.register")[-1]
+    assert entry.actor == "Data Protection Officer" and entry.details["bootstrap"] is True
+    sig = entry.details["signature"]
+    payload = signature_payload("person.register", "Data Protection Officer", dpo.key_id,
+                                registered="Data Protection Officer", registered_key_id=dpo.key_id,
+                                roles="approver,admin", db_role=None)
+    assert verify(dpo.public_raw, payload, sig["sig"])
+
+
+def test_only_an_admin_registers_and_revokes(mini_ws, tmp_path, monkeypatch):
+    keys = register_team(mini_ws, tmp_path / "p", monkeypatch)
+    eve = make_key(tmp_path / "p", "eve")
+    act_as(monkeypatch, keys["alice"])
+    with pytest.raises(IdentityError, match="alice may not register people: that needs the role admin"):
+        register_person(mini_ws, "eve", eve.public_key, "preparer")
+    with pytest.raises(IdentityError, match="may not revoke people"):
+        revoke_person(mini_ws, "bob")
+    act_as(monkeypatch, eve)  # not registered at all
+    with pytest.raises(IdentityError, match=f"your key {eve.key_id} .* is not registered"):
+        register_person(mini_ws, "eve", eve.public_key, "admin")
+    assert ledger_rows(mini_ws, "SELECT count(*) FROM people WHERE key_id = ?", [eve.key_id]) == [(0,)]
+    act_as(monkeypatch, keys["dpo"])
+    register_person(mini_ws, "eve", eve.public_key, "preparer")
+    revoked = revoke_person(mini_ws, "bob", reason="left the company")
+    assert [p.key_id for p in revoked] == [keys["bob"].key_id]
+    rows = ledger_rows(mini_ws, "SELECT name, revoked_by FROM people WHERE revoked_at IS NOT NULL")
+    assert rows == [("bob", "dpo")]
+    with pytest.raises(IdentityError, match="would leave no active admin"):
+        revoke_person(mini_ws, "dpo")
+    act_as(monkeypatch, keys["bob"])
+    with pytest.raises(IdentityError, match="was revoked on"):
+        acting_person(mini_ws, "approver", action="approve")
+    actions = [e.action for e in audit.entries(mini_ws) if e.action.startswith("person.")]
+    assert actions == ["person.register"] * 5 + ["person.revoke"]
+
+
+def test_acting_refusals_say_what_to_do(mini_ws, tmp_path, monkeypatch):
+    keys = register_team(mini_ws, tmp_path / "p", monkeypatch)
+    act_as(monkeypatch, None)
+    with pytest.raises(IdentityError, match="no person key at .*privacyops person init"):
+        acting_person(mini_ws, PREPARER, action="prepare")
+    act_as(monkeypatch, keys["bob"])
+    with pytest.raises(IdentityError, match="bob may not prepare: that needs the role preparer"):
+        acting_person(mini_ws, PREPARER, action="prepare")
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")  # forged: bob's key, alice's name
+    with pytest.raises(IdentityError, match="PRIVACYOPS_ACTOR is set to 'alice'.*registered as 'bob'"):
+        acting_person(mini_ws, "approver", action="approve")
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "bob")  # the same name: allowed
+    assert acting_person(mini_ws, "approver", action="approve").name == "bob"
+
+
+def test_holds_are_signed_and_releasing_needs_an_approver(mini_ws, tmp_path, monkeypatch):
+    keys = register_team(mini_ws, tmp_path / "p", monkeypatch)
+    act_as(monkeypatch, keys["alice"])
+    hold = add_hold(mini_ws, reason="litigation 2026-C-1", owner="legal", dataset=next(iter(mini_ws.datamap.datasets)))
+    assert hold.created_by == "alice"
+    entry = audit.entries(mini_ws, action="hold.add")[-1]
+    assert entry.actor == "alice" and entry.details["signature"]["key_id"] == keys["alice"].key_id
+    with pytest.raises(IdentityError, match="alice may not release hold"):
+        release_hold(mini_ws, hold.hold_id)
+    act_as(monkeypatch, keys["bob"])
+    assert release_hold(mini_ws, hold.hold_id).released_by == "bob"
+    sig = audit.entries(mini_ws, action="hold.release")[-1].details["signature"]
+    assert verify(keys["bob"].public_raw, signature_payload("hold.release", "bob", keys["bob"].key_id,
+                                                            hold_id=hold.hold_id), sig["sig"])
+
+
+def test_cli_register_list_whoami_revoke(mini_ws, tmp_path, monkeypatch):
+    dpo, ana = make_key(tmp_path / "p", "dpo"), make_key(tmp_path / "p", "ana")
+    act_as(monkeypatch, dpo)
+    w = ["--workspace", str(mini_ws.root)]
+    run = (lambda *a: CliRunner().invoke(main, [*a, *w]))
+    res = run("check", "--no-live")
+    assert "identity not proven (no people registered)" in res.output
+    res = run("person", "register", "dpo", dpo.public_key, "--roles", "admin,approver")
+    assert res.exit_code == 0, res.output
+    res = run("person", "register", "ana", ana.public_key, "--roles", "preparer", "--db-role", "ana_role")
+    assert res.exit_code == 0 and "database role ana_role" in res.output
+    res = run("person", "list", "--json")
+    listed = {p["name"]: p for p in json.loads(res.output)}
+    assert listed["ana"]["roles"] == ["preparer"] and listed["dpo"]["key_id"] == dpo.key_id
+    act_as(monkeypatch, ana)
+    res = run("person", "whoami", "--json")
+    assert json.loads(res.output)["name"] == "ana" and json.loads(res.output)["status"] == "registered"
+    res = run("person", "revoke", "dpo")
+    assert res.exit_code == 7 and "may not revoke people" in res.output
+    assert "identity not proven" not in run("check", "--no-live").output
+    res = run("person", "grants")
+    assert 'GRANT UPDATE (status, executed_by' in res.output and '"ana_role"' in res.output
+    assert "approved_by" not in res.output  # ana is no approver: her role never gets the approval columns
+    assert ADMIN not in [r for p in listed.values() if p["name"] == "ana" for r in p["roles"]]
