@@ -150,7 +150,7 @@ def acting_person(ws: Workspace, *roles: str, action: str, key: PersonKey | None
     if roles and not set(roles) & set(person.roles):
         _refuse(key.key_id, f"{person.name} may not {action}: that needs the role {' or '.join(roles)}, and "
                             f"{person.name} is registered as {', '.join(person.roles) or 'nothing'}; an admin adds "
-                            f"the role (privacyops person register {person.name} {person.public_key} --roles ...)")
+                            f"the role (privacyops person register '{person.name}' {person.public_key} --roles ...)")
     claimed = os.environ.get("PRIVACYOPS_ACTOR", "").strip()
     if claimed and claimed != person.name:
         _refuse(key.key_id, f"PRIVACYOPS_ACTOR is set to '{claimed}', but your key ({key.path}) is registered as "
