@@ -147,15 +147,15 @@ def acting_person(ws: Workspace, *roles: str, action: str, key: PersonKey | None
         _refuse(key.key_id, f"cannot {action}: the key {key.key_id} of {person.name} was revoked on "
                             f"{person.revoked_at:%Y-%m-%d} by {person.revoked_by}; make a new key (privacyops person "
                             f"init) and have an admin register it")
-    if roles and not set(roles) & set(person.roles):
-        _refuse(key.key_id, f"{person.name} may not {action}: that needs the role {' or '.join(roles)}, and "
-                            f"{person.name} is registered as {', '.join(person.roles) or 'nothing'}; an admin adds "
-                            f"the role (privacyops person register '{person.name}' {person.public_key} --roles ...)")
     claimed = os.environ.get("PRIVACYOPS_ACTOR", "").strip()
     if claimed and claimed != person.name:
         _refuse(key.key_id, f"PRIVACYOPS_ACTOR is set to '{claimed}', but your key ({key.path}) is registered as "
                             f"'{person.name}': with registered people who acts is proven by the key, never named by "
                             f"the variable — unset PRIVACYOPS_ACTOR (or use that person's own key)")
+    if roles and not set(roles) & set(person.roles):
+        _refuse(key.key_id, f"{person.name} may not {action}: that needs the role {' or '.join(roles)}, and "
+                            f"{person.name} is registered as {', '.join(person.roles) or 'nothing'}; an admin adds "
+                            f"the role (privacyops person register '{person.name}' {person.public_key} --roles ...)")
     if session_user is not None and person.db_role and session_user != person.db_role:
         _refuse(key.key_id, f"cannot {action}: {person.name} works as the database role '{person.db_role}', but the "
                             f"ledger connection is '{session_user}'; connect with your own role (the ledger DSN's "

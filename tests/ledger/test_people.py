@@ -141,3 +141,71 @@ def test_cli_register_list_whoami_revoke(mini_ws, tmp_path, monkeypatch):
     assert 'GRANT UPDATE (status, executed_by' in res.output and '"ana_role"' in res.output
     assert "approved_by" not in res.output  # ana is no approver: her role never gets the approval columns
     assert ADMIN not in [r for p in listed.values() if p["name"] == "ana" for r in p["roles"]]
+
+
+def test_postgres_ledger_db_roles_and_grants(mini_ws, tmp_path, monkeypatch, postgres_dsn):
+    """A shared ledger: the session user must be the acting person's db_role, and with `person grants` applied the
+    server itself denies an analyst's direct UPDATE of the approval columns and of the people table, while the
+    analyst's and the approver's work goes through (plan, approve, execute)."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    from privacyops.erasure import approve_plan, execute_plan, plan_erasure
+    from privacyops.ledger import open_case
+    from privacyops.ledger.people import grants_sql
+    from privacyops.workspace import open_workspace
+    from tests.support import pg as pgserver
+    from tests.support.mini import erase_map
+
+    owner = pgserver.create_database(postgres_dsn, "people")
+    tag = owner.rsplit("_", 1)[-1][:8]
+    analyst_role, dpo_role = f"analyst_{tag}", f"dpo_{tag}"
+    with pgserver.connect(owner) as con:
+        con.execute(f'CREATE ROLE "{analyst_role}" LOGIN')
+        con.execute(f'CREATE ROLE "{dpo_role}" LOGIN')
+    as_role = (lambda role: make_conninfo(owner, user=role))
+    (mini_ws.root / "privacyops.yaml").write_text(erase_map() + "ledger: {kind: postgres, dsn_env: TEAM_LEDGER_DSN}\n")
+    ws = open_workspace(mini_ws.root)
+    monkeypatch.setenv("TEAM_LEDGER_DSN", owner)
+    dpo, alice = make_key(tmp_path / "p", "dpo"), make_key(tmp_path / "p", "alice")
+    act_as(monkeypatch, dpo)
+    register_person(ws, "dpo", dpo.public_key, "admin,approver", db_role=dpo_role)  # bootstrap, by the owner
+    with pytest.raises(IdentityError, match=f"works as the database role '{dpo_role}', but the ledger connection "
+                                            f"is 'postgres'"):
+        register_person(ws, "alice", alice.public_key, "preparer", db_role=analyst_role)
+
+    def apply_grants():
+        with pgserver.connect(owner) as con:
+            con.execute(grants_sql(ws))
+
+    apply_grants()
+    monkeypatch.setenv("TEAM_LEDGER_DSN", as_role(dpo_role))
+    register_person(ws, "alice", alice.public_key, "preparer", db_role=analyst_role)
+    apply_grants()  # again, now that alice names a role
+    act_as(monkeypatch, alice)
+    with pytest.raises(IdentityError, match=f"works as the database role '{analyst_role}'"):
+        acting_person(ws, PREPARER, action="prepare")  # alice's key over the DPO's connection
+    monkeypatch.setenv("TEAM_LEDGER_DSN", as_role(analyst_role))
+    case_id = open_case(ws, "erasure", "2026-11-10").case_id
+    plan = plan_erasure(ws, case_id, "M-001", as_of="2026-11-15")
+    with pgserver.connect(as_role(analyst_role)) as con:  # the analyst goes around privacyops: the server says no
+        for sql in ("UPDATE erasure_plans SET approved_by = 'dpo', status = 'approved'",
+                    "UPDATE people SET roles = 'preparer,approver,admin'",
+                    "INSERT INTO people (key_id, name, public_key, roles, registered_by, registered_at) VALUES "
+                    "('x', 'x', 'x', 'admin', 'x', now())",
+                    "UPDATE audit_log SET actor = 'someone'"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                con.execute(sql)
+    with pgserver.connect(owner) as con:  # ground truth: nothing changed
+        assert con.execute("SELECT status, approved_by FROM erasure_plans").fetchall() == [("planned", None)]
+        assert con.execute("SELECT name, roles FROM people ORDER BY name").fetchall() == [
+            ("alice", "preparer"), ("dpo", "approver,admin")]
+    act_as(monkeypatch, dpo)
+    monkeypatch.setenv("TEAM_LEDGER_DSN", as_role(dpo_role))
+    approve_plan(ws, plan.plan_id)
+    act_as(monkeypatch, alice)
+    monkeypatch.setenv("TEAM_LEDGER_DSN", as_role(analyst_role))
+    assert execute_plan(ws, plan.plan_id).ok
+    with pgserver.connect(owner) as con:
+        assert con.execute("SELECT status, approved_by, executed_by FROM erasure_plans").fetchall() == [
+            ("done", "dpo", "alice")]
