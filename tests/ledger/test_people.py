@@ -209,3 +209,30 @@ def test_postgres_ledger_db_roles_and_grants(mini_ws, tmp_path, monkeypatch, pos
     with pgserver.connect(owner) as con:
         assert con.execute("SELECT status, approved_by, executed_by FROM erasure_plans").fetchall() == [
             ("done", "dpo", "alice")]
+
+
+def test_rectification_is_applied_by_a_registered_preparer_and_signed(mini_ws, tmp_path, monkeypatch):
+    from privacyops.ledger import open_case
+    from privacyops.rectify import apply_rectification, plan_rectification
+
+    keys = register_team(mini_ws, tmp_path / "p", monkeypatch)
+    act_as(monkeypatch, keys["bob"])  # an approver, not a preparer
+    case_id = open_case(mini_ws, "rectification", "2026-11-10").case_id
+    plan = plan_rectification(mini_ws, case_id, "janis@mini.example", changes={"people.person.tel": "+371 2999 0000"})
+    with pytest.raises(IdentityError, match="bob may not apply a rectification"):
+        apply_rectification(mini_ws, plan)
+    act_as(monkeypatch, keys["alice"])
+    apply_rectification(mini_ws, plan)
+    mini_ws.close()
+    con = duckdb.connect(str(mini_ws.root / "main.duckdb"), read_only=True)
+    try:
+        pid = con.execute("SELECT pid FROM people.person WHERE lower(trim(mail)) = 'janis@mini.example'").fetchone()[0]
+        assert con.execute("SELECT tel FROM people.person WHERE pid = ?", [pid]).fetchone()[0] == "+371 2999 0000"
+    finally:
+        con.close()
+    entry = audit.entries(mini_ws, action="rectify")[-1]
+    assert entry.actor == "alice"
+    payload = signature_payload("rectify.apply", "alice", keys["alice"].key_id, case_id=case_id,
+                                planned_at=plan.planned_at, map_fingerprint=plan.map_fingerprint,
+                                changes=len(plan.changes))
+    assert verify(keys["alice"].public_raw, payload, entry.details["signature"]["sig"])
