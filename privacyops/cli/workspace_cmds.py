@@ -54,6 +54,7 @@ def demo(workspace: Path | None, subjects: int, seed: int, postgres_dsn: str | N
 
         if keys and not os.environ.get(KEY_ENV):  # the scheduled run acts as the analyst: it plans, never approves
             os.environ[KEY_ENV] = str(keys["analyst"])
+            os.environ.pop("PRIVACYOPS_ACTOR", None)  # the key says who acts
         _run_notebooks(Path(ws_path), out)
 
 

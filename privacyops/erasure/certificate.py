@@ -10,7 +10,9 @@ inside, so anyone can check that the content was not changed since signing (`ver
 `privacyops certificate verify FILE`); that it was this workspace that signed is shown by the key id matching the
 workspace's `keys/signing.pub`. Content: the case, the plan (id, hash, who prepared and approved it), the map's
 fingerprint, counts per dataset and action, what remains (per dataset, rule and date: counts, never data), what
-was not erased and why, the verification result and the per-source commits. No personal data: the subject appears
+was not erased and why, the verification result and the per-source commits, and who prepared, approved and
+executed it: `identity` and `signatures` (each person's name, key id, public key and Ed25519 signature over the plan
+id and hash; erasure_signing), checked offline by `verify_certificate` too. No personal data: the subject appears
 as a keyed hash.
 """
 
