@@ -552,9 +552,9 @@ def cancel_plan(ws: Workspace, plan_id: str, reason: str) -> tuple[ErasurePlan, 
         raise ErasureError(f"plan {plan_id} is already cancelled")
     committed = sorted(committed_sources(ws, plan_id))
     set_status(ws, plan_id, CANCELLED)
+    sig = sign_as(acting, "", "erasure.cancel", plan_id=plan_id, plan_hash=plan.plan_hash)
     audit.record(ws, "erasure.cancel", {"plan_id": plan_id, "reason": reason, "was": plan.status,
-                                        "committed_sources": committed,
-                                        **audit_signature(sign_as(acting, "", "erasure.cancel", plan_id=plan_id, plan_hash=plan.plan_hash))},
+                                        "committed_sources": committed, **audit_signature(sig, mark=False)},
                  case_id=plan.case_id)
     plan.status = CANCELLED
     return plan, committed

@@ -177,7 +177,7 @@ def add_hold(ws: Workspace, *, reason: str, owner: str, subject: str | None = No
                                   else None, "keys": len(hashes), "looked_up": forms is not None,
                                   **people.audit_signature(people.sign_as(acting, actor, "hold.add", hold_id=hold_id,
                                                                           scope=SUBJECT if subject else DATASET,
-                                                                          dataset=dataset))},
+                                                                          dataset=dataset), mark=False)},
                  case_id=case_id, subject=subject)
     return get_hold(ws, hold_id)
 
@@ -204,7 +204,7 @@ def release_hold(ws: Workspace, hold_id: str, note: str | None = None) -> Hold:
                     [now, current_actor(), note, hold_id])
     audit.record(ws, "hold.release", {"hold_id": hold_id, "scope": hold.scope, "dataset": hold.dataset,
                                       **people.audit_signature(people.sign_as(acting, current_actor(), "hold.release",
-                                                                              hold_id=hold_id))})
+                                                                              hold_id=hold_id), mark=False)})
     return get_hold(ws, hold_id)
 
 

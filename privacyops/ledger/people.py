@@ -308,11 +308,11 @@ def sign_as(acting: Acting | None, actor: str, purpose: str, **fields: Any) -> d
     return acting.sign(purpose, **fields)
 
 
-def audit_signature(sig: dict[str, Any] | None) -> dict[str, Any]:
-    """What an audit entry keeps of a signature: {signature: {person, key_id, sig}}, or that the identity is not
-    proven."""
+def audit_signature(sig: dict[str, Any] | None, mark: bool = True) -> dict[str, Any]:
+    """What an audit entry keeps of a signature: {signature: {person, key_id, sig}}; unsigned, that the identity is
+    not proven (`mark`; without it nothing, so entries made without registered people stay as they were)."""
     if not sig or not sig.get("sig"):
-        return {"identity": NOT_PROVEN}
+        return {"identity": NOT_PROVEN} if mark else {}
     return {"signature": _short(sig)}
 
 

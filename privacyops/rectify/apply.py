@@ -183,5 +183,5 @@ def _audit(ws: Workspace, plan: RectificationPlan, order: list[str], mismatches:
         "untouched": len(plan.untouched), "map_fingerprint": dm.fingerprint[:16],
         "subject_ref_hash": audit.subject_hash(ws, plan.subject_ref),
         "elapsed_ms": round((time.perf_counter() - t0) * 1000, 1),
-        **people.audit_signature(sig),  # who applied it, signed (or: identity not proven)
+        **people.audit_signature(sig, mark=False),  # who applied it, signed (or: identity not proven)
     }, case_id=plan.case_id, subject=plan.query)
