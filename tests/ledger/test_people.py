@@ -236,3 +236,18 @@ def test_rectification_is_applied_by_a_registered_preparer_and_signed(mini_ws, t
                                 planned_at=plan.planned_at, map_fingerprint=plan.map_fingerprint,
                                 changes=len(plan.changes))
     assert verify(keys["alice"].public_raw, payload, entry.details["signature"]["sig"])
+
+
+def test_demo_people_have_keys_beside_the_workspace_and_are_registered(mini_ws, monkeypatch):
+    import stat
+
+    from privacyops.demo import DEMO_PEOPLE, register_demo_people
+
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "someone")  # left in the shell: not taken as a claim by the generator
+    paths = register_demo_people(mini_ws.root)
+    assert {p.parent for p in paths.values()} == {mini_ws.root.parent / f"{mini_ws.root.name}-people"}
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in paths.values())
+    rows = dict(ledger_rows(mini_ws, "SELECT name, roles FROM people"))
+    assert rows == {name: roles for name, roles in DEMO_PEOPLE.values()}
+    assert register_demo_people(mini_ws.root) == paths  # a second run reuses the keys, registers nobody twice
+    assert len(ledger_rows(mini_ws, "SELECT key_id FROM people")) == 2
