@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import IdentityError
+from ..errors import IdentityError, PrivacyOpsError
 from ..workspace import Workspace
 from ..workspace.person import (
     PersonKey,
@@ -162,6 +162,24 @@ def acting_person(ws: Workspace, *roles: str, action: str, key: PersonKey | None
                             f"user) so the database's grants apply to you")
     remember_proven(key.key_id, person.name)
     return Acting(person, key)
+
+
+def confirm_person(ws: Workspace) -> str | None:
+    """The registered name of the key in place, remembered so `current_actor()` names them (a panel's "acting
+    as"); None when nobody is registered or the key is not (an acting command then refuses, saying why). Never
+    raises: it is for display."""
+    try:
+        key = None if registry_empty(ws) else load_person_key(required=False)
+        if key is None:
+            return None
+        with open_ledger(ws) as con:
+            person = _row(con, key.key_id)
+    except PrivacyOpsError:
+        return None
+    if person is None or not person.active:
+        return None
+    remember_proven(key.key_id, person.name)
+    return person.name
 
 
 def _roles(roles: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -355,5 +373,5 @@ def grants_sql(ws: Workspace) -> str:
 
 
 __all__ = ["ADMIN", "APPROVAL_COLUMNS", "APPROVER", "Acting", "NOT_PROVEN", "PREPARER", "Person", "ROLES",
-           "acting_person", "check_signature", "grants_sql", "people", "register_person", "registry_empty",
+           "acting_person", "check_signature", "confirm_person", "grants_sql", "people", "register_person", "registry_empty",
            "revoke_person", "sign_as", "audit_signature", "signature_payload", "whoami"]

@@ -16,6 +16,7 @@ import ipywidgets as widgets
 
 from ..erasure import ErasurePlan, ErasureResult, approve_plan, execute_plan, plan_erasure, verify_certificate
 from ..errors import PrivacyOpsError
+from ..ledger.people import confirm_person
 from ..lookup import AMBIGUOUS, lookup
 from ..workspace import Workspace, current_actor
 from .case_panel import CasePanel
@@ -149,7 +150,7 @@ class ErasurePanel(CasePanel):
         return result
 
     def _subtitle(self) -> str:
-        return f"workspace {_e(self.ws.root)} · acting as {_e(current_actor())}"
+        return f"workspace {_e(self.ws.root)} · acting as {_e(confirm_person(self.ws) or current_actor())}"
 
     # -- candidates and buttons -----------------------------------------------------------------------------------
     def _offer_candidates(self, text: str) -> None:

@@ -251,3 +251,16 @@ def test_demo_people_have_keys_beside_the_workspace_and_are_registered(mini_ws, 
     assert rows == {name: roles for name, roles in DEMO_PEOPLE.values()}
     assert register_demo_people(mini_ws.root) == paths  # a second run reuses the keys, registers nobody twice
     assert len(ledger_rows(mini_ws, "SELECT key_id FROM people")) == 2
+
+
+def test_confirm_person_names_the_key_in_place_for_display(mini_ws, tmp_path, monkeypatch):
+    from privacyops.ledger.people import confirm_person
+
+    assert confirm_person(mini_ws) is None  # nobody registered
+    keys = register_team(mini_ws, tmp_path / "p", monkeypatch)
+    act_as(monkeypatch, keys["bob"])
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "mallory")
+    assert current_actor() == "mallory"  # not confirmed yet in this process: the unproven name
+    assert confirm_person(mini_ws) == "bob" and current_actor() == "bob"
+    act_as(monkeypatch, make_key(tmp_path / "p", "eve"))  # unregistered: nothing to show, nothing raised
+    assert confirm_person(mini_ws) is None
