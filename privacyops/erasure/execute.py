@@ -46,11 +46,11 @@ from tqdm.auto import tqdm
 
 from ..errors import PrivacyOpsError, SourceError
 from ..ledger import audit, open_ledger, schedule
+from ..ledger.people import APPROVER, PREPARER, acting_person, audit_signature, sign_as
 from ..ledger.schedule import key_json
 from ..map import EMAIL, Dataset
 from ..sources import CHUNK
 from ..workspace import Workspace, current_actor, open_workspace
-from ..ledger.people import APPROVER, PREPARER, acting_person, audit_signature, sign_as
 from .certificate import check_signing_key, issue
 from .decide import Decider
 from .plan import (

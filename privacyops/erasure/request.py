@@ -8,10 +8,10 @@ import datetime as dt
 from typing import Any
 
 from ..ledger import audit, cases, holds, ledger_exists, open_ledger, suppression
+from ..ledger.people import PREPARER, acting_person, audit_signature, sign_as
 from ..ledger.schedule import key_json
 from ..lookup import AMBIGUOUS, FOUND, SubjectRecords, lookup
 from ..map import EMAIL
-from ..ledger.people import PREPARER, acting_person, audit_signature, sign_as
 from ..workspace import Workspace, current_actor
 from ..workspace.keys import keyed_hash, workspace_secret
 from .decide import Decider

@@ -29,7 +29,7 @@ KEY_ENV = "PRIVACYOPS_PERSON_KEY"
 KEY_TYPE = "privacyops.person-key"
 PREFIX = "ed25519:"
 _PROVEN: dict[str, str] = {}  # key id -> registered name, confirmed by the registry in this process
-_LOADED: dict[tuple[str, float], "PersonKey"] = {}  # (path, mtime) -> key: current_actor() reads it often
+_LOADED: dict[tuple[str, float], PersonKey] = {}  # (path, mtime) -> key: current_actor() reads it often
 
 
 def default_key_path() -> Path:

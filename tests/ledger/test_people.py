@@ -191,8 +191,8 @@ def test_postgres_ledger_db_roles_and_grants(mini_ws, tmp_path, monkeypatch, pos
     with pgserver.connect(as_role(analyst_role)) as con:  # the analyst goes around privacyops: the server says no
         for sql in ("UPDATE erasure_plans SET approved_by = 'dpo', status = 'approved'",
                     "UPDATE people SET roles = 'preparer,approver,admin'",
-                    "INSERT INTO people (key_id, name, public_key, roles, registered_by, registered_at) VALUES "
-                    "('x', 'x', 'x', 'admin', 'x', now())",
+                    ("INSERT INTO people (key_id, name, public_key, roles, registered_by, registered_at) VALUES "
+                     "('x', 'x', 'x', 'admin', 'x', now())"),
                     "UPDATE audit_log SET actor = 'someone'"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 con.execute(sql)
