@@ -272,7 +272,7 @@ def _may_execute(ws: Workspace, plan: ErasurePlan) -> bool:
                            f"{plan.case_id or 'ID'})")
     if plan.status == PLANNED and ws.datamap.settings.four_eyes:
         raise ErasureError(f"plan {pid} is not approved: another person approves it first "
-                           f"(privacyops erase approve {pid}, as a different PRIVACYOPS_ACTOR)")
+                           f"(privacyops erase approve {pid}, with their own key; docs/people.md)")
     if plan.map_fingerprint == ws.datamap.fingerprint:
         return False
     retries = [e.details for e in audit.entries(ws, action="erasure.retry") if e.details.get("plan_id") == pid]
