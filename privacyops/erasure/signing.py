@@ -43,7 +43,9 @@ def check_execution(ws, plan: ErasurePlan) -> Acting | None:
         raise IdentityError(f"plan {pid} was prepared without a signature ({NOT_PROVEN} when it was made, or written "
                             f"into the ledger directly); now that people are registered only signed plans run: plan "
                             f"again. Nothing was changed")
-    preparer = check_signature(ws, prepared, PREPARE, (PREPARER,), f"the preparation of plan {pid}", **fields)
+    # due plans and sweeps may be run by approvers too (erasure_due): they sign the preparation
+    prep_roles = (PREPARER,) if needs_approval_signature(plan) else (PREPARER, APPROVER)
+    preparer = check_signature(ws, prepared, PREPARE, prep_roles, f"the preparation of plan {pid}", **fields)
     if preparer.name != plan.prepared_by:
         raise IdentityError(f"the ledger says plan {pid} was prepared by {plan.prepared_by}, but {preparer.name} "
                             f"signed it: the plan row was changed outside privacyops. Nothing was changed")

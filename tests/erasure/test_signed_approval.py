@@ -198,3 +198,29 @@ def test_without_people_it_works_as_before_and_says_not_proven(ews, monkeypatch)
     check = verify_certificate(result.certificate_path)
     assert check.ok and NOT_PROVEN in check.signers
     assert load_plan(ews, plan.plan_id).approved_by == "bob"
+
+
+def test_due_erasures_are_signed_by_whoever_runs_them(ews, team, monkeypatch, later_today):
+    import datetime as dt
+
+    from privacyops.erasure import erase_due
+
+    plan = prepared(ews, monkeypatch, team["alice"])
+    act_as(monkeypatch, team["bob"])
+    approve_plan(ews, plan.plan_id)
+    act_as(monkeypatch, team["alice"])
+    execute_plan(ews, plan.plan_id)
+    act_as(monkeypatch, None)  # a scheduler without a key: refused before anything
+    with pytest.raises(IdentityError, match="no person key"):
+        erase_due(ews, dt.date(2029, 1, 1))
+    act_as(monkeypatch, team["bob"])  # an approver runs the due erasures (no second approval: the origin's)
+    results = erase_due(ews, dt.date(2029, 1, 1))
+    assert len(results) == 1 and results[0].ok
+    ews.close()
+    con = duckdb.connect(str(ews.root / "main.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM shop.orders WHERE oid = 101").fetchone()[0] == 0
+    finally:
+        con.close()
+    check = verify_certificate(results[0].certificate_path, ews)
+    assert check.ok and "prepared by bob" in check.signers and "executed by bob" in check.signers
