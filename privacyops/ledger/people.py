@@ -132,12 +132,16 @@ def _refuse(key_id: str | None, message: str) -> None:
 def acting_person(ws: Workspace, *roles: str, action: str, key: PersonKey | None = None) -> Acting | None:
     """The proven acting person, who must hold one of `roles` to do `action`; None while nobody is registered
     (unproven, as before). Refusals say what is missing and how to fix it."""
-    if registry_empty(ws):
+    if not ledger_exists(ws):
         return None
-    key = key or load_person_key()
-    with open_ledger(ws) as con:
-        person = _row(con, key.key_id)
+    key = key or load_person_key(required=False)
+    with open_ledger(ws) as con:  # one opening: acting commands pay it every time
+        if con.execute("SELECT count(*) FROM people").fetchone()[0] == 0:
+            return None
+        person = _row(con, key.key_id) if key is not None else None
         session_user = con.execute("SELECT session_user").fetchone()[0] if con.kind == "postgres" else None
+    if key is None:
+        key = load_person_key()  # raises: how to make a key
     if person is None:
         _refuse(key.key_id, f"cannot {action}: your key {key.key_id} ({key.path}) is not registered in this "
                             f"workspace; an admin registers it: privacyops person register NAME {key.public_key} "
