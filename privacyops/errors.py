@@ -72,3 +72,10 @@ class CaseError(PrivacyOpsError):
     """A case (data-subject request) is unknown or the requested change is not allowed."""
 
     exit_code = 2
+
+
+class IdentityError(PrivacyOpsError):
+    """Who is acting cannot be proven as needed: no person key, a key not registered or revoked, a missing role,
+    a signature that does not verify, or a person approving their own plan."""
+
+    exit_code = 7

@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     export_cmds,
     holds_cmds,
     lookup_cmds,
+    person_cmds,
     rectify_cmds,
     report_cmds,
     workspace_cmds,

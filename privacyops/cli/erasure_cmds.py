@@ -117,7 +117,7 @@ def erase_list(workspace: Path | None, status: str | None, as_json: bool) -> Non
 @click.option("--note", default=None, help="A note kept with the approval.")
 @click.option("--json", "as_json", is_flag=True)
 def erase_approve(plan_id: str, workspace: Path | None, note: str | None, as_json: bool) -> None:
-    """Approve a plan (four-eyes: not its preparer; set PRIVACYOPS_ACTOR)."""
+    """Approve a plan (four-eyes: not its preparer), as the person of $PRIVACYOPS_PERSON_KEY (docs/people.md)."""
     from ..erasure import approve_plan
 
     plan = approve_plan(open_workspace(workspace), plan_id, note)
@@ -285,7 +285,8 @@ def certificate_group() -> None:
 @_ws_option
 @click.option("--json", "as_json", is_flag=True)
 def certificate_verify(file: Path, workspace: Path | None, as_json: bool) -> None:
-    """Check a certificate's signature (and whether this workspace's key made it). Exit 1 when invalid."""
+    """Check a certificate offline: the workspace's signature (and whether this workspace's key made it) and the
+    signatures of the people who prepared, approved and executed it. Exit 1 when invalid."""
     from ..erasure import verify_certificate
     from ..errors import WorkspaceError
 

@@ -21,10 +21,11 @@ from .app import _emit_json, _ws_option, main
                    "consent log in CSV (the DSN is kept in WORKSPACE/keys/billing.dsn, not in the map).")
 @click.option("--no-index", is_flag=True, help="Skip creating the lookup indexes.")
 @click.option("--run-notebooks", is_flag=True, help="Then run every notebook headless on the demo.")
+@click.option("--no-people", is_flag=True, help="Do not register the demo's two people (identities stay unproven).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where notebook outputs go (default: WORKSPACE/outputs).")
 def demo(workspace: Path | None, subjects: int, seed: int, postgres_dsn: str | None, no_index: bool,
-         run_notebooks: bool, out: Path | None) -> None:
+         run_notebooks: bool, no_people: bool, out: Path | None) -> None:
     """Build the demo company (Baltic Software Factory) in the workspace."""
     from ..demo import generate_demo
 
@@ -45,8 +46,30 @@ def demo(workspace: Path | None, subjects: int, seed: int, postgres_dsn: str | N
     total = sum(summary.rows.values())
     click.echo(f"Demo company built in {Path(ws_path).resolve()}: {summary.subjects:,} subjects, "
                f"{total:,} rows in {len(summary.rows)} datasets ({summary.seconds:.1f} s).")
+    keys = {} if no_people else _demo_people(Path(ws_path))
     if run_notebooks:
+        import os
+
+        from ..workspace.person import KEY_ENV
+
+        if keys and not os.environ.get(KEY_ENV):  # the scheduled run acts as the analyst: it plans, never approves
+            os.environ[KEY_ENV] = str(keys["analyst"])
+            os.environ.pop("PRIVACYOPS_ACTOR", None)  # the key says who acts
         _run_notebooks(Path(ws_path), out)
+
+
+def _demo_people(ws_path: Path) -> dict[str, Path]:
+    """Register the demo's analyst and DPO (keys beside the workspace) and say how each acts."""
+    from ..demo import DEMO_PEOPLE, register_demo_people
+
+    keys = register_demo_people(ws_path)
+    click.echo(f"People registered (keys outside the workspace, in {keys['dpo'].parent}):")
+    for handle, path in keys.items():
+        name, roles = DEMO_PEOPLE[handle]
+        click.echo(f"  {name:<20} {roles:<16} export PRIVACYOPS_PERSON_KEY={path}")
+    click.echo("The analyst prepares erasure plans, the DPO approves them (and registers people); unset "
+               "PRIVACYOPS_ACTOR: the key says who acts.")
+    return keys
 
 
 def _run_notebooks(ws_path: Path, out: Path | None) -> None:
@@ -103,6 +126,7 @@ def check(workspace: Path | None, as_json: bool, no_live: bool) -> None:
         _emit_json({"ok": False, "problems": [str(p) for p in exc.problems], "warnings": []})
         sys.exit(exc.exit_code)
     report = CheckReport() if no_live else check_workspace(ws)
+    _identity_warning(ws, report.warnings)
     if as_json:
         _emit_json(report.to_dict())
     else:
@@ -118,6 +142,16 @@ def check(workspace: Path | None, as_json: bool, no_live: bool) -> None:
             click.secho(f"problem: {p}", fg="red")
         click.echo("OK" if report.ok else f"{len(report.problems)} problem(s) between the map and the data.")
     sys.exit(0 if report.ok else 2)
+
+
+def _identity_warning(ws, warnings: list[str]) -> None:
+    """Four-eyes without registered people is a convention: say so."""
+    from ..ledger.people import NOT_PROVEN, registry_empty
+
+    if registry_empty(ws):
+        warnings.append(f"{NOT_PROVEN}: anyone can set PRIVACYOPS_ACTOR, so four-eyes approval is a convention, not "
+                        f"a control — register people: privacyops person init, privacyops person register (see "
+                        f"docs/people.md)")
 
 
 @main.group("import")

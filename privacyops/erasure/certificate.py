@@ -10,7 +10,9 @@ inside, so anyone can check that the content was not changed since signing (`ver
 `privacyops certificate verify FILE`); that it was this workspace that signed is shown by the key id matching the
 workspace's `keys/signing.pub`. Content: the case, the plan (id, hash, who prepared and approved it), the map's
 fingerprint, counts per dataset and action, what remains (per dataset, rule and date: counts, never data), what
-was not erased and why, the verification result and the per-source commits. No personal data: the subject appears
+was not erased and why, the verification result and the per-source commits, and who prepared, approved and
+executed it: `identity` and `signatures` (each person's name, key id, public key and Ed25519 signature over the plan
+id and hash; erasure_signing), checked offline by `verify_certificate` too. No personal data: the subject appears
 as a keyed hash.
 """
 
@@ -38,6 +40,7 @@ from ..workspace.keys import (
 )
 from .plan import BLOCKED, RETAIN
 from .result import ErasureResult
+from .signing import certificate_block, check_certificate_signers
 from .verify import not_compared
 
 CERT_TYPE = "privacyops.erasure-certificate"
@@ -111,6 +114,7 @@ def build(ws: Workspace, result: ErasureResult) -> dict[str, Any]:
         "sources": [s.to_dict() for s in result.sources],
         "verification": result.verification.to_dict(),
         "status": plan.status,
+        **certificate_block(plan),  # who prepared, approved, executed: signatures with the signers' public keys
     })
 
 
@@ -158,6 +162,7 @@ class CertificateCheck:
     workspace_key: bool | None = None  # the signing key is the given workspace's (None: no workspace given)
     plan_id: str | None = None
     case_id: str | None = None
+    signers: str | None = None  # "approved by X (key ..), prepared by Y (key ..) (different people: yes)"
 
     def __str__(self) -> str:
         if not self.ok:
@@ -165,11 +170,11 @@ class CertificateCheck:
         who = ("signed by this workspace's key" if self.workspace_key else
                "signed by a key that is NOT this workspace's" if self.workspace_key is False else
                f"signed by key {self.key_id}")
-        return f"certificate valid: plan {self.plan_id}, case {self.case_id}; {who}"
+        return f"certificate valid: plan {self.plan_id}, case {self.case_id}; {who}; {self.signers}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "reason": self.reason, "key_id": self.key_id, "workspace_key": self.workspace_key,
-                "plan_id": self.plan_id, "case_id": self.case_id}
+                "plan_id": self.plan_id, "case_id": self.case_id, "signers": self.signers}
 
 
 def verify_certificate(source: str | Path | dict[str, Any], ws: Workspace | None = None) -> CertificateCheck:
@@ -203,6 +208,9 @@ def verify_certificate(source: str | Path | dict[str, Any], ws: Workspace | None
     except (KeyError, ValueError, TypeError):
         return CertificateCheck(False, "the signature block is damaged (public key or value unreadable)")
     kid = key_id(raw)
+    people_problems, signers = check_certificate_signers(content)  # first: they say which part was changed
+    if people_problems:
+        return CertificateCheck(False, "; ".join(people_problems), kid, signers=signers)
     if sig.get("key_id") != kid:
         return CertificateCheck(False, "the key id does not belong to the embedded public key", kid)
     try:
@@ -215,7 +223,7 @@ def verify_certificate(source: str | Path | dict[str, Any], ws: Workspace | None
     if ws is not None:
         ws_kid = workspace_public_key_id(ws.keys_dir)
         mine = ws_kid == kid if ws_kid else False
-    return CertificateCheck(True, "signature valid", kid, mine, plan.get("plan_id"), content.get("case_id"))
+    return CertificateCheck(True, "signature valid", kid, mine, plan.get("plan_id"), content.get("case_id"), signers)
 
 
 __all__ = ["CertificateCheck", "CertificateError", "check_signing_key", "verify_certificate", "build", "sign", "issue"]

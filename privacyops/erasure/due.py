@@ -30,6 +30,7 @@ from ..ledger import audit, cases, holds, open_ledger, schedule
 from ..ledger.schedule import key_json
 from ..lookup import AMBIGUOUS, FOUND, lookup
 from ..map import NAME, Dataset
+from ..ledger.people import APPROVER, PREPARER, acting_person, audit_signature, sign_as
 from ..workspace import Workspace, current_actor
 from .decide import B_WHILE_EMPTY, Decider
 from .execute import execute_plan
@@ -80,6 +81,7 @@ def plan_due(ws: Workspace, as_of: dt.date | str | None = None) -> list[ErasureP
     for e in entries:
         by_plan.setdefault(e.plan_id, []).append(e)
     plans = []
+    acting = acting_person(ws, PREPARER, APPROVER, action="run due erasures") if by_plan else None
     actor = current_actor()
     for plan_id, group in by_plan.items():
         origin = load_plan(ws, plan_id)
@@ -141,8 +143,11 @@ def plan_due(ws: Workspace, as_of: dt.date | str | None = None) -> list[ErasureP
                            approval_note=f"scheduled erasure decided and approved with plan {origin.plan_id} "
                                          f"(approved by {origin.approved_by}); no second approval needed")
         plan.plan_hash = plan.compute_hash()
+        plan.signatures["prepared"] = sign_as(acting, actor, "erasure.prepare", plan_id=plan.plan_id,
+                                              plan_hash=plan.plan_hash)
         save_plan(ws, plan)
-        audit.record(ws, "erasure.plan", {**_audit_summary(plan), "origin": origin.plan_id}, case_id=plan.case_id)
+        audit.record(ws, "erasure.plan", {**_audit_summary(plan), "origin": origin.plan_id,
+                                          **audit_signature(plan.signatures["prepared"])}, case_id=plan.case_id)
         plans.append(plan)
     return plans
 
@@ -202,6 +207,7 @@ def plan_retention(ws: Workspace, as_of: dt.date | str | None = None, *, dataset
     if save:  # a saved sweep is approved by the map's rules and executed: never ahead of the calendar
         refuse_future(as_of, "the retention sweep")
     dm = ws.datamap
+    acting = acting_person(ws, PREPARER, APPROVER, action="run the retention sweep") if save else None
     actor = current_actor()
     _check_preparer(ws, actor)
     if case_id:
@@ -298,9 +304,12 @@ def plan_retention(ws: Workspace, as_of: dt.date | str | None = None, *, dataset
                        notes=[note], status=APPROVED, prepared_by=actor, prepared_at=now_ts,
                        approved_by=RULES_APPROVER, approved_at=now_ts, approval_note=note)
     plan.plan_hash = plan.compute_hash()
+    plan.signatures["prepared"] = sign_as(acting, actor, "erasure.prepare", plan_id=plan.plan_id,
+                                          plan_hash=plan.plan_hash)
     if save:
         save_plan(ws, plan)
-        audit.record(ws, "erasure.plan", _audit_summary(plan), case_id=case_id)
+        audit.record(ws, "erasure.plan", {**_audit_summary(plan), **audit_signature(plan.signatures["prepared"])},
+                     case_id=case_id)
     return plan
 
 
@@ -349,6 +358,7 @@ def plan_batch(ws: Workspace, path: str | Path, case_id: str, *, as_of: dt.date 
 
     as_of = _as_date(as_of)
     _check_case(ws, case_id)
+    acting = acting_person(ws, PREPARER, action="prepare an erasure plan")
     actor = current_actor()
     _check_preparer(ws, actor)
     items = read_subjects(path)
@@ -398,8 +408,11 @@ def plan_batch(ws: Workspace, path: str | Path, case_id: str, *, as_of: dt.date 
                        prepared_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
     plan.suppression = _suppression(ws, subjects, suppress, emails_by)
     plan.plan_hash = plan.compute_hash()
+    plan.signatures["prepared"] = sign_as(acting, actor, "erasure.prepare", plan_id=plan.plan_id,
+                                          plan_hash=plan.plan_hash)
     save_plan(ws, plan)
-    audit.record(ws, "erasure.plan", _audit_summary(plan), case_id=case_id)
+    audit.record(ws, "erasure.plan", {**_audit_summary(plan), **audit_signature(plan.signatures["prepared"])},
+                 case_id=case_id)
     return plan
 
 

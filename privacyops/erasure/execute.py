@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 
 from ..errors import PrivacyOpsError, SourceError
 from ..ledger import audit, open_ledger, schedule
+from ..ledger.people import APPROVER, PREPARER, acting_person, audit_signature, sign_as
 from ..ledger.schedule import key_json
 from ..map import EMAIL, Dataset
 from ..sources import CHUNK
@@ -82,6 +83,7 @@ from .plan import (
 )
 from .result import CERTIFY, CHECK, FINISH, VERIFY, WRITE, ErasureResult, SourceResult, describe_failure
 from .settle import settle
+from .signing import APPROVE, EXECUTE, check_execution
 from .verify import _check_source, _new_by_lookup, _orphans_by_email, verify_plan
 
 PAUSE_ENV = "PRIVACYOPS_TEST_PAUSE_BETWEEN_SOURCES"  # test hook: seconds to sleep after each committed source
@@ -231,6 +233,7 @@ def retry_plan(ws: Workspace, plan_id: str, *, progress: bool = False) -> Erasur
     says rows that stay still need rows the plan deletes: then the plan is refused, plan again), and the sources not
     yet committed are erased, verified and certified."""
     plan = load_plan(ws, plan_id)
+    acting_person(ws, PREPARER, APPROVER, action=f"retry erasure plan {plan_id}")  # before the retry is audited
     if plan.status != FAILED:
         what = {EXECUTING: "an interrupted run resumes with privacyops erase execute", APPROVED: "execute it",
                 PLANNED: "approve it, then execute it"}.get(plan.status, "nothing to retry")
@@ -269,7 +272,7 @@ def _may_execute(ws: Workspace, plan: ErasurePlan) -> bool:
                            f"{plan.case_id or 'ID'})")
     if plan.status == PLANNED and ws.datamap.settings.four_eyes:
         raise ErasureError(f"plan {pid} is not approved: another person approves it first "
-                           f"(privacyops erase approve {pid}, as a different PRIVACYOPS_ACTOR)")
+                           f"(privacyops erase approve {pid}, with their own key; docs/people.md)")
     if plan.map_fingerprint == ws.datamap.fingerprint:
         return False
     retries = [e.details for e in audit.entries(ws, action="erasure.retry") if e.details.get("plan_id") == pid]
@@ -284,13 +287,17 @@ def _run(ws: Workspace, plan: ErasurePlan, *, progress: bool, map_changed: bool 
     for a re-run to complete."""
     t0 = time.perf_counter()
     check_signing_key(ws)  # a certificate that could not be signed at the end stops the erasure before it starts
-    actor = current_actor()
+    acting = check_execution(ws, plan)  # who runs it, and the plan's signatures, before anything changes
+    actor, signed = current_actor(), {"plan_id": plan.plan_id, "plan_hash": plan.plan_hash}
     if plan.status == PLANNED:  # four-eyes is off (`_may_execute`)
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         set_status(ws, plan.plan_id, APPROVED, approved_by=actor, approved_at=now,
-                   approval_note="four-eyes is off (settings.four_eyes: false): executed without a second approval")
+                   approval_note="four-eyes is off (settings.four_eyes: false): executed without a second approval",
+                   approved_sig=json.dumps(sign_as(acting, actor, APPROVE, **signed), sort_keys=True))
         plan = load_plan(ws, plan.plan_id)
-    set_status(ws, plan.plan_id, EXECUTING, executed_by=actor)
+    plan.signatures["executed"] = sign_as(acting, actor, EXECUTE, **signed)
+    set_status(ws, plan.plan_id, EXECUTING, executed_by=actor,
+               executed_sig=json.dumps(plan.signatures["executed"], sort_keys=True))
     committed = committed_sources(ws, plan.plan_id)
     order = source_order(ws.datamap, {pr.source for pr in plan.rows if pr.action != BLOCKED})
     pending = [s for s in order if s not in committed]
@@ -436,7 +443,8 @@ def _complete(ws: Workspace, plan: ErasurePlan, results: list[SourceResult], ide
         "problems": len(verification.problems), "remaining": verification.remaining,
         "sources": [s.source for s in results], "scheduled": scheduled, "restricted": restricted,
         "suppression_added": suppressed, "certificate_sha256": cert_hash,
-        "elapsed_ms": round(result.elapsed_ms, 1)}, case_id=plan.case_id)
+        "elapsed_ms": round(result.elapsed_ms, 1), **audit_signature(plan.signatures.get("executed"))},
+        case_id=plan.case_id)
     return result
 
 

@@ -23,11 +23,13 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from ..errors import PrivacyOpsError
+from ..errors import IdentityError, PrivacyOpsError
 from ..ledger import audit, ledger_exists, open_ledger
+from ..ledger.people import APPROVER, NOT_PROVEN, PREPARER, acting_person, audit_signature, sign_as
 from ..ledger.schedule import key_json
 from ..map import DataMap, Dataset
 from ..values import format_key, json_safe
+from .order import dataset_order, source_order
 from ..workspace import Workspace, current_actor
 
 DELETE, MASK, RETAIN, BLOCKED = "delete", "mask", "retain", "blocked"
@@ -204,6 +206,7 @@ class ErasurePlan:
     certificate: str | None = None
     plan_hash: str = ""
     failure: str | None = None  # a failed plan: what went wrong and what to do (from the audit log; not hashed)
+    signatures: dict[str, dict[str, Any]] = field(default_factory=dict)  # prepared/approved/executed: erasure_signing
 
     # -- views ------------------------------------------------------------------------------------------------
     preview = property(lambda self: _is_preview(self), doc="As of a later day than today: looked at, never run.")
@@ -297,7 +300,7 @@ class ErasurePlan:
                 "prepared_by": self.prepared_by, "prepared_at": iso(self.prepared_at),
                 "approved_by": self.approved_by, "approved_at": iso(self.approved_at),
                 "approval_note": self.approval_note, "executed_by": self.executed_by,
-                "executed_at": iso(self.executed_at), "certificate": self.certificate}
+                "executed_at": iso(self.executed_at), "certificate": self.certificate, "signatures": self.signatures}
 
     def render(self) -> str:
         """The plan as text (CLI)."""
@@ -375,51 +378,6 @@ def row_key(ds: Dataset, row: dict[str, Any]) -> tuple:
 # Orders, ids, dates.
 
 
-def dataset_order(dm: DataMap) -> list[str]:
-    """Datasets with the datasets that reference them first (children before parents): the order deletes respect
-    references in. Cycles (shared references between peers) are broken where they are found."""
-    state: dict[str, int] = {}
-    out: list[str] = []
-    referrers: dict[str, list[str]] = {n: [] for n in dm.datasets}
-    for d in dm.datasets.values():
-        for ref in d.references:
-            if ref.to_dataset in referrers and ref.to_dataset != d.name:
-                referrers[ref.to_dataset].append(d.name)
-
-    def visit(name: str) -> None:
-        state[name] = 1
-        for child in referrers[name]:
-            if not state.get(child):
-                visit(child)
-        state[name] = 2
-        out.append(name)
-
-    for name in dm.datasets:
-        if not state.get(name):
-            visit(name)
-    # `out` lists a dataset after everything referencing it: that is children first.
-    return out
-
-
-def source_order(dm: DataMap, sources: Iterable[str]) -> list[str]:
-    """Sources holding children before the sources of their parents (analytics files before the accounts they
-    belong to), so that an interrupted run never leaves children whose parents are already gone; cycles broken
-    by name."""
-    wanted = sorted(set(sources))
-    parents: dict[str, set[str]] = {s: set() for s in wanted}
-    for d in dm.datasets.values():
-        for ref in d.references:
-            p = dm.datasets[ref.to_dataset].source
-            if d.source in parents and p in parents and p != d.source:
-                parents[d.source].add(p)
-    out: list[str] = []
-    while len(out) < len(wanted):
-        # next: a source that is no parent of a source still to come (its children's sources went first)
-        ready = [s for s in wanted if s not in out and not any(s in parents[c] for c in wanted if c not in out)]
-        out.append(ready[0] if ready else next(s for s in wanted if s not in out))
-    return out
-
-
 def _new_plan_id(kind: str) -> str:
     return {"request": "ERP", "due": "ERD", "batch": "ERB", "retention": "ERR"}[kind] + "-" + uuid.uuid4().hex[:10].upper()
 
@@ -452,6 +410,7 @@ def _audit_summary(plan: ErasurePlan) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------------------
 # The ledger: storing, loading, approving.
 
+_SCOLS = "prepared_sig, approved_sig, executed_sig"  # JSON signatures (a later migration: not in _PCOLS)
 _PCOLS = ("plan_id, kind, case_id, subject_hash, status, as_of, plan_hash, map_fingerprint, prepared_by, prepared_at, "
           "approved_by, approved_at, approval_note, executed_by, executed_at, certificate, body")
 
@@ -463,11 +422,17 @@ def save_plan(ws: Workspace, plan: ErasurePlan) -> None:
         plan.status = PREVIEW
     first = plan.subjects[0].get("ref_hash") if len(plan.subjects) == 1 else None
     with open_ledger(ws) as con:
-        con.execute(f"INSERT INTO erasure_plans ({_PCOLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        con.execute(f"INSERT INTO erasure_plans ({_PCOLS}, {_SCOLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    f"?, ?, ?, ?, ?, ?, ?)",
                     [plan.plan_id, plan.kind, plan.case_id, first, plan.status, plan.as_of, plan.plan_hash,
                      plan.map_fingerprint, plan.prepared_by, plan.prepared_at, plan.approved_by, plan.approved_at,
                      plan.approval_note, plan.executed_by, plan.executed_at, plan.certificate,
-                     _canonical(plan.body())])
+                     _canonical(plan.body()), *_sig_values(plan)])
+
+
+def _sig_values(plan: ErasurePlan) -> list[str | None]:
+    return [json.dumps(plan.signatures[k], sort_keys=True) if plan.signatures.get(k) else None
+            for k in ("prepared", "approved", "executed")]
 
 
 def load_plan(ws: Workspace, plan_id: str) -> ErasurePlan:
@@ -492,6 +457,9 @@ def load_plan(ws: Workspace, plan_id: str) -> ErasurePlan:
                        executed_at=executed_at, certificate=certificate, plan_hash=plan_hash)
     if status == FAILED:
         plan.failure = last_failure(ws, pid)
+    with open_ledger(ws) as con:
+        sigs = con.execute(f"SELECT {_SCOLS} FROM erasure_plans WHERE plan_id = ?", [plan_id]).fetchone()
+    plan.signatures = {k: json.loads(v) for k, v in zip(("prepared", "approved", "executed"), sigs) if v}
     if plan.compute_hash() != plan_hash:
         raise ErasureError(f"plan {plan_id} in the ledger does not match its recorded hash: it was altered after "
                            f"planning; it will not be approved or executed (plan again)")
@@ -529,24 +497,33 @@ def approve_plan(ws: Workspace, plan_id: str, note: str | None = None) -> Erasur
     """Approve a plan as the current actor: never the preparer while four-eyes is on; an approver when the map
     names approvers."""
     plan = load_plan(ws, plan_id)
+    acting = acting_person(ws, APPROVER, action=f"approve erasure plan {plan_id}")
     actor = current_actor()
     if plan.preview:
         raise ErasureError(preview_message(plan_id, plan.as_of))
     if plan.status != PLANNED:
         raise ErasureError(f"plan {plan_id} is {plan.status}; only a planned plan can be approved")
+    own = plan.signatures.get("prepared") or {}
+    if acting is not None and (own.get("key_id") == acting.key.key_id or plan.prepared_by == acting.name):
+        raise IdentityError(f"{acting.name} prepared plan {plan_id} (signed with key {own.get('key_id') or '-'}) "
+                            f"and cannot also approve it: another registered approver approves it with their own key")
     if plan.map_fingerprint != ws.datamap.fingerprint:
         raise StalePlanError(f"the data map changed since plan {plan_id} was made; plan again")
     settings, roles = ws.datamap.settings, ws.datamap.roles
     if settings.four_eyes and actor == plan.prepared_by:
-        raise ErasureError(f"{actor} prepared plan {plan_id} and cannot also approve it (four-eyes): another "
-                           f"person approves it (PRIVACYOPS_ACTOR)")
+        raise (IdentityError if acting else ErasureError)(
+            f"{actor} prepared plan {plan_id} and cannot also approve it (four-eyes): another person approves it"
+            + ("" if acting else f" ({NOT_PROVEN}: PRIVACYOPS_ACTOR)"))
     if roles.approvers and actor not in roles.approvers:
         raise ErasureError(f"{actor} may not approve erasure plans; roles.approvers in the map: "
                            f"{', '.join(roles.approvers)}")
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    set_status(ws, plan_id, APPROVED, approved_by=actor, approved_at=now, approval_note=note)
+    sig = sign_as(acting, actor, "erasure.approve", plan_id=plan_id, plan_hash=plan.plan_hash)
+    set_status(ws, plan_id, APPROVED, approved_by=actor, approved_at=now, approval_note=note,
+               approved_sig=json.dumps(sig, sort_keys=True))
     audit.record(ws, "erasure.approve", {"plan_id": plan_id, "plan_hash": plan.plan_hash[:16],
-                                         "prepared_by": plan.prepared_by}, case_id=plan.case_id)
+                                         "prepared_by": plan.prepared_by, **audit_signature(sig)},
+                 case_id=plan.case_id)
     return load_plan(ws, plan_id)
 
 
@@ -564,6 +541,7 @@ def cancel_plan(ws: Workspace, plan_id: str, reason: str) -> tuple[ErasurePlan, 
     execution already committed: they stay as they are (the audit entry names them); a new plan covers the rest.
     An execution still running stops before its next source."""
     plan = load_plan(ws, plan_id)
+    acting = acting_person(ws, PREPARER, APPROVER, action=f"cancel erasure plan {plan_id}")
     reason = (reason or "").strip()
     if not reason:
         raise ErasureError(f"say why plan {plan_id} is cancelled: privacyops erase cancel {plan_id} --reason TEXT")
@@ -574,8 +552,10 @@ def cancel_plan(ws: Workspace, plan_id: str, reason: str) -> tuple[ErasurePlan, 
         raise ErasureError(f"plan {plan_id} is already cancelled")
     committed = sorted(committed_sources(ws, plan_id))
     set_status(ws, plan_id, CANCELLED)
+    sig = sign_as(acting, "", "erasure.cancel", plan_id=plan_id, plan_hash=plan.plan_hash)
     audit.record(ws, "erasure.cancel", {"plan_id": plan_id, "reason": reason, "was": plan.status,
-                                        "committed_sources": committed}, case_id=plan.case_id)
+                                        "committed_sources": committed, **audit_signature(sig, mark=False)},
+                 case_id=plan.case_id)
     plan.status = CANCELLED
     return plan, committed
 

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from ..ledger import audit, cases, holds, ledger_exists, open_ledger, suppression
+from ..ledger.people import PREPARER, acting_person, audit_signature, sign_as
 from ..ledger.schedule import key_json
 from ..lookup import AMBIGUOUS, FOUND, SubjectRecords, lookup
 from ..map import EMAIL
@@ -205,6 +206,7 @@ def plan_erasure(ws: Workspace, case_id: str, identifier: str | None = None, *, 
     (status `planned`) unless `save=False`; nothing in the sources changes."""
     as_of = _as_date(as_of)
     _check_case(ws, case_id)
+    acting = acting_person(ws, PREPARER, action="prepare an erasure plan") if save else None
     actor = current_actor()
     _check_preparer(ws, actor)
     records = _find(ws, identifier, pick, case_id)
@@ -219,9 +221,12 @@ def plan_erasure(ws: Workspace, case_id: str, identifier: str | None = None, *, 
                        prepared_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
     plan.suppression = _suppression(ws, [entry], suppress, [emails])
     plan.plan_hash = plan.compute_hash()
+    plan.signatures["prepared"] = sign_as(acting, actor, "erasure.prepare", plan_id=plan.plan_id,
+                                          plan_hash=plan.plan_hash)
     if save:
         save_plan(ws, plan)
-        audit.record(ws, "erasure.plan", _audit_summary(plan), case_id=case_id, subject=identifier or pick)
+        audit.record(ws, "erasure.plan", {**_audit_summary(plan), **audit_signature(plan.signatures["prepared"])},
+                     case_id=case_id, subject=identifier or pick)
     return plan
 
 

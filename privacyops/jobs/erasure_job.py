@@ -1,29 +1,27 @@
-"""Notebook 03: plan an erasure — the panel, or headless: a case (opened when none is given), the plan (plan.json),
-and, when asked, the approval, execution, verification and certificate."""
+"""Notebook 03: plan an erasure — the panel, or headless: a case (opened when none is given) and the plan (plan.json),
+which awaits a person's approval; or the execution, verification and certificate of a plan a person approved."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from ..erasure import (
+    PLANNED,
     ErasureError,
     ErasurePlan,
     ErasureResult,
-    approve_plan,
     execute_plan,
+    load_plan,
     plan_erasure,
     verify_certificate,
 )
 from ..ledger import open_case
 from ..map import DataMap
 from ..ui import ErasurePanel
-from ..workspace import current_actor, open_workspace
+from ..workspace import open_workspace
 from .notebook import NotebookJob, output_folder, write_json
 
 
@@ -45,24 +43,15 @@ class ErasureJob(NotebookJob):
         return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def acting_as(name: str) -> Iterator[None]:
-    """PRIVACYOPS_ACTOR for the block only (the engine approves as the current actor)."""
-    before = os.environ.get("PRIVACYOPS_ACTOR")
-    os.environ["PRIVACYOPS_ACTOR"] = name
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("PRIVACYOPS_ACTOR", None)
-        else:
-            os.environ["PRIVACYOPS_ACTOR"] = before
-
-
-def _execute(ws, plan: ErasurePlan, approved_by: str, out: Path) -> ErasureResult:
-    with acting_as(approved_by):  # the approval only; the preparer stays the current actor
-        plan = approve_plan(ws, plan.plan_id)
-    result = execute_plan(ws, plan.plan_id)
+def _execute(ws, plan_id: str, out: Path) -> ErasureResult:
+    """Execute a plan a person approved beforehand (a headless run never approves: it has nobody to prove)."""
+    plan = load_plan(ws, plan_id)
+    if plan.status == PLANNED and ws.datamap.settings.four_eyes:
+        raise ErasureError(f"plan {plan_id} is not approved: a headless run executes only a plan another person "
+                           f"approved beforehand — they approve it (privacyops erase approve {plan_id}, or the panel, "
+                           f"with their own key), then run again with plan_id; nothing was changed")
+    print(plan.render())
+    result = execute_plan(ws, plan_id)
     print(result.render())
     write_json(out / "result.json", result.to_dict())
     check = verify_certificate(result.certificate_path, ws)
@@ -70,31 +59,31 @@ def _execute(ws, plan: ErasurePlan, approved_by: str, out: Path) -> ErasureResul
     shutil.copy2(result.certificate_path, out / result.certificate_path.name)
     print(f"wrote {out / 'result.json'} and {out / result.certificate_path.name}")
     if not result.ok or not check.ok:
-        raise ErasureError(f"erasure {plan.plan_id} " + ("could not be verified: " + "; ".join(
+        raise ErasureError(f"erasure {plan_id} " + ("could not be verified: " + "; ".join(
             result.verification.problems[:5]) if not result.ok else f"certificate: {check}"))
     return result
 
 
 def erasure(workspace: str | Path | None, subject: str | None, *, case_id: str | None = None,
-            as_of: dt.date | str | None = None, execute: bool = False, approved_by: str | None = None,
-            interactive: bool = True, output_dir: str | Path = "outputs/03_erasure") -> ErasureJob:
-    """Notebook 03's job. Headless: plans (plan.json); with `execute=True` another person (`approved_by`) approves
-    and the plan is executed, verified and certified. Raises when it cannot plan or the erasure fails."""
+            as_of: dt.date | str | None = None, plan_id: str | None = None, interactive: bool = True,
+            output_dir: str | Path = "outputs/03_erasure") -> ErasureJob:
+    """Notebook 03's job. Headless without `plan_id`: plans (plan.json) and changes nothing — the plan awaits
+    another person's approval. Headless with `plan_id`: executes that plan, which a person approved beforehand
+    (an unapproved plan is refused), verifies and certifies it. Raises when it cannot plan or the erasure fails."""
     ws = open_workspace(workspace)
     if interactive:
         panel = ErasurePanel(ws, subject=subject, case_id=case_id, as_of=as_of)
         return ErasureJob(ws.datamap, panel.plan, panel=panel)
-    if execute and not approved_by:  # checked before anything is written
-        raise ErasureError("execute=True needs approved_by: another person than the preparer "
-                           f"({current_actor()}) approves the plan before it runs (four-eyes)")
+    out = output_folder(output_dir)
+    if plan_id:
+        result = _execute(ws, plan_id, out)
+        return ErasureJob(ws.datamap, result.plan, result)
     if case_id is None:  # a scheduled run on the demo: a new request, received today
         case_id = open_case(ws, "erasure", dt.date.today(), channel="notebook 03 (headless)", subject=subject).case_id
     plan = plan_erasure(ws, case_id, subject, as_of=as_of)
-    out = output_folder(output_dir)
     write_json(out / "plan.json", plan.to_dict())
     print(plan.render())
     print(f"wrote {out / 'plan.json'}")
-    if not execute:
-        print("Plan only (execute=False): nothing was erased.")
-        return ErasureJob(ws.datamap, plan)
-    return ErasureJob(ws.datamap, plan, _execute(ws, plan, approved_by, out))
+    print(f"Plan only: nothing was erased. Plan {plan.plan_id} awaits approval by another person (privacyops erase "
+          f"approve {plan.plan_id}, with their own key); then run this notebook with plan_id=\"{plan.plan_id}\".")
+    return ErasureJob(ws.datamap, plan)

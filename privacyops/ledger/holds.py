@@ -24,6 +24,7 @@ from typing import Any, Iterable
 from ..errors import PrivacyOpsError
 from ..sources import digits_of
 from ..workspace import Workspace, current_actor
+from . import people
 from ..workspace.keys import keyed_hash, workspace_secret
 from . import audit
 from .store import ledger_exists, open_ledger
@@ -152,6 +153,7 @@ def add_hold(ws: Workspace, *, reason: str, owner: str, subject: str | None = No
     if review_d and review_d < since_d:
         raise HoldError(f"the review date {review_d} is before the hold starts ({since_d})")
     hold_id = "HOLD-" + uuid.uuid4().hex[:8].upper()
+    acting = people.acting_person(ws, *people.ROLES, action="place a legal hold")  # any registered role
     actor = current_actor()
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     hashes: set[str] = set()
@@ -172,7 +174,10 @@ def add_hold(ws: Workspace, *, reason: str, owner: str, subject: str | None = No
                 con.execute("INSERT INTO legal_hold_keys VALUES (?, ?)", [hold_id, h])
     audit.record(ws, "hold.add", {"hold_id": hold_id, "scope": SUBJECT if subject else DATASET, "dataset": dataset,
                                   "since": since_d.isoformat(), "review_on": review_d.isoformat() if review_d
-                                  else None, "keys": len(hashes), "looked_up": forms is not None},
+                                  else None, "keys": len(hashes), "looked_up": forms is not None,
+                                  **people.audit_signature(people.sign_as(acting, actor, "hold.add", hold_id=hold_id,
+                                                                          scope=SUBJECT if subject else DATASET,
+                                                                          dataset=dataset), mark=False)},
                  case_id=case_id, subject=subject)
     return get_hold(ws, hold_id)
 
@@ -189,13 +194,17 @@ def get_hold(ws: Workspace, hold_id: str) -> Hold:
 
 def release_hold(ws: Workspace, hold_id: str, note: str | None = None) -> Hold:
     hold = get_hold(ws, hold_id)
+    # Releasing lets erasure reach what the hold kept: an approver's (or admin's) decision, signed.
+    acting = people.acting_person(ws, people.APPROVER, people.ADMIN, action=f"release hold {hold_id}")
     if not hold.active:
         raise HoldError(f"hold {hold_id} was already released on {hold.released_at:%Y-%m-%d} by {hold.released_by}")
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     with open_ledger(ws) as con:
         con.execute("UPDATE legal_holds SET released_at = ?, released_by = ?, release_note = ? WHERE hold_id = ?",
                     [now, current_actor(), note, hold_id])
-    audit.record(ws, "hold.release", {"hold_id": hold_id, "scope": hold.scope, "dataset": hold.dataset})
+    audit.record(ws, "hold.release", {"hold_id": hold_id, "scope": hold.scope, "dataset": hold.dataset,
+                                      **people.audit_signature(people.sign_as(acting, current_actor(), "hold.release",
+                                                                              hold_id=hold_id), mark=False)})
     return get_hold(ws, hold_id)
 
 

@@ -153,11 +153,26 @@ SCHEMA = [
         recorded_by VARCHAR NOT NULL,
         recorded_at TIMESTAMP NOT NULL,
         case_id VARCHAR)""",
+    # The people registry (privacyops.ledger.people): who may act, proven by their Ed25519 key.
+    """CREATE TABLE IF NOT EXISTS people (
+        key_id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        public_key VARCHAR NOT NULL,
+        roles VARCHAR NOT NULL,
+        db_role VARCHAR,
+        registered_by VARCHAR NOT NULL,
+        registered_at TIMESTAMP NOT NULL,
+        revoked_at TIMESTAMP,
+        revoked_by VARCHAR)""",
 ]
 
 
 MIGRATIONS = [
     "ALTER TABLE cases ADD COLUMN IF NOT EXISTS subject_informed DATE",
+    # Signatures of the preparer, approver and executor of an erasure plan (JSON: person, key_id, sig).
+    "ALTER TABLE erasure_plans ADD COLUMN IF NOT EXISTS prepared_sig VARCHAR",
+    "ALTER TABLE erasure_plans ADD COLUMN IF NOT EXISTS approved_sig VARCHAR",
+    "ALTER TABLE erasure_plans ADD COLUMN IF NOT EXISTS executed_sig VARCHAR",
 ]
 
 
@@ -228,12 +243,30 @@ def _connect(ws: "Workspace", read_only: bool) -> LedgerConnection:
     return LedgerConnection(raw, "duckdb", str(path.resolve()))
 
 
+def _ddl_digest() -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(SCHEMA + MIGRATIONS).encode()).hexdigest()[:16]
+
+
+def _schema_current(con: LedgerConnection) -> bool:
+    """A shared ledger whose tables are already as this version makes them: the DDL is skipped, so roles that may
+    not create or alter tables (analysts under `privacyops person grants`) can open it."""
+    if con.kind != "postgres":
+        return False
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'ddl'").fetchone()
+    except Exception:  # no meta table yet (autocommit: the failed statement leaves nothing open)
+        return False
+    return bool(row) and row[0] == _ddl_digest()
+
+
 @contextmanager
 def open_ledger(ws: "Workspace", read_only: bool = False) -> Iterator[LedgerConnection]:
     """Open the ledger for one operation (creating its tables on first use) and close it afterwards."""
     con = _connect(ws, read_only)
     try:
-        if not read_only and con.key not in _READY:
+        if not read_only and con.key not in _READY and not _schema_current(con):
             with con.transaction(lock=True):  # two processes creating the tables at once must not collide
                 for stmt in SCHEMA:
                     con.execute(stmt)
@@ -241,6 +274,9 @@ def open_ledger(ws: "Workspace", read_only: bool = False) -> Iterator[LedgerConn
                     con.execute(stmt)
                 con.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
                             [str(SCHEMA_VERSION)])
+                con.execute("INSERT INTO meta VALUES ('ddl', ?) ON CONFLICT (key) DO UPDATE SET value = "
+                            "excluded.value", [_ddl_digest()])
+        if not read_only:
             _READY.add(con.key)
         yield con
     finally:

@@ -13,10 +13,10 @@ from contextlib import ExitStack, contextmanager
 from typing import Any, NoReturn
 
 from ..errors import SourceError
-from ..ledger import audit
+from ..ledger import audit, people
 from ..map import FILE_SOURCE_KINDS, Dataset
 from ..values import format_key, json_safe
-from ..workspace import Workspace
+from ..workspace import Workspace, current_actor
 from ..workspace.keys import keyed_hash, workspace_secret
 from .model import PlannedChange, RectificationError, RectificationPlan, RectificationResult
 from .plan import check_case
@@ -62,6 +62,11 @@ def apply_rectification(ws: Workspace, plan: RectificationPlan) -> Rectification
         raise RectificationError("the data map asks for four-eyes on rectification (settings.four_eyes_rectify): "
                                  "submit the plan for approval; another person approves it, which applies it")
     check_case(ws, plan.case_id)
+    # Under four-eyes the approver applies what another person submitted; otherwise the preparer applies it.
+    role = people.APPROVER if plan.approval else people.PREPARER
+    acting = people.acting_person(ws, role, action="apply a rectification")
+    sig = people.sign_as(acting, current_actor(), "rectify.apply", case_id=plan.case_id,
+                         planned_at=plan.planned_at, map_fingerprint=plan.map_fingerprint, changes=len(plan.changes))
 
     by_source: _BySource = {}
     for c in plan.changes:
@@ -74,7 +79,7 @@ def apply_rectification(ws: Workspace, plan: RectificationPlan) -> Rectification
         plan.applied = True
         mismatches = _verify(ws, by_source, order)
 
-    entry = _audit(ws, plan, order, mismatches, t0)
+    entry = _audit(ws, plan, order, mismatches, t0, sig)
     if mismatches:
         raise RectificationError(f"written, but reading back found {len(mismatches)} place(s) not holding the new "
                                  f"value: {', '.join(mismatches[:10])}; check the source (audit entry {entry.seq})")
@@ -166,7 +171,7 @@ def _verify(ws: Workspace, by_source: _BySource, order: list[str]) -> list[str]:
 
 
 def _audit(ws: Workspace, plan: RectificationPlan, order: list[str], mismatches: list[str],
-           t0: float) -> audit.AuditEntry:
+           t0: float, sig: dict | None = None) -> audit.AuditEntry:
     """The audit entry: counts and keyed hashes of the old and new values, never the values."""
     dm = ws.datamap
     secret = workspace_secret(ws.keys_dir)
@@ -183,4 +188,5 @@ def _audit(ws: Workspace, plan: RectificationPlan, order: list[str], mismatches:
         "untouched": len(plan.untouched), "map_fingerprint": dm.fingerprint[:16],
         "subject_ref_hash": audit.subject_hash(ws, plan.subject_ref),
         "elapsed_ms": round((time.perf_counter() - t0) * 1000, 1), **plan.approval,
+        **people.audit_signature(sig, mark=False),  # who applied it, signed (or: identity not proven)
     }, case_id=plan.case_id, subject=plan.query)

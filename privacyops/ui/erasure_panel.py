@@ -25,6 +25,7 @@ from ..erasure import (
     plan_erasure,
 )
 from ..errors import PrivacyOpsError
+from ..ledger.people import confirm_person
 from ..lookup import AMBIGUOUS, lookup
 from ..workspace import Workspace, current_actor
 from .case_panel import CasePanel
@@ -135,7 +136,7 @@ class ErasurePanel(PlanActions, CasePanel):
         super()._set_error(plain_words(message))
 
     def _subtitle(self) -> str:
-        return f"workspace {_e(self.ws.root)} · acting as <b>{_e(current_actor())}</b>"
+        return f"workspace {_e(self.ws.root)} · acting as <b>{_e(confirm_person(self.ws) or current_actor())}</b>"
 
     # -- candidates and buttons -----------------------------------------------------------------------------------
     def _offer_candidates(self, text: str) -> None:

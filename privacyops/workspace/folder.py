@@ -12,6 +12,7 @@ from typing import Iterator
 from ..errors import WorkspaceError
 from ..map import DataMap, load_datamap
 from ..sources import Connector, open_source
+from .person import proven_name
 
 MAP_FILE = "privacyops.yaml"
 DEFAULT_WORKSPACE = Path("data") / "demo"
@@ -33,7 +34,12 @@ def default_workspace_path() -> Path:
 
 
 def current_actor() -> str:
-    """Who is acting: `PRIVACYOPS_ACTOR`, else the operating-system user."""
+    """Who is acting. Once the people registry (privacyops.ledger.people) has confirmed the person key in place
+    ($PRIVACYOPS_PERSON_KEY) in this process: their registered name (proven). Otherwise, unproven:
+    `PRIVACYOPS_ACTOR`, else the operating-system user (a workspace without registered people)."""
+    proven = proven_name()
+    if proven:
+        return proven
     actor = os.environ.get("PRIVACYOPS_ACTOR", "").strip()
     if actor:
         return actor

@@ -1,5 +1,6 @@
 """Notebook 03 run headless with papermill (as a scheduler runs it) on a copy of the small demo: plan only by default
-(nothing changes), approve-and-execute only with execute=True and an approver; and the stored notebook is clean."""
+(nothing changes; the plan awaits approval), execution only of a plan a person approved beforehand (plan_id; an
+unapproved plan is refused, and with registered people the approval must be signed); the stored notebook is clean."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import papermill as pm
 import pytest
 
 from privacyops.demo import STORIES
-from privacyops.erasure import list_plans, load_plan, verify_certificate
-from privacyops.ledger import list_cases
+from privacyops.erasure import approve_plan, list_plans, load_plan, plan_erasure, verify_certificate
+from privacyops.errors import IdentityError
+from privacyops.ledger import list_cases, open_case
 from tests.support.demo import dq
+from tests.support.people import act_as, register_team
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -68,14 +71,25 @@ def test_headless_default_plans_only_and_changes_nothing(demo, tmp_path):
     assert "nothing was erased" in text and "billing.invoices" in text
 
 
-def test_headless_execute_with_an_approver_erases_and_certifies(demo, tmp_path):
+def approved_plan(ws, monkeypatch, preparer="alice", approver="dpo") -> str:
+    """A plan prepared and approved beforehand by two people (PRIVACYOPS_ACTOR: no people registered)."""
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", preparer)
+    plan = plan_erasure(ws, open_case(ws, "erasure", dt.date.today()).case_id, JANIS["email"])
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", approver)
+    approve_plan(ws, plan.plan_id)
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", preparer)
+    return plan.plan_id
+
+
+def test_headless_executes_a_plan_approved_beforehand_and_certifies(demo, tmp_path, monkeypatch):
     cid = JANIS["customer_id"]
     kept = dq(demo, "SELECT invoice_id FROM billing.invoices WHERE customer_id = ? AND issued_at >= "
                     "DATE '2021-01-01' ORDER BY 1", [cid])
     assert kept and dq(demo, "SELECT count(*) FROM crm.customers WHERE customer_id = ?", [cid]) == [1]
     others = dq(demo, "SELECT count(*) FROM crm.customers WHERE customer_id <> ?", [cid])
     out = tmp_path / "out"
-    run_headless(demo.root, out, execute=True, approved_by="dpo")
+    plan_id = approved_plan(demo, monkeypatch)
+    run_headless(demo.root, out, plan_id=plan_id)
 
     assert dq(demo, "SELECT count(*) FROM crm.customers WHERE customer_id = ?", [cid]) == [0]
     assert dq(demo, "SELECT invoice_id FROM billing.invoices WHERE customer_id = ? ORDER BY 1", [cid]) == kept
@@ -89,26 +103,45 @@ def test_headless_execute_with_an_approver_erases_and_certifies(demo, tmp_path):
     copied = out / cert.name
     assert copied.read_bytes() == cert.read_bytes()
     check = verify_certificate(copied, demo)
-    assert check.ok and check.workspace_key and check.plan_id == plan.plan_id
-    assert json.loads((out / "plan.json").read_text())["plan_id"] == plan.plan_id
+    assert check.ok and check.workspace_key and check.plan_id == plan.plan_id == plan_id
 
 
-def test_headless_execute_without_an_approver_fails_before_anything(demo, tmp_path):
+def test_headless_refuses_an_unapproved_plan_before_anything(demo, tmp_path, monkeypatch):
     before = row_counts(demo.root)
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
+    plan = plan_erasure(demo, open_case(demo, "erasure", dt.date.today()).case_id, JANIS["email"])
     with pytest.raises(pm.PapermillExecutionError) as info:
-        run_headless(demo.root, tmp_path / "out", execute=True)
-    assert info.value.ename == "ErasureError" and "needs approved_by" in info.value.evalue
-    assert not (tmp_path / "out" / "plan.json").exists()
-    assert list_cases(demo) == [] and list_plans(demo) == []
+        run_headless(demo.root, tmp_path / "out", plan_id=plan.plan_id)
+    assert info.value.ename == "ErasureError" and f"plan {plan.plan_id} is not approved" in info.value.evalue
+    assert [p["status"] for p in list_plans(demo)] == ["planned"]
     assert row_counts(demo.root) == before
+
+
+def test_headless_with_registered_people_runs_as_the_key_in_place(demo, tmp_path, monkeypatch):
+    """Proven mode: the kernel acts as $PRIVACYOPS_PERSON_KEY; an approval made by setting PRIVACYOPS_ACTOR (the old
+    headless path) is no approval at all."""
+    keys = register_team(demo, tmp_path / "people", monkeypatch)
+    act_as(monkeypatch, keys["alice"])
+    plan = plan_erasure(demo, open_case(demo, "erasure", dt.date.today()).case_id, JANIS["email"])
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "bob")  # alice's key, claiming to be bob
+    with pytest.raises(IdentityError, match="PRIVACYOPS_ACTOR is set to 'bob'"):
+        approve_plan(demo, plan.plan_id)
+    act_as(monkeypatch, keys["bob"])
+    approve_plan(demo, plan.plan_id)
+    act_as(monkeypatch, keys["alice"])  # the scheduler's kernel runs with the executor's key
+    out = tmp_path / "out"
+    run_headless(demo.root, out, plan_id=plan.plan_id)
+    result = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    assert result["status"] == "done"
+    check = verify_certificate(out / Path(result["certificate"]).name, demo)
+    assert check.ok and "approved by bob" in check.signers and "prepared by alice" in check.signers
 
 
 def test_parameters_are_what_schedulers_can_pass():
     params = pm.inspect_notebook(str(NB03))
-    assert list(params) == ["workspace", "subject", "case_id", "as_of", "execute", "approved_by", "interactive",
-                            "output_dir"]
+    assert list(params) == ["workspace", "subject", "case_id", "as_of", "plan_id", "interactive", "output_dir"]
     assert params["subject"]["default"] == f'"{JANIS["email"]}"'
-    assert params["execute"]["default"] == "False" and params["approved_by"]["default"] == "None"
+    assert params["plan_id"]["default"] == "None"
     assert params["interactive"]["default"] == "True"
     assert params["output_dir"]["default"] == '"outputs/03_erasure"'
 
