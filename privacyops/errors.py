@@ -72,3 +72,10 @@ class CaseError(PrivacyOpsError):
     """A case (data-subject request) is unknown or the requested change is not allowed."""
 
     exit_code = 2
+
+
+class WorkspaceKeyError(PrivacyOpsError):
+    """A workspace key (keys/workspace.key, keys/signing.key) is missing, damaged or not this workspace's: nothing
+    keyed may be read or written with it (the ledger's hashes would match nobody)."""
+
+    exit_code = 8

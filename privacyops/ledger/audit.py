@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..workspace import Workspace, current_actor
-from ..workspace.keys import keyed_hash, workspace_secret
+from ..workspace.keys import keyed_hash, keyed_hash_generations
+from .keyring import workspace_key
 from .store import ledger_exists, open_ledger
 
 GENESIS = "0" * 64
@@ -66,7 +67,19 @@ def _head_mac(secret: bytes, seq: int, h: str) -> str:
 
 def subject_hash(ws: Workspace, identifier: str) -> str:
     """The keyed hash under which a subject identifier appears in the ledger."""
-    return keyed_hash(workspace_secret(ws.keys_dir), identifier.strip().lower(), "subject")
+    return keyed_hash(workspace_key(ws), identifier.strip().lower(), "subject")
+
+
+def subject_hashes(ws: Workspace, identifier: str) -> list[str]:
+    """The identifier's keyed hash under every key generation: entries are never re-keyed (the chain covers them),
+    so a search of the log by subject looks for each (after `privacyops key rotate`)."""
+    return keyed_hash_generations(workspace_key(ws), identifier.strip().lower(), "subject")
+
+
+def entries_for_subject(ws: Workspace, identifier: str) -> list[AuditEntry]:
+    """Entries recorded about a subject (by any key generation), oldest first."""
+    wanted = set(subject_hashes(ws, identifier))
+    return [e for e in entries(ws) if e.subject_hash in wanted]
 
 
 def record(ws: Workspace, action: str, details: dict[str, Any] | None = None, *, case_id: str | None = None,
@@ -74,6 +87,7 @@ def record(ws: Workspace, action: str, details: dict[str, Any] | None = None, *,
     """Append one entry. `subject` (an identifier) is stored only as a keyed hash; `details` must hold no
     personal data (counts, dataset names, decisions)."""
     details_json = _canonical(details or {})
+    secret = workspace_key(ws)  # checked (and cached) before the ledger is held: the entry and its head need it
     s_hash = subject_hash(ws, subject) if subject else None
     who = actor or current_actor()
     at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
@@ -88,16 +102,16 @@ def record(ws: Workspace, action: str, details: dict[str, Any] | None = None, *,
             if shared:  # a shared ledger keeps its head inside, updated in the same transaction
                 con.execute("INSERT INTO audit_head VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                             "seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
-                            [seq, h, _head_mac(workspace_secret(ws.keys_dir), seq, h)])
+                            [seq, h, _head_mac(secret, seq, h)])
         if not shared:  # still holding the ledger file: heads are written in the order of the entries
-            _write_head_file(ws, seq, h)
+            _write_head_file(ws, seq, h, secret)
     return AuditEntry(seq, at, who, action, case_id, s_hash, json.loads(details_json), prev, h)
 
 
-def _write_head_file(ws: Workspace, seq: int, h: str) -> None:
+def _write_head_file(ws: Workspace, seq: int, h: str, secret: bytes) -> None:
     path = ws.root / HEAD_FILE
     tmp = path.with_name(f".{HEAD_FILE}.{os.getpid()}.tmp")
-    mac = _head_mac(workspace_secret(ws.keys_dir), seq, h)
+    mac = _head_mac(secret, seq, h)
     tmp.write_text(json.dumps({"seq": seq, "hash": h, "mac": mac}))
     tmp.replace(path)
 
@@ -162,7 +176,7 @@ def verify(ws: Workspace) -> VerifyResult:
                                                     f"(restore it from backup)")
     if head is not None:
         head_seq, head_hash, mac = head
-        if not hmac.compare_digest(mac, _head_mac(workspace_secret(ws.keys_dir), head_seq, head_hash)):
+        if not hmac.compare_digest(mac, _head_mac(workspace_key(ws), head_seq, head_hash)):
             return VerifyResult(False, len(rows), head_seq, f"{head_name} was altered (its MAC does not match)")
         last_seq = rows[-1][0] if rows else 0
         if last_seq < head_seq:
