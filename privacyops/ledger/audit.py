@@ -91,21 +91,38 @@ def record(ws: Workspace, action: str, details: dict[str, Any] | None = None, *,
     s_hash = subject_hash(ws, subject) if subject else None
     who = actor or current_actor()
     at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
-    shared = ws.datamap.ledger.kind == "postgres"
     with open_ledger(ws) as con:
         with con.transaction(lock=True):  # appenders take turns: the chain has no forks and no gaps
-            last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-            h = entry_hash(seq, at, who, action, case_id, s_hash, details_json, prev)
-            con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [seq, at, who, action, case_id, s_hash, details_json, prev, h])
-            if shared:  # a shared ledger keeps its head inside, updated in the same transaction
-                con.execute("INSERT INTO audit_head VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                            "seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
-                            [seq, h, _head_mac(secret, seq, h)])
-        if not shared:  # still holding the ledger file: heads are written in the order of the entries
-            _write_head_file(ws, seq, h, secret)
+            entry = _append(ws, con, secret, at, who, action, case_id, s_hash, details_json)
+        if ws.datamap.ledger.kind != "postgres":  # still holding the ledger file: heads follow the entries' order
+            _write_head_file(ws, entry.seq, entry.hash, secret)
+    return entry
+
+
+def _append(ws: Workspace, con: Any, secret: bytes, at: str, who: str, action: str, case_id: str | None,
+            s_hash: str | None, details_json: str) -> AuditEntry:
+    last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    h = entry_hash(seq, at, who, action, case_id, s_hash, details_json, prev)
+    con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [seq, at, who, action, case_id, s_hash, details_json, prev, h])
+    if ws.datamap.ledger.kind == "postgres":  # a shared ledger keeps its head inside, in the same transaction
+        con.execute("INSERT INTO audit_head VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "seq = excluded.seq, hash = excluded.hash, mac = excluded.mac", [seq, h, _head_mac(secret, seq, h)])
     return AuditEntry(seq, at, who, action, case_id, s_hash, json.loads(details_json), prev, h)
+
+
+def record_in(ws: Workspace, con: Any, secret: bytes, action: str, details: dict[str, Any]) -> AuditEntry:
+    """Append an entry inside the caller's locked ledger transaction, MAC'd with `secret` (key rotation: the
+    change and its record commit together). The caller writes the head file afterwards (`write_head`)."""
+    at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+    return _append(ws, con, secret, at, current_actor(), action, None, None, _canonical(details))
+
+
+def write_head(ws: Workspace, entry: AuditEntry, secret: bytes) -> None:
+    """The head file of an embedded ledger after `record_in` (a shared ledger keeps its head inside)."""
+    if ws.datamap.ledger.kind != "postgres":
+        _write_head_file(ws, entry.seq, entry.hash, secret)
 
 
 def _write_head_file(ws: Workspace, seq: int, h: str, secret: bytes) -> None:

@@ -64,19 +64,30 @@ def forget_checked() -> None:
     _CHECKED.clear()
 
 
+def signing_id_of(pem: bytes) -> str | None:
+    """The id of a PEM private signing key's public half (None when the bytes are not a key)."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        return key_id(public_key_raw(serialization.load_pem_private_key(pem, password=None)))
+    except (ValueError, TypeError):
+        return None
+
+
 def _on_disk_signing_id(ws: Workspace) -> str | None:
     """The id of keys/signing.key's public half; None when there is no signing key; WorkspaceKeyError when the file
     is not a key."""
-    from cryptography.hazmat.primitives import serialization
-
     path = ws.keys_dir / SIGNING_KEY_FILE
     if not path.exists():
         return None
     try:
-        return key_id(public_key_raw(serialization.load_pem_private_key(path.read_bytes(), password=None)))
-    except (ValueError, TypeError, OSError):
+        got = signing_id_of(path.read_bytes())
+    except OSError:
+        got = None
+    if got is None:
         raise WorkspaceKeyError(f"keys/{SIGNING_KEY_FILE} is damaged (not a readable private key): restore it with "
-                                f"`privacyops key restore BACKUP`; nothing was changed") from None
+                                f"`privacyops key restore BACKUP`; nothing was changed")
+    return got
 
 
 def check_signing(ws: Workspace) -> None:
@@ -143,4 +154,5 @@ def key_status(ws: Workspace) -> KeyStatus:
                      facts.get(keyguard.META_SIGNING))
 
 
-__all__ = ["workspace_key", "forget_checked", "check_signing", "record_signing", "key_status", "KeyStatus"]
+__all__ = ["workspace_key", "forget_checked", "signing_id_of", "check_signing", "record_signing", "key_status",
+           "KeyStatus"]
