@@ -27,10 +27,10 @@ from typing import Any, Iterable
 
 from ..errors import PrivacyOpsError
 from ..ledger import audit, get_case, ledger_exists, open_ledger, suppression
+from ..ledger.keyring import workspace_key
 from ..lookup import AMBIGUOUS, FOUND, SubjectRecords, lookup
 from ..map import EMAIL, DataMap
 from ..workspace import Workspace, current_actor
-from ..ledger.keyring import workspace_key
 from ..workspace.keys import generations, keyed_hash, rekey_hash
 
 GRANTED, WITHDRAWN = "granted", "withdrawn"
