@@ -30,11 +30,11 @@ def key_problem(data: bytes) -> str | None:
     """Why these bytes are not a workspace key (None when they are one)."""
     if not data:
         return "empty"
-    if len(data) % KEY_BYTES:
-        return f"truncated or damaged ({len(data)} bytes; a key is a multiple of {KEY_BYTES})"
     # Random bytes are practically never all printable: a text file (a hex dump, a note) put in the key's place.
     if all(32 <= b < 127 or b in (9, 10, 13) for b in data):
         return "text, not a key (garbage or a copy in the wrong format)"
+    if len(data) % KEY_BYTES:
+        return f"truncated or damaged ({len(data)} bytes; a key is a multiple of {KEY_BYTES})"
     return None
 
 
