@@ -175,3 +175,33 @@ def test_a_fresh_workspace_reads_without_a_key_and_makes_one_on_its_first_ledger
     finally:
         con.close()
     assert recorded == (fp(path.read_bytes()),) and len(subject) == 1
+
+
+def test_the_signing_key_is_held_to_the_id_the_ledger_recorded(held, monkeypatch):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from privacyops.erasure import execute_plan
+    from privacyops.errors import WorkspaceKeyError
+
+    ws, case_id, plan_id, backup = held
+    assert execute_plan(ws, plan_id).ok  # the first certificate: the ledger records the signing key's id
+    pub = serialization.load_pem_public_key((ws.keys_dir / "signing.pub").read_bytes())
+    kid = hashlib.sha256(pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)).hexdigest()[:16]
+    con = duckdb.connect(str(ws.ledger_path), read_only=True)
+    try:
+        assert con.execute("SELECT value FROM meta WHERE key = 'signing_key_id'").fetchone() == (kid,)
+    finally:
+        con.close()
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
+    plan = plan_erasure(ws, open_case(ws, "erasure", TODAY).case_id, pick="people.person:3")
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "bob")
+    approve_plan(ws, plan.plan_id)
+    other = Ed25519PrivateKey.generate()  # another workspace's signing key put in its place
+    (ws.keys_dir / "signing.key").write_bytes(other.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    ledger, sources = ledger_state(ws), source_state(ws)
+    with pytest.raises(WorkspaceKeyError, match=f"is not the key this workspace signed its certificates with "
+                                                f"\\(key {kid}\\)"):
+        execute_plan(ws, plan.plan_id)
+    assert ledger_state(ws) == ledger and source_state(ws) == sources
