@@ -83,15 +83,22 @@ def check(keys_dir: Path, con: Any, writable: bool) -> bytes | None:
     if want is None:
         if not writable:
             return key
-        if key is None:
-            if any(con.execute(sql).fetchone() for sql in _KEYED):
-                raise WorkspaceKeyError(f"keys/{SECRET_FILE} is missing, but this workspace's ledger already holds "
-                                        f"keyed records: restore it with {RESTORE_HINT}; nothing was changed")
-            key = create_key(keys_dir)
-        con.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT DO NOTHING", [META_FP, fingerprint(key)])
-        con.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT DO NOTHING",
-                    [META_GENERATIONS, str(len(generations(key)))])
-        want = recorded(con).get(META_FP)  # two first writers: the one recorded first wins, the other is refused
+        with con.transaction(lock=True):  # first writers of a shared ledger take turns: one key is recorded
+            want = recorded(con).get(META_FP)
+            if want is None:
+                key = read_key(keys_dir)
+                if key is None:
+                    if any(con.execute(sql).fetchone() for sql in _KEYED):
+                        raise WorkspaceKeyError(f"keys/{SECRET_FILE} is missing, but this workspace's ledger already "
+                                                f"holds keyed records: restore it with {RESTORE_HINT}; nothing was "
+                                                f"changed")
+                    key = create_key(keys_dir)
+                con.execute("INSERT INTO meta VALUES (?, ?)", [META_FP, fingerprint(key)])
+                con.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT DO NOTHING",
+                            [META_GENERATIONS, str(len(generations(key)))])
+                want = fingerprint(key)
+        if key is None:  # another process made the key and recorded it meanwhile
+            key = read_key(keys_dir)
     if key is None:
         if done := _finish_rotation(keys_dir, want):
             return done

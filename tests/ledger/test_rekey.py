@@ -231,3 +231,43 @@ def test_restore_refuses_another_workspaces_key(mini_ws, tmp_path):
               env={"PRIVACYOPS_BACKUP_PASSPHRASE": "a long passphrase"})
     assert res.exit_code == 8 and fp(foreign) in res.output and fp(key) in res.output
     assert key_bytes(mini_ws) == key
+
+
+def test_a_shared_postgresql_ledger_checks_rotates_and_restores(mini_ws, postgres_dsn, tmp_path):
+    import psycopg
+
+    from tests.support import pg as pgserver
+
+    dsn = pgserver.create_database(postgres_dsn, "keys")
+    (mini_ws.root / "keys").mkdir(exist_ok=True)
+    (mini_ws.root / "keys" / "ledger.dsn").write_text(dsn)
+    text = (mini_ws.root / "privacyops.yaml").read_text()
+    (mini_ws.root / "privacyops.yaml").write_text(text + "\nledger: {kind: postgres, dsn_file: keys/ledger.dsn}\n")
+    from privacyops.workspace import open_workspace
+
+    ws = open_workspace(mini_ws.root)
+
+    def pg(query, params=()):
+        with psycopg.connect(dsn) as con:
+            return con.execute(query, list(params)).fetchall()
+
+    suppression.suppress(ws, "x@mini.example", "objection")
+    k1 = key_bytes(ws)
+    assert pg("SELECT value FROM meta WHERE key = 'workspace_key_fp'") == [(fp(k1),)]
+    assert pg("SELECT email_hash FROM suppression") == [(chain(k1, "suppress", "x@mini.example")[0],)]
+    write_backup_path = tmp_path / "pg.backup"
+    got = rekey.rotate(ws)
+    k2 = key_bytes(ws)
+    assert got.new == fp(k2) and pg("SELECT value FROM meta WHERE key = 'workspace_key_fp'") == [(fp(k2),)]
+    assert pg("SELECT email_hash FROM suppression") == [(chain(k2, "suppress", "x@mini.example")[1],)]
+    assert suppression.check(ws, "x@mini.example") is not None and audit.verify(ws).ok
+    res = cli(ws, "key", "backup", "--out", str(write_backup_path), env={"PRIVACYOPS_BACKUP_PASSPHRASE": "pg pass phrase"})
+    assert res.exit_code == 0, res.output
+    (ws.keys_dir / "workspace.key").write_bytes(k1)  # the pre-rotation key
+    before = pg("SELECT count(*) FROM audit_log")
+    res = cli(ws, "suppress", "add", "y@mini.example", "--reason", "objection")
+    assert res.exit_code == 8 and f"(key {fp(k1)})" in res.output and f"(key {fp(k2)})" in res.output
+    assert pg("SELECT count(*) FROM audit_log") == before and pg("SELECT count(*) FROM suppression") == [(1,)]
+    res = cli(ws, "key", "restore", str(write_backup_path), env={"PRIVACYOPS_BACKUP_PASSPHRASE": "pg pass phrase"})
+    assert res.exit_code == 0 and key_bytes(ws) == k2, res.output
+    assert "suppressed" in cli(ws, "suppress", "check", "x@mini.example").output
