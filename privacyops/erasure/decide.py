@@ -297,8 +297,8 @@ class Decider(RetentionDecisions, MaskingDecisions):
         names = list(datasets) if datasets is not None else list(self.dm.datasets)
         self._active = holds.active_holds(ws)  # read once; subjects are matched in memory
         # hashes kept in an earlier plan may be of an earlier key generation: carried to the current one
-        self.subject_holds, self.dataset_holds = holds.match(self._active, forward_forms(self.secret, list(hold_hashes)),
-                                                             names, as_of)
+        forms = forward_forms(self.secret, list(hold_hashes))
+        self.subject_holds, self.dataset_holds = holds.match(self._active, forms, names, as_of)
         self._infos: dict[str, dict[str, masking.ColumnInfo]] = {}
         self._keys: dict[str, list[StoreForeignKey]] = {}
         self._checked: dict[tuple, bool] = {}  # (dataset, check, values) -> refused

@@ -49,7 +49,8 @@ def seal(files: dict[str, bytes], passphrase: str) -> bytes:
     salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
     key = files.get(SECRET_FILE)
     header = json.dumps({"format": FORMAT, "version": VERSION, "kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R,
-                         "p": SCRYPT_P, "salt": base64.b64encode(salt).decode(), "nonce": base64.b64encode(nonce).decode(),
+                         "p": SCRYPT_P, "salt": base64.b64encode(salt).decode(),
+                         "nonce": base64.b64encode(nonce).decode(),
                          "workspace_key": fingerprint(key) if key and not key_problem(key) else None},
                         sort_keys=True).encode() + b"\n"
     body = json.dumps({n: base64.b64encode(d).decode() for n, d in files.items()}, sort_keys=True).encode()

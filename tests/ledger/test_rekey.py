@@ -156,7 +156,8 @@ def test_rotation_is_refused_while_an_erasure_plan_is_open(mini_ws):
     key, before = key_bytes(mini_ws), stored_hashes(mini_ws)
     with pytest.raises(WorkspaceKeyError, match=f"1 erasure plan\\(s\\) are still open \\({plan.plan_id}\\)"):
         rekey.rotate(mini_ws)
-    assert key_bytes(mini_ws) == key and stored_hashes(mini_ws) == before and meta(mini_ws)["workspace_key_fp"] == fp(key)
+    assert key_bytes(mini_ws) == key and stored_hashes(mini_ws) == before
+    assert meta(mini_ws)["workspace_key_fp"] == fp(key)
     assert not (mini_ws.keys_dir / "workspace.key.next").exists()
     cancel_plan(mini_ws, plan.plan_id, "rotate first")
     assert rekey.rotate(mini_ws).generations == 2
@@ -261,13 +262,14 @@ def test_a_shared_postgresql_ledger_checks_rotates_and_restores(mini_ws, postgre
     assert got.new == fp(k2) and pg("SELECT value FROM meta WHERE key = 'workspace_key_fp'") == [(fp(k2),)]
     assert pg("SELECT email_hash FROM suppression") == [(chain(k2, "suppress", "x@mini.example")[1],)]
     assert suppression.check(ws, "x@mini.example") is not None and audit.verify(ws).ok
-    res = cli(ws, "key", "backup", "--out", str(write_backup_path), env={"PRIVACYOPS_BACKUP_PASSPHRASE": "pg pass phrase"})
+    env = {"PRIVACYOPS_BACKUP_PASSPHRASE": "pg pass phrase"}
+    res = cli(ws, "key", "backup", "--out", str(write_backup_path), env=env)
     assert res.exit_code == 0, res.output
     (ws.keys_dir / "workspace.key").write_bytes(k1)  # the pre-rotation key
     before = pg("SELECT count(*) FROM audit_log")
     res = cli(ws, "suppress", "add", "y@mini.example", "--reason", "objection")
     assert res.exit_code == 8 and f"(key {fp(k1)})" in res.output and f"(key {fp(k2)})" in res.output
     assert pg("SELECT count(*) FROM audit_log") == before and pg("SELECT count(*) FROM suppression") == [(1,)]
-    res = cli(ws, "key", "restore", str(write_backup_path), env={"PRIVACYOPS_BACKUP_PASSPHRASE": "pg pass phrase"})
+    res = cli(ws, "key", "restore", str(write_backup_path), env=env)
     assert res.exit_code == 0 and key_bytes(ws) == k2, res.output
     assert "suppressed" in cli(ws, "suppress", "check", "x@mini.example").output
