@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import shutil
 
@@ -205,3 +206,36 @@ def test_the_signing_key_is_held_to_the_id_the_ledger_recorded(held, monkeypatch
                                                 f"\\(key {kid}\\)"):
         execute_plan(ws, plan.plan_id)
     assert ledger_state(ws) == ledger and source_state(ws) == sources
+
+
+def test_a_due_run_after_rotations_still_matches_the_hold_its_plan_was_made_under(mini_ws, monkeypatch):
+    """A finished plan's body keeps the hold hashes of the key it was planned with; `erase --due` compares them
+    after the key was rotated (twice): the held person's rows must stay blocked, not become deletions."""
+    from privacyops.erasure import erase_due, execute_plan
+    from privacyops.ledger import add_hold
+
+    (mini_ws.root / "privacyops.yaml").write_text(erase_map())
+    ws = open_workspace(mini_ws.root)
+    hold = add_hold(ws, subject="M-001", reason="litigation", owner="legal")
+    rows = mini_rows_of(ws, 1)
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
+    plan = plan_erasure(ws, open_case(ws, "erasure", TODAY).case_id, "M-001")
+    assert {r.action for r in plan.rows if (r.dataset, r.key) in rows} == {BLOCKED}
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "bob")
+    approve_plan(ws, plan.plan_id)
+    assert execute_plan(ws, plan.plan_id).ok
+    sources = source_state(ws)
+    rekey.rotate(ws)
+    rekey.rotate(ws)
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "scheduler")
+    con = duckdb.connect(str(ws.ledger_path), read_only=True)
+    try:  # the held rows wait in the schedule with no date: every due run looks at them again
+        waiting = con.execute("SELECT dataset, row_key FROM erasure_schedule WHERE status = 'scheduled' AND "
+                              "due_on IS NULL AND basis LIKE 'hold%'").fetchall()
+    finally:
+        con.close()
+    assert {(d, tuple(json.loads(k))) for d, k in waiting} >= {r for r in rows if r[0] == "people.person"}
+    results = erase_due(ws, TODAY)
+    assert not [r for res in results for r in res.plan.rows if (r.dataset, r.key) in rows and r.action != BLOCKED]
+    assert source_state(ws) == sources  # nothing of the held person was erased
+    assert hold.hold_id
