@@ -91,6 +91,8 @@ def key_backup(workspace: Path | None, out: Path, passphrase_file: Path | None) 
     ws = open_workspace(workspace)
     if not ws.keys_dir.is_dir():
         raise WorkspaceKeyError(f"{ws.keys_dir} does not exist: there are no keys to back up")
+    if out.exists():  # said before the passphrase is asked for (write_backup refuses it too)
+        raise WorkspaceKeyError(f"{out} already exists: a backup never overwrites a file; choose another name")
     names = write_backup(ws.keys_dir, out, _passphrase(passphrase_file, confirm=True))
     click.echo(f"backed up {', '.join(names)} to {out} (owner-only)")
 

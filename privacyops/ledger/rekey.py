@@ -26,6 +26,7 @@ from ..workspace.keys import (
     NEXT_FILE,
     SECRET_FILE,
     SIGNING_KEY_FILE,
+    SIGNING_PUB_FILE,
     fingerprint,
     generations,
     key_problem,
@@ -158,6 +159,9 @@ def restore(ws: Workspace, files: dict[str, bytes]) -> Restored:
     if key is None or key_problem(key):
         raise WorkspaceKeyError(f"the backup holds no usable keys/{SECRET_FILE}: nothing was restored")
     fp = fingerprint(key)
+    for name, data in files.items():  # what the ledger's connection needs (keys/ledger.dsn), when it is lost too
+        if name not in (SECRET_FILE, SIGNING_KEY_FILE, SIGNING_PUB_FILE) and not (ws.keys_dir / name).exists():
+            write_key_file(ws.keys_dir / name, data)
     facts: dict[str, str] = {}
     if ledger_exists(ws):
         with open_ledger(ws, check_keys=False) as con:

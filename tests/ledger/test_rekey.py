@@ -273,3 +273,10 @@ def test_a_shared_postgresql_ledger_checks_rotates_and_restores(mini_ws, postgre
     res = cli(ws, "key", "restore", str(write_backup_path), env=env)
     assert res.exit_code == 0 and key_bytes(ws) == k2, res.output
     assert "suppressed" in cli(ws, "suppress", "check", "x@mini.example").output
+    import shutil
+
+    shutil.rmtree(ws.keys_dir)  # the whole folder lost, with the ledger's DSN file in it
+    res = cli(ws, "key", "restore", str(write_backup_path), env=env)
+    assert res.exit_code == 0 and key_bytes(ws) == k2, res.output
+    assert (ws.keys_dir / "ledger.dsn").read_text() == dsn
+    assert "suppressed" in cli(ws, "suppress", "check", "x@mini.example").output
