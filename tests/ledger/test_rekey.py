@@ -280,3 +280,19 @@ def test_a_shared_postgresql_ledger_checks_rotates_and_restores(mini_ws, postgre
     assert res.exit_code == 0 and key_bytes(ws) == k2, res.output
     assert (ws.keys_dir / "ledger.dsn").read_text() == dsn
     assert "suppressed" in cli(ws, "suppress", "check", "x@mini.example").output
+
+
+def test_key_show_reads_only_and_never_prints_a_secret(mini_ws):
+    res = cli(mini_ws, "key", "show")
+    assert res.exit_code == 0 and "no key yet" in res.output
+    assert not (mini_ws.keys_dir / "workspace.key").exists()
+    suppression.suppress(mini_ws, "x@mini.example", "objection")
+    key = key_bytes(mini_ws)
+    (mini_ws.keys_dir / "workspace.key").write_bytes(key[:20])
+    res = cli(mini_ws, "key", "show")
+    assert res.exit_code == 0 and "KEYS DO NOT MATCH THE LEDGER" in res.output and fp(key) in res.output
+    assert "truncated or damaged (20 bytes" in res.output and key.hex()[:8] not in res.output
+    (mini_ws.keys_dir / "workspace.key").unlink()
+    shown = json.loads(cli(mini_ws, "key", "show", "--json").output)
+    assert shown["workspace_key"] is None and shown["ledger_workspace_key"] == fp(key) and not shown["ok"]
+    assert not (mini_ws.keys_dir / "workspace.key").exists()
