@@ -79,3 +79,10 @@ class IdentityError(PrivacyOpsError):
     a signature that does not verify, or a person approving their own plan."""
 
     exit_code = 7
+
+
+class WorkspaceKeyError(PrivacyOpsError):
+    """A workspace key (keys/workspace.key, keys/signing.key) is missing, damaged or not this workspace's: nothing
+    keyed may be read or written with it (the ledger's hashes would match nobody)."""
+
+    exit_code = 8

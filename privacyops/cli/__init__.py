@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     erasure_cmds,
     export_cmds,
     holds_cmds,
+    key_cmds,
     lookup_cmds,
     person_cmds,
     rectify_cmds,

@@ -27,10 +27,11 @@ from typing import Any, Iterable
 
 from ..errors import PrivacyOpsError
 from ..ledger import audit, get_case, ledger_exists, open_ledger, suppression
+from ..ledger.keyring import workspace_key
 from ..lookup import AMBIGUOUS, FOUND, SubjectRecords, lookup
 from ..map import EMAIL, DataMap
 from ..workspace import Workspace, current_actor
-from ..workspace.keys import keyed_hash, workspace_secret
+from ..workspace.keys import generations, keyed_hash, rekey_hash
 
 GRANTED, WITHDRAWN = "granted", "withdrawn"
 ACTIONS = (GRANTED, WITHDRAWN)
@@ -152,7 +153,7 @@ def subject_key_for_value(dm: DataMap, value: Any) -> str:
 
 
 def subject_hash(ws: Workspace, key: str) -> str:
-    return keyed_hash(workspace_secret(ws.keys_dir), key, HASH_PURPOSE)
+    return keyed_hash(workspace_key(ws), key, HASH_PURPOSE)
 
 
 def hashes_of_values(ws: Workspace, values: Iterable[Any]) -> dict[str, Any]:
@@ -160,15 +161,18 @@ def hashes_of_values(ws: Workspace, values: Iterable[Any]) -> dict[str, Any]:
     import hashlib
     import hmac
 
-    secret = workspace_secret(ws.keys_dir)
+    gens = generations(workspace_key(ws))
     prefix = f"{HASH_PURPOSE}\x00{subject_key_for_value(ws.datamap, '')}".encode("utf-8")
     # keyed_hash(secret, key, purpose) with the common prefix hashed once: this runs over every subject of a report
-    start = hmac.new(secret, prefix, hashlib.sha256)
+    start = hmac.new(gens[0], prefix, hashlib.sha256)
     out = {}
     for v in values:
         h = start.copy()
         h.update(str(v).encode("utf-8"))
-        out[h.hexdigest()] = v
+        digest = h.hexdigest()
+        for k in gens[1:]:  # later generations of a rotated key (keys.keyed_hash)
+            digest = rekey_hash(k, digest)
+        out[digest] = v
     return out
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PrivacyOpsError
+from ..ledger.keyring import check_signing, record_signing, workspace_key
 from ..values import json_safe
 from ..workspace import Workspace
 from ..workspace.keys import (
@@ -56,6 +57,7 @@ def check_signing_key(ws: Workspace) -> None:
     """Refuse before an erasure changes anything when its certificate could not be signed at the end: the signing
     key damaged, or missing although this workspace has signed before (a new key would sign certificates nobody can
     tie to the earlier ones). A workspace that never signed gets its key here, before the erasure, not after."""
+    workspace_key(ws)  # the erasure's ledger entries are keyed: a lost or foreign workspace key stops it here
     path = ws.keys_dir / SIGNING_KEY_FILE
     restore = (f"restore keys/{SIGNING_KEY_FILE} from your backup (its public half is keys/{SIGNING_PUB_FILE}), then "
                f"run the command again; nothing was changed")
@@ -65,6 +67,7 @@ def check_signing_key(ws: Workspace) -> None:
             raise CertificateError(f"cannot sign the erasure certificate: {path} is missing, but this workspace has "
                                    f"signed certificates before — {restore} (to start a new key on purpose, move "
                                    f"keys/{SIGNING_PUB_FILE} aside first)")
+    check_signing(ws)  # once the ledger recorded the signing key's id, only that key signs (never a new one)
     try:
         signing_key(ws.keys_dir)
     except ValueError:
@@ -144,6 +147,7 @@ def sign(ws: Workspace, content: dict[str, Any]) -> dict[str, Any]:
 def issue(ws: Workspace, result: ErasureResult) -> tuple[Path, str]:
     """Build, sign and write the certificate; returns (path, SHA-256 of the file)."""
     doc = sign(ws, build(ws, result))
+    record_signing(ws, doc["signature"]["key_id"])  # the first certificate fixes the workspace's signing key
     folder = ws.root / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{result.plan.plan_id}.json"

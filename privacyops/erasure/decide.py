@@ -39,10 +39,11 @@ from typing import Any, Iterable
 
 from ..errors import SourceError
 from ..ledger import holds
+from ..ledger.keyring import workspace_key
 from ..map import DataMap, Dataset, RetentionRule
 from ..sources import ForeignKey as StoreForeignKey
 from ..workspace import Workspace
-from ..workspace.keys import workspace_secret
+from ..workspace.keys import forward_forms
 from . import masking, retention
 from .plan import (
     B_ANCHOR,
@@ -292,10 +293,12 @@ class Decider(RetentionDecisions, MaskingDecisions):
     def __init__(self, ws: Workspace, as_of: dt.date, hold_hashes: Iterable[str] = (),
                  datasets: Iterable[str] | None = None):
         self.ws, self.dm, self.as_of = ws, ws.datamap, as_of
-        self.secret = workspace_secret(ws.keys_dir)
+        self.secret = workspace_key(ws)  # checked against the ledger: a lost or foreign key stops the plan here
         names = list(datasets) if datasets is not None else list(self.dm.datasets)
         self._active = holds.active_holds(ws)  # read once; subjects are matched in memory
-        self.subject_holds, self.dataset_holds = holds.match(self._active, hold_hashes, names, as_of)
+        # hashes kept in an earlier plan may be of an earlier key generation: carried to the current one
+        forms = forward_forms(self.secret, list(hold_hashes))
+        self.subject_holds, self.dataset_holds = holds.match(self._active, forms, names, as_of)
         self._infos: dict[str, dict[str, masking.ColumnInfo]] = {}
         self._keys: dict[str, list[StoreForeignKey]] = {}
         self._checked: dict[tuple, bool] = {}  # (dataset, check, values) -> refused
@@ -303,7 +306,8 @@ class Decider(RetentionDecisions, MaskingDecisions):
         self._anchors: dict[str, dict[str, Any]] = {}  # dataset -> {reference value: referenced anchor value}
 
     def set_holds(self, hold_hashes: Iterable[str]) -> None:
-        self.subject_holds, _ = holds.match(self._active, hold_hashes, [], self.as_of)
+        self.subject_holds, _ = holds.match(self._active, forward_forms(self.secret, list(hold_hashes)), [],
+                                            self.as_of)
 
     def con(self, ds: Dataset):
         return self.ws.connector(ds.source)

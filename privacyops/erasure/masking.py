@@ -25,7 +25,7 @@ from ..map import Dataset
 from ..sources import INHERITANCE_CHILD, PARENT, PARTITION, Connector, type_family
 from ..sources import ForeignKey as StoreForeignKey
 from ..workspace.check import placeholder_fit
-from ..workspace.keys import keyed_hash
+from ..workspace.keys import keyed_hash, pseudonym_secret
 
 NULL, REDACT, HMAC, VALUE = "null", "redact", "hmac", "value"
 REDACTED = "[erased]"
@@ -59,8 +59,9 @@ class ColumnInfo:
 
 
 def pseudonym(secret: bytes, value: Any) -> str:
-    """The keyed pseudonym of a value (HMAC-SHA256, purpose "mask"): `ps-` and 16 hex digits."""
-    return PSEUDONYM_PREFIX + keyed_hash(secret, str(value), MASK_PURPOSE)[:PSEUDONYM_HEX]
+    """The keyed pseudonym of a value (HMAC-SHA256, purpose "mask"): `ps-` and 16 hex digits. Always under the
+    key's first generation: pseudonyms written into the sources keep linking across key rotations (docs/keys.md)."""
+    return PSEUDONYM_PREFIX + keyed_hash(pseudonym_secret(secret), str(value), MASK_PURPOSE)[:PSEUDONYM_HEX]
 
 
 def is_pseudonym(value: Any) -> bool:

@@ -10,10 +10,11 @@ from typing import Any
 from ..ledger import audit, cases, holds, ledger_exists, open_ledger, suppression
 from ..ledger.people import PREPARER, acting_person, audit_signature, sign_as
 from ..ledger.schedule import key_json
+from ..ledger.keyring import workspace_key
 from ..lookup import AMBIGUOUS, FOUND, SubjectRecords, lookup
 from ..map import EMAIL
 from ..workspace import Workspace, current_actor
-from ..workspace.keys import keyed_hash, workspace_secret
+from ..workspace.keys import keyed_hash
 from .decide import Decider
 from .holds_cover import cover_holds
 from .holds_resolve import identity_values
@@ -157,7 +158,7 @@ def subject_plan_rows(ws: Workspace, decider: Decider, records: SubjectRecords,
         not_erased += [NotErased(name, k, CONTEXT_NOTE, ref) for k in recs.keys()]
     for m in records.mentions:
         not_erased.append(NotErased(m.dataset, tuple(m.key), MENTION_NOTE, ref, m.field))
-    secret = workspace_secret(ws.keys_dir)
+    secret = workspace_key(ws)
     entry = {"ref": ref, "ref_hash": audit.subject_hash(ws, ref) if ref else None,
              "hold_hashes": sorted(hold_hashes),
              "email_hashes": sorted(keyed_hash(secret, e, "suppress") for e in emails)}

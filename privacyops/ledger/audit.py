@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..workspace import Workspace, current_actor
-from ..workspace.keys import keyed_hash, workspace_secret
+from ..workspace.keys import keyed_hash, keyed_hash_generations
+from .keyring import workspace_key
 from .store import ledger_exists, open_ledger
 
 GENESIS = "0" * 64
@@ -66,7 +67,19 @@ def _head_mac(secret: bytes, seq: int, h: str) -> str:
 
 def subject_hash(ws: Workspace, identifier: str) -> str:
     """The keyed hash under which a subject identifier appears in the ledger."""
-    return keyed_hash(workspace_secret(ws.keys_dir), identifier.strip().lower(), "subject")
+    return keyed_hash(workspace_key(ws), identifier.strip().lower(), "subject")
+
+
+def subject_hashes(ws: Workspace, identifier: str) -> list[str]:
+    """The identifier's keyed hash under every key generation: entries are never re-keyed (the chain covers them),
+    so a search of the log by subject looks for each (after `privacyops key rotate`)."""
+    return keyed_hash_generations(workspace_key(ws), identifier.strip().lower(), "subject")
+
+
+def entries_for_subject(ws: Workspace, identifier: str) -> list[AuditEntry]:
+    """Entries recorded about a subject (by any key generation), oldest first."""
+    wanted = set(subject_hashes(ws, identifier))
+    return [e for e in entries(ws) if e.subject_hash in wanted]
 
 
 def record(ws: Workspace, action: str, details: dict[str, Any] | None = None, *, case_id: str | None = None,
@@ -74,30 +87,48 @@ def record(ws: Workspace, action: str, details: dict[str, Any] | None = None, *,
     """Append one entry. `subject` (an identifier) is stored only as a keyed hash; `details` must hold no
     personal data (counts, dataset names, decisions)."""
     details_json = _canonical(details or {})
+    secret = workspace_key(ws)  # checked (and cached) before the ledger is held: the entry and its head need it
     s_hash = subject_hash(ws, subject) if subject else None
     who = actor or current_actor()
     at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
-    shared = ws.datamap.ledger.kind == "postgres"
     with open_ledger(ws) as con:
         with con.transaction(lock=True):  # appenders take turns: the chain has no forks and no gaps
-            last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-            h = entry_hash(seq, at, who, action, case_id, s_hash, details_json, prev)
-            con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [seq, at, who, action, case_id, s_hash, details_json, prev, h])
-            if shared:  # a shared ledger keeps its head inside, updated in the same transaction
-                con.execute("INSERT INTO audit_head VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                            "seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
-                            [seq, h, _head_mac(workspace_secret(ws.keys_dir), seq, h)])
-        if not shared:  # still holding the ledger file: heads are written in the order of the entries
-            _write_head_file(ws, seq, h)
+            entry = _append(ws, con, secret, at, who, action, case_id, s_hash, details_json)
+        if ws.datamap.ledger.kind != "postgres":  # still holding the ledger file: heads follow the entries' order
+            _write_head_file(ws, entry.seq, entry.hash, secret)
+    return entry
+
+
+def _append(ws: Workspace, con: Any, secret: bytes, at: str, who: str, action: str, case_id: str | None,
+            s_hash: str | None, details_json: str) -> AuditEntry:
+    last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    h = entry_hash(seq, at, who, action, case_id, s_hash, details_json, prev)
+    con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [seq, at, who, action, case_id, s_hash, details_json, prev, h])
+    if ws.datamap.ledger.kind == "postgres":  # a shared ledger keeps its head inside, in the same transaction
+        con.execute("INSERT INTO audit_head VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "seq = excluded.seq, hash = excluded.hash, mac = excluded.mac", [seq, h, _head_mac(secret, seq, h)])
     return AuditEntry(seq, at, who, action, case_id, s_hash, json.loads(details_json), prev, h)
 
 
-def _write_head_file(ws: Workspace, seq: int, h: str) -> None:
+def record_in(ws: Workspace, con: Any, secret: bytes, action: str, details: dict[str, Any]) -> AuditEntry:
+    """Append an entry inside the caller's locked ledger transaction, MAC'd with `secret` (key rotation: the
+    change and its record commit together). The caller writes the head file afterwards (`write_head`)."""
+    at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+    return _append(ws, con, secret, at, current_actor(), action, None, None, _canonical(details))
+
+
+def write_head(ws: Workspace, entry: AuditEntry, secret: bytes) -> None:
+    """The head file of an embedded ledger after `record_in` (a shared ledger keeps its head inside)."""
+    if ws.datamap.ledger.kind != "postgres":
+        _write_head_file(ws, entry.seq, entry.hash, secret)
+
+
+def _write_head_file(ws: Workspace, seq: int, h: str, secret: bytes) -> None:
     path = ws.root / HEAD_FILE
     tmp = path.with_name(f".{HEAD_FILE}.{os.getpid()}.tmp")
-    mac = _head_mac(workspace_secret(ws.keys_dir), seq, h)
+    mac = _head_mac(secret, seq, h)
     tmp.write_text(json.dumps({"seq": seq, "hash": h, "mac": mac}))
     tmp.replace(path)
 
@@ -162,7 +193,7 @@ def verify(ws: Workspace) -> VerifyResult:
                                                     f"(restore it from backup)")
     if head is not None:
         head_seq, head_hash, mac = head
-        if not hmac.compare_digest(mac, _head_mac(workspace_secret(ws.keys_dir), head_seq, head_hash)):
+        if not hmac.compare_digest(mac, _head_mac(workspace_key(ws), head_seq, head_hash)):
             return VerifyResult(False, len(rows), head_seq, f"{head_name} was altered (its MAC does not match)")
         last_seq = rows[-1][0] if rows else 0
         if last_seq < head_seq:

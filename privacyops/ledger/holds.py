@@ -24,9 +24,10 @@ from typing import Any, Iterable
 from ..errors import PrivacyOpsError
 from ..sources import digits_of
 from ..workspace import Workspace, current_actor
+from ..workspace.keys import keyed_hash
 from . import people
-from ..workspace.keys import keyed_hash, workspace_secret
 from . import audit
+from .keyring import workspace_key
 from .store import ledger_exists, open_ledger
 
 HOLD_PURPOSE = "hold"
@@ -99,7 +100,7 @@ def identifier_forms(value: str, phone_digits: int = 8) -> set[str]:
 
 
 def key_hashes(ws: Workspace, forms: Iterable[str]) -> set[str]:
-    secret = workspace_secret(ws.keys_dir)
+    secret = workspace_key(ws)
     return {keyed_hash(secret, f, HOLD_PURPOSE) for f in forms}
 
 

@@ -15,6 +15,7 @@ from typing import Any, Iterator, Sequence
 from ..errors import LedgerError, SourceError
 from ..sources import connect_duckdb, resolve_dsn
 from ..workspace import Workspace
+from . import keyguard
 
 SCHEMA_VERSION = 1
 APPEND_LOCK = 0x70726976  # advisory-lock key serialising audit appends on PostgreSQL
@@ -262,8 +263,9 @@ def _schema_current(con: LedgerConnection) -> bool:
 
 
 @contextmanager
-def open_ledger(ws: "Workspace", read_only: bool = False) -> Iterator[LedgerConnection]:
-    """Open the ledger for one operation (creating its tables on first use) and close it afterwards."""
+def open_ledger(ws: "Workspace", read_only: bool = False, check_keys: bool = True) -> Iterator[LedgerConnection]:
+    """Open the ledger for one operation (creating its tables on first use) and close it afterwards. A writable
+    opening first checks the workspace key against the ledger's record (`check_keys=False`: `privacyops key`)."""
     con = _connect(ws, read_only)
     try:
         if not read_only and con.key not in _READY and not _schema_current(con):
@@ -278,6 +280,8 @@ def open_ledger(ws: "Workspace", read_only: bool = False) -> Iterator[LedgerConn
                             "excluded.value", [_ddl_digest()])
         if not read_only:
             _READY.add(con.key)
+        if check_keys and not read_only:  # before anything is read or written: the ledger's own key, or refused
+            keyguard.check(ws.keys_dir, con, writable=True)
         yield con
     finally:
         con.close()

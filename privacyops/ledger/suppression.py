@@ -13,8 +13,9 @@ from typing import Any, Iterable
 
 from ..errors import PrivacyOpsError
 from ..workspace import Workspace, current_actor
-from ..workspace.keys import keyed_hash, workspace_secret
+from ..workspace.keys import keyed_hash
 from . import audit
+from .keyring import workspace_key
 from .store import ledger_exists, open_ledger
 
 SUPPRESS_PURPOSE = "suppress"
@@ -47,7 +48,7 @@ def normalise(email: str) -> str:
 
 
 def email_hash(ws: Workspace, email: str) -> str:
-    return keyed_hash(workspace_secret(ws.keys_dir), normalise(email), SUPPRESS_PURPOSE)
+    return keyed_hash(workspace_key(ws), normalise(email), SUPPRESS_PURPOSE)
 
 
 def _get(con, h: str) -> Suppression | None:
@@ -90,9 +91,10 @@ def suppress_many(ws: Workspace, emails: Iterable[str], reason: str,
 
 def check(ws: Workspace, email: str) -> Suppression | None:
     """The entry for an address, or None: None means it is not suppressed (consent rules still apply)."""
-    h = email_hash(ws, email)
+    normalise(email)  # a bad address is refused even in a workspace with no ledger yet
     if not ledger_exists(ws):
-        return None
+        return None  # nothing is suppressed yet: no key is needed (nor made) to say so
+    h = email_hash(ws, email)
     with open_ledger(ws) as con:
         return _get(con, h)
 

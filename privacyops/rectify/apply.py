@@ -14,10 +14,11 @@ from typing import Any, NoReturn
 
 from ..errors import SourceError
 from ..ledger import audit, people
+from ..ledger.keyring import workspace_key
 from ..map import FILE_SOURCE_KINDS, Dataset
 from ..values import format_key, json_safe
 from ..workspace import Workspace, current_actor
-from ..workspace.keys import keyed_hash, workspace_secret
+from ..workspace.keys import keyed_hash
 from .model import PlannedChange, RectificationError, RectificationPlan, RectificationResult
 from .plan import check_case
 from .values import same_value
@@ -62,6 +63,7 @@ def apply_rectification(ws: Workspace, plan: RectificationPlan) -> Rectification
         raise RectificationError("the data map asks for four-eyes on rectification (settings.four_eyes_rectify): "
                                  "submit the plan for approval; another person approves it, which applies it")
     check_case(ws, plan.case_id)
+    workspace_key(ws)  # the audit entry at the end is keyed: a lost or foreign key stops the change before it starts
     # Under four-eyes the approver applies what another person submitted; otherwise the preparer applies it.
     role = people.APPROVER if plan.approval else people.PREPARER
     acting = people.acting_person(ws, role, action="apply a rectification")
@@ -174,7 +176,7 @@ def _audit(ws: Workspace, plan: RectificationPlan, order: list[str], mismatches:
            t0: float, sig: dict | None = None) -> audit.AuditEntry:
     """The audit entry: counts and keyed hashes of the old and new values, never the values."""
     dm = ws.datamap
-    secret = workspace_secret(ws.keys_dir)
+    secret = workspace_key(ws)
     values = []
     for c in plan.changes:
         item = {"dataset": c.dataset, "field": c.field, "old_hash": _hash(secret, c.current),

@@ -26,7 +26,8 @@ from typing import Any
 from ..ledger import audit, ledger_exists, open_ledger
 from ..values import json_safe
 from ..workspace import Workspace, current_actor
-from ..workspace.keys import keyed_hash, workspace_secret
+from ..ledger.keyring import workspace_key
+from ..workspace.keys import keyed_hash
 from .apply import apply_rectification
 from .model import RectificationError, RectificationPlan, RectificationResult
 from .plan import plan_rectification
@@ -96,7 +97,7 @@ def _now() -> dt.datetime:
 
 
 def _key(ws: Workspace) -> bytes:
-    return hmac.new(workspace_secret(ws.keys_dir), b"rectification-pending\x00", hashlib.sha256).digest()
+    return hmac.new(workspace_key(ws), b"rectification-pending\x00", hashlib.sha256).digest()
 
 
 def _seal(ws: Workspace, pending_id: str, payload: dict[str, Any]) -> str:
@@ -124,7 +125,7 @@ def _digest(ws: Workspace, plan: RectificationPlan) -> str:
     """A keyed digest of what the plan changes (place, current, proposed): compares plans, holds no values."""
     items = sorted(json.dumps([c.place, json_safe(c.current), json_safe(c.proposed)], default=str)
                    for c in plan.changes)
-    return keyed_hash(workspace_secret(ws.keys_dir), "\n".join(items), "rectify-pending")
+    return keyed_hash(workspace_key(ws), "\n".join(items), "rectify-pending")
 
 
 def _item(row: tuple) -> PendingRectification:
