@@ -111,7 +111,9 @@ def check_signing(ws: Workspace) -> None:
 def record_signing(ws: Workspace, kid: str) -> None:
     """Record the signing key's id once (the first certificate signed): later signatures must use the same key."""
     with open_ledger(ws) as con:
-        con.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT DO NOTHING", [keyguard.META_SIGNING, kid])
+        if con.execute("SELECT value FROM meta WHERE key = ?", [keyguard.META_SIGNING]).fetchone() is None:
+            # Insert-only (never overwrite): the roles `privacyops person grants` sets up may add a meta row only.
+            con.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT DO NOTHING", [keyguard.META_SIGNING, kid])
 
 
 @dataclass(frozen=True)

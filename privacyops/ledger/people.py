@@ -366,6 +366,7 @@ def grants_sql(ws: Workspace) -> str:
                   f"GRANT SELECT ON {', '.join(q(t) for t in tables)} TO {r};",
                   f"GRANT INSERT, UPDATE, DELETE ON {', '.join(q(t) for t in plain)} TO {r};",
                   f"GRANT INSERT ON {q('audit_log')} TO {r};",
+                  f"GRANT INSERT ON {q('meta')} TO {r};",  # first-use records (e.g. the signing key's id), no UPDATE
                   f"GRANT INSERT, UPDATE ON {q('audit_head')} TO {r};",
                   f"GRANT INSERT ON {q('erasure_plans')} TO {r};",
                   f"GRANT UPDATE ({', '.join(EXECUTION_COLUMNS)}) ON {q('erasure_plans')} TO {r};"]
