@@ -35,7 +35,7 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = N
             return duckdb.connect(path, read_only=read_only)
         except duckdb.Error as exc:
             text = str(exc)
-            locked = "lock" in text.lower()
+            locked = "lock" in text.lower() or _being_created(path, text, deadline - wait)
             if not locked or time.monotonic() > deadline:
                 if locked:
                     raise SourceError(file_locked_message(what, path, wait, duckdb_lock_holder(text),
@@ -46,6 +46,18 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = N
             delay = min(delay * 2, 1.0)
 
 
+def _being_created(path: str, text: str, started: float) -> bool:
+    """Another process is creating the file this instant (it exists, shorter than DuckDB's header): wait briefly
+    as for a lock. A damaged file of full size is reported at once."""
+    if "not a valid DuckDB database file" not in text or time.monotonic() - started > 2.0:
+        return False
+    try:
+        return os.path.getsize(path) < _HEADER_BYTES
+    except OSError:
+        return False
+
+
+_HEADER_BYTES = 3 * 4096  # DuckDB's file header: a file shorter than this is still being written
 _ENGINE: duckdb.DuckDBPyConnection | None = None
 
 
