@@ -41,6 +41,8 @@ from privacyops.ledger import add_hold, audit, open_case, open_ledger, release_h
 from privacyops.ledger.suppression import check as suppression_check
 from privacyops.map import parse_datamap
 from privacyops.workspace import open_workspace
+from privacyops.workspace.keys import workspace_secret
+from privacyops.workspace.sealing import PLAN_BODY, unseal
 from tests.support.demo import dq
 from tests.support.mini import MINI_MAP, erase_map
 
@@ -407,6 +409,7 @@ def test_a_changed_map_makes_the_plan_stale(ews, monkeypatch):
 def test_a_plan_altered_in_the_ledger_is_refused(ews, monkeypatch):
     plan = planned(ews, monkeypatch)
     body = ledger(ews, "SELECT body FROM erasure_plans WHERE plan_id = ?", [plan.plan_id])[0][0]
+    body = unseal(workspace_secret(ews.keys_dir), PLAN_BODY, body).decode()  # sealed at rest; altered in clear
     with open_ledger(ews) as con:
         con.execute("UPDATE erasure_plans SET body = ? WHERE plan_id = ?",
                     [body.replace('"action":"retain"', '"action":"delete"'), plan.plan_id])
