@@ -1,0 +1,145 @@
+"""What privacyops keeps at rest holds no personal value in clear (docs/at_rest.md).
+
+On the mini workspace (its newsletter list keyed by the e-mail address, so a row key is itself personal data): a
+lookup, an access export, a legal hold, an erasure with suppression (planned, approved, executed, certified), a
+batch plan whose lines name people, the reports. Then every byte of every file privacyops wrote and every value of
+every ledger column (through SQL) is searched for the personal values the sources held before — read from the
+sources by SQL in the test. Only the subject's AES-encrypted archive holds them, and only once decrypted.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import duckdb
+import pytest
+
+from privacyops.erasure import load_plan, verify_certificate
+from privacyops.errors import SealingError
+from privacyops.ledger import open_ledger
+from privacyops.workspace import keys, open_workspace, sealing
+from tests.support import at_rest
+from tests.support.demo import archive_files
+
+
+@pytest.fixture()
+def lived(mini_ws, tmp_path):
+    """The mini workspace after the scenario, and the personal values its sources held before it."""
+    (mini_ws.root / "privacyops.yaml").write_text(at_rest.at_rest_map())
+    ws = open_workspace(mini_ws.root)
+    needles = at_rest.personal_values(ws.root)
+    sc = at_rest.run_scenario(ws, tmp_path)
+    return ws, sc, needles
+
+
+def _bodies(ws) -> dict[str, str]:
+    with open_ledger(ws) as con:
+        return dict(con.execute("SELECT plan_id, body FROM erasure_plans").fetchall())
+
+
+def test_no_personal_value_in_clear_in_anything_privacyops_wrote(lived):
+    ws, sc, needles = lived
+    # The values searched for are the subject's own (SQL on the sources, before), and they are real: the subject's
+    # archive, decrypted, holds them — so a search that finds nothing elsewhere means something.
+    subject = [n for n in needles if n.lower() in ("janis@mini.example", "jānis bērziņš", "+371 2000 1111",
+                                                     "jb@other.example", "m-001", "10.0.0.1")]
+    assert len({s.lower() for s in subject}) == 6
+    files = archive_files(sc.archive, sc.password)
+    clear = b"".join(files.values()).decode("utf-8").lower()
+    assert all(s.lower() in clear for s in subject)
+
+    kinds = {p.relative_to(ws.root).parts[0] for p in at_rest.written_files(ws.root)}
+    assert {"ledger.duckdb", "audit.head", "certificates", "exports", "outputs", "keys"} <= kinds
+    result = at_rest.scan(ws.root, needles)
+    assert result.hits == []
+    assert result.files >= 12 and result.values > 100
+
+
+def test_plan_bodies_are_sealed_and_would_have_held_personal_data(lived):
+    ws, sc, needles = lived
+    secret = keys.workspace_secret(ws.keys_dir)
+    bodies = _bodies(ws)
+    assert set(sc.plans) <= set(bodies)
+    for pid, body in bodies.items():
+        assert sealing.is_sealed(body), pid
+        assert sealing.parse(body)[1:3] == (sealing.PLAN_BODY, sealing.key_fingerprint(secret))
+    # Opened, the request's plan names the newsletter row by its key: the subject's e-mail address.
+    request = sealing.open_text(secret, sealing.PLAN_BODY, bodies[sc.plans[0]])
+    assert "jb@other.example" in request
+    assert load_plan(ws, sc.plans[0]).status == "done"
+
+
+def test_an_older_ledger_with_a_clear_body_still_loads_and_the_scan_would_see_it(lived):
+    ws, sc, needles = lived
+    secret = keys.workspace_secret(ws.keys_dir)
+    pid = sc.plans[0]
+    clear = sealing.open_text(secret, sealing.PLAN_BODY, _bodies(ws)[pid])
+    with open_ledger(ws) as con:  # as an earlier privacyops wrote it
+        con.execute("UPDATE erasure_plans SET body = ? WHERE plan_id = ?", [clear, pid])
+    plan = load_plan(ws, pid)
+    assert plan.plan_id == pid and plan.compute_hash() == plan.plan_hash
+    # The scan is able to fail: the clear body is found by it.
+    hits = at_rest.scan(ws.root, needles).hits
+    assert any(h.startswith("ledger erasure_plans.body") and "jb@other.example" in h for h in hits)
+
+
+def test_a_wrong_workspace_key_is_a_clear_error(lived):
+    ws, sc, _ = lived
+    path = ws.keys_dir / keys.SECRET_FILE
+    old = path.read_bytes()
+    path.write_bytes(secrets.token_bytes(32))
+    keys._SECRETS.clear()
+    try:
+        with pytest.raises(SealingError, match=f"sealed with workspace key {sealing.key_fingerprint(old)}"):
+            load_plan(ws, sc.plans[0])
+    finally:
+        path.write_bytes(old)
+        keys._SECRETS.clear()
+
+
+def test_reseal_after_a_secret_change_keeps_everything_readable(lived):
+    ws, sc, _ = lived
+    path = ws.keys_dir / keys.SECRET_FILE
+    old, new = keys.workspace_secret(ws.keys_dir), secrets.token_bytes(32)
+    before = {pid: load_plan(ws, pid).to_dict() for pid in sc.plans}
+    with open_ledger(ws) as con:
+        n_sealed = con.execute("SELECT count(*) FROM erasure_plans WHERE body LIKE 'po-sealed:%'").fetchone()[0]
+        with con.transaction():
+            assert sealing.reseal_ledger(con, old, new) == n_sealed >= 2
+    path.write_bytes(new)  # what `privacyops key rotate` does after the ledger's transaction commits
+    keys._SECRETS.clear()
+    try:
+        for pid in sc.plans:
+            assert load_plan(ws, pid).to_dict() == before[pid]
+        for body in _bodies(ws).values():
+            assert sealing.parse(body)[2] == sealing.key_fingerprint(new)
+            with pytest.raises(SealingError):
+                sealing.open_text(old, sealing.PLAN_BODY, body)
+        # Certificates are signed, not sealed: they verify offline whatever the workspace secret.
+        for cert in sc.certificates:
+            assert verify_certificate(cert).ok
+        with open_ledger(ws) as con, con.transaction():
+            assert sealing.reseal_ledger(con, old, new) == 0  # a rotation run again changes nothing
+    finally:
+        path.write_bytes(old)
+        keys._SECRETS.clear()
+
+
+def test_certificates_carry_counts_and_keyed_hashes_and_verify_offline(lived):
+    ws, sc, needles = lived
+    (cert,) = sc.certificates
+    doc = json.loads(cert.read_text(encoding="utf-8"))
+    content = doc["certificate"]
+    assert verify_certificate(doc).ok
+    secret = keys.workspace_secret(ws.keys_dir)
+    assert content["subjects"] == [{"ref_hash": keys.keyed_hash(secret, "people.person:1", "subject")}]
+    # The counts are the rows the plan named per dataset: the ledger's schedule and the sources agree.
+    src = duckdb.connect(str(ws.root / "main.duckdb"), read_only=True)
+    try:
+        kept_orders = src.execute("SELECT count(*) FROM shop.orders WHERE pid = 1").fetchone()[0]
+    finally:
+        src.close()
+    assert content["summary"]["datasets"]["shop.orders"].get("retain", 0) == kept_orders
+    text = json.dumps(doc, ensure_ascii=False).lower()
+    assert not [n for n in needles if n.lower() in text]
