@@ -57,7 +57,7 @@ def test_no_personal_value_in_clear_in_anything_privacyops_wrote(lived):
 
 
 def test_plan_bodies_are_sealed_and_would_have_held_personal_data(lived):
-    ws, sc, needles = lived
+    ws, sc, _needles = lived
     secret = keys.workspace_secret(ws.keys_dir)
     bodies = _bodies(ws)
     assert set(sc.plans) <= set(bodies)

@@ -216,5 +216,20 @@ def reseal_file(path: Path, old_secret: bytes, new_secret: bytes) -> bool:
     return True
 
 
-__all__ = ["PLAN_BODY", "SealingError", "is_sealed", "key_fingerprint", "derive_key", "seal", "seal_text", "unseal",
-           "open_text", "parse", "reseal", "reseal_ledger", "seal_file", "unseal_file", "reseal_file"]
+__all__ = [
+    "PLAN_BODY",
+    "SealingError",
+    "derive_key",
+    "is_sealed",
+    "key_fingerprint",
+    "open_text",
+    "parse",
+    "reseal",
+    "reseal_file",
+    "reseal_ledger",
+    "seal",
+    "seal_file",
+    "seal_text",
+    "unseal",
+    "unseal_file",
+]

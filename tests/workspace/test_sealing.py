@@ -41,7 +41,7 @@ def test_the_documented_format_decrypts_independently():
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"privacyops-seal-v1",
                info=b"privacyops/seal/v1/erasure-plan-body").derive(A)
     blob = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-    aad = ":".join([prefix, version, purpose, fp]).encode()
+    aad = f'{prefix}:{version}:{purpose}:{fp}'.encode()
     assert AESGCM(key).decrypt(blob[:12], blob[12:], aad).decode() == TEXT
 
 
@@ -142,9 +142,8 @@ def test_reseal_ledger_with_the_wrong_old_key_fails_and_the_transaction_rolls_ba
     C = secrets.token_bytes(32)
     first, second = sealing.seal_text(A, "erasure-plan-body", "one"), sealing.seal_text(C, "erasure-plan-body", "2")
     con.execute("INSERT INTO erasure_plans VALUES ('P1', 'done', ?), ('P2', 'done', ?)", [first, second])
-    with pytest.raises(SealingError, match="erasure_plans.body"):
-        with con.transaction():
-            sealing.reseal_ledger(con, A, B)
+    with pytest.raises(SealingError, match="erasure_plans.body"), con.transaction():
+        sealing.reseal_ledger(con, A, B)
     assert sorted(r[0] for r in con.execute("SELECT body FROM erasure_plans").fetchall()) == sorted([first, second])
     con.close()
 
@@ -161,3 +160,29 @@ def test_sealed_files_round_trip_and_reseal(tmp_path):
     assert sealing.unseal_file(path, B, "report-file") == b"Jane Doe, +371 2000 1111"
     with pytest.raises(SealingError, match=str(path.name)):
         sealing.unseal_file(path, A, "report-file")
+
+
+def test_reseal_ledger_on_a_postgresql_ledger(postgres_dsn):
+    import psycopg
+
+    from tests.support import pg as pgserver
+
+    dsn = pgserver.create_database(postgres_dsn, "seal")
+    raw = psycopg.connect(dsn, autocommit=True)
+    con = LedgerConnection(raw, "postgres", "test")
+    try:
+        con.execute("CREATE TABLE erasure_plans (plan_id VARCHAR PRIMARY KEY, body TEXT NOT NULL, n INTEGER)")
+        con.execute("CREATE TABLE audit_log (seq BIGINT PRIMARY KEY, details VARCHAR)")
+        sealed = {f"P{i}": sealing.seal_text(A, "erasure-plan-body", f"plan {i} 100% of jane@example.com")
+                  for i in range(3)}
+        for pid, token in sealed.items():
+            con.execute("INSERT INTO erasure_plans VALUES (?, ?, 1)", [pid, token])
+        con.execute("INSERT INTO erasure_plans VALUES ('OLD', ?, 2)", ["clear body with a % sign"])
+        with con.transaction():
+            assert sealing.reseal_ledger(con, A, B) == 3
+        got = dict(con.execute("SELECT plan_id, body FROM erasure_plans").fetchall())
+        assert got["OLD"] == "clear body with a % sign"
+        for i in range(3):
+            assert sealing.open_text(B, "erasure-plan-body", got[f"P{i}"]) == f"plan {i} 100% of jane@example.com"
+    finally:
+        raw.close()
