@@ -143,3 +143,28 @@ def test_certificates_carry_counts_and_keyed_hashes_and_verify_offline(lived):
     assert content["summary"]["datasets"]["shop.orders"].get("retain", 0) == kept_orders
     text = json.dumps(doc, ensure_ascii=False).lower()
     assert not [n for n in needles if n.lower() in text]
+
+
+def test_the_demo_company_keeps_nothing_personal_in_clear(demo_ws):
+    """The same on the demo company (DuckDB and Parquet lake; consent records and the consent report too), for the
+    customer whose story has two e-mail addresses and a consent withdrawal."""
+    from privacyops.demo import STORIES
+
+    story = STORIES["two_emails"]
+    needles = at_rest.demo_personal_values(demo_ws.root, story["customer_id"])
+    assert {story["email"], story["full_name"], story["phone"]} <= set(needles)
+    sc = at_rest.run_demo_scenario(demo_ws, story["email"])
+    files = archive_files(sc.archive, sc.password)
+    clear = b"".join(files.values()).decode("utf-8").lower()
+    assert story["email"] in clear and story["full_name"].lower() in clear
+    with open_ledger(demo_ws) as con:
+        assert con.execute("SELECT count(*) FROM consent_records").fetchone()[0] >= 1
+    company = at_rest.company_files(demo_ws)
+    assert "company.duckdb" in company
+    written = {str(p.relative_to(demo_ws.root)) for p in at_rest.written_files(demo_ws.root, company)}
+    assert {"ledger.duckdb", "audit.head", "outputs/reports/consent.html", "outputs/reports/requests.html",
+            f"certificates/{sc.plans[0]}.json"} <= written
+    result = at_rest.scan(demo_ws.root, needles, company)
+    assert result.hits == []
+    assert result.files >= 10 and result.values > 100
+    assert all(sealing.is_sealed(b) for b in _bodies(demo_ws).values())

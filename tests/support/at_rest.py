@@ -60,6 +60,31 @@ def personal_values(root: Path) -> list[str]:
             f"SELECT ip FROM read_parquet('{root / 'files' / 'events' / '*.parquet'}')").fetchall()]
     finally:
         con.close()
+    return forms(raw, names)
+
+
+def demo_personal_values(root: Path, customer_id: int) -> list[str]:
+    """A demo customer's personal values, by SQL on the demo company's database: the customer row, their log-in
+    accounts, their delivery address."""
+    con = duckdb.connect(str(root / "company.duckdb"), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT full_name FROM crm.customers WHERE customer_id = ?",
+                                           [customer_id]).fetchall()]
+        raw = [v for row in con.execute("SELECT email, phone, street_address, postal_code FROM crm.customers "
+                                         "WHERE customer_id = ?", [customer_id]).fetchall() for v in row]
+        raw += [v for row in con.execute("SELECT username, email FROM app.user_accounts WHERE customer_id = ?",
+                                          [customer_id]).fetchall() for v in row]
+        raw += [v for row in con.execute("SELECT a.street, a.phone FROM crm.delivery_addresses a JOIN crm.customers c "
+                                         "ON a.address_id = c.delivery_address_id WHERE c.customer_id = ?",
+                                         [customer_id]).fetchall() for v in row]
+    finally:
+        con.close()
+    return forms(raw + names, names)
+
+
+def forms(raw: list, names: list[str]) -> list[str]:
+    """The values and the forms privacyops normalises them to (lower case, trimmed, phone digits), longest
+    first; each word of a name too."""
     out: set[str] = set()
     for v in raw:
         if not v:
@@ -71,6 +96,38 @@ def personal_values(root: Path) -> list[str]:
             out |= {digits, digits[-8:], "+" + digits}
     out |= {w for n in names for w in n.split() if len(w) >= 5}  # a family name alone is personal data too
     return sorted(out, key=len, reverse=True)
+
+
+def run_demo_scenario(ws, email: str) -> "Scenario":
+    """The same life on the demo company, for the customer with this e-mail: lookup, access export, consent
+    withdrawn, erasure (planned, approved, executed, certified), every report."""
+    from privacyops.access import export_subject
+    from privacyops.consent import withdraw_consent
+    from privacyops.erasure import approve_plan, execute_plan, plan_erasure
+    from privacyops.ledger import open_case
+    from privacyops.lookup import lookup
+    from privacyops.reports import consent_report, requests_report, retention_report, ropa
+
+    sc = Scenario(subject=email)
+    day = dt.date.today()
+    with acting("alice"):
+        lookup(ws, email)
+        access = open_case(ws, "access", day, channel="e-mail", subject=email).case_id
+        result = export_subject(ws, access, email)
+        sc.archive, sc.password = result.path, result.password
+        withdraw_consent(ws, email, "marketing", method="web form")
+        case = open_case(ws, "erasure", day, subject=email).case_id
+        plan = plan_erasure(ws, case, email, suppress="objection")
+        sc.plans.append(plan.plan_id)
+    with acting("bob"):
+        approve_plan(ws, plan.plan_id)
+        sc.certificates.append(execute_plan(ws, plan.plan_id).certificate_path)
+    with acting("alice"):
+        out = ws.outputs_dir / "reports"
+        for rep in (retention_report(ws), requests_report(ws), consent_report(ws)):
+            sc.reports += list(rep.write(out))
+        sc.reports += list(ropa(ws).write(ws.outputs_dir / "ropa"))
+    return sc
 
 
 @dataclass
@@ -125,9 +182,20 @@ def run_scenario(ws, work: Path) -> Scenario:
     return sc
 
 
-def written_files(root: Path) -> list[Path]:
+def company_files(ws) -> set[str]:
+    """The top-level names in the workspace that are the company's (its file sources, their WAL, the map)."""
+    names = {"privacyops.yaml"}
+    for src in ws.datamap.sources.values():
+        path = getattr(src, "path", None)
+        if path:
+            first = Path(path).parts[0]
+            names |= {first, first + ".wal"}
+    return names
+
+
+def written_files(root: Path, company: set[str] | frozenset[str] = frozenset(SOURCES)) -> list[Path]:
     """Every file in the workspace that privacyops wrote (everything but the company's sources and the map)."""
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] not in SOURCES)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] not in company)
 
 
 def ledger_texts(path: Path) -> list[tuple[str, str]]:
@@ -156,12 +224,12 @@ class ScanResult:
         return self.files + self.values
 
 
-def scan(root: Path, needles: list[str]) -> ScanResult:
+def scan(root: Path, needles: list[str], company: set[str] | frozenset[str] = frozenset(SOURCES)) -> ScanResult:
     """Look for every needle (case-insensitive) in every byte of every file privacyops wrote, then in every value
     of the ledger read through SQL (a database file may compress text, so its raw bytes alone prove nothing)."""
     lowered = [(n, n.lower().encode("utf-8")) for n in needles]
     hits: list[str] = []
-    files = written_files(root)
+    files = written_files(root, company)
     for p in files:
         data = p.read_bytes().lower()
         hits += [f"{p.relative_to(root)}: {n!r}" for n, b in lowered if b in data]
