@@ -98,7 +98,7 @@ def forms(raw: list, names: list[str]) -> list[str]:
     return sorted(out, key=len, reverse=True)
 
 
-def run_demo_scenario(ws, email: str) -> "Scenario":
+def run_demo_scenario(ws, email: str) -> Scenario:
     """The same life on the demo company, for the customer with this e-mail: lookup, access export, consent
     withdrawn, erasure (planned, approved, executed, certified), every report."""
     from privacyops.access import export_subject
