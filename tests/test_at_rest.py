@@ -17,10 +17,11 @@ import pytest
 
 from privacyops.erasure import load_plan, verify_certificate
 from privacyops.errors import SealingError
-from privacyops.ledger import open_ledger
+from privacyops.ledger import open_ledger, schedule
+from privacyops.ledger.schedule import key_json
 from privacyops.workspace import keys, open_workspace, sealing
 from tests.support import at_rest
-from tests.support.demo import archive_files
+from tests.support.demo import archive_files, ledger_rows
 
 
 @pytest.fixture()
@@ -103,15 +104,19 @@ def test_reseal_after_a_secret_change_keeps_everything_readable(lived):
     path = ws.keys_dir / keys.SECRET_FILE
     old, new = keys.workspace_secret(ws.keys_dir), secrets.token_bytes(32)
     before = {pid: load_plan(ws, pid).to_dict() for pid in sc.plans}
+    kept = ([e.to_dict() for e in schedule.entries(ws)], [r.to_dict() for r in schedule.restrictions(ws)])
+    assert kept[0] and kept[1]  # the retained order is scheduled and restricted: its row key is sealed too
     with open_ledger(ws) as con:
-        n_sealed = con.execute("SELECT count(*) FROM erasure_plans WHERE body LIKE 'po-sealed:%'").fetchone()[0]
+        n_sealed = sum(con.execute(f"SELECT count(*) FROM {t} WHERE {c} LIKE 'po-sealed:%'").fetchone()[0] for t, c in
+                       (("erasure_plans", "body"), ("erasure_schedule", "row_key"), ("restrictions", "row_key")))
         with con.transaction():
-            assert sealing.reseal_ledger(con, old, new) == n_sealed >= 2
+            assert sealing.reseal_ledger(con, old, new) == n_sealed >= 4
     path.write_bytes(new)  # what `privacyops key rotate` does after the ledger's transaction commits
     keys._SECRETS.clear()
     try:
         for pid in sc.plans:
             assert load_plan(ws, pid).to_dict() == before[pid]
+        assert ([e.to_dict() for e in schedule.entries(ws)], [r.to_dict() for r in schedule.restrictions(ws)]) == kept
         for body in _bodies(ws).values():
             assert sealing.parse(body)[2] == sealing.key_fingerprint(new)
             with pytest.raises(SealingError):
@@ -168,3 +173,44 @@ def test_the_demo_company_keeps_nothing_personal_in_clear(demo_ws):
     assert result.hits == []
     assert result.files >= 10 and result.values > 100
     assert all(sealing.is_sealed(b) for b in _bodies(demo_ws).values())
+
+
+def test_schedule_row_keys_are_sealed_deterministically_and_older_clear_rows_still_match(mini_ws):
+    """A row key can be personal data (a list keyed by e-mail address): the schedule and the restriction register
+    seal it so that SQL still matches it (equal keys, equal tokens); rows an older privacyops wrote clear still
+    read, match and are taken over."""
+    ws = mini_ws
+    secret = keys.workspace_secret(ws.keys_dir)
+    email_key, legacy_key = key_json(["jb@other.example"]), key_json(["old@clear.example"])
+    with open_ledger(ws) as con, con.transaction():
+        # As an earlier privacyops wrote them: clear keys.
+        con.execute("INSERT INTO erasure_schedule (dataset, row_key, plan_id, basis, status, scheduled_at) VALUES "
+                    "('mail.subscribers', ?, 'ERP-OLD', 'retention', 'scheduled', now())", [legacy_key])
+        con.execute("INSERT INTO restrictions (dataset, row_key, plan_id, basis, restricted_at) VALUES "
+                    "('mail.subscribers', ?, 'ERP-OLD', 'retention', now())", [legacy_key])
+        schedule.schedule(con, [("mail.subscribers", email_key, None, None, "retention: test")], "ERP-1", None)
+        schedule.schedule(con, [("mail.subscribers", email_key, None, None, "retention: again")], "ERP-2", None)
+        schedule.restrict(con, [("mail.subscribers", email_key, "retention: test", None)], "ERP-1", None)
+    raw = {k for (k,) in ledger_rows(ws, "SELECT row_key FROM erasure_schedule UNION ALL "
+                                         "SELECT row_key FROM restrictions")}
+    assert legacy_key in raw and email_key not in raw
+    assert not [k for k in raw if "jb@other" in k]
+    token = sealing.seal_deterministic(secret, sealing.ROW_KEY, email_key)
+    assert token in raw and token == sealing.seal_deterministic(secret, sealing.ROW_KEY, email_key)
+    got = {(e.dataset, e.row_key): e for e in schedule.entries(ws)}
+    assert set(got) == {("mail.subscribers", email_key), ("mail.subscribers", legacy_key)}
+    assert got[("mail.subscribers", email_key)].plan_id == "ERP-2"  # one entry, taken over by the newer decision
+    assert {r.row_key for r in schedule.restrictions(ws)} == {email_key, legacy_key}
+    # Finishing and lifting match both forms, in SQL.
+    with open_ledger(ws) as con, con.transaction():
+        schedule.reschedule(con, "mail.subscribers", legacy_key, None, None)
+        schedule.finish(con, [("mail.subscribers", email_key), ("mail.subscribers", legacy_key)], "ERD-1")
+        schedule.lift(con, [("mail.subscribers", email_key), ("mail.subscribers", legacy_key)], "ERD-1")
+        # A newer decision about the legacy row takes its clear entry over (no second entry for one row).
+        schedule.schedule(con, [("mail.subscribers", legacy_key, None, None, "retention: new")], "ERP-3", None)
+    assert ledger_rows(ws, "SELECT status, done_plan FROM erasure_schedule WHERE plan_id = 'ERP-2'") == [
+        ("done", "ERD-1")]
+    assert ledger_rows(ws, "SELECT count(*) FROM erasure_schedule WHERE row_key = ?", [legacy_key]) == [(0,)]
+    assert [e.plan_id for e in schedule.entries(ws) if e.row_key == legacy_key] == ["ERP-3"]
+    assert ledger_rows(ws, "SELECT count(*) FROM restrictions WHERE lifted_by = 'ERD-1'") == [(2,)]
+    assert schedule.restrictions(ws) == []

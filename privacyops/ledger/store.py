@@ -169,6 +169,7 @@ class LedgerConnection:
         self.raw = raw
         self.kind = kind
         self.key = key  # identifies the ledger (file path or DSN digest) for the schema cache
+        self.keys_dir: Any = None  # the workspace's keys folder: what the ledger seals uses its secret
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         if self.kind == "postgres":
@@ -232,6 +233,7 @@ def _connect(ws: "Workspace", read_only: bool) -> LedgerConnection:
 def open_ledger(ws: "Workspace", read_only: bool = False) -> Iterator[LedgerConnection]:
     """Open the ledger for one operation (creating its tables on first use) and close it afterwards."""
     con = _connect(ws, read_only)
+    con.keys_dir = ws.keys_dir
     try:
         if not read_only and con.key not in _READY:
             with con.transaction(lock=True):  # two processes creating the tables at once must not collide

@@ -30,7 +30,9 @@ from typing import Any
 from ..errors import SealingError
 
 PREFIX = "po-sealed"
-VERSION = "v1"
+VERSION = "v1"  # AES-256-GCM, random nonce: equal contents give different tokens
+DETERMINISTIC = "d1"  # AES-SIV (RFC 5297), no nonce: equal contents give equal tokens, so SQL can match them
+_KEYS: dict[tuple[bytes, str, str], bytes] = {}
 NONCE_BYTES = 12
 _SALT = b"privacyops-seal-v1"
 _PURPOSE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -40,6 +42,7 @@ _TEXT_TYPES = ("varchar", "text", "character varying", "string")
 
 # Purposes of the values privacyops seals (one derived key each).
 PLAN_BODY = "erasure-plan-body"
+ROW_KEY = "row-key"  # the schedule's and the restriction register's row keys (deterministic: matched in SQL)
 
 
 def key_fingerprint(secret: bytes) -> str:
@@ -52,20 +55,24 @@ def _check_purpose(purpose: str) -> None:
         raise ValueError(f"sealing purpose {purpose!r}: lower-case letters, digits, '.', '_' or '-', at most 64")
 
 
-def derive_key(secret: bytes, purpose: str) -> bytes:
-    """The 256-bit AES key for one purpose: HKDF-SHA256 from the workspace secret, `info` = the purpose."""
+def derive_key(secret: bytes, purpose: str, version: str = VERSION) -> bytes:
+    """The AES key for one purpose: HKDF-SHA256 from the workspace secret, `info` = version and purpose (256 bits
+    for AES-GCM; 512 for AES-SIV, which splits it in two)."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     _check_purpose(purpose)
     if not isinstance(secret, (bytes, bytearray)) or len(secret) < 16:
         raise ValueError("the workspace secret must be at least 16 bytes")
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=_SALT,
-                info=f"privacyops/seal/{VERSION}/{purpose}".encode("ascii")).derive(bytes(secret))
+    cache = (bytes(secret), purpose, version)
+    if cache not in _KEYS:  # due runs seal thousands of row keys: derive each key once per process
+        _KEYS[cache] = HKDF(algorithm=hashes.SHA256(), length=64 if version == DETERMINISTIC else 32, salt=_SALT,
+                            info=f"privacyops/seal/{version}/{purpose}".encode("ascii")).derive(bytes(secret))
+    return _KEYS[cache]
 
 
-def _header(purpose: str, fingerprint: str) -> str:
-    return f"{PREFIX}:{VERSION}:{purpose}:{fingerprint}"
+def _header(purpose: str, fingerprint: str, version: str = VERSION) -> str:
+    return f"{PREFIX}:{version}:{purpose}:{fingerprint}"
 
 
 def is_sealed(value: Any) -> bool:
@@ -82,6 +89,16 @@ def seal(secret: bytes, purpose: str, data: bytes | str) -> str:
     nonce = os.urandom(NONCE_BYTES)  # random 96-bit nonces: far below GCM's 2^32-messages-per-key bound here
     ct = AESGCM(derive_key(secret, purpose)).encrypt(nonce, raw, header.encode("ascii"))
     return f"{header}:{base64.urlsafe_b64encode(nonce + ct).decode('ascii').rstrip('=')}"
+
+
+def seal_deterministic(secret: bytes, purpose: str, text: str) -> str:
+    """Seal text so that equal texts give equal tokens (AES-SIV, RFC 5297): for values the ledger must match in SQL
+    (`=`, `IN`, unique keys) without holding them. Reveals only which stored values are equal."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+    header = _header(purpose, key_fingerprint(secret), DETERMINISTIC)
+    ct = AESSIV(derive_key(secret, purpose, DETERMINISTIC)).encrypt(text.encode("utf-8"), [header.encode("ascii")])
+    return f"{header}:{base64.urlsafe_b64encode(ct).decode('ascii').rstrip('=')}"
 
 
 def parse(token: str) -> tuple[str, str, str, bytes]:
@@ -102,11 +119,12 @@ def unseal(secret: bytes, purpose: str, token: str) -> bytes:
     """Decrypt a token sealed for `purpose`. Raises `SealingError` saying which: another version, another purpose,
     another key (by fingerprint), or altered/damaged content."""
     from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
 
     version, got_purpose, fp, blob = parse(token)
-    if version != VERSION:
-        raise SealingError(f"sealed value of format {version!r}: this privacyops reads {VERSION}; upgrade privacyops")
+    if version not in (VERSION, DETERMINISTIC):
+        raise SealingError(f"sealed value of format {version!r}: this privacyops reads {VERSION} and "
+                           f"{DETERMINISTIC}; upgrade privacyops")
     if got_purpose != purpose:
         raise SealingError(f"sealed value is a {got_purpose!r}, not a {purpose!r}: it was copied from elsewhere "
                            f"in the ledger")
@@ -115,11 +133,13 @@ def unseal(secret: bytes, purpose: str, token: str) -> bytes:
         raise SealingError(f"sealed {purpose} value was sealed with workspace key {fp}, but this workspace's key is "
                            f"{mine}: restore the keys/workspace.key it was made with (or, after a key rotation "
                            f"that was interrupted, run the rotation again with the old key)")
-    if len(blob) < NONCE_BYTES + 16:
+    if len(blob) < (16 if version == DETERMINISTIC else NONCE_BYTES + 16):
         raise SealingError(f"sealed {purpose} value is truncated: the stored value is damaged")
+    aad = _header(purpose, fp, version).encode("ascii")
     try:
-        return AESGCM(derive_key(secret, purpose)).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:],
-                                                           _header(purpose, fp).encode("ascii"))
+        if version == DETERMINISTIC:
+            return AESSIV(derive_key(secret, purpose, version)).decrypt(blob, [aad])
+        return AESGCM(derive_key(secret, purpose)).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
     except InvalidTag:
         raise SealingError(f"sealed {purpose} value (key {fp}) does not authenticate: it was altered or damaged "
                            f"after it was written") from None
@@ -139,10 +159,13 @@ def open_text(secret: bytes, purpose: str, value: str) -> str:
 def reseal(token: str, old_secret: bytes, new_secret: bytes) -> str:
     """The same content sealed (same purpose) under `new_secret`. A token already under the new key is returned
     as it is (an interrupted rotation can run again)."""
-    _, purpose, fp, _ = parse(token)
+    version, purpose, fp, _ = parse(token)
     if fp == key_fingerprint(new_secret):
         return token
-    return seal(new_secret, purpose, unseal(old_secret, purpose, token))
+    clear = unseal(old_secret, purpose, token)
+    if version == DETERMINISTIC:  # stays deterministic: equal values stay equal under the new key
+        return seal_deterministic(new_secret, purpose, clear.decode("utf-8"))
+    return seal(new_secret, purpose, clear)
 
 
 def _text_columns(con: Any) -> list[tuple[str, str]]:
@@ -157,24 +180,40 @@ def _q(name: str) -> str:
 
 def reseal_ledger(con: Any, old_secret: bytes, new_secret: bytes) -> int:
     """Re-encrypt every sealed value of an open ledger (`LedgerConnection`) under `new_secret`; returns how many
-    values changed. Every text column of every ledger table is searched (names come from the ledger's own
+    stored values changed. Every text column of every ledger table is searched (names come from the ledger's own
     catalogue), so values sealed by any part of privacyops are covered. Run it inside the caller's transaction:
     any value that does not open under `old_secret` raises `SealingError` and the caller rolls back. Values
     already under the new key are left alone, so a rotation can be run again."""
     changed = 0
     for table, column in _text_columns(con):
         col, tab = _q(column), _q(table)
-        found = con.execute(f"SELECT {col} FROM {tab} WHERE {col} LIKE ?", [PREFIX + ":%"]).fetchall()
-        for (old,) in found:
+        found = con.execute(f"SELECT {col}, count(*) FROM {tab} WHERE {col} LIKE ? GROUP BY {col}",
+                            [PREFIX + ":%"]).fetchall()
+        pairs = []
+        for old, n in found:
             try:
                 new = reseal(old, old_secret, new_secret)
             except SealingError as exc:
                 raise SealingError(f"ledger {table}.{column}: {exc}") from None
             if new != old:
-                # The old token is unique (random nonce), so it names its row without knowing the table's key.
-                con.execute(f"UPDATE {tab} SET {col} = ? WHERE {col} = ?", [new, old])
-                changed += 1
+                pairs.append((old, new))
+                changed += int(n)
+        _replace(con, tab, col, pairs)
     return changed
+
+
+def _replace(con: Any, tab: str, col: str, pairs: list[tuple[str, str]]) -> None:
+    """Replace each old token by its new one, set-based: a token names its rows (a random nonce makes it unique;
+    a deterministic one stands for one value), so no table key is needed."""
+    if not pairs:
+        return
+    con.execute("CREATE TEMPORARY TABLE IF NOT EXISTS po_reseal (old_token VARCHAR, new_token VARCHAR)")
+    con.execute("DELETE FROM po_reseal")
+    for i in range(0, len(pairs), 500):
+        part = pairs[i:i + 500]
+        con.execute("INSERT INTO po_reseal VALUES " + ", ".join(["(?, ?)"] * len(part)), [v for p in part for v in p])
+    con.execute(f"UPDATE {tab} SET {col} = po_reseal.new_token FROM po_reseal WHERE {tab}.{col} = po_reseal.old_token")
+    con.execute("DELETE FROM po_reseal")
 
 
 def seal_file(path: Path, secret: bytes, purpose: str, data: bytes) -> None:
@@ -217,7 +256,9 @@ def reseal_file(path: Path, old_secret: bytes, new_secret: bytes) -> bool:
 
 
 __all__ = [
+    "DETERMINISTIC",
     "PLAN_BODY",
+    "ROW_KEY",
     "SealingError",
     "derive_key",
     "is_sealed",
@@ -228,6 +269,7 @@ __all__ = [
     "reseal_file",
     "reseal_ledger",
     "seal",
+    "seal_deterministic",
     "seal_file",
     "seal_text",
     "unseal",

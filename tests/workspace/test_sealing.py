@@ -186,3 +186,41 @@ def test_reseal_ledger_on_a_postgresql_ledger(postgres_dsn):
             assert sealing.open_text(B, "erasure-plan-body", got[f"P{i}"]) == f"plan {i} 100% of jane@example.com"
     finally:
         raw.close()
+
+
+def test_deterministic_seals_match_equal_values_and_nothing_else():
+    a1 = sealing.seal_deterministic(A, "row-key", '["jane@example.com"]')
+    assert a1 == sealing.seal_deterministic(A, "row-key", '["jane@example.com"]')  # SQL can match it
+    assert a1 != sealing.seal_deterministic(A, "row-key", '["jane2@example.com"]')
+    assert a1 != sealing.seal_deterministic(A, "other-purpose", '["jane@example.com"]')
+    assert a1 != sealing.seal_deterministic(B, "row-key", '["jane@example.com"]')
+    assert "jane" not in a1 and a1.split(":")[1] == "d1"
+    assert sealing.open_text(A, "row-key", a1) == '["jane@example.com"]'
+    with pytest.raises(SealingError, match="sealed with workspace key"):
+        sealing.unseal(B, "row-key", a1)
+    with pytest.raises(SealingError, match="not a 'other-purpose'"):
+        sealing.unseal(A, "other-purpose", a1)
+    head, data = a1.rsplit(":", 1)
+    blob = bytearray(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+    blob[-1] ^= 1
+    with pytest.raises(SealingError, match="altered or damaged"):
+        sealing.unseal(A, "row-key", f"{head}:{base64.urlsafe_b64encode(bytes(blob)).decode().rstrip('=')}")
+    # Resealed, it stays deterministic: equal values stay equal (a unique key stays unique) under the new key.
+    b1 = sealing.reseal(a1, A, B)
+    assert b1 == sealing.seal_deterministic(B, "row-key", '["jane@example.com"]')
+
+
+def test_reseal_ledger_updates_deterministic_keys_in_key_columns(tmp_path):
+    con = LedgerConnection(duckdb.connect(str(tmp_path / "l.duckdb")), "duckdb", "k")
+    con.execute("CREATE TABLE restrictions (dataset VARCHAR, row_key VARCHAR, plan_id VARCHAR, "
+                "PRIMARY KEY (dataset, row_key, plan_id))")
+    keys = [f'["p{i}@example.com"]' for i in range(1200)]  # more than one batch of the replacement table
+    for plan in ("P1", "P2"):  # the same row restricted by two plans: one token, two rows
+        con.execute("INSERT INTO restrictions SELECT 'd', unnest(?), ?",
+                    [[sealing.seal_deterministic(A, "row-key", k) for k in keys], plan])
+    with con.transaction():
+        assert sealing.reseal_ledger(con, A, B) == 2400
+    got = con.execute("SELECT row_key, count(*) FROM restrictions GROUP BY row_key").fetchall()
+    assert len(got) == 1200 and {n for _, n in got} == {2}
+    assert {sealing.open_text(B, "row-key", t) for t, _ in got} == set(keys)
+    con.close()
