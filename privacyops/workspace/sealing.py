@@ -33,6 +33,8 @@ PREFIX = "po-sealed"
 VERSION = "v1"  # AES-256-GCM, random nonce: equal contents give different tokens
 DETERMINISTIC = "d1"  # AES-SIV (RFC 5297), no nonce: equal contents give equal tokens, so SQL can match them
 _KEYS: dict[tuple[bytes, str, str], bytes] = {}
+_CIPHERS: dict[tuple[bytes, str, str], Any] = {}
+_FPS: dict[bytes, str] = {}
 NONCE_BYTES = 12
 _SALT = b"privacyops-seal-v1"
 _PURPOSE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -47,7 +49,23 @@ ROW_KEY = "row-key"  # the schedule's and the restriction register's row keys (d
 
 def key_fingerprint(secret: bytes) -> str:
     """16 hex digits naming the secret (an HMAC of a fixed label: it reveals nothing about the secret)."""
-    return hmac.new(secret, b"privacyops/seal/fingerprint", hashlib.sha256).hexdigest()[:16]
+    secret = bytes(secret)
+    fp = _FPS.get(secret)
+    if fp is None:
+        fp = _FPS[secret] = hmac.new(secret, b"privacyops/seal/fingerprint", hashlib.sha256).hexdigest()[:16]
+    return fp
+
+
+def _cipher(secret: bytes, purpose: str, version: str) -> Any:
+    """The AEAD object for one key, made once per process (schedules seal and open thousands of row keys)."""
+    cache = (bytes(secret), purpose, version)
+    got = _CIPHERS.get(cache)
+    if got is None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
+
+        key = derive_key(secret, purpose, version)
+        got = _CIPHERS[cache] = AESSIV(key) if version == DETERMINISTIC else AESGCM(key)
+    return got
 
 
 def _check_purpose(purpose: str) -> None:
@@ -82,22 +100,18 @@ def is_sealed(value: Any) -> bool:
 
 def seal(secret: bytes, purpose: str, data: bytes | str) -> str:
     """Encrypt `data` (bytes, or text as UTF-8) for `purpose` under the workspace secret: a token (ASCII text)."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     header = _header(purpose, key_fingerprint(secret))
     nonce = os.urandom(NONCE_BYTES)  # random 96-bit nonces: far below GCM's 2^32-messages-per-key bound here
-    ct = AESGCM(derive_key(secret, purpose)).encrypt(nonce, raw, header.encode("ascii"))
+    ct = _cipher(secret, purpose, VERSION).encrypt(nonce, raw, header.encode("ascii"))
     return f"{header}:{base64.urlsafe_b64encode(nonce + ct).decode('ascii').rstrip('=')}"
 
 
 def seal_deterministic(secret: bytes, purpose: str, text: str) -> str:
     """Seal text so that equal texts give equal tokens (AES-SIV, RFC 5297): for values the ledger must match in SQL
     (`=`, `IN`, unique keys) without holding them. Reveals only which stored values are equal."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
-
     header = _header(purpose, key_fingerprint(secret), DETERMINISTIC)
-    ct = AESSIV(derive_key(secret, purpose, DETERMINISTIC)).encrypt(text.encode("utf-8"), [header.encode("ascii")])
+    ct = _cipher(secret, purpose, DETERMINISTIC).encrypt(text.encode("utf-8"), [header.encode("ascii")])
     return f"{header}:{base64.urlsafe_b64encode(ct).decode('ascii').rstrip('=')}"
 
 
@@ -119,7 +133,6 @@ def unseal(secret: bytes, purpose: str, token: str) -> bytes:
     """Decrypt a token sealed for `purpose`. Raises `SealingError` saying which: another version, another purpose,
     another key (by fingerprint), or altered/damaged content."""
     from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
 
     version, got_purpose, fp, blob = parse(token)
     if version not in (VERSION, DETERMINISTIC):
@@ -138,8 +151,8 @@ def unseal(secret: bytes, purpose: str, token: str) -> bytes:
     aad = _header(purpose, fp, version).encode("ascii")
     try:
         if version == DETERMINISTIC:
-            return AESSIV(derive_key(secret, purpose, version)).decrypt(blob, [aad])
-        return AESGCM(derive_key(secret, purpose)).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+            return _cipher(secret, purpose, version).decrypt(blob, [aad])
+        return _cipher(secret, purpose, version).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
     except InvalidTag:
         raise SealingError(f"sealed {purpose} value (key {fp}) does not authenticate: it was altered or damaged "
                            f"after it was written") from None
