@@ -44,6 +44,12 @@ class WorkspaceError(PrivacyOpsError):
     exit_code = 2
 
 
+class SealingError(PrivacyOpsError):
+    """A value privacyops sealed (encrypted at rest) cannot be opened: another workspace key, or altered."""
+
+    exit_code = 4
+
+
 class SourceError(PrivacyOpsError):
     """A data source cannot be opened or queried."""
 

@@ -29,8 +29,9 @@ from ..ledger.people import APPROVER, NOT_PROVEN, PREPARER, acting_person, audit
 from ..ledger.schedule import key_json
 from ..map import DataMap, Dataset
 from ..values import format_key, json_safe
+from ..ledger.keyring import workspace_key
+from ..workspace import Workspace, current_actor, sealing
 from .order import dataset_order, source_order
-from ..workspace import Workspace, current_actor
 
 DELETE, MASK, RETAIN, BLOCKED = "delete", "mask", "retain", "blocked"
 ACTIONS = (DELETE, MASK, RETAIN, BLOCKED)
@@ -427,7 +428,8 @@ def save_plan(ws: Workspace, plan: ErasurePlan) -> None:
                     [plan.plan_id, plan.kind, plan.case_id, first, plan.status, plan.as_of, plan.plan_hash,
                      plan.map_fingerprint, plan.prepared_by, plan.prepared_at, plan.approved_by, plan.approved_at,
                      plan.approval_note, plan.executed_by, plan.executed_at, plan.certificate,
-                     _canonical(plan.body()), *_sig_values(plan)])
+                     sealing.seal_text(workspace_key(ws), sealing.PLAN_BODY, _canonical(plan.body())),
+                     *_sig_values(plan)])
 
 
 def _sig_values(plan: ErasurePlan) -> list[str | None]:
@@ -445,7 +447,7 @@ def load_plan(ws: Workspace, plan_id: str) -> ErasurePlan:
         raise ErasureError(f"unknown erasure plan '{plan_id}'; see `privacyops erase list`")
     (pid, kind, case_id, _, status, as_of, plan_hash, fp, prepared_by, prepared_at, approved_by, approved_at,
      note, executed_by, executed_at, certificate, body) = row
-    b = json.loads(body)
+    b = json.loads(sealing.open_text(workspace_key(ws), sealing.PLAN_BODY, body))  # clear: older ledgers
     plan = ErasurePlan(plan_id=pid, kind=kind, case_id=case_id, as_of=as_of if isinstance(as_of, dt.date) else
                        dt.date.fromisoformat(str(as_of)), map_fingerprint=fp,
                        rows=[PlannedRow.from_dict(r) for r in b["rows"]], subjects=b.get("subjects", []),

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import WorkspaceKeyError
 from ..workspace import Workspace
+from ..workspace.sealing import reseal_ledger
 from ..workspace.keys import (
     KEY_BYTES,
     NEXT_FILE,
@@ -85,14 +86,9 @@ def _rekey_table(con: Any, table: str, column: str, keys: tuple[str, ...], gen: 
     return len(rows)
 
 
-def _reseal(con: Any, old: bytes, new: bytes) -> int | None:
-    """MERGE POINT (lead): ledger values sealed with AES-GCM under the workspace key (privacyops/workspace/
-    sealing.py, another branch) are re-sealed here, inside the rotation's transaction. Skipped while that module
-    does not exist."""
-    try:
-        from ..workspace.sealing import reseal_ledger  # type: ignore[import-not-found]
-    except ImportError:
-        return None
+def _reseal(con: Any, old: bytes, new: bytes) -> int:
+    """Ledger values sealed under the workspace key (plan bodies, schedule and restriction row keys) are re-sealed
+    under the new key inside the rotation's transaction: a value that does not open rolls the rotation back."""
     return reseal_ledger(con, old, new)
 
 

@@ -4,7 +4,10 @@ When an erasure keeps a record because a retention rule still requires it, the r
 stored, not used — the register says which records, on what basis and until when) and **scheduled**: it is due for
 erasure the day after its retention ends (`erasure.erase_due`, or a scheduled notebook, runs what has come due).
 Records whose retention has not started (the anchor date is still empty) are scheduled without a date and looked at
-again on every run. Rows are named by dataset and primary key (JSON), never by their content.
+again on every run. Rows are named by dataset and primary key (JSON), never by their content; the key is sealed
+(`workspace.sealing`, deterministic: equal keys give equal tokens, so the SQL below matches them without holding
+them), because a primary key can itself be personal data (a list keyed by e-mail address). Rows an earlier
+privacyops wrote with clear keys are still read and matched.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..values import json_safe
-from ..workspace import Workspace
+from ..workspace import Workspace, sealing
+from ..workspace.keys import workspace_secret
+from .keyring import workspace_key
 from .store import ledger_exists, open_ledger
 
 SCHEDULED, DONE, GONE, SUPERSEDED = "scheduled", "done", "gone", "superseded"
@@ -90,6 +95,24 @@ def _now() -> dt.datetime:
 ROWS_PER_STATEMENT = 200
 
 
+def _secret(con) -> bytes | None:
+    keys_dir = getattr(con, "keys_dir", None)
+    return workspace_secret(keys_dir) if keys_dir is not None else None
+
+
+def _sealed(secret: bytes | None, row_key: str) -> str:
+    return sealing.seal_deterministic(secret, sealing.ROW_KEY, row_key) if secret else row_key
+
+
+def _both(secret: bytes | None, keys: list[str]) -> list[str]:
+    """The keys as stored now (sealed) and as an earlier privacyops stored them (clear)."""
+    return [_sealed(secret, k) for k in keys] + (keys if secret else [])
+
+
+def _opened(secret: bytes, row_key: str) -> str:
+    return sealing.open_text(secret, sealing.ROW_KEY, row_key)
+
+
 def _chunks(items: list, n: int = ROWS_PER_STATEMENT):
     for i in range(0, len(items), n):
         yield items[i:i + n]
@@ -99,7 +122,13 @@ def schedule(con, items: Iterable[tuple[str, str, dt.date | None, dt.date | None
              case_id: str | None) -> int:
     """Put rows on the schedule (`items`: dataset, row_key, due_on, retain_until, basis) inside the caller's
     ledger transaction, many rows per statement. A row already scheduled is taken over by the newer decision."""
-    items = list(items)
+    secret, items = _secret(con), list(items)
+    if secret:  # a clear entry an earlier privacyops wrote for the same row is taken over too
+        for dataset, keys in _by_dataset((d, k) for d, k, *_ in items).items():
+            for part in _chunks(keys):
+                con.execute(f"DELETE FROM erasure_schedule WHERE dataset = ? AND row_key IN "
+                            f"({', '.join('?' for _ in part)})", [dataset, *part])
+    items = [(d, _sealed(secret, k), due_on, until, basis) for d, k, due_on, until, basis in items]
     now = _now()
     for part in _chunks(items):
         con.execute(f"INSERT INTO erasure_schedule ({_SCOLS}) VALUES "
@@ -122,21 +151,24 @@ def _by_dataset(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 def finish(con, items: Iterable[tuple[str, str]], plan_id: str, status: str = DONE) -> None:
     """Mark scheduled rows erased (or gone) by `plan_id`, inside the caller's ledger transaction."""
-    now = _now()
+    now, secret = _now(), _secret(con)
     for dataset, keys in _by_dataset(items).items():
         for part in _chunks(keys):
+            both = _both(secret, part)
             con.execute(f"UPDATE erasure_schedule SET status = ?, done_plan = ?, done_at = ? WHERE dataset = ? AND "
-                        f"row_key IN ({', '.join('?' for _ in part)})", [status, plan_id, now, dataset, *part])
+                        f"row_key IN ({', '.join('?' for _ in both)})", [status, plan_id, now, dataset, *both])
 
 
 def reschedule(con, dataset: str, row_key: str, due_on: dt.date | None, until: dt.date | None) -> None:
-    con.execute("UPDATE erasure_schedule SET due_on = ?, retain_until = ? WHERE dataset = ? AND row_key = ?",
-                [due_on, until, dataset, row_key])
+    both = _both(_secret(con), [row_key])
+    con.execute(f"UPDATE erasure_schedule SET due_on = ?, retain_until = ? WHERE dataset = ? AND row_key IN "
+                f"({', '.join('?' for _ in both)})", [due_on, until, dataset, *both])
 
 
 def restrict(con, items: Iterable[tuple[str, str, str, dt.date | None]], plan_id: str, case_id: str | None) -> int:
     """Record restricted rows (`items`: dataset, row_key, basis, retain_until) in the register."""
-    items = list(items)
+    secret = _secret(con)
+    items = [(d, _sealed(secret, k), basis, until) for d, k, basis, until in items]
     now = _now()
     for part in _chunks(items):
         con.execute(f"INSERT INTO restrictions ({_RCOLS}) VALUES "
@@ -149,11 +181,12 @@ def restrict(con, items: Iterable[tuple[str, str, str, dt.date | None]], plan_id
 
 def lift(con, items: Iterable[tuple[str, str]], plan_id: str) -> None:
     """Lift the restrictions of rows that have now been erased."""
-    now = _now()
+    now, secret = _now(), _secret(con)
     for dataset, keys in _by_dataset(items).items():
         for part in _chunks(keys):
+            both = _both(secret, part)
             con.execute(f"UPDATE restrictions SET lifted_at = ?, lifted_by = ? WHERE dataset = ? AND lifted_at IS "
-                        f"NULL AND row_key IN ({', '.join('?' for _ in part)})", [now, plan_id, dataset, *part])
+                        f"NULL AND row_key IN ({', '.join('?' for _ in both)})", [now, plan_id, dataset, *both])
 
 
 def entries(ws: Workspace, status: str | None = SCHEDULED, plan_id: str | None = None) -> list[ScheduleEntry]:
@@ -167,8 +200,11 @@ def entries(ws: Workspace, status: str | None = SCHEDULED, plan_id: str | None =
         sql += " AND plan_id = ?"
         params.append(plan_id)
     with open_ledger(ws) as con:
-        rows = con.execute(sql + " ORDER BY due_on, dataset, row_key", params).fetchall()
-    return [ScheduleEntry(*r) for r in rows]
+        rows = con.execute(sql, params).fetchall()
+    secret = workspace_key(ws)
+    got = [ScheduleEntry(d, _opened(secret, k), *rest) for d, k, *rest in rows]
+    # Ordered here, not in SQL: sealed keys sort in no useful order. No date (anchor empty) last, as SQL sorts NULL.
+    return sorted(got, key=lambda e: (e.due_on is None, e.due_on or dt.date.min, e.dataset, e.row_key))
 
 
 def due(ws: Workspace, as_of: dt.date) -> list[ScheduleEntry]:
@@ -184,7 +220,10 @@ def restrictions(ws: Workspace, active_only: bool = True) -> list[Restriction]:
     if active_only:
         sql += " WHERE lifted_at IS NULL"
     with open_ledger(ws) as con:
-        return [Restriction(*r) for r in con.execute(sql + " ORDER BY dataset, row_key").fetchall()]
+        rows = con.execute(sql).fetchall()
+    secret = workspace_key(ws)
+    return sorted((Restriction(d, _opened(secret, k), *rest) for d, k, *rest in rows),
+                  key=lambda r: (r.dataset, r.row_key))
 
 
 __all__ = ["ScheduleEntry", "Restriction", "entries", "due", "restrictions", "key_json", "key_from_json",

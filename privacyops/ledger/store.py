@@ -185,6 +185,7 @@ class LedgerConnection:
         self.raw = raw
         self.kind = kind
         self.key = key  # identifies the ledger (file path or DSN digest) for the schema cache
+        self.keys_dir: Any = None  # the workspace's keys folder: what the ledger seals uses its secret
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         if self.kind == "postgres":
@@ -267,6 +268,7 @@ def open_ledger(ws: "Workspace", read_only: bool = False, check_keys: bool = Tru
     """Open the ledger for one operation (creating its tables on first use) and close it afterwards. A writable
     opening first checks the workspace key against the ledger's record (`check_keys=False`: `privacyops key`)."""
     con = _connect(ws, read_only)
+    con.keys_dir = ws.keys_dir
     try:
         if not read_only and con.key not in _READY and not _schema_current(con):
             with con.transaction(lock=True):  # two processes creating the tables at once must not collide

@@ -41,6 +41,8 @@ from privacyops.ledger import add_hold, audit, open_case, open_ledger, release_h
 from privacyops.ledger.suppression import check as suppression_check
 from privacyops.map import parse_datamap
 from privacyops.workspace import open_workspace
+from privacyops.workspace.keys import workspace_secret
+from privacyops.workspace.sealing import PLAN_BODY, ROW_KEY, unseal
 from tests.support.demo import dq
 from tests.support.mini import MINI_MAP, erase_map
 
@@ -255,9 +257,11 @@ def test_execution_changes_exactly_the_plan_and_verifies(ews, monkeypatch):
     assert [s.source for s in result.sources] == ["files", "main"]
     assert result.verification.remaining == {"shop.orders": 1}
     # Restricted and scheduled in the ledger.
-    assert ledger(ews, "SELECT dataset, row_key, retain_until, lifted_at FROM restrictions") == [
+    def opened(rows):  # row keys are sealed at rest (deterministically: the ledger matches them in SQL)
+        return [(d, unseal(workspace_secret(ews.keys_dir), ROW_KEY, k).decode(), *r) for d, k, *r in rows]
+    assert opened(ledger(ews, "SELECT dataset, row_key, retain_until, lifted_at FROM restrictions")) == [
         ("shop.orders", "[101]", D(2028, 12, 31), None)]
-    assert ledger(ews, "SELECT dataset, row_key, due_on, status FROM erasure_schedule") == [
+    assert opened(ledger(ews, "SELECT dataset, row_key, due_on, status FROM erasure_schedule")) == [
         ("shop.orders", "[101]", D(2029, 1, 1), "scheduled")]
     # The certificate verifies, and says what remains until when.
     cert = json.loads(result.certificate_path.read_text())
@@ -407,6 +411,7 @@ def test_a_changed_map_makes_the_plan_stale(ews, monkeypatch):
 def test_a_plan_altered_in_the_ledger_is_refused(ews, monkeypatch):
     plan = planned(ews, monkeypatch)
     body = ledger(ews, "SELECT body FROM erasure_plans WHERE plan_id = ?", [plan.plan_id])[0][0]
+    body = unseal(workspace_secret(ews.keys_dir), PLAN_BODY, body).decode()  # sealed at rest; altered in clear
     with open_ledger(ews) as con:
         con.execute("UPDATE erasure_plans SET body = ? WHERE plan_id = ?",
                     [body.replace('"action":"retain"', '"action":"delete"'), plan.plan_id])
