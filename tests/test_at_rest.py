@@ -16,8 +16,9 @@ import duckdb
 import pytest
 
 from privacyops.erasure import load_plan, verify_certificate
-from privacyops.errors import SealingError
-from privacyops.ledger import open_ledger, schedule
+from privacyops.errors import SealingError, WorkspaceKeyError
+from privacyops.ledger import keyguard, open_ledger, schedule
+from privacyops.ledger.keyring import forget_checked
 from privacyops.ledger.schedule import key_json
 from privacyops.workspace import keys, open_workspace, sealing
 from tests.support import at_rest
@@ -89,14 +90,20 @@ def test_a_wrong_workspace_key_is_a_clear_error(lived):
     ws, sc, _ = lived
     path = ws.keys_dir / keys.SECRET_FILE
     old = path.read_bytes()
-    path.write_bytes(secrets.token_bytes(32))
-    keys._SECRETS.clear()
+    other = secrets.token_bytes(32)
+    path.write_bytes(other)
+    forget_checked()
     try:
-        with pytest.raises(SealingError, match=f"sealed with workspace key {sealing.key_fingerprint(old)}"):
+        # The key guard refuses another key before any sealed value is opened …
+        with pytest.raises(WorkspaceKeyError, match="is not the key this workspace"):
             load_plan(ws, sc.plans[0])
     finally:
         path.write_bytes(old)
-        keys._SECRETS.clear()
+        forget_checked()
+    # … and a sealed value opened under another key says which key sealed it, never returns garbage.
+    body = _bodies(ws)[sc.plans[0]]
+    with pytest.raises(SealingError, match=f"sealed with workspace key {sealing.key_fingerprint(old)}"):
+        sealing.open_text(other, sealing.PLAN_BODY, body)
 
 
 def test_reseal_after_a_secret_change_keeps_everything_readable(lived):
@@ -111,8 +118,9 @@ def test_reseal_after_a_secret_change_keeps_everything_readable(lived):
                        (("erasure_plans", "body"), ("erasure_schedule", "row_key"), ("restrictions", "row_key")))
         with con.transaction():
             assert sealing.reseal_ledger(con, old, new) == n_sealed >= 4
+            keyguard.set_meta(con, keyguard.META_FP, keys.fingerprint(new))  # as `privacyops key rotate` records it
     path.write_bytes(new)  # what `privacyops key rotate` does after the ledger's transaction commits
-    keys._SECRETS.clear()
+    forget_checked()
     try:
         for pid in sc.plans:
             assert load_plan(ws, pid).to_dict() == before[pid]
@@ -128,7 +136,9 @@ def test_reseal_after_a_secret_change_keeps_everything_readable(lived):
             assert sealing.reseal_ledger(con, old, new) == 0  # a rotation run again changes nothing
     finally:
         path.write_bytes(old)
-        keys._SECRETS.clear()
+        with open_ledger(ws, check_keys=False) as con:
+            keyguard.set_meta(con, keyguard.META_FP, keys.fingerprint(old))
+        forget_checked()
 
 
 def test_certificates_carry_counts_and_keyed_hashes_and_verify_offline(lived):
@@ -180,6 +190,8 @@ def test_schedule_row_keys_are_sealed_deterministically_and_older_clear_rows_sti
     seal it so that SQL still matches it (equal keys, equal tokens); rows an older privacyops wrote clear still
     read, match and are taken over."""
     ws = mini_ws
+    with open_ledger(ws):  # a new ledger makes the workspace key and records it
+        pass
     secret = keys.workspace_secret(ws.keys_dir)
     email_key, legacy_key = key_json(["jb@other.example"]), key_json(["old@clear.example"])
     with open_ledger(ws) as con, con.transaction():
