@@ -21,7 +21,8 @@ import json
 from dataclasses import dataclass, field
 
 from ..ledger import ledger_exists, open_ledger
-from ..workspace import Workspace, current_actor
+from ..ledger.keyring import workspace_key
+from ..workspace import Workspace, current_actor, sealing
 from .plan import (
     APPROVED,
     BLOCKED,
@@ -90,11 +91,11 @@ _COLS = ("plan_id, kind, case_id, status, as_of, prepared_by, prepared_at, appro
          "body")
 
 
-def _item(row: tuple) -> InboxPlan:
+def _item(row: tuple, secret: bytes) -> InboxPlan:
     (plan_id, kind, case_id, status, as_of, prepared_by, prepared_at, approved_by, approved_at, executed_at,
      body) = row
     counts = {DELETE: 0, MASK: 0, RETAIN: 0, BLOCKED: 0}
-    for r in json.loads(body).get("rows", []):
+    for r in json.loads(sealing.open_text(secret, sealing.PLAN_BODY, body)).get("rows", []):  # sealed at rest
         counts[r.get("action")] = counts.get(r.get("action"), 0) + 1
     as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
     return InboxPlan(plan_id, kind, case_id, status, as_of, prepared_by, prepared_at, approved_by, approved_at,
@@ -117,10 +118,11 @@ def erasure_inbox(ws: Workspace, actor: str | None = None, *, mine_limit: int = 
         mine_rows = con.execute(
             f"SELECT {_COLS} FROM erasure_plans WHERE prepared_by = ? ORDER BY prepared_at DESC, plan_id LIMIT ?",
             [actor, int(mine_limit)]).fetchall()
-    items = [_item(r) for r in open_rows]
+    secret = workspace_key(ws)
+    items = [_item(r, secret) for r in open_rows]
     return Inbox(actor,
                  awaiting_approval=[p for p in items if p.status == PLANNED and p.prepared_by != actor],
-                 mine=[_item(r) for r in mine_rows],
+                 mine=[_item(r, secret) for r in mine_rows],
                  to_execute=[p for p in items if p.status in (APPROVED, EXECUTING)],
                  failed=[p for p in items if p.status == FAILED])
 

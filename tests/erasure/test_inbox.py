@@ -22,7 +22,8 @@ from privacyops.erasure import (
 )
 from privacyops.ledger import open_case
 from privacyops.map.model import Roles
-from privacyops.workspace import open_workspace
+from privacyops.workspace import open_workspace, sealing
+from privacyops.workspace.keys import workspace_secret
 
 
 def lq(ws, sql, params=()):
@@ -118,9 +119,14 @@ def test_rows_carry_the_ledger_columns_and_counts(demo, plans):
             [pid])[0]
         assert (item.case_id, item.kind, item.status, item.prepared_by, item.approved_by, item.as_of) == (
             case_id, kind, status, prepared_by, approved_by, as_of)
-        # The counts per action, from the plan body stored in the ledger (DuckDB's JSON functions).
-        per = dict(lq(ws, "SELECT a, count(*) FROM (SELECT unnest(json_extract_string(body, '$.rows[*].action')) "
-                          "AS a FROM erasure_plans WHERE plan_id = ?) GROUP BY a", [pid]))
+        # The counts per action, from the plan body stored in the ledger (sealed at rest: opened with the
+        # workspace key), counted with DuckDB's JSON functions.
+        body = sealing.open_text(workspace_secret(ws.keys_dir), sealing.PLAN_BODY,
+                                 lq(ws, "SELECT body FROM erasure_plans WHERE plan_id = ?", [pid])[0])
+        con = duckdb.connect()
+        per = dict(con.execute("SELECT a, count(*) FROM (SELECT unnest(json_extract_string(?::JSON, "
+                               "'$.rows[*].action')) AS a) GROUP BY a", [body]).fetchall())
+        con.close()
         assert (item.delete, item.mask, item.keep, item.blocked) == (
             per.get("delete", 0), per.get("mask", 0), per.get("retain", 0), per.get("blocked", 0)), pid
     janis = items[plans["alice_planned"]]

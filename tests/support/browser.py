@@ -46,15 +46,19 @@ def button(panel, label: str):
 
 
 @contextlib.contextmanager
-def jupyter_lab(workspace: Path, tmp: Path, actor: str = "browser-test") -> Iterator[str]:
-    """A JupyterLab server on a free port (no token), rooted at the repo, reading `workspace`; yields its URL."""
+def jupyter_lab(workspace: Path, tmp: Path, actor: str | None = "browser-test",
+                env: dict[str, str] | None = None) -> Iterator[str]:
+    """A JupyterLab server on a free port (no token), rooted at the repo, reading `workspace`; yields its URL.
+    `actor` is the self-declared name (None: none, e.g. when `env` gives a PRIVACYOPS_PERSON_KEY)."""
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package (./run test does)")
     port = free_port()
     env = {**os.environ, "PRIVACYOPS_WORKSPACE": str(workspace),
            "JUPYTERLAB_SETTINGS_DIR": str(lab_settings(tmp / "settings")),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
-           "PRIVACYOPS_ACTOR": actor}
+           "PRIVACYOPS_ACTOR": actor or "", **(env or {})}
+    if not actor:
+        env.pop("PRIVACYOPS_ACTOR")
     log = open(tmp / "jupyter.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,9 @@ import duckdb
 import pytest
 
 from privacyops.demo import STORIES
+from privacyops.ledger.people import register_person
+from privacyops.workspace import open_workspace
+from privacyops.workspace.person import PersonKey, forget_proven, init_person_key
 from tests.support.browser import button, jupyter_lab, notebook_page
 from tests.support.demo import demo_workspace, dq, fresh_copy
 
@@ -41,14 +45,24 @@ def shared_workspace(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def person():
-    """THE place where a person's identity for their own JupyterLab is set up: today the acting name
-    (PRIVACYOPS_ACTOR, which `jupyter_lab` puts in the server's environment). Switching to person keys changes
-    only this fixture: it returns, per person, the keyword arguments for `jupyter_lab` and the name the ledger
-    records for them."""
+def person(shared_workspace):
+    """THE place where a person's identity for their own JupyterLab is set up: a person key pair each (outside the
+    workspace), registered in the shared ledger — the first person registers themself as admin (bootstrap) and
+    then registers the others. Each JupyterLab server gets only its person's key (PRIVACYOPS_PERSON_KEY), no
+    self-declared name: who acts is proven by the key. Returns, per person, the keyword arguments for
+    `jupyter_lab` and the name the ledger records for them."""
+    admin: list[PersonKey] = []
 
     def setup(name: str, home: Path) -> tuple[dict, str]:
-        return {"actor": name}, name
+        key = init_person_key(name, home / "person.key")
+        ws = open_workspace(shared_workspace)
+        if not admin:  # the first person bootstraps the registry with their own key
+            register_person(ws, name, key.public_key, ["admin", "preparer", "approver"], key=key)
+            admin.append(key)
+        else:
+            register_person(ws, name, key.public_key, ["preparer", "approver"], key=admin[0])
+        forget_proven()  # this test process acted as the admin; the servers act as their own keys
+        return {"actor": None, "env": {"PRIVACYOPS_PERSON_KEY": str(key.path)}}, name
 
     return setup
 
@@ -175,6 +189,17 @@ def test_two_people_four_eyes_in_two_jupyterlabs(shared_workspace, person, tmp_p
             shot(page, panel, "4_alice_executes")
 
     assert ledger_row(ws, plan_id) == ("done", alice, bob, alice)
+    # Proven, not declared: each step carries the signature of the key registered for that person.
+    con = duckdb.connect(str(ws / "ledger.duckdb"), read_only=True)
+    try:
+        sigs = con.execute("SELECT prepared_sig, approved_sig, executed_sig FROM erasure_plans WHERE plan_id = ?",
+                           [plan_id]).fetchone()
+        registered = dict(con.execute("SELECT name, key_id FROM people").fetchall())
+    finally:
+        con.close()
+    signed = [json.loads(s) for s in sigs]
+    assert [(s["person"], s["key_id"]) for s in signed] == [(alice, registered[alice]), (bob, registered[bob]),
+                                                           (alice, registered[alice])]
     assert dq(W, "SELECT count(*) FROM crm.customers WHERE customer_id = ?", [cid]) == [0]
     assert dq(W, "SELECT invoice_id FROM billing.invoices WHERE customer_id = ? ORDER BY 1", [cid]) == kept
     assert kept, "the accounting law keeps some of the subject's invoices"
