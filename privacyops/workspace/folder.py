@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import os
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,14 @@ from ..map import DataMap, load_datamap
 from ..sources import Connector, open_source
 
 MAP_FILE = "privacyops.yaml"
+KEEP_OPEN_ENV = "PRIVACYOPS_KEEP_OPEN"  # seconds read connectors stay open after a lookup (default 0: closed)
+
+
+def _keep_open_default() -> float:
+    try:
+        return max(float(os.environ.get(KEEP_OPEN_ENV, "0") or 0), 0.0)
+    except ValueError:
+        return 0.0
 DEFAULT_WORKSPACE = Path("data") / "demo"
 
 
@@ -45,7 +55,17 @@ def current_actor() -> str:
 
 @dataclass
 class Workspace:
-    """An opened workspace: its folder and its validated data map."""
+    """An opened workspace: its folder and its validated data map.
+
+    Connection policy (`keep_open`, seconds; default from PRIVACYOPS_KEEP_OPEN, else 0): with 0 every lookup closes
+    its connectors at the end (other processes may take the file locks at once). With N > 0 the read-only
+    connectors of a lookup stay open for reuse and are closed once the workspace has been unused for N seconds, or
+    at once when a privacyops writer in another process is waiting for a DuckDB file (it leaves a marker beside
+    the file: `Connector.writer_waiting`), or on `close()` / at the end of `session()`. A writer elsewhere
+    therefore waits at most N seconds plus the current operation (it waits up to the source's `lock_timeout`).
+    Opt-in, because code in this same process that opens one of these DuckDB files directly in another mode
+    (read-write) collides with a read-only connection kept open (DuckDB: one configuration per file and process).
+    """
 
     root: Path
     datamap: DataMap
@@ -53,6 +73,11 @@ class Workspace:
     # Live column types per source, kept across sessions: connectors are reopened for every operation (to free
     # file locks for other processes) but a table's columns rarely change while a workspace is open.
     _schemas: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict, repr=False)
+    keep_open: float = field(default_factory=_keep_open_default)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _busy: int = field(default=0, repr=False)  # operations (sessions, lookups) in progress: no idle close then
+    _generation: int = field(default=0, repr=False)  # bumped on every use: a stale idle timer does nothing
+    _timer: threading.Timer | None = field(default=None, repr=False)
 
     @property
     def ledger_path(self) -> Path:
@@ -67,16 +92,41 @@ class Workspace:
     def outputs_dir(self) -> Path:
         return self.root / "outputs"
 
+    def _touch(self) -> None:
+        self._generation += 1
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def connector(self, source_name: str) -> Connector:
-        """An open connector for a source, reused until `close()`."""
-        writer = self._connectors.get(f"{source_name}\x00write")
-        if writer is not None:  # one engine per file and process: reads go through the open writer
-            return writer
-        if source_name not in self._connectors:
-            con = open_source(self.datamap.sources[source_name], self.root)
-            con._columns = self._schemas.setdefault(source_name, {})
-            self._connectors[source_name] = con
-        return self._connectors[source_name]
+        """An open connector for a source, reused until `close()` (or the idle close, see the class doc)."""
+        with self._lock:
+            self._touch()
+            writer = self._connectors.get(f"{source_name}\x00write")
+            if writer is not None:  # one engine per file and process: reads go through the open writer
+                return writer
+            if source_name not in self._connectors:
+                con = open_source(self.datamap.sources[source_name], self.root)
+                con._columns = self._schemas.setdefault(source_name, {})
+                self._connectors[source_name] = con
+            return self._connectors[source_name]
+
+    def kept(self, name: str, opener) -> object:
+        """Another read-only handle kept with the connectors (e.g. the lookup index): opened by `opener()` on first
+        use, closed with them (it must have `close()`)."""
+        key = f"\x00kept\x00{name}"
+        with self._lock:
+            self._touch()
+            if key not in self._connectors:
+                self._connectors[key] = opener()
+            return self._connectors[key]
+
+    def forget_kept(self, name: str) -> None:
+        """Close and drop a handle kept by `kept()` (e.g. the lookup index was rebuilt)."""
+        with self._lock:
+            handle = self._connectors.pop(f"\x00kept\x00{name}", None)
+            if handle is not None:
+                handle.close()
 
     def forget_schemas(self) -> None:
         """Drop cached column types (after a schema change; `check` always reads them fresh)."""
@@ -85,29 +135,74 @@ class Workspace:
     def writer(self, source_name: str) -> Connector:
         """A connector opened for writing (rectification, erasure), reused until `close()`."""
         key = f"{source_name}\x00write"
-        if key not in self._connectors:
-            reader = self._connectors.pop(source_name, None)
-            if reader is not None:  # DuckDB will not open one file read-only and writable in one process
-                reader.close()
-            con = open_source(self.datamap.sources[source_name], self.root, read_only=False)
-            con._columns = self._schemas.setdefault(source_name, {})
-            self._connectors[key] = con
-        return self._connectors[key]
+        with self._lock:
+            self._touch()
+            if key not in self._connectors:
+                reader = self._connectors.pop(source_name, None)
+                if reader is not None:  # DuckDB will not open one file read-only and writable in one process
+                    reader.close()
+                con = open_source(self.datamap.sources[source_name], self.root, read_only=False)
+                con._columns = self._schemas.setdefault(source_name, {})
+                self._connectors[key] = con
+            return self._connectors[key]
 
     def connector_for(self, dataset_name: str) -> Connector:
         return self.connector(self.datamap.datasets[dataset_name].source)
 
     def close(self) -> None:
-        for con in self._connectors.values():
-            con.close()
-        self._connectors.clear()
+        with self._lock:
+            self._touch()
+            for con in self._connectors.values():
+                con.close()
+            self._connectors.clear()
+
+    def release(self) -> None:
+        """The end of one read operation (a lookup): close the connectors now (`keep_open` 0, or a writer elsewhere
+        waits for one of the files), or leave them for the next operation and close them once idle. Inside a
+        `session()` nothing happens: the session's end closes them."""
+        with self._lock:
+            if self._busy:
+                return
+            waiting = any(getattr(c, "writer_waiting", lambda: False)() for c in self._connectors.values())
+            if self.keep_open <= 0 or waiting:
+                self.close()
+                return
+            self._touch()
+            self._timer = threading.Timer(self.keep_open, self._idle_close, args=(self._generation,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _idle_close(self, generation: int) -> None:
+        with self._lock:
+            if generation != self._generation or self._busy:
+                return  # used again since: its own release re-arms the timer
+            for key in [k for k in self._connectors if not k.endswith("\x00write")]:
+                self._connectors.pop(key).close()
+            self._timer = None
+
+    @contextmanager
+    def reading(self) -> Iterator["Workspace"]:
+        """One read operation: connectors are not idle-closed inside; `release()` at the end."""
+        with self._lock:
+            self._busy += 1
+            self._touch()
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._busy -= 1
+            self.release()
 
     @contextmanager
     def session(self) -> Iterator["Workspace"]:
         """Connectors opened inside are closed at the end (so other processes can take the file locks)."""
+        with self._lock:
+            self._busy += 1
         try:
             yield self
         finally:
+            with self._lock:
+                self._busy -= 1
             self.close()
 
 
