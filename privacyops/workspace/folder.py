@@ -53,19 +53,17 @@ def current_actor() -> str:
         return f"uid:{os.getuid()}"
 
 
+# Connection policy (`Workspace.keep_open`, seconds; default from PRIVACYOPS_KEEP_OPEN, else 0): with 0 every lookup
+# closes its connectors at the end (other processes may take the file locks at once). With N > 0 the read-only
+# connectors of a lookup stay open for reuse and are closed once the workspace has been unused for N seconds, or at
+# the end of the current lookup when a privacyops writer in another process waits for a DuckDB file (it leaves a
+# marker beside the file: `Connector.writer_waiting`), or on `close()` / at the end of `session()`. A writer
+# elsewhere therefore waits at most N seconds plus the current lookup (it waits up to the source's `lock_timeout`,
+# 30 s by default). Opt-in, because code in this same process that opens one of these DuckDB files directly in
+# another mode (read-write) collides with a read-only connection kept open (DuckDB: one mode per file and process).
 @dataclass
 class Workspace:
-    """An opened workspace: its folder and its validated data map.
-
-    Connection policy (`keep_open`, seconds; default from PRIVACYOPS_KEEP_OPEN, else 0): with 0 every lookup closes
-    its connectors at the end (other processes may take the file locks at once). With N > 0 the read-only
-    connectors of a lookup stay open for reuse and are closed once the workspace has been unused for N seconds, or
-    at once when a privacyops writer in another process is waiting for a DuckDB file (it leaves a marker beside
-    the file: `Connector.writer_waiting`), or on `close()` / at the end of `session()`. A writer elsewhere
-    therefore waits at most N seconds plus the current operation (it waits up to the source's `lock_timeout`).
-    Opt-in, because code in this same process that opens one of these DuckDB files directly in another mode
-    (read-write) collides with a read-only connection kept open (DuckDB: one configuration per file and process).
-    """
+    """An opened workspace: its folder and its validated data map (connection policy: see the comment above)."""
 
     root: Path
     datamap: DataMap
@@ -145,6 +143,10 @@ class Workspace:
                 con._columns = self._schemas.setdefault(source_name, {})
                 self._connectors[key] = con
             return self._connectors[key]
+
+    def writing(self, source_name: str) -> bool:
+        """Whether this process has the source open for writing (its changes may not be on disk yet)."""
+        return f"{source_name}\x00write" in self._connectors
 
     def connector_for(self, dataset_name: str) -> Connector:
         return self.connector(self.datamap.datasets[dataset_name].source)
