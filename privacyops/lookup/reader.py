@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..map import EMAIL, IMPLICIT_PARTY, PHONE, DataMap, Dataset, Party, Reference
-from ..sources import digits_of, type_family
+from ..sources import SCORE, Rows, digits_of, type_family
+from ..sources.queries import NameMatches
 from ..workspace import Workspace
 from ..workspace.lookup_index import index_applies, open_lookup_index
 
@@ -122,6 +123,21 @@ class Reader:
         wanted = {tuple(str(v) for v in k) for k in keys}
         first = self.select_in(ds, ds.primary_key[0], [k[0] for k in keys])
         return [r for r in first if tuple(str(r[c]) for c in ds.primary_key) in wanted]
+
+    def name_matches(self, ds: Dataset, columns: tuple[str, ...], query: str) -> NameMatches:
+        """`Connector.name_matches` (rows best first, the score last; how many matched), from the lookup index's
+        distinct spellings when it answers for `ds`: the same scores, then the rows read by key."""
+        con, threshold = self.con(ds), self.dm.settings.name_match_threshold
+        got = self.index.name_matches(con, ds, columns, query, threshold) if self.indexed(ds) else None
+        if got is None:
+            return con.name_matches(ds, columns, query, threshold)
+        hits, total = got
+        score = dict(hits)
+        scored = [(r, score[tuple(str(r[c]) for c in ds.primary_key)]) for r in self.fetch_keys(ds, list(score))
+                  if tuple(str(r[c]) for c in ds.primary_key) in score]
+        scored.sort(key=lambda x: (-x[1], self.key(ds, x[0])))  # as the SQL: best first, then by key
+        columns_out = list(scored[0][0]) if scored else []
+        return NameMatches(Rows(columns_out + [SCORE], [tuple(r.values()) + (s,) for r, s in scored]), total)
 
     def norm(self, kind: str, value: Any) -> str:
         """An e-mail or phone number as lookup compares it (lower-cased; the last N digits)."""

@@ -33,7 +33,9 @@ from typing import Any, Iterable, Sequence
 import duckdb
 
 from ..map import EMAIL, NAME, PHONE, Dataset
-from ..sources import Connector, connect_duckdb
+from ..sources import SCORE, Connector, connect_duckdb
+from ..sources import names
+from ..sources.queries import NameQueries
 from .folder import Workspace
 
 INDEX_FILE = "index.duckdb"
@@ -44,6 +46,7 @@ INDEXED_SOURCE_KINDS = ("duckdb", "parquet", "csv")  # read through DuckDB: the 
 LOCAL_PART_RE = r"([\pL\pN_.+-]+)@"
 PHONE_RUN_RE = "[0-9](?:[^0-9A-Za-z]{0,2}[0-9])*"
 _LOCAL_CHARS = set("_.+-")
+NAME_COUNT, NAME_KEYS = "_privacyops_n", "_privacyops_k"  # columns of a names table beside the name columns
 
 
 def email_key(email: str) -> str | None:
@@ -86,16 +89,15 @@ def source_signature(con: Connector, datasets: Sequence[Dataset]) -> str:
 def dataset_spec(ws: Workspace, ds: Dataset) -> str:
     """What of the map an index of `ds` depends on: a change (a new identity column) makes it stale."""
     spec = {"v": INDEX_VERSION, "table": ds.table, "key": list(ds.primary_key), "source": ds.source,
-            "ids": {k: list(v) for k, v in sorted(ds.identities.items()) if k != NAME},
+            "ids": {k: list(v) for k, v in sorted(ds.identities.items())},
             "text": list(ds.free_text_fields), "digits": ws.datamap.settings.phone_match_digits}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _indexed_columns(ds: Dataset) -> list[str]:
     cols = list(ds.primary_key)
-    for kind, cs in sorted(ds.identities.items()):
-        if kind != NAME:
-            cols += list(cs)
+    for _, cs in sorted(ds.identities.items()):
+        cols += list(cs)
     cols += list(ds.free_text_fields)
     return list(dict.fromkeys(cols))
 
@@ -108,7 +110,7 @@ def fingerprint(con: Connector, ds: Dataset) -> str:
 
 
 def _covered(ds: Dataset) -> bool:
-    return bool([k for k in ds.identities if k != NAME] or ds.free_text_fields)
+    return bool(ds.identities or ds.free_text_fields)
 
 
 def index_applies(ws: Workspace, ds: Dataset) -> bool:
@@ -160,6 +162,17 @@ def mention_sql(con: Connector, ds: Dataset, digits: int) -> list[str]:
     return out
 
 
+def names_sql(con: Connector, ds: Dataset) -> str | None:
+    """SELECT the distinct spellings of `ds`'s name columns, how many rows bear each and their keys: a name query
+    scores these few thousand spellings instead of every row (the score depends on the spelling alone)."""
+    cols = ds.identity_columns(NAME)
+    if not cols:
+        return None
+    q = ", ".join(con.quote(c) for c in cols)
+    return (f"SELECT {q}, count(*) AS {NAME_COUNT}, list({_key_list(con, ds)}) AS {NAME_KEYS} FROM {con.relation(ds)} "
+            f"WHERE {' OR '.join(f'{con.quote(c)} IS NOT NULL' for c in cols)} GROUP BY ALL")
+
+
 def _lit(text: str) -> str:
     return text.replace("'", "''")
 
@@ -192,6 +205,7 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
         out.execute("CREATE TABLE datasets (dataset VARCHAR PRIMARY KEY, source VARCHAR, spec VARCHAR, "
                     "fingerprint VARCHAR, rows BIGINT, built_at VARCHAR)")
         out.execute("CREATE TABLE sources (source VARCHAR PRIMARY KEY, signature VARCHAR)")
+        out.execute("CREATE TABLE name_tables (dataset VARCHAR PRIMARY KEY, name_table VARCHAR)")
         by_source: dict[str, list[Dataset]] = {}
         for ds in ws.datamap.datasets.values():
             if ws.datamap.sources[ds.source].kind not in INDEXED_SOURCE_KINDS:
@@ -214,6 +228,13 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
                     out.register("_batch", reader)
                     out.execute(f"INSERT INTO {table} SELECT * FROM _batch")
                     out.unregister("_batch")
+            sql = names_sql(con, ds)
+            if sql is not None:
+                table = f"names_{len(report.datasets)}"
+                out.register("_batch", con.con.execute(sql).to_arrow_reader(100_000))
+                out.execute(f"CREATE TABLE {table} AS SELECT * FROM _batch")
+                out.unregister("_batch")
+                out.execute("INSERT INTO name_tables VALUES (?, ?)", [ds.name, table])
             rows = int(fp.split(":")[0])
             report.datasets[ds.name] = rows
             out.execute("INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?)",
@@ -255,6 +276,22 @@ def drop_lookup_index(ws: Workspace) -> bool:
 
 
 # -- reading ------------------------------------------------------------------------------------------------------
+class _Spellings(NameQueries):
+    """The source's name scoring (its dialect hooks) over a names table of the index instead of the source table."""
+
+    param = "?"
+
+    def __init__(self, source: Connector, relation: str):
+        self._source = source
+        self._relation = relation
+
+    def relation(self, dataset: Dataset) -> str:
+        return self._relation
+
+    def __getattr__(self, name: str) -> Any:  # quote, name_expr, similarity_expr, ...: the source's
+        return getattr(self._source, name)
+
+
 # Data checks already made in this process: (index file stat, source, source signature) -> {dataset: reason or None}
 _CHECKED: dict[tuple[str, str, str], dict[str, str | None]] = {}
 
@@ -269,6 +306,7 @@ class LookupIndex:
         self.covered = {r[0]: (r[1], r[2], r[3]) for r in
                         self.con.execute("SELECT dataset, source, spec, fingerprint FROM datasets").fetchall()}
         self.signatures = dict(self.con.execute("SELECT source, signature FROM sources").fetchall())
+        self.name_tables = dict(self.con.execute("SELECT dataset, name_table FROM name_tables").fetchall())
 
     def close(self) -> None:
         self.con.close()
@@ -338,6 +376,28 @@ class LookupIndex:
         for dataset, k in self.con.execute(sql, keys).fetchall():
             out.setdefault(dataset, set()).add(tuple(k))
         return out
+
+    def name_matches(self, con: Connector, ds: Dataset, columns: Sequence[str], query: str, threshold: float,
+                     limit: int = 20) -> tuple[list[tuple[tuple, float]], int] | None:
+        """`Connector.name_matches` over the distinct spellings: (key, score) of the rows it would return and how
+        many rows matched in all; None when the index holds no names of `ds`. The same score SQL (the source's),
+        the same threshold, and the same rank: a spelling borne by n rows counts n times."""
+        table = self.name_tables.get(ds.name)
+        if table is None:
+            return None
+        cols = ", ".join(con.quote(c) for c in columns)
+        spellings = _Spellings(con, f"(SELECT {cols}, sum({NAME_COUNT}) AS {NAME_COUNT}, flatten(list({NAME_KEYS})) "
+                                    f"AS {NAME_KEYS} FROM {table} GROUP BY ALL) g")
+        scored, params = spellings._name_scored_sql(ds, columns, query)
+        s, n, keep = SCORE, NAME_COUNT, max(int(limit), 1)
+        exact = f"({s} >= {names.EXACT})"
+        ranked = (f"SELECT {NAME_KEYS}, {s}, {exact} AS ex, sum({n}) OVER () AS total, 1 + sum({n}) OVER "
+                  f"(PARTITION BY {exact} ORDER BY {s} DESC RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - "
+                  f"sum({n}) OVER (PARTITION BY {exact}, {s}) AS rnk FROM ({scored}) x WHERE {s} >= ?")
+        rows = self.con.execute(f"SELECT {NAME_KEYS}, {s}, total FROM ({ranked}) r WHERE ex OR "
+                                f"({'rnk <= ' + str(keep) if limit >= 1 else 'false'})", [*params, threshold]).fetchall()
+        total = int(rows[0][2]) if rows else 0
+        return [(tuple(k), float(r[1])) for r in rows for k in r[0]], total
 
     def can_find_mentions(self, emails: Sequence[str], needles: Sequence[str], phone_digits: int) -> bool:
         """Whether the mention index can answer for these e-mails and phone needles (else: scan)."""

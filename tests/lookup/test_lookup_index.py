@@ -64,6 +64,28 @@ def test_indexed_and_scanned_lookups_answer_alike_for_200_random_subjects(indexe
     assert mentioned > 0  # the mention comparison was not vacuous
 
 
+def test_name_search_over_the_indexed_spellings_ranks_as_the_scan(indexed, monkeypatch):
+    con = duckdb.connect(str(indexed.root / "company.duckdb"), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT full_name FROM crm.customers WHERE full_name IS NOT NULL "
+                                           "ORDER BY customer_id").fetchall()]
+        agents = [r[0] for r in con.execute("SELECT full_name FROM support.agents").fetchall()]
+    finally:
+        con.close()
+    rng = random.Random(31)
+    queries = rng.sample(names, 12) + agents[:2] + [n[:3] + n[4:] for n in rng.sample(names, 6)]  # typos too
+    used = []
+    real = li.LookupIndex.name_matches
+    monkeypatch.setattr(li.LookupIndex, "name_matches", lambda self, *a, **k: used.append(1) or real(self, *a, **k))
+    for q in queries:
+        fast = lookup(indexed, q, kind="name", audit_log=False)
+        slow = lookup(indexed, q, kind="name", audit_log=False, use_index=False)
+        assert [(c.ref, round(c.score, 9)) for c in fast.candidates] == \
+               [(c.ref, round(c.score, 9)) for c in slow.candidates], q
+        assert fast.candidates_total == slow.candidates_total and fast.status == slow.status
+    assert used
+
+
 def test_mentions_found_through_the_index_are_the_texts_that_hold_the_email(indexed):
     """Ground truth by SQL: the messages whose body holds the customer's e-mail (case-blind)."""
     con = duckdb.connect(str(indexed.root / "company.duckdb"), read_only=True)
