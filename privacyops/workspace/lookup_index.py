@@ -124,11 +124,11 @@ def _key_list(con: Connector, ds: Dataset) -> str:
     return "[" + ", ".join(f"CAST({con.quote(c)} AS VARCHAR)" for c in ds.primary_key) + "]"
 
 
-def identity_sql(con: Connector, ds: Dataset, digits: int) -> list[str]:
+def identity_sql(con: Connector, ds: Dataset, digits: int, rel: str | None = None) -> list[str]:
     """SELECT key, value, dataset, col, k for every identity column of `ds` (NULL values left out). `key` is what
     a probe compares with one equality (an ART index answers it): "KIND:VALUE"; a phone number's reversed digits
     are keyed by their first 6..`digits` characters ("phone7:..."), as a query's last digits may be that many."""
-    out, rel, k = [], con.relation(ds), _key_list(con, ds)
+    out, rel, k = [], rel or con.relation(ds), _key_list(con, ds)
     for kind, cols in sorted(ds.identities.items()):
         if kind == NAME:
             continue
@@ -146,9 +146,9 @@ def identity_sql(con: Connector, ds: Dataset, digits: int) -> list[str]:
     return out
 
 
-def mention_sql(con: Connector, ds: Dataset, digits: int) -> list[str]:
+def mention_sql(con: Connector, ds: Dataset, digits: int, rel: str | None = None) -> list[str]:
     """SELECT key ("email:LOCAL" or "phone:DIGITS"), dataset, k for the e-mail local parts and phone digit windows in `ds`'s free text."""
-    out, rel, k = [], con.relation(ds), _key_list(con, ds)
+    out, rel, k = [], rel or con.relation(ds), _key_list(con, ds)
     for f in ds.free_text_fields:
         q = con.quote(f)
         out.append(f"SELECT DISTINCT 'email:' || lower(m) AS key, '{_lit(ds.name)}' AS dataset, k FROM "
@@ -260,6 +260,68 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
         raise
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> list[str]:
+    """After privacyops changed rows (an erasure, a rectification): the index entries of those rows (dataset ->
+    primary keys) are replaced by what the source holds now (nothing for deleted rows: an erased identifier leaves
+    the index too), the datasets' name spellings rebuilt, and their coverage recorded anew. The source's file stat
+    is recorded only when every other dataset of it still matches the index (else those stay stale). Returns the
+    datasets refreshed (none without an index)."""
+    import pyarrow as pa
+
+    path = index_path(ws)
+    if not path.exists():
+        return []
+    ws.forget_kept("lookup-index")
+    out = connect_duckdb(str(path), False, "lookup index")
+    done: list[str] = []
+    try:
+        covered = {r[0]: r[1] for r in out.execute("SELECT dataset, source FROM datasets").fetchall()}
+        tables = dict(out.execute("SELECT dataset, name_table FROM name_tables").fetchall())
+        digits = ws.datamap.settings.phone_match_digits
+        for name, keys in changed.items():
+            ds = ws.datamap.datasets.get(name)
+            keys = [[str(v) for v in k] for k in keys]
+            if ds is None or name not in covered or not keys:
+                continue
+            con = ws.connector(ds.source)
+            firsts = con.coerce(ds, ds.primary_key[0], [k[0] for k in keys])
+            rel = (f"(SELECT * FROM {con.relation(ds)} WHERE {con.quote(ds.primary_key[0])} IN "
+                   f"({', '.join('?' * len(firsts))}) OFFSET 0) s") if firsts else None
+            out.register("_keys", pa.table({"k": keys}))
+            out.execute("BEGIN TRANSACTION")
+            for table in ("ident", "mention"):
+                out.execute(f"DELETE FROM {table} WHERE dataset = ? AND k IN (SELECT k FROM _keys)", [name])
+            for table, sqls in (("ident", identity_sql(con, ds, digits, rel) if rel else []),
+                                ("mention", mention_sql(con, ds, digits, rel) if rel else [])):
+                for sql in sqls:
+                    out.register("_batch", con.con.execute(sql, firsts).to_arrow_reader(100_000))
+                    out.execute(f"INSERT INTO {table} SELECT * FROM _batch")
+                    out.unregister("_batch")
+            if name in tables and names_sql(con, ds):
+                out.execute(f"DELETE FROM {tables[name]}")
+                out.register("_batch", con.con.execute(names_sql(con, ds)).to_arrow_reader(100_000))
+                out.execute(f"INSERT INTO {tables[name]} SELECT * FROM _batch")
+                out.unregister("_batch")
+            fp = fingerprint(con, ds)
+            out.execute("UPDATE datasets SET fingerprint = ?, rows = ?, spec = ? WHERE dataset = ?",
+                        [fp, int(fp.split(":")[0]), dataset_spec(ws, ds), name])
+            out.execute("COMMIT")
+            out.unregister("_keys")
+            done.append(name)
+        recorded = dict(out.execute("SELECT dataset, fingerprint FROM datasets").fetchall())
+        for source in {covered[n] for n in done}:
+            datasets = [d for d in ws.datamap.datasets.values() if d.source == source]
+            con = ws.connector(source)
+            if all(fingerprint(con, d) == recorded[d.name] for d in datasets if d.name in recorded):
+                out.execute("UPDATE sources SET signature = ? WHERE source = ?",
+                            [source_signature(con, datasets), source])
+        out.execute("CHECKPOINT")
+    finally:
+        out.close()
+        ws.close()
+    return done
 
 
 def _signatures(out: Any) -> dict[str, str | None]:

@@ -132,3 +132,29 @@ def test_without_an_index_file_lookups_scan_and_agree(indexed, tmp_path):
     _, email, _ = customers(indexed, 1, seed=5)[0]
     assert li.index_status(plain)["crm.customers"].startswith("no lookup index")
     assert answer(lookup(plain, email, audit_log=False)) == answer(lookup(indexed, email, audit_log=False))
+
+
+def test_refreshing_the_rows_privacyops_changed_purges_the_old_identifiers(indexed):
+    (gone, gone_email, _), (moved, old_email, _) = customers(indexed, 2, seed=123)
+    new = f"renamed.{moved}@elsewhere.example"
+    con = duckdb.connect(str(indexed.root / "company.duckdb"))
+    try:  # as an erasure and a rectification would: one row deleted, one e-mail changed
+        con.execute("DELETE FROM crm.customers WHERE customer_id = ?", [gone])
+        con.execute("UPDATE crm.customers SET email = ? WHERE customer_id = ?", [new, moved])
+    finally:
+        con.close()
+    assert li.index_status(indexed)["crm.customers"]
+    assert li.refresh_lookup_index(indexed, {"crm.customers": [(gone,), (moved,)]}) == ["crm.customers"]
+    assert not any(li.index_status(indexed).values())
+    ix = duckdb.connect(str(indexed.root / "index.duckdb"), read_only=True)
+    try:
+        left = ix.execute("SELECT count(*) FROM ident WHERE dataset = 'crm.customers' AND value IN (?, ?) "
+                          "AND k IN (?, ?)", [gone_email.strip().lower(), old_email.strip().lower(),
+                                             [str(gone)], [str(moved)]]).fetchone()[0]
+    finally:
+        ix.close()
+    assert left == 0
+    for q in (new, old_email, gone_email, str(moved)):
+        fast = lookup(indexed, q, audit_log=False)
+        assert fast.notes == [] and answer(fast) == answer(lookup(indexed, q, audit_log=False, use_index=False))
+    assert lookup(indexed, new, audit_log=False).subject.ref == f"crm.customers:{moved}"
