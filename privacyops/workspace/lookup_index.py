@@ -46,7 +46,7 @@ INDEXED_SOURCE_KINDS = ("duckdb", "parquet", "csv")  # read through DuckDB: the 
 LOCAL_PART_RE = r"([\pL\pN_.+-]+)@"
 PHONE_RUN_RE = "[0-9](?:[^0-9A-Za-z]{0,2}[0-9])*"
 _LOCAL_CHARS = set("_.+-")
-NAME_COUNT, NAME_KEYS = "_privacyops_n", "_privacyops_k"  # columns of a names table beside the name columns
+NAME_COUNT, NAME_KEYS, NAME_ROWS = "_privacyops_n", "_privacyops_k", "_privacyops_rows"  # columns of a names table beside the name columns
 
 
 def email_key(email: str) -> str | None:
@@ -448,18 +448,24 @@ class LookupIndex:
         if table is None:
             return None
         cols = ", ".join(con.quote(c) for c in columns)
-        spellings = _Spellings(con, f"(SELECT {cols}, sum({NAME_COUNT}) AS {NAME_COUNT}, flatten(list({NAME_KEYS})) "
-                                    f"AS {NAME_KEYS} FROM {table} GROUP BY ALL) g")
+        spellings = _Spellings(con, f"(SELECT {cols}, sum({NAME_COUNT}) AS {NAME_COUNT}, list(rowid) AS {NAME_ROWS} "
+                                    f"FROM {table} GROUP BY ALL) g")  # the keys stay behind: fetched for the few
         scored, params = spellings._name_scored_sql(ds, columns, query)
         s, n, keep = SCORE, NAME_COUNT, max(int(limit), 1)
         exact = f"({s} >= {names.EXACT})"
-        ranked = (f"SELECT {NAME_KEYS}, {s}, {exact} AS ex, sum({n}) OVER () AS total, 1 + sum({n}) OVER "
+        ranked = (f"SELECT {NAME_ROWS}, {s}, {exact} AS ex, sum({n}) OVER () AS total, 1 + sum({n}) OVER "
                   f"(PARTITION BY {exact} ORDER BY {s} DESC RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - "
                   f"sum({n}) OVER (PARTITION BY {exact}, {s}) AS rnk FROM ({scored}) x WHERE {s} >= ?")
-        rows = self.con.execute(f"SELECT {NAME_KEYS}, {s}, total FROM ({ranked}) r WHERE ex OR "
-                                f"({'rnk <= ' + str(keep) if limit >= 1 else 'false'})", [*params, threshold]).fetchall()
-        total = int(rows[0][2]) if rows else 0
-        return [(tuple(k), float(r[1])) for r in rows for k in r[0]], total
+        picked = self.con.execute(f"SELECT {NAME_ROWS}, {s}, total FROM ({ranked}) r WHERE ex OR "
+                                  f"({'rnk <= ' + str(keep) if limit >= 1 else 'false'})",
+                                  [*params, threshold]).fetchall()
+        total = int(picked[0][2]) if picked else 0
+        score_of = {row: float(p[1]) for p in picked for row in p[0]}
+        if not score_of:
+            return [], total
+        keys = self.con.execute(f"SELECT rowid, {NAME_KEYS} FROM {table} WHERE rowid IN "
+                                f"({', '.join('?' * len(score_of))})", list(score_of)).fetchall()
+        return [(tuple(k), score_of[row]) for row, ks in keys for k in ks], total
 
     def can_find_mentions(self, emails: Sequence[str], needles: Sequence[str], phone_digits: int) -> bool:
         """Whether the mention index can answer for these e-mails and phone needles (else: scan)."""
