@@ -373,6 +373,12 @@ class LookupIndex:
     def close(self) -> None:
         self.con.close()
 
+    def writer_waiting(self) -> bool:
+        """Whether `refresh_lookup_index` in another process waits for this file (then it is let go)."""
+        from ..sources.duckdb import writer_waiting
+
+        return writer_waiting(self.path)
+
     def stale(self, ws: Workspace, ds: Dataset, signatures: dict[str, str]) -> str | None:
         """Why the index cannot answer for `ds` (None: it can). `signatures` memoises source signatures for the
         duration of one lookup."""
