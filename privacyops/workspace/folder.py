@@ -16,6 +16,7 @@ from ..map import DataMap, load_datamap
 from ..sources import Connector, open_source
 
 MAP_FILE = "privacyops.yaml"
+IDLE_POLL = 0.5  # seconds between two looks for a waiting writer while connectors are kept open
 KEEP_OPEN_ENV = "PRIVACYOPS_KEEP_OPEN"  # seconds read connectors stay open after a lookup (default 0: closed)
 
 
@@ -56,10 +57,10 @@ def current_actor() -> str:
 # Connection policy (`Workspace.keep_open`, seconds; default from PRIVACYOPS_KEEP_OPEN, else 0): with 0 every lookup
 # closes its connectors at the end (other processes may take the file locks at once). With N > 0 the read-only
 # connectors of a lookup stay open for reuse and are closed once the workspace has been unused for N seconds, or at
-# the end of the current lookup when a privacyops writer in another process waits for a DuckDB file (it leaves a
-# marker beside the file: `Connector.writer_waiting`), or on `close()` / at the end of `session()`. A writer
-# elsewhere therefore waits at most N seconds plus the current lookup (it waits up to the source's `lock_timeout`,
-# 30 s by default). Opt-in, because code in this same process that opens one of these DuckDB files directly in
+# once a privacyops writer in another process waits for a DuckDB file (it leaves a marker beside the file, looked
+# for every IDLE_POLL seconds and at the end of each lookup: `Connector.writer_waiting`), or on `close()` / at the
+# end of `session()`. A writer elsewhere therefore waits about IDLE_POLL seconds plus the current lookup, and never
+# more than N seconds plus it (it waits up to the source's `lock_timeout`, 30 s by default). Opt-in, because code in this same process that opens one of these DuckDB files directly in
 # another mode (read-write) collides with a read-only connection kept open (DuckDB: one mode per file and process).
 @dataclass
 class Workspace:
@@ -170,17 +171,7 @@ class Workspace:
                 self.close()
                 return
             self._touch()
-            self._timer = threading.Timer(self.keep_open, self._idle_close, args=(self._generation,))
-            self._timer.daemon = True
-            self._timer.start()
-
-    def _idle_close(self, generation: int) -> None:
-        with self._lock:
-            if generation != self._generation or self._busy:
-                return  # used again since: its own release re-arms the timer
-            for key in [k for k in self._connectors if not k.endswith("\x00write")]:
-                self._connectors.pop(key).close()
-            self._timer = None
+            _arm(self, self._generation, time.monotonic() + self.keep_open)
 
     @contextmanager
     def reading(self) -> Iterator["Workspace"]:
@@ -206,6 +197,27 @@ class Workspace:
             with self._lock:
                 self._busy -= 1
             self.close()
+
+
+def _arm(ws: Workspace, generation: int, deadline: float) -> None:
+    ws._timer = threading.Timer(min(IDLE_POLL, ws.keep_open), _idle_tick, args=(ws, generation, deadline))
+    ws._timer.daemon = True
+    ws._timer.start()
+
+
+def _idle_tick(ws: Workspace, generation: int, deadline: float) -> None:
+    """Close the kept readers once idle until `deadline`, or as soon as a writer elsewhere waits for a file."""
+    with ws._lock:
+        if generation != ws._generation or ws._busy:
+            return  # used again since: its own release re-arms the timer
+        kept = [k for k in ws._connectors if not k.endswith("\x00write")]
+        waiting = any(getattr(ws._connectors[k], "writer_waiting", lambda: False)() for k in kept)
+        if time.monotonic() < deadline and not waiting:
+            _arm(ws, generation, deadline)
+            return
+        for key in kept:
+            ws._connectors.pop(key).close()
+        ws._timer = None
 
 
 def open_workspace(path: str | Path | None = None) -> Workspace:
