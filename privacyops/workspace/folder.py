@@ -60,8 +60,9 @@ def current_actor() -> str:
 # once a privacyops writer in another process waits for a DuckDB file (it leaves a marker beside the file, looked
 # for every IDLE_POLL seconds and at the end of each lookup: `Connector.writer_waiting`), or on `close()` / at the
 # end of `session()`. A writer elsewhere therefore waits about IDLE_POLL seconds plus the current lookup, and never
-# more than N seconds plus it (it waits up to the source's `lock_timeout`, 30 s by default). Opt-in, because code in this same process that opens one of these DuckDB files directly in
-# another mode (read-write) collides with a read-only connection kept open (DuckDB: one mode per file and process).
+# more than N seconds plus it (it waits up to the source's `lock_timeout`, 30 s by default). Opt-in, because code in
+# this same process that opens one of these DuckDB files directly in another mode (read-write) collides with a
+# read-only connection kept open (DuckDB: one mode per file and process).
 @dataclass
 class Workspace:
     """An opened workspace: its folder and its validated data map (connection policy: see the comment above)."""

@@ -33,8 +33,7 @@ from typing import Any, Iterable, Sequence
 import duckdb
 
 from ..map import EMAIL, NAME, PHONE, Dataset
-from ..sources import SCORE, Connector, connect_duckdb
-from ..sources import names
+from ..sources import SCORE, Connector, connect_duckdb, names
 from ..sources.queries import NameQueries
 from .folder import Workspace
 
@@ -46,7 +45,8 @@ INDEXED_SOURCE_KINDS = ("duckdb", "parquet", "csv")  # read through DuckDB: the 
 LOCAL_PART_RE = r"([\pL\pN_.+-]+)@"
 PHONE_RUN_RE = "[0-9](?:[^0-9A-Za-z]{0,2}[0-9])*"
 _LOCAL_CHARS = set("_.+-")
-NAME_COUNT, NAME_KEYS, NAME_ROWS = "_privacyops_n", "_privacyops_k", "_privacyops_rows"  # columns of a names table beside the name columns
+# Columns of a names table beside the name columns (and of the scoring query over it).
+NAME_COUNT, NAME_KEYS, NAME_ROWS = "_privacyops_n", "_privacyops_k", "_privacyops_rows"
 
 
 def email_key(email: str) -> str | None:
@@ -139,7 +139,7 @@ def identity_sql(con: Connector, ds: Dataset, digits: int, rel: str | None = Non
             base = (f"SELECT {{key}} AS key, v AS value, '{_lit(ds.name)}' AS dataset, '{_lit(col)}' AS col, k FROM "
                     f"(SELECT {value} AS v, {k} AS k FROM {rel} WHERE {q} IS NOT NULL)")
             if kind == PHONE:
-                out.append(base.format(key=f"'phone' || n || ':' || left(v, n)") +
+                out.append(base.format(key="'phone' || n || ':' || left(v, n)") +
                            f", range(6, {max(digits, 6) + 1}) t(n) WHERE length(v) >= n")
             else:
                 out.append(base.format(key=f"'{_lit(kind)}:' || v"))
@@ -147,7 +147,8 @@ def identity_sql(con: Connector, ds: Dataset, digits: int, rel: str | None = Non
 
 
 def mention_sql(con: Connector, ds: Dataset, digits: int, rel: str | None = None) -> list[str]:
-    """SELECT key ("email:LOCAL" or "phone:DIGITS"), dataset, k for the e-mail local parts and phone digit windows in `ds`'s free text."""
+    """SELECT key ("email:LOCAL" or "phone:DIGITS"), dataset, k: the e-mail local parts and the phone digit windows
+    in `ds`'s free text."""
     out, rel, k = [], rel or con.relation(ds), _key_list(con, ds)
     for f in ds.free_text_fields:
         q = con.quote(f)
