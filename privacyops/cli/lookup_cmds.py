@@ -40,6 +40,8 @@ def lookup_cmd(identifier: str | None, workspace: Path | None, kind: str, pick: 
 def _print_lookup(result: SubjectRecords, rows: int) -> None:
     import pandas as pd
 
+    for note in result.notes:  # datasets the lookup index could not answer for: scanned (slower, still complete)
+        click.secho(f"note: {note}", fg="yellow", err=True)
     if result.status == "not_found":
         click.echo(f"No records found for {result.query!r} (searched as {result.kind}).")
         return

@@ -96,18 +96,43 @@ def run_notebooks_cmd(workspace: Path | None, out: Path | None) -> None:
 @main.command("index")
 @_ws_option
 @click.option("--drop", is_flag=True, help="Remove the lookup indexes instead.")
-def index_cmd(workspace: Path | None, drop: bool) -> None:
-    """Create lookup indexes in the database sources (identity expressions, references, keys). Idempotent."""
+@click.option("--refresh", is_flag=True, help="Say which datasets the lookup index is stale for, then rebuild it.")
+def index_cmd(workspace: Path | None, drop: bool, refresh: bool) -> None:
+    """Create lookup indexes: in the database sources (identity expressions, references, keys), and the workspace's
+    identity and mention index (index.duckdb). Idempotent; the lookup index is rebuilt every time."""
     from ..workspace import create_indexes
+    from ..workspace.lookup_index import index_status
 
-    report = create_indexes(open_workspace(workspace), progress=True, drop=drop)
+    ws = open_workspace(workspace)
+    if refresh:
+        stale = {name: why for name, why in index_status(ws).items() if why}
+        for name, why in stale.items():
+            click.echo(f"stale: {name}: {why}")
+        if not stale:
+            click.echo("The lookup index is current for every dataset; rebuilding anyway.")
+    report = create_indexes(ws, progress=True, drop=drop)
     if drop:
-        click.echo(f"Dropped {len(report.dropped)} index(es) in {report.seconds:.1f} s.")
+        click.echo(f"Dropped {len(report.dropped)} index(es)"
+                   f"{' and the lookup index' if report.lookup_index_dropped else ''} in {report.seconds:.1f} s.")
     else:
         click.echo(f"Created {len(report.created)} index(es), {len(report.existing)} already there, "
                    f"in {report.seconds:.1f} s.")
+    if report.lookup_index is not None:
+        b = report.lookup_index
+        click.echo(f"Lookup index {ws.root / 'index.duckdb'}: {b.identities:,} identity and {b.mentions:,} mention "
+                   f"entries over {len(b.datasets)} datasets ({sum(b.datasets.values()):,} rows), {b.seconds:.1f} s.")
     if report.skipped:
         click.echo(f"File sources have no indexes: {', '.join(report.skipped)}")
+
+
+def _stale_index_warnings(ws) -> list[str]:
+    """`check`'s word on the lookup index: the datasets it is stale for (nothing when there is none)."""
+    from ..workspace.lookup_index import index_path, index_status
+
+    if not index_path(ws).exists():
+        return []
+    return [f"lookup index stale for {name}: {why}; lookups scan it until `privacyops index --refresh`"
+            for name, why in index_status(ws).items() if why]
 
 
 @main.command()
@@ -127,6 +152,8 @@ def check(workspace: Path | None, as_json: bool, no_live: bool) -> None:
         sys.exit(exc.exit_code)
     report = CheckReport() if no_live else check_workspace(ws)
     _identity_warning(ws, report.warnings)
+    if not no_live:
+        report.warnings.extend(_stale_index_warnings(ws))
     if as_json:
         _emit_json(report.to_dict())
     else:

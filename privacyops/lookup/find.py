@@ -141,8 +141,12 @@ def _run(reader: Reader, result: SubjectRecords, text: str, kinds: list[str], pi
 
 
 def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pick: str | None = None,
-           case_id: str | None = None, mentions: bool = True, audit_log: bool = True) -> SubjectRecords:
+           case_id: str | None = None, mentions: bool = True, audit_log: bool = True,
+           use_index: bool = True) -> SubjectRecords:
     """Find every record about one person from one identifier (or a picked candidate `DATASET:KEY`).
+
+    With a lookup index (`privacyops index`) seeds, identity matches and mentions are index probes; datasets the
+    index cannot answer for (stale, not covered) are scanned and named in `.notes`. `use_index=False` scans all.
 
     Returns a SubjectRecords with status `found`, `ambiguous` (pick one of `.candidates`; name queries always
     answer this way) or `not_found`. Writes one audit entry (counts and a keyed hash, never the data).
@@ -157,10 +161,10 @@ def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pi
         get_case(ws, case_id)  # raises CaseError for an unknown case, before any data is read
     result = SubjectRecords(query=text or pick or "", kind=kinds[0] if text and kinds else "pick",
                             status=NOT_FOUND, map_fingerprint=dm.fingerprint)
-    try:
-        _run(Reader(ws), result, text, kinds, pick, mentions)
-    finally:
-        ws.close()
+    with ws.reading():  # connectors closed at the end, or kept for the next lookup (Workspace.keep_open)
+        reader = Reader(ws, use_index=use_index)
+        _run(reader, result, text, kinds, pick, mentions)
+        result.notes = reader.notes
     result.elapsed_ms = (time.perf_counter() - t0) * 1000
     if audit_log:
         _audit(ws, result, text or pick, case_id)

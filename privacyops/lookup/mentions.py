@@ -15,11 +15,20 @@ def find_mentions(reader: Reader, found: Found, emails: set[str], phones: set[st
     phone_needles = sorted({digits_of(p)[-digits:] for p in phones})
     email_res = [(e, re.compile(r"(?<![\w.+-])" + re.escape(e) + r"(?![\w-])", re.I)) for e in sorted(emails)]
     out: list[Mention] = []
+    hits = None  # dataset -> candidate keys, from the lookup index when it can answer for these values
+    if reader.index is not None and reader.index.can_find_mentions(sorted(emails), phone_needles, digits):
+        hits = reader.index.mention_hits(sorted(emails), phone_needles)
     for ds in reader.dm.datasets.values():
         fields = ds.free_text_fields
         if not fields or not (emails or phone_needles):
             continue
-        rows = reader.con(ds).select_mentions(ds, fields, sorted(emails), phone_needles).dicts()
+        within = None
+        if hits is not None and reader.indexed(ds):  # only the candidate rows, checked as the scan checks them
+            keys = hits.get(ds.name)
+            if not keys:
+                continue
+            within = (ds.primary_key[0], sorted({k[0] for k in keys}))
+        rows = reader.con(ds).select_mentions(ds, fields, sorted(emails), phone_needles, within=within).dicts()
         for r in rows:
             k = reader.key(ds, r)
             if found.has(ds.name, k):

@@ -30,7 +30,7 @@ def seeds(reader: Reader, kinds: list[str], value: str) -> tuple[Found, dict[Row
         for kind in kinds:
             for party, cols in identity_groups(ds, kind):
                 if kind == NAME:
-                    got = reader.con(ds).name_matches(ds, cols, value, reader.dm.settings.name_match_threshold)
+                    got = reader.name_matches(ds, cols, value)
                     name_total += got.total
                     scored = [(r, float(r.pop(SCORE))) for r in got.rows.dicts()]
                 else:

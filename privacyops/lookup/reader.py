@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..map import EMAIL, IMPLICIT_PARTY, PHONE, DataMap, Dataset, Party, Reference
-from ..sources import digits_of
+from ..sources import SCORE, Rows, digits_of, type_family
+from ..sources.queries import NameMatches
 from ..workspace import Workspace
+from ..workspace.lookup_index import index_applies, open_lookup_index
 
 Row = dict[str, Any]
 RowKey = tuple  # (dataset name, primary key tuple)
@@ -60,10 +62,27 @@ class Found:
 class Reader:
     """The data access of one lookup over an open workspace."""
 
-    def __init__(self, ws: Workspace):
+    def __init__(self, ws: Workspace, use_index: bool = True):
         self.ws = ws
         self.dm: DataMap = ws.datamap
         self._identity_memo: dict[tuple, list[Row]] = {}
+        self._rows_memo: dict[tuple, list[Row]] = {}
+        self.index = open_lookup_index(ws) if use_index else None
+        self._index_state: dict[str, str | None] = {}
+        self._signatures: dict[str, str] = {}
+        self._hits: dict[tuple, list] = {}
+        self.notes: list[str] = []  # datasets scanned because the lookup index could not answer for them
+
+    def indexed(self, ds: Dataset) -> bool:
+        """Whether the lookup index answers for `ds` (current and covering it); a stale one is noted, and scanned."""
+        if self.index is None:
+            return False
+        if ds.name not in self._index_state:
+            reason = self.index.stale(self.ws, ds, self._signatures) if index_applies(self.ws, ds) else "n/a"
+            self._index_state[ds.name] = reason
+            if reason and reason != "n/a":
+                self.notes.append(f"{ds.name}: {reason}; scanned instead (`privacyops index --refresh`)")
+        return self._index_state[ds.name] is None
 
     def con(self, ds: Dataset):
         return self.ws.connector(ds.source)
@@ -73,7 +92,30 @@ class Reader:
         return tuple(row[c] for c in ds.primary_key)
 
     def select_in(self, ds: Dataset, column: str, values: Iterable[Any]) -> list[Row]:
-        return self.con(ds).select_in(ds, column, values).dicts()
+        """Rows whose `column` holds one of `values`; each (dataset, column, value) is read once per lookup (the
+        walk up, the walk down and the context ask for the same person's rows again)."""
+        con = self.con(ds)
+        if type_family(con.columns(ds).get(column, "")) not in ("integer", "text"):
+            return con.select_in(ds, column, values).dicts()  # values compare as the store casts them: no memo
+        vals = con.coerce(ds, column, values)
+        todo = [v for v in vals if (ds.name, column, v) not in self._rows_memo]
+        if todo:
+            got = con.select_in(ds, column, todo).dicts()
+            for v in todo:
+                self._rows_memo[(ds.name, column, v)] = []
+            for r in got:
+                if (ds.name, column, r[column]) in self._rows_memo:
+                    self._rows_memo[(ds.name, column, r[column])].append(r)
+            if len(todo) == len(vals):
+                return [dict(r) for r in got]  # the store's order, as without the memo
+        out, seen = [], set()
+        for v in vals:
+            for r in self._rows_memo[(ds.name, column, v)]:
+                k = self.key(ds, r)
+                if k not in seen:
+                    seen.add(k)
+                    out.append(dict(r))
+        return out
 
     def fetch_keys(self, ds: Dataset, keys: list[tuple]) -> list[Row]:
         if len(ds.primary_key) == 1:
@@ -81,6 +123,21 @@ class Reader:
         wanted = {tuple(str(v) for v in k) for k in keys}
         first = self.select_in(ds, ds.primary_key[0], [k[0] for k in keys])
         return [r for r in first if tuple(str(r[c]) for c in ds.primary_key) in wanted]
+
+    def name_matches(self, ds: Dataset, columns: tuple[str, ...], query: str) -> NameMatches:
+        """`Connector.name_matches` (rows best first, the score last; how many matched), from the lookup index's
+        distinct spellings when it answers for `ds`: the same scores, then the rows read by key."""
+        con, threshold = self.con(ds), self.dm.settings.name_match_threshold
+        got = self.index.name_matches(con, ds, columns, query, threshold) if self.indexed(ds) else None
+        if got is None:
+            return con.name_matches(ds, columns, query, threshold)
+        hits, total = got
+        score = dict(hits)
+        scored = [(r, score[tuple(str(r[c]) for c in ds.primary_key)]) for r in self.fetch_keys(ds, list(score))
+                  if tuple(str(r[c]) for c in ds.primary_key) in score]
+        scored.sort(key=lambda x: (-x[1], self.key(ds, x[0])))  # as the SQL: best first, then by key
+        columns_out = list(scored[0][0]) if scored else []
+        return NameMatches(Rows(columns_out + [SCORE], [tuple(r.values()) + (s,) for r, s in scored]), total)
 
     def norm(self, kind: str, value: Any) -> str:
         """An e-mail or phone number as lookup compares it (lower-cased; the last N digits)."""
@@ -98,7 +155,8 @@ class Reader:
         memo = (ds.name, kind, columns)
         todo = [v for v in values if memo + (v,) not in self._identity_memo]
         if todo:
-            rows = self.con(ds).select_identity(ds, kind, columns, todo, self.dm.settings).dicts()
+            rows = (self._indexed_identity(ds, kind, columns, todo) if self.indexed(ds) else
+                    self.con(ds).select_identity(ds, kind, columns, todo, self.dm.settings).dicts())
             if len(todo) == 1:
                 self._identity_memo[memo + (todo[0],)] = rows
             else:  # several values in one scan: the result is kept for the set, not per value
@@ -112,6 +170,45 @@ class Reader:
                     seen.add(k)
                     out.append(r)
         return out
+
+
+    def _indexed_identity(self, ds: Dataset, kind: str, columns: tuple[str, ...], values: list[str]) -> list[Row]:
+        """`select_identity`'s answer from the lookup index: the same comparisons, on the values the index holds
+        (the same expressions), then the rows read by primary key."""
+        con = self.con(ds)
+        wanted: dict[str, set[str]] = {}
+        if kind not in (EMAIL, PHONE):  # ids compare as the column's type: "007" finds 7 in an integer column
+            for c in columns:
+                wanted[c] = {str(v) for v in con.coerce(ds, c, [v.strip() for v in values])}
+            probe = sorted(set().union(*wanted.values())) if wanted else []
+        else:
+            probe = sorted(values)
+        memo = (kind, tuple(probe))
+        if memo not in self._hits:
+            self._hits[memo] = self.index.identity_hits(kind, probe, self.dm.settings.phone_match_digits)
+        tails = []
+        if kind == PHONE:
+            n = self.dm.settings.phone_match_digits
+            tails = [d[-min(n, len(d)):] for d in (digits_of(v) for v in values) if min(n, len(d)) >= 6]
+        keys: dict[tuple, set[tuple[str, str]]] = {}
+        for value, name, col, key in self._hits[memo]:
+            if name != ds.name or col not in columns or (wanted and value not in wanted.get(col, ())):
+                continue
+            keys.setdefault(key, set()).add((col, value))
+        if not keys:
+            return []
+        rows = self.fetch_keys(ds, list(keys))
+        if kind != PHONE:
+            return rows
+
+        def phone_match(row: Row) -> bool:  # the scan's range on the reversed digits, then its exact check
+            for col, value in keys.get(tuple(str(row[c]) for c in ds.primary_key), ()):
+                for t in tails:
+                    if t[::-1] <= value < t[::-1] + ":" and row.get(col) is not None \
+                            and digits_of(str(row[col])).endswith(t):
+                        return True
+            return False
+        return [r for r in rows if phone_match(r)]
 
 
 def identity_groups(ds: Dataset, kind: str) -> list[tuple[Party | None, tuple[str, ...]]]:

@@ -129,6 +129,8 @@ class SubjectRecords:
     candidates_total: int = 0
     elapsed_ms: float = 0.0
     map_fingerprint: str = ""
+    # How the lookup read the data, when not as usual: datasets scanned because the lookup index was stale.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total_rows(self) -> int:
@@ -216,4 +218,5 @@ class SubjectRecords:
             "mentions": [m.to_dict() for m in self.mentions],
             "candidates": [c.to_dict() for c in self.candidates],
             "map_fingerprint": self.map_fingerprint,
+            **({"notes": self.notes} if self.notes else {}),
         }

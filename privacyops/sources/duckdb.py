@@ -23,27 +23,63 @@ from .types import Rows
 LOCK_WAIT_SECONDS = DEFAULT_LOCK_WAIT
 
 
+WAIT_MARKER = ".privacyops-writer-waiting"  # beside a DuckDB file while a writer waits for its lock
+
+
+def writer_marker(path: str | Path) -> Path:
+    """The marker a privacyops writer leaves beside `path` while it waits for the file's lock: processes keeping
+    read connections open (Workspace.keep_open) close them at the end of their current operation."""
+    return Path(str(path) + WAIT_MARKER)
+
+
+def writer_waiting(path: str | Path, wait: float | None = None) -> bool:
+    """Whether a writer waits for `path` (a marker younger than the lock wait: one left by a killed process is
+    ignored once it is that old)."""
+    try:
+        age = time.time() - writer_marker(path).stat().st_mtime
+    except OSError:
+        return False
+    return age < (LOCK_WAIT_SECONDS if wait is None else wait) + 5
+
+
 def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = None,
                    setting: str | None = None) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB file, waiting (`wait` seconds, default 30) while another process holds its lock (DuckDB allows
-    one writer process); `setting` names the map setting that sets the wait, for the message."""
+    one writer process); `setting` names the map setting that sets the wait, for the message. A writer that has
+    to wait leaves a marker (`writer_marker`) so that readers keeping the file open step aside."""
     wait = LOCK_WAIT_SECONDS if wait is None else wait
     deadline = time.monotonic() + wait
     delay = 0.05
-    while True:
-        try:
-            return duckdb.connect(path, read_only=read_only)
-        except duckdb.Error as exc:
-            text = str(exc)
-            locked = "lock" in text.lower() or _being_created(path, text, deadline - wait)
-            if not locked or time.monotonic() > deadline:
-                if locked:
-                    raise SourceError(file_locked_message(what, path, wait, duckdb_lock_holder(text),
-                                                          setting)) from None
-                raise SourceError(f"{what}: cannot open {path}: {text.splitlines()[0]} — check that it is a DuckDB "
-                                  f"database file this user may read (and write, to change data)") from None
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    marker = None
+    try:
+        while True:
+            try:
+                return duckdb.connect(path, read_only=read_only)
+            except duckdb.Error as exc:
+                text = str(exc)
+                if not read_only and marker is None and "lock" in text.lower():
+                    marker = writer_marker(path)
+                    try:
+                        marker.touch()
+                    except OSError:
+                        marker = None
+                _wait_or_raise(text, path, what, wait, setting, deadline)
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+
+
+def _wait_or_raise(text: str, path: str, what: str, wait: float, setting: str | None, deadline: float) -> None:
+    """Raise the error of a failed open unless it is a lock held elsewhere and there is time left to wait."""
+    locked = "lock" in text.lower() or _being_created(path, text, deadline - wait)
+    if locked and time.monotonic() <= deadline:
+        return
+    if locked:
+        raise SourceError(file_locked_message(what, path, wait, duckdb_lock_holder(text), setting)) from None
+    raise SourceError(f"{what}: cannot open {path}: {text.splitlines()[0]} — check that it is a DuckDB "
+                      f"database file this user may read (and write, to change data)") from None
 
 
 def _being_created(path: str, text: str, started: float) -> bool:
@@ -108,6 +144,10 @@ class DuckDBConnector(DuckDBConstraints, Connector):
         # The file's catalog is named after the file: "club.duckdb" holding a schema "club" makes club.visits
         # ambiguous, so schema-qualified names are qualified with the catalog too.
         self.catalog = self.con.execute("SELECT current_database()").fetchone()[0]
+
+    def writer_waiting(self) -> bool:
+        """Whether a privacyops writer in another process waits for this file (see `writer_marker`)."""
+        return self.read_only and writer_waiting(self.path, self.source.lock_timeout)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         try:
@@ -185,6 +225,9 @@ class FileConnector(DuckDBConnector):
 
     def index_names(self, dataset: Dataset) -> set[str]:
         return set()
+
+    def writer_waiting(self) -> bool:
+        return False  # files hold no lock: writers replace them whole (see _rewrite)
 
     # Files declare no constraints: the defaults of a store without a catalog, not DuckDB's.
     foreign_keys = StoreConstraints.foreign_keys

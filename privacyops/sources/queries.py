@@ -194,10 +194,12 @@ class LookupQueries(NameQueries):
         return self._dedupe(dataset, result)
 
     def select_mentions(self, dataset: Dataset, fields: Sequence[str], emails: Sequence[str],
-                        phones: Sequence[str], limit: int = 500) -> Rows:
+                        phones: Sequence[str], limit: int = 500,
+                        within: tuple[str, Sequence[Any]] | None = None) -> Rows:
         """Rows whose free-text fields mention one of the e-mails (any case) or phone numbers (digits, with any
         separators between them). One scan per dataset; cheap pre-filters ("@", the last two digits) keep the
-        regular expressions off most rows."""
+        regular expressions off most rows. `within` (column, values) checks only those rows (the candidates the
+        lookup index found) with the very same conditions."""
         conds, params = [], []
         email_re = "(?i)" + "|".join(re.escape(e) for e in emails) if emails else None
         for f in fields:
@@ -210,7 +212,16 @@ class LookupQueries(NameQueries):
                 params += [ph[-2:], PHONE_GAP.join(ph)]
         if not conds:
             return Rows(list(self.columns(dataset)), [])
-        sql = f"SELECT * FROM {self.relation(dataset)} WHERE {' OR '.join(conds)} LIMIT {int(limit)}"
+        rel = self.relation(dataset)
+        if within is not None:
+            vals = self.coerce(dataset, within[0], within[1])
+            if not vals:
+                return Rows(list(self.columns(dataset)), [])
+            # OFFSET 0 keeps the text conditions out of the key lookup: alone, `key IN (...)` is an index probe
+            rel = (f"(SELECT * FROM {rel} WHERE {self.quote(within[0])} IN ({self._placeholders(len(vals))}) "
+                   f"OFFSET 0) w")
+            params = [*vals, *params]
+        sql = f"SELECT * FROM {rel} WHERE {' OR '.join(conds)} LIMIT {int(limit)}"
         return self.execute(sql, params)
 
     def regex_expr(self, col: str, pattern: str) -> str:

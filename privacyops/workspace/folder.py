@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import os
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,15 @@ from ..sources import Connector, open_source
 from .person import proven_name
 
 MAP_FILE = "privacyops.yaml"
+IDLE_POLL = 0.5  # seconds between two looks for a waiting writer while connectors are kept open
+KEEP_OPEN_ENV = "PRIVACYOPS_KEEP_OPEN"  # seconds read connectors stay open after a lookup (default 0: closed)
+
+
+def _keep_open_default() -> float:
+    try:
+        return max(float(os.environ.get(KEEP_OPEN_ENV, "0") or 0), 0.0)
+    except ValueError:
+        return 0.0
 DEFAULT_WORKSPACE = Path("data") / "demo"
 
 
@@ -49,9 +60,18 @@ def current_actor() -> str:
         return f"uid:{os.getuid()}"
 
 
+# Connection policy (`Workspace.keep_open`, seconds; default from PRIVACYOPS_KEEP_OPEN, else 0): with 0 every lookup
+# closes its connectors at the end (other processes may take the file locks at once). With N > 0 the read-only
+# connectors of a lookup stay open for reuse and are closed once the workspace has been unused for N seconds, or at
+# once a privacyops writer in another process waits for a DuckDB file (it leaves a marker beside the file, looked
+# for every IDLE_POLL seconds and at the end of each lookup: `Connector.writer_waiting`), or on `close()` / at the
+# end of `session()`. A writer elsewhere therefore waits about IDLE_POLL seconds plus the current lookup, and never
+# more than N seconds plus it (it waits up to the source's `lock_timeout`, 30 s by default). Opt-in, because code in
+# this same process that opens one of these DuckDB files directly in another mode (read-write) collides with a
+# read-only connection kept open (DuckDB: one mode per file and process).
 @dataclass
 class Workspace:
-    """An opened workspace: its folder and its validated data map."""
+    """An opened workspace: its folder and its validated data map (connection policy: see the comment above)."""
 
     root: Path
     datamap: DataMap
@@ -59,6 +79,11 @@ class Workspace:
     # Live column types per source, kept across sessions: connectors are reopened for every operation (to free
     # file locks for other processes) but a table's columns rarely change while a workspace is open.
     _schemas: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict, repr=False)
+    keep_open: float = field(default_factory=_keep_open_default)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _busy: int = field(default=0, repr=False)  # operations (sessions, lookups) in progress: no idle close then
+    _generation: int = field(default=0, repr=False)  # bumped on every use: a stale idle timer does nothing
+    _timer: threading.Timer | None = field(default=None, repr=False)
 
     @property
     def ledger_path(self) -> Path:
@@ -73,16 +98,41 @@ class Workspace:
     def outputs_dir(self) -> Path:
         return self.root / "outputs"
 
+    def _touch(self) -> None:
+        self._generation += 1
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def connector(self, source_name: str) -> Connector:
-        """An open connector for a source, reused until `close()`."""
-        writer = self._connectors.get(f"{source_name}\x00write")
-        if writer is not None:  # one engine per file and process: reads go through the open writer
-            return writer
-        if source_name not in self._connectors:
-            con = open_source(self.datamap.sources[source_name], self.root)
-            con._columns = self._schemas.setdefault(source_name, {})
-            self._connectors[source_name] = con
-        return self._connectors[source_name]
+        """An open connector for a source, reused until `close()` (or the idle close, see the class doc)."""
+        with self._lock:
+            self._touch()
+            writer = self._connectors.get(f"{source_name}\x00write")
+            if writer is not None:  # one engine per file and process: reads go through the open writer
+                return writer
+            if source_name not in self._connectors:
+                con = open_source(self.datamap.sources[source_name], self.root)
+                con._columns = self._schemas.setdefault(source_name, {})
+                self._connectors[source_name] = con
+            return self._connectors[source_name]
+
+    def kept(self, name: str, opener) -> object:
+        """Another read-only handle kept with the connectors (e.g. the lookup index): opened by `opener()` on first
+        use, closed with them (it must have `close()`)."""
+        key = f"\x00kept\x00{name}"
+        with self._lock:
+            self._touch()
+            if key not in self._connectors:
+                self._connectors[key] = opener()
+            return self._connectors[key]
+
+    def forget_kept(self, name: str) -> None:
+        """Close and drop a handle kept by `kept()` (e.g. the lookup index was rebuilt)."""
+        with self._lock:
+            handle = self._connectors.pop(f"\x00kept\x00{name}", None)
+            if handle is not None:
+                handle.close()
 
     def forget_schemas(self) -> None:
         """Drop cached column types (after a schema change; `check` always reads them fresh)."""
@@ -91,30 +141,90 @@ class Workspace:
     def writer(self, source_name: str) -> Connector:
         """A connector opened for writing (rectification, erasure), reused until `close()`."""
         key = f"{source_name}\x00write"
-        if key not in self._connectors:
-            reader = self._connectors.pop(source_name, None)
-            if reader is not None:  # DuckDB will not open one file read-only and writable in one process
-                reader.close()
-            con = open_source(self.datamap.sources[source_name], self.root, read_only=False)
-            con._columns = self._schemas.setdefault(source_name, {})
-            self._connectors[key] = con
-        return self._connectors[key]
+        with self._lock:
+            self._touch()
+            if key not in self._connectors:
+                reader = self._connectors.pop(source_name, None)
+                if reader is not None:  # DuckDB will not open one file read-only and writable in one process
+                    reader.close()
+                con = open_source(self.datamap.sources[source_name], self.root, read_only=False)
+                con._columns = self._schemas.setdefault(source_name, {})
+                self._connectors[key] = con
+            return self._connectors[key]
+
+    def writing(self, source_name: str) -> bool:
+        """Whether this process has the source open for writing (its changes may not be on disk yet)."""
+        return f"{source_name}\x00write" in self._connectors
 
     def connector_for(self, dataset_name: str) -> Connector:
         return self.connector(self.datamap.datasets[dataset_name].source)
 
     def close(self) -> None:
-        for con in self._connectors.values():
-            con.close()
-        self._connectors.clear()
+        with self._lock:
+            self._touch()
+            for con in self._connectors.values():
+                con.close()
+            self._connectors.clear()
+
+    def release(self) -> None:
+        """The end of one read operation (a lookup): close the connectors now (`keep_open` 0, or a writer elsewhere
+        waits for one of the files), or leave them for the next operation and close them once idle. Inside a
+        `session()` nothing happens: the session's end closes them."""
+        with self._lock:
+            if self._busy:
+                return
+            waiting = any(getattr(c, "writer_waiting", lambda: False)() for c in self._connectors.values())
+            if self.keep_open <= 0 or waiting:
+                self.close()
+                return
+            self._touch()
+            _arm(self, self._generation, time.monotonic() + self.keep_open)
+
+    @contextmanager
+    def reading(self) -> Iterator["Workspace"]:
+        """One read operation: connectors are not idle-closed inside; `release()` at the end."""
+        with self._lock:
+            self._busy += 1
+            self._touch()
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._busy -= 1
+            self.release()
 
     @contextmanager
     def session(self) -> Iterator["Workspace"]:
         """Connectors opened inside are closed at the end (so other processes can take the file locks)."""
+        with self._lock:
+            self._busy += 1
         try:
             yield self
         finally:
+            with self._lock:
+                self._busy -= 1
             self.close()
+
+
+def _arm(ws: Workspace, generation: int, deadline: float) -> None:
+    ws._timer = threading.Timer(min(IDLE_POLL, ws.keep_open), _idle_tick, args=(ws, generation, deadline))
+    ws._timer.daemon = True
+    ws._timer.start()
+
+
+def _idle_tick(ws: Workspace, generation: int, deadline: float) -> None:
+    """Close the kept readers once idle until `deadline`, or as soon as a writer elsewhere waits for a file."""
+    with ws._lock:
+        if generation != ws._generation or ws._busy:
+            return  # used again since: its own release re-arms the timer
+        kept = [k for k in ws._connectors if not k.endswith("\x00write")]
+        waiting = any(getattr(ws._connectors[k], "writer_waiting", lambda: False)() for k in kept)
+        if time.monotonic() < deadline and not waiting:
+            _arm(ws, generation, deadline)
+            return
+        for key in kept:
+            ws._connectors.pop(key).close()
+        ws._timer = None
 
 
 def open_workspace(path: str | Path | None = None) -> Workspace:

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from ..map import EMAIL, NAME, PHONE, Dataset
 from ..sources import Connector, index_name, open_source
 from .folder import Workspace
+from .lookup_index import IndexBuild, build_lookup_index, drop_lookup_index
 
 INDEXED_KINDS = ("duckdb", "postgres", "sqlite")  # source kinds that can carry lookup indexes
 
@@ -49,6 +50,8 @@ class IndexReport:
     dropped: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # datasets on file sources
     seconds: float = 0.0
+    lookup_index: IndexBuild | None = None  # the identity and mention index (index.duckdb), when built
+    lookup_index_dropped: bool = False
 
 
 def _datasets_by_source(ws: Workspace) -> dict[str, list[Dataset]]:
@@ -58,10 +61,12 @@ def _datasets_by_source(ws: Workspace) -> dict[str, list[Dataset]]:
     return out
 
 
-def create_indexes(ws: Workspace, progress: bool = True, drop: bool = False) -> IndexReport:
-    """Create (or with `drop`, remove) the lookup indexes in every source that can hold them. Idempotent."""
+def create_indexes(ws: Workspace, progress: bool = True, drop: bool = False, lookup_index: bool = True) -> IndexReport:
+    """Create (or with `drop`, remove) the lookup indexes in every source that can hold them, then (re)build the
+    workspace's identity and mention index (`lookup_index.py`; `lookup_index=False`: leave it). Idempotent."""
     report = IndexReport()
     t0 = time.perf_counter()
+    ws.close()  # DuckDB will not open a file writable while this process keeps it open read-only
     jobs = []
     for source_name, datasets in _datasets_by_source(ws).items():
         source = ws.datamap.sources[source_name]
@@ -90,5 +95,9 @@ def create_indexes(ws: Workspace, progress: bool = True, drop: bool = False) -> 
         finally:
             con.close()
     ws.forget_schemas()
+    if drop and lookup_index:
+        report.lookup_index_dropped = drop_lookup_index(ws)
+    elif lookup_index:
+        report.lookup_index = build_lookup_index(ws, progress=progress)
     report.seconds = time.perf_counter() - t0
     return report

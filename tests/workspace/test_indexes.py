@@ -69,3 +69,25 @@ def test_check_suggests_indexes_for_large_tables(mini_ws, monkeypatch):
     assert any("people.person" in w and "privacyops index" in w for w in warnings)
     create_indexes(mini_ws, progress=False)
     assert not any("privacyops index" in w for w in check_mod.check_workspace(mini_ws).warnings)
+
+
+def test_index_refresh_and_check_name_the_datasets_changed_outside_privacyops(mini_ws):
+    from click.testing import CliRunner
+
+    from privacyops.cli import main
+
+    runner = CliRunner(env={"PRIVACYOPS_WORKSPACE": None})
+    built = runner.invoke(main, ["index", "-w", str(mini_ws.root)])
+    assert built.exit_code == 0 and "Lookup index" in built.output, built.output
+    con = duckdb.connect(str(mini_ws.root / "main.duckdb"))
+    try:  # a change no privacyops command made
+        con.execute("UPDATE people.person SET mail = 'someone.else@mini.example' WHERE pid = 1")
+    finally:
+        con.close()
+    checked = runner.invoke(main, ["check", "-w", str(mini_ws.root)])
+    assert "lookup index stale for people.person" in checked.output, checked.output
+    refreshed = runner.invoke(main, ["index", "--refresh", "-w", str(mini_ws.root)])
+    assert refreshed.exit_code == 0 and "stale: people.person" in refreshed.output, refreshed.output
+    assert "stale" not in runner.invoke(main, ["check", "-w", str(mini_ws.root)]).output
+    r = lookup(mini_ws, "someone.else@mini.example", audit_log=False)
+    assert r.subject.ref == "people.person:1" and r.notes == []

@@ -1,0 +1,160 @@
+"""The lookup index (index.duckdb): probes give the very answers of the scans, and a stale index never hides a row."""
+
+from __future__ import annotations
+
+import random
+import shutil
+
+import duckdb
+import pytest
+
+from privacyops.lookup import lookup
+from privacyops.workspace import create_indexes, open_workspace
+from privacyops.workspace import lookup_index as li
+from tests.support.demo import demo_workspace
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    """A 2,000-subject demo with its lookup indexes (a private copy: some tests change its data)."""
+    root = tmp_path_factory.mktemp("indexed") / "demo"
+    shutil.copytree(demo_workspace(tmp_path_factory, subjects=2000, seed=7), root,
+                    ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.head", "keys", "index.duckdb"))
+    ws = open_workspace(root)
+    report = create_indexes(ws, progress=False)
+    assert report.lookup_index is not None and report.lookup_index.identities > 0
+    return ws
+
+
+def answer(r) -> dict:
+    """Everything a lookup says about whose rows are whose, in comparable form."""
+    def recs(d):
+        return {n: sorted(zip(map(str, x.keys()), x.roles or [None] * x.count, x.owner or [None] * x.count))
+                for n, x in d.items()}
+    return {"status": r.status, "subject": r.subject.ref if r.subject else None, "records": recs(r.records),
+            "shared": recs(r.shared), "context": recs(r.context),
+            "mentions": sorted((m.dataset, str(m.key), m.field, m.matched, m.snippet) for m in r.mentions),
+            "candidates": sorted(c.ref for c in r.candidates), "via": {n: sorted(x.via) for n, x in r.records.items()}}
+
+
+def customers(ws, n: int, seed: int) -> list[tuple]:
+    con = duckdb.connect(str(ws.root / "company.duckdb"), read_only=True)
+    try:
+        rows = con.execute("SELECT customer_id, email, phone FROM crm.customers ORDER BY customer_id").fetchall()
+    finally:
+        con.close()
+    return random.Random(seed).sample(rows, n)
+
+
+def test_indexed_and_scanned_lookups_answer_alike_for_200_random_subjects(indexed, monkeypatch):
+    probes = []
+    real = li.LookupIndex.identity_hits
+    monkeypatch.setattr(li.LookupIndex, "identity_hits", lambda self, *a: probes.append(a[0]) or real(self, *a))
+    mentioned = 0
+    for i, (cid, email, phone) in enumerate(customers(indexed, 200, seed=2026)):
+        ident, kind = [(email, "auto"), (phone, "phone"), (str(cid), "customer_id")][i % 3]
+        if not ident:
+            continue
+        fast = lookup(indexed, ident, kind=kind, audit_log=False)
+        slow = lookup(indexed, ident, kind=kind, audit_log=False, use_index=False)
+        assert fast.notes == [], fast.notes
+        assert answer(fast) == answer(slow), ident
+        mentioned += len(slow.mentions)
+    assert {"email", "phone", "customer_id"} <= set(probes)  # the index answered (not a silent scan)
+    assert mentioned > 0  # the mention comparison was not vacuous
+
+
+def test_name_search_over_the_indexed_spellings_ranks_as_the_scan(indexed, monkeypatch):
+    con = duckdb.connect(str(indexed.root / "company.duckdb"), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT full_name FROM crm.customers WHERE full_name IS NOT NULL "
+                                           "ORDER BY customer_id").fetchall()]
+        agents = [r[0] for r in con.execute("SELECT full_name FROM support.agents").fetchall()]
+    finally:
+        con.close()
+    rng = random.Random(31)
+    queries = rng.sample(names, 12) + agents[:2] + [n[:3] + n[4:] for n in rng.sample(names, 6)]  # typos too
+    used = []
+    real = li.LookupIndex.name_matches
+    monkeypatch.setattr(li.LookupIndex, "name_matches", lambda self, *a, **k: used.append(1) or real(self, *a, **k))
+    for q in queries:
+        fast = lookup(indexed, q, kind="name", audit_log=False)
+        slow = lookup(indexed, q, kind="name", audit_log=False, use_index=False)
+        assert [(c.ref, round(c.score, 9)) for c in fast.candidates] == \
+               [(c.ref, round(c.score, 9)) for c in slow.candidates], q
+        assert fast.candidates_total == slow.candidates_total and fast.status == slow.status
+    assert used
+
+
+def test_mentions_found_through_the_index_are_the_texts_that_hold_the_email(indexed):
+    """Ground truth by SQL: the messages whose body holds the customer's e-mail (case-blind)."""
+    con = duckdb.connect(str(indexed.root / "company.duckdb"), read_only=True)
+    try:
+        email, cid = con.execute(
+            "SELECT c.email, c.customer_id FROM crm.customers c JOIN support.ticket_messages m "
+            "ON contains(lower(m.body), lower(c.email)) ORDER BY c.customer_id LIMIT 1").fetchone()
+        truth = {r[0] for r in con.execute("SELECT message_id FROM support.ticket_messages WHERE "
+                                           "contains(lower(body), lower(?))", [email]).fetchall()}
+    finally:
+        con.close()
+    r = lookup(indexed, email, audit_log=False)
+    own = {k[0] for k in r.records["support.ticket_messages"].keys()} if "support.ticket_messages" in r.records \
+        else set()
+    got = {m.key[0] for m in r.mentions if m.dataset == "support.ticket_messages"}
+    assert got == truth - own and cid
+
+
+def test_data_changed_outside_privacyops_is_scanned_and_said_until_refreshed(indexed):
+    cid, _, _ = customers(indexed, 1, seed=99)[0]
+    new = f"changed.{cid}@elsewhere.example"
+    con = duckdb.connect(str(indexed.root / "company.duckdb"))
+    try:
+        con.execute("UPDATE crm.customers SET email = ? WHERE customer_id = ?", [new, cid])
+        assert con.execute("SELECT count(*) FROM crm.customers WHERE email = ?", [new]).fetchone() == (1,)
+    finally:
+        con.close()
+    status = li.index_status(indexed)
+    assert status["crm.customers"] and "changed" in status["crm.customers"]
+    r = lookup(indexed, new, audit_log=False)
+    assert r.status == "found" and r.subject.ref == f"crm.customers:{cid}"
+    assert any(n.startswith("crm.customers:") for n in r.notes)
+    create_indexes(indexed, progress=False)
+    assert li.index_status(indexed)["crm.customers"] is None
+    again = lookup(indexed, new, audit_log=False)
+    assert again.notes == [] and answer(again) == answer(r)
+
+
+def test_without_an_index_file_lookups_scan_and_agree(indexed, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(indexed.root, root, ignore=shutil.ignore_patterns("index.duckdb", "ledger.duckdb*", "keys",
+                                                                      "audit.head"))
+    plain = open_workspace(root)
+    _, email, _ = customers(indexed, 1, seed=5)[0]
+    assert li.index_status(plain)["crm.customers"].startswith("no lookup index")
+    assert answer(lookup(plain, email, audit_log=False)) == answer(lookup(indexed, email, audit_log=False))
+
+
+def test_refreshing_the_rows_privacyops_changed_purges_the_old_identifiers(indexed):
+    (gone, gone_email, _), (moved, old_email, _) = customers(indexed, 2, seed=123)
+    new = f"renamed.{moved}@elsewhere.example"
+    con = duckdb.connect(str(indexed.root / "company.duckdb"))
+    try:  # as an erasure and a rectification would: one row deleted, one e-mail changed
+        con.execute("DELETE FROM crm.customers WHERE customer_id = ?", [gone])
+        con.execute("UPDATE crm.customers SET email = ? WHERE customer_id = ?", [new, moved])
+    finally:
+        con.close()
+    assert li.index_status(indexed)["crm.customers"]
+    assert li.refresh_lookup_index(indexed, {"crm.customers": [(gone,), (moved,)]}) == ["crm.customers"]
+    assert not any(li.index_status(indexed).values())
+    ix = duckdb.connect(str(indexed.root / "index.duckdb"), read_only=True)
+    try:
+        left = ix.execute("SELECT count(*) FROM ident WHERE dataset = 'crm.customers' AND value IN (?, ?) "
+                          "AND k IN (?, ?)", [gone_email.strip().lower(), old_email.strip().lower(),
+                                             [str(gone)], [str(moved)]]).fetchone()[0]
+    finally:
+        ix.close()
+    assert left == 0
+    for q in (new, old_email, gone_email, str(moved)):
+        fast = lookup(indexed, q, audit_log=False)
+        assert fast.notes == [] and answer(fast) == answer(lookup(indexed, q, audit_log=False, use_index=False))
+    assert lookup(indexed, new, audit_log=False).subject.ref == f"crm.customers:{moved}"
