@@ -51,6 +51,7 @@ from ..ledger.schedule import key_json
 from ..map import EMAIL, Dataset
 from ..sources import CHUNK
 from ..workspace import Workspace, current_actor, open_workspace
+from ..workspace.lookup_index import refresh_lookup_index
 from .certificate import check_signing_key, issue
 from .decide import Decider
 from .plan import (
@@ -417,6 +418,15 @@ def _erase_source(ws: Workspace, plan: ErasurePlan, src: str, identities: set[st
     return SourceResult(src, "committed", counts, at)
 
 
+def _refresh_index(ws: Workspace, plan: ErasurePlan) -> None:
+    """An erased identifier leaves the lookup index too (deleted rows drop out, masked rows hold the mask)."""
+    changed: dict[str, list[tuple]] = {}
+    for r in plan.rows:
+        if r.action in (DELETE, MASK):
+            changed.setdefault(r.dataset, []).append(tuple(r.key))
+    refresh_lookup_index(ws, changed)
+
+
 def _complete(ws: Workspace, plan: ErasurePlan, results: list[SourceResult], identities: set[str], actor: str,
               t0: float, progress: bool) -> ErasureResult:
     """Ledger (schedule, restrictions, suppression), verification, certificate; a failure here leaves every source
@@ -424,6 +434,7 @@ def _complete(ws: Workspace, plan: ErasurePlan, results: list[SourceResult], ide
     phase = FINISH
     try:
         scheduled, restricted, suppressed = _finalise(ws, plan)
+        _refresh_index(ws, plan)
         phase = VERIFY
         verification = verify_plan(ws, plan, identities, progress=progress)
         phase = CERTIFY

@@ -19,6 +19,7 @@ from ..map import FILE_SOURCE_KINDS, Dataset
 from ..values import format_key, json_safe
 from ..workspace import Workspace, current_actor
 from ..workspace.keys import keyed_hash
+from ..workspace.lookup_index import refresh_lookup_index
 from .model import PlannedChange, RectificationError, RectificationPlan, RectificationResult
 from .plan import check_case
 from .values import same_value
@@ -80,6 +81,8 @@ def apply_rectification(ws: Workspace, plan: RectificationPlan) -> Rectification
         _write(ws, plan, by_source, order)
         plan.applied = True
         mismatches = _verify(ws, by_source, order)
+    # The lookup index must not keep the old values (nor miss the new ones): refresh the rows just written.
+    refresh_lookup_index(ws, _changed_rows(c for c in plan.changes))
 
     entry = _audit(ws, plan, order, mismatches, t0, sig)
     if mismatches:
@@ -155,6 +158,13 @@ def _partial(ws: Workspace, plan: RectificationPlan, order: list[str], committed
     plan.applied = True
     raise RectificationError(f"source(s) {', '.join(committed)} were changed but {', '.join(failed)} "
                              f"failed ({type(exc).__name__}: {exc}); plan again to finish") from exc
+
+
+def _changed_rows(changes: Any) -> dict[str, list[tuple]]:
+    out: dict[str, list[tuple]] = {}
+    for c in changes:
+        out.setdefault(c.dataset, []).append(tuple(c.key))
+    return out
 
 
 def _verify(ws: Workspace, by_source: _BySource, order: list[str]) -> list[str]:

@@ -158,3 +158,34 @@ def test_refreshing_the_rows_privacyops_changed_purges_the_old_identifiers(index
         fast = lookup(indexed, q, audit_log=False)
         assert fast.notes == [] and answer(fast) == answer(lookup(indexed, q, audit_log=False, use_index=False))
     assert lookup(indexed, new, audit_log=False).subject.ref == f"crm.customers:{moved}"
+
+
+def test_an_executed_erasure_and_an_applied_rectification_leave_no_old_identifier_in_the_index(indexed,
+                                                                                             monkeypatch):
+    """The package's own writes keep the index exact at once: the erased customer's e-mail and the corrected
+    customer's old e-mail are gone from index.duckdb (SQL on it), the new e-mail is found through the index."""
+    from privacyops.erasure import approve_plan, execute_plan, plan_erasure
+    from privacyops.ledger import open_case
+    from privacyops.rectify import apply_rectification, plan_rectification
+
+    (erased, erased_email, _), (fixed, old_email, _) = customers(indexed, 2, seed=321)
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "preparer")
+    case = open_case(indexed, "erasure", "2026-11-02")
+    plan = plan_erasure(indexed, case.case_id, erased_email)
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "approver")
+    approve_plan(indexed, plan.plan_id)
+    assert execute_plan(indexed, plan.plan_id).ok
+    new = f"corrected.{fixed}@elsewhere.example"
+    rcase = open_case(indexed, "rectification", "2026-11-02")
+    apply_rectification(indexed, plan_rectification(indexed, rcase.case_id, old_email,
+                                                    changes={"crm.customers.email": new}))
+    ix = duckdb.connect(str(indexed.root / "index.duckdb"), read_only=True)
+    try:
+        left = ix.execute("SELECT value FROM ident WHERE value IN (?, ?)",
+                          [erased_email.strip().lower(), old_email.strip().lower()]).fetchall()
+    finally:
+        ix.close()
+    assert left == []
+    assert not any(li.index_status(indexed).values())  # still current: nothing falls back to a scan
+    found = lookup(indexed, new, audit_log=False)
+    assert found.notes == [] and found.subject.ref == f"crm.customers:{fixed}"
