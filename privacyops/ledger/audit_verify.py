@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import AuditChainError
+from ..errors import AuditChainError, LedgerError
 from ..workspace import Workspace
 from ..workspace.keys import workspace_secret
 from .checkpoints import (
@@ -98,6 +98,9 @@ def verify(ws: Workspace, against: str | Path | None = None, public_key: str | P
         return _verify(ws, against, public_key)
     except AuditChainError as exc:
         return VerifyResult(False, 0, None, str(exc))
+    except LedgerError as exc:
+        return VerifyResult(False, 0, None, f"the ledger cannot be read ({exc}): it was damaged or replaced, or "
+                                            f"cannot be reached; restore it from backup")
     except Exception as exc:  # the ledger is whatever bytes are on disk: an unreadable one is a finding, not a crash
         msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         return VerifyResult(False, 0, None, f"the ledger cannot be read ({type(exc).__name__}{': ' + msg if msg else ''})"
