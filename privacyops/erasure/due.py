@@ -26,7 +26,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..errors import LookupInputError
-from ..ledger import audit, cases, holds, open_ledger, schedule
+from ..ledger import cases, holds, open_ledger, schedule
 from ..ledger.schedule import key_json
 from ..lookup import AMBIGUOUS, FOUND, lookup
 from ..map import NAME, Dataset
@@ -141,8 +141,7 @@ def plan_due(ws: Workspace, as_of: dt.date | str | None = None) -> list[ErasureP
                            approval_note=f"scheduled erasure decided and approved with plan {origin.plan_id} "
                                          f"(approved by {origin.approved_by}); no second approval needed")
         plan.plan_hash = plan.compute_hash()
-        save_plan(ws, plan)
-        audit.record(ws, "erasure.plan", {**_audit_summary(plan), "origin": origin.plan_id}, case_id=plan.case_id)
+        save_plan(ws, plan, {**_audit_summary(plan), "origin": origin.plan_id})
         plans.append(plan)
     return plans
 
@@ -299,8 +298,7 @@ def plan_retention(ws: Workspace, as_of: dt.date | str | None = None, *, dataset
                        approved_by=RULES_APPROVER, approved_at=now_ts, approval_note=note)
     plan.plan_hash = plan.compute_hash()
     if save:
-        save_plan(ws, plan)
-        audit.record(ws, "erasure.plan", _audit_summary(plan), case_id=case_id)
+        save_plan(ws, plan, _audit_summary(plan))
     return plan
 
 
@@ -398,8 +396,7 @@ def plan_batch(ws: Workspace, path: str | Path, case_id: str, *, as_of: dt.date 
                        prepared_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
     plan.suppression = _suppression(ws, subjects, suppress, emails_by)
     plan.plan_hash = plan.compute_hash()
-    save_plan(ws, plan)
-    audit.record(ws, "erasure.plan", _audit_summary(plan), case_id=case_id)
+    save_plan(ws, plan, _audit_summary(plan))
     return plan
 
 

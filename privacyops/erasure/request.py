@@ -220,8 +220,7 @@ def plan_erasure(ws: Workspace, case_id: str, identifier: str | None = None, *, 
     plan.suppression = _suppression(ws, [entry], suppress, [emails])
     plan.plan_hash = plan.compute_hash()
     if save:
-        save_plan(ws, plan)
-        audit.record(ws, "erasure.plan", _audit_summary(plan), case_id=case_id, subject=identifier or pick)
+        save_plan(ws, plan, _audit_summary(plan), subject=identifier or pick)
     return plan
 
 
