@@ -78,6 +78,13 @@ def _read_ledger(ws: Workspace) -> tuple[list[tuple], Any]:
         except ValueError as exc:
             return [], exc
     with open_ledger(ws, read_only=ws.datamap.ledger.kind == "duckdb") as con:
+        if con.kind == "duckdb" and not con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                                                    "table_name = 'audit_log'").fetchone()[0]:
+            con.execute("SELECT 1")  # a ledger file made by a process stopped before creating its tables
+            try:
+                return [], read_head(ws, con)
+            except ValueError as exc:
+                return [], exc
         try:
             rows = con.execute(f"SELECT {_COLS}, mac FROM audit_log ORDER BY seq").fetchall()
         except Exception:  # a ledger from before entry MACs, opened read-only (not migrated)

@@ -59,10 +59,12 @@ def entry_mac(mac_key: bytes, seq: int, h: str) -> str:
 # -- keys ---------------------------------------------------------------------------------------------------------
 
 
-def audit_keys(ws: Workspace) -> tuple[Any, bytes, str]:
-    """(Ed25519 private key, entry-MAC key, key id), the signing key created on first use. The MAC key is derived
-    from the signing key by HKDF, not from keys/workspace.key (which can be rotated)."""
+def audit_keys(ws: Workspace, create: bool = True) -> tuple[Any, bytes, str]:
+    """(Ed25519 private key, entry-MAC key, key id), the signing key created on first use (`create`; a verifier
+    only reads it, never writes keys). The MAC key is derived from the signing key by HKDF, not from
+    keys/workspace.key (which can be rotated)."""
     from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     path = ws.keys_dir / "signing.key"
@@ -71,9 +73,14 @@ def audit_keys(ws: Workspace) -> tuple[Any, bytes, str]:
         got = _KEYS.get((str(path), stamp))
         if got:
             return got
-        key = signing_key(ws.keys_dir)
-    except (ValueError, OSError) as exc:
-        raise AuditChainError(f"the audit log cannot be signed: {exc}") from None
+        if create:
+            key = signing_key(ws.keys_dir)
+        else:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            if not isinstance(key, Ed25519PrivateKey):
+                raise ValueError(f"{path} is not an Ed25519 private key")
+    except (ValueError, TypeError, OSError) as exc:
+        raise AuditChainError(f"the audit log's signing key cannot be used: {exc}") from None
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                             serialization.NoEncryption())
     mac_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"privacyops-audit",
@@ -87,7 +94,7 @@ def mac_key_if_present(ws: Workspace) -> bytes | None:
     """The entry-MAC key when this workspace holds the private signing key (a verifier elsewhere has none)."""
     if not (ws.keys_dir / "signing.key").is_file():
         return None
-    return audit_keys(ws)[1]
+    return audit_keys(ws, create=False)[1]
 
 
 def load_public_key(pem: bytes | str | Path | None, ws: Workspace | None = None) -> tuple[Any, str]:
