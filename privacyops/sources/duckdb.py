@@ -35,7 +35,9 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = N
             return duckdb.connect(path, read_only=read_only)
         except duckdb.Error as exc:
             text = str(exc)
-            locked = "lock" in text.lower()
+            # DuckDB's lock error ("Could not set lock on file ...: Conflicting lock is held"); not "block", which a
+            # corrupt file's checksum error names: that one fails at once instead of waiting for a lock
+            locked = "could not set lock" in text.lower() or "conflicting lock" in text.lower()
             if not locked or time.monotonic() > deadline:
                 if locked:
                     raise SourceError(file_locked_message(what, path, wait, duckdb_lock_holder(text),
