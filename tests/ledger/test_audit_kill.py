@@ -207,10 +207,11 @@ def test_kills_at_every_ledger_statement_leave_every_change_audited(mini_erase, 
          "alice"),
         ("suppress", ["suppress", "add", "someone@else.example", "--reason", "objection"], "alice"),
         ("export", ["export", "create", EMAIL, "--case", "DSR-2026-0001", "--json"], "alice"),
-        ("case2", ["case", "open", "--type", "erasure", "--received", "2026-11-03"], "alice"),
         ("plan", ["erase", "plan", EMAIL, "--case", "DSR-2026-0002", "--json"], "alice"),
     ]
     for name, args, actor in steps:
+        if name == "plan":  # the erasure case: opening a case was killed above already
+            assert _run(base / "ws", ["case", "open", "--type", "erasure", "--received", "2026-11-03"], "alice") == 0
         base, kills = _phase(base, tmp_path, name, args, actor)
         assert kills >= 2, name  # the operation really was killed at several statements
         total += kills
