@@ -88,21 +88,28 @@ def _append(ws: Workspace, con: LedgerConnection, action: str, details_json: str
             s_hash: str | None, who: str) -> AuditEntry:
     if con.kind == "postgres":  # re-entrant: a caller's transaction may hold it already
         con.execute("SELECT pg_advisory_xact_lock(?)", [APPEND_LOCK])
-    _, mac_key, _ = audit_keys(ws)
     last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    try:
+        _, mac_key, _ = audit_keys(ws)
+    except AuditChainError as exc:
+        # The change still happens and is still logged (chained), but without MAC or checkpoint: `audit verify`
+        # reports these entries until the key is restored. Refusing would stop erasures that are due by law.
+        _warn_once(f"warning: audit entries are written without MAC or checkpoint: {exc}")
+        return _insert(ws, con, last, action, details_json, case_id, s_hash, who, None)
     pending = getattr(con, "audit_pending", None)  # the checkpoint of this transaction's previous entry
+    unmacd: dict[str, list[int]] = {}
     if pending and last and (pending["seq"], pending["hash"]) == (last[0], last[1]):
         head = pending
     else:
-        head = _checked_head(ws, con, last, mac_key)
-    if last and head and last[0] > head["seq"]:  # written by a process stopped before its checkpoint: say so
-        details = {"from": head["seq"] + 1, "to": last[0],
-                   "why": "entries written without a checkpoint (a process stopped before writing it); their "
-                          "MACs match, this checkpoint confirms them"}
-        _insert(ws, con, last, CONFIRM, canonical(details), None, None, "privacyops", mac_key)
-        last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    elif last and head is None:
-        details = {"from": 1, "to": last[0], "why": "the log had no head; every entry's MAC and link match"}
+        head, unmacd = _checked_head(ws, con, last, mac_key)
+    if last and (head is None or last[0] > head["seq"]):  # past the last checkpoint: never accepted silently
+        details = {"from": head["seq"] + 1 if head else 1, "to": last[0], **unmacd,
+                   "why": "entries written without a checkpoint (a process stopped before writing it, or the "
+                          "head was lost); " + ("their links and MACs match" if not unmacd else
+                                                "some have no matching MAC (listed): `audit verify` reports them")}
+        if unmacd:
+            _warn_once(f"warning: audit entries {sorted(sum(unmacd.values(), []))} have no matching MAC "
+                       f"(forged, or written without the signing key); run privacyops audit verify")
         _insert(ws, con, last, CONFIRM, canonical(details), None, None, "privacyops", mac_key)
         last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     entry = _insert(ws, con, last, action, details_json, case_id, s_hash, who, mac_key)
@@ -115,14 +122,24 @@ def _append(ws: Workspace, con: LedgerConnection, action: str, details_json: str
     return entry
 
 
+_WARNED: set[str] = set()
+
+
+def _warn_once(text: str) -> None:
+    if text not in _WARNED:
+        _WARNED.add(text)
+        print(text, file=sys.stderr)
+
+
 def _insert(ws: Workspace, con: LedgerConnection, last: Any, action: str, details_json: str, case_id: str | None,
-            s_hash: str | None, who: str, mac_key: bytes) -> AuditEntry:
+            s_hash: str | None, who: str, mac_key: bytes | None) -> AuditEntry:
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = _now()
     h = entry_hash(seq, at, who, action, case_id, s_hash, details_json, prev)
     con.execute("INSERT INTO audit_log (seq, recorded_at, actor, action, case_id, subject_hash, details, prev_hash, "
                 "hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [seq, at, who, action, case_id, s_hash, details_json, prev, h, entry_mac(mac_key, seq, h)])
+                [seq, at, who, action, case_id, s_hash, details_json, prev, h,
+                 entry_mac(mac_key, seq, h) if mac_key else None])
     return AuditEntry(seq, at, who, action, case_id, s_hash, json.loads(details_json), prev, h)
 
 
@@ -140,10 +157,12 @@ def _checkpoint_after_commit(ws: Workspace, con: LedgerConnection, cp: dict[str,
               f"unconfirmed until the next command writes one", file=sys.stderr)
 
 
-def _checked_head(ws: Workspace, con: LedgerConnection, last: Any, mac_key: bytes) -> dict[str, Any] | None:
-    """The head, after checking that the log still reaches it and that entries past it are privacyops' own;
-    a log from before entry MACs gains them here once its chain and old head check out. AuditChainError when
-    the log was cut, rolled back or extended by something else: nothing is appended to a log that is not intact."""
+def _checked_head(ws: Workspace, con: LedgerConnection, last: Any, mac_key: bytes
+                  ) -> tuple[dict[str, Any] | None, dict[str, list[int]]]:
+    """The head, after checking that the log still reaches it and that entries past it link up, with the entries
+    past it whose MAC is missing or wrong ({"without_mac": [...], "bad_mac": [...]}, recorded by the caller); a log
+    from before entry MACs gains them here once its chain and old head check out. AuditChainError when the log was
+    cut, rolled back or its chain broken: nothing is appended to a log that is not intact."""
     how = "run `privacyops audit verify` and investigate; nothing is recorded until the log is restored"
     try:
         head = read_head(ws, con)
@@ -152,7 +171,7 @@ def _checked_head(ws: Workspace, con: LedgerConnection, last: Any, mac_key: byte
     if head is not None and "signature" not in head:
         head = _upgrade_legacy(ws, con, head, last, mac_key, how)
     if head is None and last is None:
-        return None
+        return None, {}
     if head is not None:
         if last is None or last[0] < head["seq"]:
             raise AuditChainError(f"the audit log ends at entry {last[0] if last else 0} but its head records "
@@ -165,13 +184,17 @@ def _checked_head(ws: Workspace, con: LedgerConnection, last: Any, mac_key: byte
     rows = con.execute("SELECT seq, recorded_at, actor, action, case_id, subject_hash, details, prev_hash, hash, mac "
                        "FROM audit_log WHERE seq >= ? ORDER BY seq", [start]).fetchall()
     prev = rows[0][8] if head else GENESIS
+    unmacd: dict[str, list[int]] = {}
     for i, r in enumerate(rows[1:] if head else rows, start=start + 1):
-        if r[0] != i or r[7] != prev or entry_hash(*r[:8]) != r[8] or not r[9] or \
-                not hmac.compare_digest(str(r[9]), entry_mac(mac_key, r[0], r[8])):
-            raise AuditChainError(f"entry {i} past the last checkpoint was not written by privacyops (its link, hash "
-                                  f"or MAC does not match): it was forged or altered; {how}")
+        if r[0] != i or r[7] != prev or entry_hash(*r[:8]) != r[8]:
+            raise AuditChainError(f"entry {i} past the last checkpoint does not link up (its number, link or hash "
+                                  f"does not match): it was forged or altered; {how}")
+        if not r[9]:
+            unmacd.setdefault("without_mac", []).append(i)
+        elif not hmac.compare_digest(str(r[9]), entry_mac(mac_key, r[0], r[8])):
+            unmacd.setdefault("bad_mac", []).append(i)
         prev = r[8]
-    return head
+    return head, unmacd
 
 
 def _upgrade_legacy(ws: Workspace, con: LedgerConnection, head: dict[str, Any], last: Any, mac_key: bytes,

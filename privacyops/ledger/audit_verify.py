@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ def _verify(ws: Workspace, against: str | Path | None, public_key: Any) -> Verif
         notes.append(f"entry MACs not checked: {exc}")
     if mac_key is None and not any("MACs not checked" in x for x in notes):
         notes.append("entry MACs not checked (no private signing key here): checkpoints alone confirm the log")
-    bad = _check_chain(rows, mac_key)
+    bad = _check_chain(rows, mac_key) or _confirmed_without_mac(rows)
     if bad:
         return VerifyResult(False, n, bad[0], bad[1], notes=tuple(notes))
     where, lines = read_sink(ws, against)
@@ -197,10 +198,30 @@ def _check_chain(rows: list[tuple], mac_key: bytes | None) -> tuple[int, str] | 
             return seq, "its link to the previous entry does not match"
         if entry_hash(*r[:8]) != h:
             return seq, "its content does not match its hash (edited)"
-        if mac_key is not None and (not mac or not hmac.compare_digest(str(mac), entry_mac(mac_key, seq, str(h)))):
+        if mac_key is not None and not mac:
+            return seq, ("it has no MAC: forged, or written while keys/signing.key was missing or damaged "
+                         "(restore the key; the entry stays reported)")
+        if mac_key is not None and not hmac.compare_digest(str(mac), entry_mac(mac_key, seq, str(h))):
             return seq, ("its MAC does not match: it was not written by privacyops (forged or recomputed, or the "
                          "ledger of another workspace)")
         prev, expected = h, seq + 1
+    return None
+
+
+def _confirmed_without_mac(rows: list[tuple]) -> tuple[int, str] | None:
+    """Entries a later append found past the head without a matching MAC (its `audit.confirm` entry lists them):
+    a checkpoint covers them now, so a verifier without the key learns of them here."""
+    for r in rows:
+        if r[3] != "audit.confirm":
+            continue
+        try:
+            d = json.loads(r[6])
+        except ValueError:
+            continue
+        listed = sorted((d.get("without_mac") or []) + (d.get("bad_mac") or [])) if isinstance(d, dict) else []
+        if listed:
+            return listed[0], (f"entries {listed} were found without a matching MAC (entry {r[0]} records it): "
+                               f"forged, or written while keys/signing.key was missing")
     return None
 
 

@@ -68,6 +68,10 @@ def audit_keys(ws: Workspace, create: bool = True) -> tuple[Any, bytes, str]:
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     path = ws.keys_dir / "signing.key"
+    if create and not path.exists() and (ws.keys_dir / SIGNING_PUB_FILE).exists():
+        # The workspace had a key (its public half is here): a new one would sign a log nobody can tie to the old
+        raise AuditChainError(f"{path} is missing although keys/{SIGNING_PUB_FILE} shows this workspace had one; "
+                              f"restore keys/signing.key from your backup")
     try:
         stamp = path.stat().st_mtime if path.exists() else 0.0
         got = _KEYS.get((str(path), stamp))

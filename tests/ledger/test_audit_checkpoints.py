@@ -158,9 +158,7 @@ def test_a_crash_between_commit_and_checkpoint_is_confirmed_by_the_next_append(m
     assert audit.verify(ws, against=held).ok
 
 
-def test_entries_past_the_head_with_a_bad_mac_are_never_extended(mini_ws):
-    from privacyops.errors import AuditChainError
-
+def test_entries_past_the_head_with_a_bad_mac_are_named_and_stay_reported(mini_ws, tmp_path):
     audit.record(mini_ws, "a")
     con = duckdb.connect(str(mini_ws.ledger_path))
     seq, prev = con.execute("SELECT seq, hash FROM audit_log").fetchone()
@@ -168,9 +166,28 @@ def test_entries_past_the_head_with_a_bad_mac_are_never_extended(mini_ws):
     con.execute("INSERT INTO audit_log (seq, recorded_at, actor, action, case_id, subject_hash, details, prev_hash, "
                 "hash, mac) VALUES (2, 't', 'mallory', 'x', NULL, NULL, '{}', ?, ?, ?)", [prev, h, "0" * 64])
     con.close()
-    with pytest.raises(AuditChainError) as err:
-        audit.record(mini_ws, "b")
-    assert "entry 2" in str(err.value) and "forged" in str(err.value)
+    assert audit.verify(mini_ws).first_broken == 2
+    audit.record(mini_ws, "b")  # not silently: an audit.confirm entry names entry 2 as having no matching MAC
+    con = duckdb.connect(str(mini_ws.ledger_path), read_only=True)
+    (details,) = con.execute("SELECT details FROM audit_log WHERE action = 'audit.confirm'").fetchone()
+    con.close()
+    assert json.loads(details)["bad_mac"] == [2]
+    assert audit.verify(mini_ws).first_broken == 2  # the key holder: its MAC
+    pub = tmp_path / "signing.pub"
+    pub.write_bytes((mini_ws.keys_dir / "signing.pub").read_bytes())
+    (mini_ws.keys_dir / "signing.key").unlink()
+    auditor = audit.verify(mini_ws, public_key=pub)  # without the key: the confirm entry
+    assert (auditor.ok, auditor.first_broken) == (False, 2) and "without a matching MAC" in auditor.reason
+
+
+def test_a_lost_signing_key_never_makes_a_new_one_and_its_entries_stay_reported(mini_ws, capsys):
+    audit.record(mini_ws, "a")
+    (mini_ws.keys_dir / "signing.key").unlink()
+    audit.record(mini_ws, "b")  # the change is still logged, without MAC or checkpoint, with a warning
+    assert "without MAC or checkpoint" in capsys.readouterr().err
+    assert not (mini_ws.keys_dir / "signing.key").exists()
+    result = audit.verify(mini_ws)
+    assert not result.ok and result.unconfirmed == (2, 2)
 
 
 # -- the stdout sink ----------------------------------------------------------------------------------------------
