@@ -60,7 +60,7 @@ def demo_ws(small_demo, tmp_path, monkeypatch):
 @pytest.fixture()
 def demo(small_demo, tmp_path, monkeypatch):
     root = tmp_path / "demo"
-    shutil.copytree(small_demo, root, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.head", "keys",
+    shutil.copytree(small_demo, root, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.*", "keys",
                                                                      "certificates"))
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
     return open_workspace(root)

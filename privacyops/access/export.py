@@ -51,6 +51,7 @@ from .wording import DEFAULT_LANGUAGE, category_label
 
 EXPORTS_DIR = "exports"
 CREATED, DELIVERED, PURGED = "created", "delivered", "purged"
+WRITING = "writing"  # registered with its audit entry, not yet under its final name (a kill leaves it so)
 MIN_PASSWORD_LENGTH = 12
 DATA_FORMAT = "privacyops-export/1"
 
@@ -245,17 +246,35 @@ def export_subject(ws: Workspace, case_id: str | None, identifier: str | None = 
     folder = Path(out_dir) if out_dir else ws.root / EXPORTS_DIR / _safe_name(case.case_id)
     path = (folder / f"{_safe_name(case.case_id)}_{export_id}.zip").resolve()
     files = build_files(ws, plan, case, export_id, when)
-    size, sha = archive.write_archive(path, files, password, when=when)
+    # Encrypted under a staging name (*.tmp, which purge removes), registered as `writing` together with its audit
+    # entry, only then renamed into place and marked created: an archive under its final name is always registered
+    # and audited, and a kill leaves at most a `writing` row and a staging file.
+    staging = path.with_name(f".{path.name}.staged.tmp")
+    size, sha = archive.write_archive(staging, files, password, when=when)
     actor = current_actor()
     try:
-        with open_ledger(ws) as con:
+        with open_ledger(ws) as con, con.transaction(lock=True):
             con.execute("INSERT INTO exports (export_id, case_id, created_at, created_by, sha256, path, size, "
                         "datasets, status, purged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                         [export_id, case.case_id, when.replace(tzinfo=None), actor, sha, _ledger_path(ws, path),
-                         size, len(plan.datasets), CREATED])
+                         size, len(plan.datasets), WRITING])
+            _audit_create(ws, con, case, plan, export_id, sha, size, generated, language, identifier or pick)
+        staging.replace(path)
+        with open_ledger(ws) as con:
+            con.execute("UPDATE exports SET status = ? WHERE export_id = ?", [CREATED, export_id])
     except BaseException:
-        path.unlink(missing_ok=True)  # never an archive the register does not know
+        staging.unlink(missing_ok=True)  # never an archive the register does not know
         raise
+    return ExportResult(export_id=export_id, case_id=case.case_id, path=path, sha256=sha, size=size,
+                        created_at=when, datasets=plan.counts(), masked_emails=plan.masked_emails,
+                        masked_phones=plan.masked_phones, withheld_mentions=dict(plan.withheld_mentions),
+                        withheld_shared=dict(plan.withheld_shared), withheld_fields=plan.withheld_fields,
+                        password=password if generated else None, plan=plan)
+
+
+def _audit_create(ws: Workspace, con: Any, case: Any, plan: Any, export_id: str, sha: str, size: int,
+                  generated: bool, language: str, subject: str | None) -> None:
+    """The `export.create` entry, in the transaction that registers the archive."""
     audit.record(ws, "export.create", {
         "export_id": export_id, "sha256": sha, "size": size, "request": case.type,
         "datasets": plan.counts(), "total_rows": plan.total_rows,
@@ -265,12 +284,7 @@ def export_subject(ws: Workspace, case_id: str | None, identifier: str | None = 
         "withheld_fields": sum(len(f) for f in plan.withheld_fields.values()),
         "password": "generated" if generated else "given", "language": language,
         "map_fingerprint": ws.datamap.fingerprint[:16],
-    }, case_id=case.case_id, subject=identifier or pick)
-    return ExportResult(export_id=export_id, case_id=case.case_id, path=path, sha256=sha, size=size,
-                        created_at=when, datasets=plan.counts(), masked_emails=plan.masked_emails,
-                        masked_phones=plan.masked_phones, withheld_mentions=dict(plan.withheld_mentions),
-                        withheld_shared=dict(plan.withheld_shared), withheld_fields=plan.withheld_fields,
-                        password=password if generated else None, plan=plan)
+    }, case_id=case.case_id, subject=subject, con=con)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -325,9 +339,13 @@ def mark_delivered(ws: Workspace, export_id: str) -> ExportRecord:
         raise ExportError(f"unknown export '{export_id}'; see `privacyops export list`")
     if rec.status == PURGED:
         raise ExportError(f"export {export_id} was purged; make a new one")
-    with open_ledger(ws) as con:
+    if rec.status == WRITING:
+        raise ExportError(f"export {export_id} was never completed (the process stopped while writing it); make a "
+                          f"new one (`privacyops export purge` removes the leftover)")
+    with open_ledger(ws) as con, con.transaction(lock=True):  # the change and its audit entry commit together
         con.execute("UPDATE exports SET status = ? WHERE export_id = ?", [DELIVERED, export_id])
-    audit.record(ws, "export.deliver", {"export_id": export_id, "sha256": rec.sha256}, case_id=rec.case_id)
+        audit.record(ws, "export.deliver", {"export_id": export_id, "sha256": rec.sha256}, case_id=rec.case_id,
+                     con=con)
     return next(e for e in list_exports(ws, rec.case_id) if e.export_id == export_id)
 
 
@@ -395,14 +413,13 @@ def purge_exports(ws: Workspace, older_than: str | dt.timedelta, *, now: dt.date
         if entry.created_at < cutoff_naive and not entry.file(ws).exists() and rel.startswith(f"{EXPORTS_DIR}/"):
             ids.append(entry.export_id)
             missing += 1
-    if ids:
-        stamp = now.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
-        with open_ledger(ws) as con:
-            with con.transaction():
-                for export_id in ids:
-                    con.execute("UPDATE exports SET status = ?, purged_at = ? WHERE export_id = ?",
-                                [PURGED, stamp, export_id])
+    stamp = now.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     result = PurgeResult(label, removed, size, ids, unregistered, missing)
-    audit.record(ws, "export.purge", {"older_than": label, "files": len(removed), "bytes": size,
-                                      "export_ids": ids, "unregistered": unregistered, "missing": missing})
+    with open_ledger(ws) as con, con.transaction(lock=True):  # the register and its audit entry commit together
+        for export_id in ids:  # `writing` rows too: an archive a killed process never completed
+            con.execute("UPDATE exports SET status = ?, purged_at = ? WHERE export_id = ?",
+                        [PURGED, stamp, export_id])
+        audit.record(ws, "export.purge", {"older_than": label, "files": len(removed), "bytes": size,
+                                          "export_ids": ids, "unregistered": unregistered, "missing": missing},
+                     con=con)
     return result

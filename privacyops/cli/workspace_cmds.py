@@ -167,6 +167,10 @@ def check(workspace: Path | None, as_json: bool, no_live: bool) -> None:
             click.secho(f"warning: {w}", fg="yellow")
         for p in report.problems:
             click.secho(f"problem: {p}", fg="red")
+        from ..ledger.checkpoints import weak_sink_warning
+
+        if note := weak_sink_warning(ws):  # where the audit checkpoints go (the map's audit: section)
+            click.secho(f"note: {note}", fg="yellow")
         click.echo("OK" if report.ok else f"{len(report.problems)} problem(s) between the map and the data.")
     sys.exit(0 if report.ok else 2)
 

@@ -248,15 +248,14 @@ def _when(value: dt.datetime | dt.date | str | None) -> dt.datetime:
 
 
 def _record(ws: Workspace, who: _Subject, purpose: str, action: str, method: str | None, notice: str | None,
-            at: dt.datetime, case_id: str | None) -> ConsentRecord:
+            at: dt.datetime, case_id: str | None, con: Any) -> ConsentRecord:
     rec = ConsentRecord(record_id="CNS-" + uuid.uuid4().hex[:12].upper(), subject_hash=subject_hash(ws, who.key),
                         purpose=purpose, action=action, occurred_at=at, method=method, notice_version=notice,
                         recorded_by=current_actor(), recorded_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
                         case_id=case_id)
-    with open_ledger(ws) as con:
-        con.execute(f"INSERT INTO consent_records ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [rec.record_id, rec.subject_hash, rec.purpose, rec.action, rec.occurred_at, rec.method,
-                     rec.notice_version, rec.recorded_by, rec.recorded_at, rec.case_id])
+    con.execute(f"INSERT INTO consent_records ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [rec.record_id, rec.subject_hash, rec.purpose, rec.action, rec.occurred_at, rec.method,
+                 rec.notice_version, rec.recorded_by, rec.recorded_at, rec.case_id])
     return rec
 
 
@@ -280,9 +279,11 @@ def record_consent(ws: Workspace, subject: str | None, purpose: str, *, method: 
 
         get_case(ws, case_id)
     who = resolve_subject(ws, subject, pick, case_id)
-    rec = _record(ws, who, purpose, GRANTED, method, notice, when, case_id)
-    audit.record(ws, "consent.record", {"record_id": rec.record_id, "purpose": purpose, "method": method,
-                                        "notice_version": notice}, case_id=case_id, subject=who.audit_subject)
+    with open_ledger(ws) as con, con.transaction(lock=True):  # the record and its audit entry commit together
+        rec = _record(ws, who, purpose, GRANTED, method, notice, when, case_id, con)
+        audit.record(ws, "consent.record", {"record_id": rec.record_id, "purpose": purpose, "method": method,
+                                            "notice_version": notice}, case_id=case_id, subject=who.audit_subject,
+                     con=con)
     return ConsentResult(rec, who.label, who.ref, is_direct_marketing(dm, purpose))
 
 
@@ -300,16 +301,17 @@ def withdraw_consent(ws: Workspace, subject: str | None, purpose: str, *, method
     who = resolve_subject(ws, subject, pick, case_id)
     method = _text(method) or DEFAULT_METHOD
     marketing = is_direct_marketing(dm, purpose)
-    rec = _record(ws, who, purpose, WITHDRAWN, method, None, when, case_id)
-    new = already = 0
-    if marketing and who.emails:
-        got = suppression.suppress_many(ws, who.emails, "withdrawal", case_id)
-        new = sum(1 for _, was_new in got if was_new)
-        already = len(got) - new
-    audit.record(ws, "consent.withdraw", {"record_id": rec.record_id, "purpose": purpose, "method": method,
-                                          "direct_marketing": marketing, "suppressed_new": new,
-                                          "suppressed_already": already}, case_id=case_id,
-                 subject=who.audit_subject)
+    with open_ledger(ws) as con, con.transaction(lock=True):  # record, suppression and audit entry: together
+        rec = _record(ws, who, purpose, WITHDRAWN, method, None, when, case_id, con)
+        new = already = 0
+        if marketing and who.emails:
+            got = suppression.suppress_many(ws, who.emails, "withdrawal", case_id, con=con)
+            new = sum(1 for _, was_new in got if was_new)
+            already = len(got) - new
+        audit.record(ws, "consent.withdraw", {"record_id": rec.record_id, "purpose": purpose, "method": method,
+                                              "direct_marketing": marketing, "suppressed_new": new,
+                                              "suppressed_already": already}, case_id=case_id,
+                     subject=who.audit_subject, con=con)
     return ConsentResult(rec, who.label, who.ref, marketing, new, already)
 
 

@@ -63,7 +63,9 @@ def check_signing_key(ws: Workspace) -> None:
                f"run the command again; nothing was changed")
     if not path.exists():
         certs = ws.root / FOLDER
-        if (ws.keys_dir / SIGNING_PUB_FILE).exists() or (certs.is_dir() and any(certs.glob("*.json"))):
+        # signed certificates decide (keys/signing.pub alone is no proof: the audit log signs with the key too and
+        # reports its replacement itself)
+        if certs.is_dir() and any(certs.glob("*.json")):
             raise CertificateError(f"cannot sign the erasure certificate: {path} is missing, but this workspace has "
                                    f"signed certificates before — {restore} (to start a new key on purpose, move "
                                    f"keys/{SIGNING_PUB_FILE} aside first)")

@@ -26,7 +26,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..errors import LookupInputError
-from ..ledger import audit, cases, holds, open_ledger, schedule
+from ..ledger import cases, holds, open_ledger, schedule
 from ..ledger.schedule import key_json
 from ..lookup import AMBIGUOUS, FOUND, lookup
 from ..map import NAME, Dataset
@@ -145,9 +145,8 @@ def plan_due(ws: Workspace, as_of: dt.date | str | None = None) -> list[ErasureP
         plan.plan_hash = plan.compute_hash()
         plan.signatures["prepared"] = sign_as(acting, actor, "erasure.prepare", plan_id=plan.plan_id,
                                               plan_hash=plan.plan_hash)
-        save_plan(ws, plan)
-        audit.record(ws, "erasure.plan", {**_audit_summary(plan), "origin": origin.plan_id,
-                                          **audit_signature(plan.signatures["prepared"])}, case_id=plan.case_id)
+        save_plan(ws, plan, {**_audit_summary(plan), "origin": origin.plan_id,
+                             **audit_signature(plan.signatures["prepared"])})
         plans.append(plan)
     return plans
 
@@ -307,9 +306,7 @@ def plan_retention(ws: Workspace, as_of: dt.date | str | None = None, *, dataset
     plan.signatures["prepared"] = sign_as(acting, actor, "erasure.prepare", plan_id=plan.plan_id,
                                           plan_hash=plan.plan_hash)
     if save:
-        save_plan(ws, plan)
-        audit.record(ws, "erasure.plan", {**_audit_summary(plan), **audit_signature(plan.signatures["prepared"])},
-                     case_id=case_id)
+        save_plan(ws, plan, {**_audit_summary(plan), **audit_signature(plan.signatures["prepared"])})
     return plan
 
 
@@ -410,9 +407,7 @@ def plan_batch(ws: Workspace, path: str | Path, case_id: str, *, as_of: dt.date 
     plan.plan_hash = plan.compute_hash()
     plan.signatures["prepared"] = sign_as(acting, actor, "erasure.prepare", plan_id=plan.plan_id,
                                           plan_hash=plan.plan_hash)
-    save_plan(ws, plan)
-    audit.record(ws, "erasure.plan", {**_audit_summary(plan), **audit_signature(plan.signatures["prepared"])},
-                 case_id=case_id)
+    save_plan(ws, plan, {**_audit_summary(plan), **audit_signature(plan.signatures["prepared"])})
     return plan
 
 

@@ -209,11 +209,11 @@ def _apply_dataset(ds: Dataset, con, prs: list[PlannedRow]) -> dict[str, int]:
 
 def _record_commit(ws: Workspace, plan: ErasurePlan, src: str, counts: dict, recovered: bool) -> dt.datetime:
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    with open_ledger(ws) as con:
+    with open_ledger(ws) as con, con.transaction(lock=True):  # the commit row and its audit entry, together
         con.execute("INSERT INTO erasure_sources VALUES (?, ?, ?, ?) ON CONFLICT (plan_id, source) DO NOTHING",
                     [plan.plan_id, src, now, json.dumps(counts, sort_keys=True)])
-    audit.record(ws, "erasure.source", {"plan_id": plan.plan_id, "source": src, "datasets": counts,
-                                        "recovered": recovered}, case_id=plan.case_id)
+        audit.record(ws, "erasure.source", {"plan_id": plan.plan_id, "source": src, "datasets": counts,
+                                            "recovered": recovered}, case_id=plan.case_id, con=con)
     return now
 
 
@@ -447,15 +447,14 @@ def _complete(ws: Workspace, plan: ErasurePlan, results: list[SourceResult], ide
         _fail(ws, plan, phase, exc, getattr(exc, "source", None), committed=[r.source for r in results])
     result.certificate_path = path
     plan.certificate = str(path)
-    set_status(ws, plan.plan_id, plan.status, executed_at=plan.executed_at, certificate=str(path))
     result.elapsed_ms = (time.perf_counter() - t0) * 1000
-    audit.record(ws, "erasure.execute", {
+    set_status(ws, plan.plan_id, plan.status, ("erasure.execute", {
         **_audit_summary(plan), "status": plan.status, "verified": verification.ok,
         "problems": len(verification.problems), "remaining": verification.remaining,
         "sources": [s.source for s in results], "scheduled": scheduled, "restricted": restricted,
         "suppression_added": suppressed, "certificate_sha256": cert_hash,
         "elapsed_ms": round(result.elapsed_ms, 1), **audit_signature(plan.signatures.get("executed"))},
-        case_id=plan.case_id)
+        plan.case_id), executed_at=plan.executed_at, certificate=str(path))
     return result
 
 
@@ -465,8 +464,7 @@ def _fail(ws: Workspace, plan: ErasurePlan, phase: str, exc: Exception, src: str
     """The plan becomes `failed` (audited: `erasure.failed`, names only) and the error says what to do."""
     failure = describe_failure(ws, plan, phase, exc, src, todo, current, list(committed))
     try:
-        set_status(ws, plan.plan_id, FAILED)
-        audit.record(ws, "erasure.failed", failure.details, case_id=plan.case_id)
+        set_status(ws, plan.plan_id, FAILED, ("erasure.failed", failure.details, plan.case_id))
     except PrivacyOpsError:
         pass  # the ledger itself is out of reach: the plan stays executing (a re-run resumes); the message stands
     raise ExecutionFailed(failure.message) from None
@@ -488,9 +486,9 @@ def _emails(ws: Workspace, current: dict[str, dict[str, Any]]) -> set[str]:
 
 def _refuse(ws: Workspace, plan: ErasurePlan, problems: list[str], committed: dict,
             why: str = "the data changed since planning") -> NoReturn:
-    set_status(ws, plan.plan_id, REFUSED)
-    audit.record(ws, "erasure.refused", {"plan_id": plan.plan_id, "why": "stale", "problems": len(problems),
-                                         "committed_sources": sorted(committed)}, case_id=plan.case_id)
+    set_status(ws, plan.plan_id, REFUSED, ("erasure.refused", {"plan_id": plan.plan_id, "why": "stale",
+                                                               "problems": len(problems),
+                                                               "committed_sources": sorted(committed)}, plan.case_id))
     done = (f" Sources {', '.join(sorted(committed))} were already erased by this plan and stay so; a new plan "
             f"covers the rest.") if committed else " Nothing was changed."
     raise StalePlanError(f"plan {plan.plan_id} is stale — {why} ({len(problems)} "

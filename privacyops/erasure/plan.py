@@ -416,20 +416,24 @@ _PCOLS = ("plan_id, kind, case_id, subject_hash, status, as_of, plan_hash, map_f
           "approved_by, approved_at, approval_note, executed_by, executed_at, certificate, body")
 
 
-def save_plan(ws: Workspace, plan: ErasurePlan) -> None:
-    """Store a new plan. A plan as of a later day than today is stored as a `preview`: it can be looked at (what
-    will happen to these records on that day), never approved or executed."""
+def save_plan(ws: Workspace, plan: ErasurePlan, audit_details: dict[str, Any] | None = None,
+              subject: str | None = None) -> None:
+    """Store a new plan, with its `erasure.plan` audit entry (`audit_details`) in the same transaction. A plan as
+    of a later day than today is stored as a `preview`: it can be looked at (what will happen to these records on
+    that day), never approved or executed."""
     if plan.as_of > today() and plan.status in (PLANNED, APPROVED):
         plan.status = PREVIEW
     first = plan.subjects[0].get("ref_hash") if len(plan.subjects) == 1 else None
-    with open_ledger(ws) as con:
+    body = sealing.seal_text(workspace_key(ws), sealing.PLAN_BODY, _canonical(plan.body()))  # key checked first
+    with open_ledger(ws) as con, con.transaction(lock=True):
+        if audit_details is not None:
+            audit.record(ws, "erasure.plan", audit_details, case_id=plan.case_id, subject=subject, con=con)
         con.execute(f"INSERT INTO erasure_plans ({_PCOLS}, {_SCOLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                     f"?, ?, ?, ?, ?, ?, ?)",
                     [plan.plan_id, plan.kind, plan.case_id, first, plan.status, plan.as_of, plan.plan_hash,
                      plan.map_fingerprint, plan.prepared_by, plan.prepared_at, plan.approved_by, plan.approved_at,
                      plan.approval_note, plan.executed_by, plan.executed_at, plan.certificate,
-                     sealing.seal_text(workspace_key(ws), sealing.PLAN_BODY, _canonical(plan.body())),
-                     *_sig_values(plan)])
+                     body, *_sig_values(plan)])
 
 
 def _sig_values(plan: ErasurePlan) -> list[str | None]:
@@ -489,10 +493,15 @@ def last_failure(ws: Workspace, plan_id: str) -> str | None:
     return got[-1].details.get("message") if got else None
 
 
-def set_status(ws: Workspace, plan_id: str, status: str, **cols: Any) -> None:
+def set_status(ws: Workspace, plan_id: str, status: str, audit_entry: tuple[str, dict, str | None] | None = None,
+               **cols: Any) -> None:
+    """Change a plan's status (and columns); `audit_entry` (action, details, case id) is recorded in the same
+    transaction, so the change and its entry commit together."""
     sets = ", ".join(["status = ?"] + [f"{c} = ?" for c in cols])
-    with open_ledger(ws) as con:
+    with open_ledger(ws) as con, con.transaction(lock=True):
         con.execute(f"UPDATE erasure_plans SET {sets} WHERE plan_id = ?", [status, *cols.values(), plan_id])
+        if audit_entry is not None:
+            audit.record(ws, audit_entry[0], audit_entry[1], case_id=audit_entry[2], con=con)
 
 
 def approve_plan(ws: Workspace, plan_id: str, note: str | None = None) -> ErasurePlan:
@@ -521,11 +530,10 @@ def approve_plan(ws: Workspace, plan_id: str, note: str | None = None) -> Erasur
                            f"{', '.join(roles.approvers)}")
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     sig = sign_as(acting, actor, "erasure.approve", plan_id=plan_id, plan_hash=plan.plan_hash)
-    set_status(ws, plan_id, APPROVED, approved_by=actor, approved_at=now, approval_note=note,
-               approved_sig=json.dumps(sig, sort_keys=True))
-    audit.record(ws, "erasure.approve", {"plan_id": plan_id, "plan_hash": plan.plan_hash[:16],
-                                         "prepared_by": plan.prepared_by, **audit_signature(sig)},
-                 case_id=plan.case_id)
+    set_status(ws, plan_id, APPROVED, ("erasure.approve", {"plan_id": plan_id, "plan_hash": plan.plan_hash[:16],
+                                                           "prepared_by": plan.prepared_by, **audit_signature(sig)},
+                                       plan.case_id),
+               approved_by=actor, approved_at=now, approval_note=note, approved_sig=json.dumps(sig, sort_keys=True))
     return load_plan(ws, plan_id)
 
 
@@ -553,11 +561,10 @@ def cancel_plan(ws: Workspace, plan_id: str, reason: str) -> tuple[ErasurePlan, 
     if plan.status == CANCELLED:
         raise ErasureError(f"plan {plan_id} is already cancelled")
     committed = sorted(committed_sources(ws, plan_id))
-    set_status(ws, plan_id, CANCELLED)
     sig = sign_as(acting, "", "erasure.cancel", plan_id=plan_id, plan_hash=plan.plan_hash)
-    audit.record(ws, "erasure.cancel", {"plan_id": plan_id, "reason": reason, "was": plan.status,
-                                        "committed_sources": committed, **audit_signature(sig, mark=False)},
-                 case_id=plan.case_id)
+    set_status(ws, plan_id, CANCELLED, ("erasure.cancel", {"plan_id": plan_id, "reason": reason, "was": plan.status,
+                                                           "committed_sources": committed,
+                                                           **audit_signature(sig, mark=False)}, plan.case_id))
     plan.status = CANCELLED
     return plan, committed
 

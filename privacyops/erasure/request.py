@@ -225,9 +225,8 @@ def plan_erasure(ws: Workspace, case_id: str, identifier: str | None = None, *, 
     plan.signatures["prepared"] = sign_as(acting, actor, "erasure.prepare", plan_id=plan.plan_id,
                                           plan_hash=plan.plan_hash)
     if save:
-        save_plan(ws, plan)
-        audit.record(ws, "erasure.plan", {**_audit_summary(plan), **audit_signature(plan.signatures["prepared"])},
-                     case_id=case_id, subject=identifier or pick)
+        save_plan(ws, plan, {**_audit_summary(plan), **audit_signature(plan.signatures["prepared"])},
+                  subject=identifier or pick)
     return plan
 
 

@@ -1,9 +1,11 @@
-"""The audit log: append-only, hash-chained, verifiable by anyone with the ledger.
+"""The audit log: append-only, hash-chained, MAC'd per entry and confirmed by signed checkpoints.
 
 Each entry records what was done (action, who, when, case, counts) and never the personal data itself: identifiers
-are stored as keyed hashes. Entry n's hash covers its own fields and entry n-1's hash, so editing or deleting any
-entry breaks every hash after it. A head file (`audit.head`, MAC'd with the workspace key) records the last entry,
-so cutting entries off the end is detected too.
+are stored as keyed hashes. Entry n's public SHA-256 covers its own fields and entry n-1's hash, so editing or
+deleting any entry breaks every hash after it; a keyed MAC per entry (key derived from the workspace's signing
+key) and a signed checkpoint after every append (privacyops.ledger.checkpoints) make a rewritten or extended log
+detectable even for someone who can recompute SHA-256. `record(..., con=con)` appends inside the caller's ledger
+transaction, so a change and its entry commit together (or neither does).
 """
 
 from __future__ import annotations
@@ -12,17 +14,31 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..errors import AuditChainError, PrivacyOpsError
 from ..workspace import Workspace, current_actor
-from ..workspace.keys import keyed_hash, keyed_hash_generations
+from ..workspace.keys import keyed_hash, keyed_hash_generations, workspace_secret
 from .keyring import workspace_key
-from .store import ledger_exists, open_ledger
+from .checkpoints import (
+    GENESIS,
+    HEAD_FILE,
+    audit_keys,
+    canonical,
+    entry_hash,
+    entry_mac,
+    make_checkpoint,
+    read_head,
+    write_checkpoint,
+    write_head,
+)
+from .audit_verify import VerifyResult, verify  # noqa: F401 - part of this module's API
+from .store import APPEND_LOCK, LedgerConnection, ledger_exists, open_ledger
 
-GENESIS = "0" * 64
-HEAD_FILE = "audit.head"
+_canonical = canonical  # the name earlier modules used
+CONFIRM = "audit.confirm"
 
 
 @dataclass(frozen=True)
@@ -38,30 +54,8 @@ class AuditEntry:
     hash: str
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    entries: int
-    first_broken: int | None = None
-    reason: str = ""
-
-    def __str__(self) -> str:
-        if self.ok:
-            return f"audit log intact: {self.entries} entries, hash chain verified"
-        return f"audit log BROKEN at entry {self.first_broken}: {self.reason}"
-
-
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def entry_hash(seq: int, at: str, actor: str, action: str, case_id: str | None, subject_hash: str | None,
-               details_json: str, prev_hash: str) -> str:
-    body = _canonical([seq, at, actor, action, case_id, subject_hash, details_json, prev_hash])
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-def _head_mac(secret: bytes, seq: int, h: str) -> str:
+def _legacy_head_mac(secret: bytes, seq: int, h: str) -> str:
+    """The MAC of a head written before checkpoints (keyed with keys/workspace.key)."""
     return hmac.new(secret, f"audit-head\x00{seq}\x00{h}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -83,69 +77,159 @@ def entries_for_subject(ws: Workspace, identifier: str) -> list[AuditEntry]:
 
 
 def record(ws: Workspace, action: str, details: dict[str, Any] | None = None, *, case_id: str | None = None,
-           subject: str | None = None, actor: str | None = None) -> AuditEntry:
+           subject: str | None = None, actor: str | None = None, con: LedgerConnection | None = None) -> AuditEntry:
     """Append one entry. `subject` (an identifier) is stored only as a keyed hash; `details` must hold no
-    personal data (counts, dataset names, decisions)."""
-    details_json = _canonical(details or {})
-    secret = workspace_key(ws)  # checked (and cached) before the ledger is held: the entry and its head need it
+    personal data (counts, dataset names, decisions). With `con` (an open ledger, usually inside the caller's
+    transaction) the entry is written in that transaction: the change it records and the entry commit together.
+    The head and the signed checkpoint are written once the transaction has committed."""
+    details_json = canonical(details or {})
     s_hash = subject_hash(ws, subject) if subject else None
     who = actor or current_actor()
-    at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
-    with open_ledger(ws) as con:
-        with con.transaction(lock=True):  # appenders take turns: the chain has no forks and no gaps
-            entry = _append(ws, con, secret, at, who, action, case_id, s_hash, details_json)
-        if ws.datamap.ledger.kind != "postgres":  # still holding the ledger file: heads follow the entries' order
-            _write_head_file(ws, entry.seq, entry.hash, secret)
+    if con is not None:
+        with con.transaction(lock=True):  # joins the caller's transaction when one is open
+            return _append(ws, con, action, details_json, case_id, s_hash, who)
+    with open_ledger(ws) as own:
+        with own.transaction(lock=True):  # appenders take turns: the chain has no forks and no gaps
+            return _append(ws, own, action, details_json, case_id, s_hash, who)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _append(ws: Workspace, con: LedgerConnection, action: str, details_json: str, case_id: str | None,
+            s_hash: str | None, who: str) -> AuditEntry:
+    if con.kind == "postgres":  # re-entrant: a caller's transaction may hold it already
+        con.execute("SELECT pg_advisory_xact_lock(?)", [APPEND_LOCK])
+    last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    try:
+        _, mac_key, _ = audit_keys(ws)
+    except AuditChainError as exc:
+        # The change still happens and is still logged (chained), but without MAC or checkpoint: `audit verify`
+        # reports these entries until the key is restored. Refusing would stop erasures that are due by law.
+        _warn_once(f"warning: audit entries are written without MAC or checkpoint: {exc}")
+        return _insert(ws, con, last, action, details_json, case_id, s_hash, who, None)
+    pending = getattr(con, "audit_pending", None)  # the checkpoint of this transaction's previous entry
+    unmacd: dict[str, list[int]] = {}
+    if pending and last and (pending["seq"], pending["hash"]) == (last[0], last[1]):
+        head = pending
+    else:
+        head, unmacd = _checked_head(ws, con, last, mac_key)
+    if last and (head is None or last[0] > head["seq"]):  # past the last checkpoint: never accepted silently
+        details = {"from": head["seq"] + 1 if head else 1, "to": last[0], **unmacd,
+                   "why": "entries written without a checkpoint (a process stopped before writing it, or the "
+                          "head was lost); " + ("their links and MACs match" if not unmacd else
+                                                "some have no matching MAC (listed): `audit verify` reports them")}
+        if unmacd:
+            _warn_once(f"warning: audit entries {sorted(sum(unmacd.values(), []))} have no matching MAC "
+                       f"(forged, or written without the signing key); run privacyops audit verify")
+        _insert(ws, con, last, CONFIRM, canonical(details), None, None, "privacyops", mac_key)
+        last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    entry = _insert(ws, con, last, action, details_json, case_id, s_hash, who, mac_key)
+    previous = head if head and "signature" in head else None
+    cp = make_checkpoint(ws, (previous or {}).get("number", 0) + 1, entry.seq, entry.hash)
+    con.audit_pending = cp
+    if con.kind == "postgres":
+        write_head(ws, con, cp)  # a shared ledger keeps its head inside, in the same transaction
+    con.after_commit(lambda: _checkpoint_after_commit(ws, con, cp, previous))
     return entry
 
 
-def _append(ws: Workspace, con: Any, secret: bytes, at: str, who: str, action: str, case_id: str | None,
-            s_hash: str | None, details_json: str) -> AuditEntry:
-    last = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+_WARNED: set[str] = set()
+
+
+def _warn_once(text: str) -> None:
+    if text not in _WARNED:
+        _WARNED.add(text)
+        print(text, file=sys.stderr)
+
+
+def _insert(ws: Workspace, con: LedgerConnection, last: Any, action: str, details_json: str, case_id: str | None,
+            s_hash: str | None, who: str, mac_key: bytes | None) -> AuditEntry:
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    at = _now()
     h = entry_hash(seq, at, who, action, case_id, s_hash, details_json, prev)
-    con.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [seq, at, who, action, case_id, s_hash, details_json, prev, h])
-    if ws.datamap.ledger.kind == "postgres":  # a shared ledger keeps its head inside, in the same transaction
-        con.execute("INSERT INTO audit_head VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                    "seq = excluded.seq, hash = excluded.hash, mac = excluded.mac", [seq, h, _head_mac(secret, seq, h)])
+    con.execute("INSERT INTO audit_log (seq, recorded_at, actor, action, case_id, subject_hash, details, prev_hash, "
+                "hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [seq, at, who, action, case_id, s_hash, details_json, prev, h,
+                 entry_mac(mac_key, seq, h) if mac_key else None])
     return AuditEntry(seq, at, who, action, case_id, s_hash, json.loads(details_json), prev, h)
 
 
-def record_in(ws: Workspace, con: Any, secret: bytes, action: str, details: dict[str, Any]) -> AuditEntry:
-    """Append an entry inside the caller's locked ledger transaction, MAC'd with `secret` (key rotation: the
-    change and its record commit together). The caller writes the head file afterwards (`write_head`)."""
-    at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
-    return _append(ws, con, secret, at, current_actor(), action, None, None, _canonical(details))
-
-
-def write_head(ws: Workspace, entry: AuditEntry, secret: bytes) -> None:
-    """The head file of an embedded ledger after `record_in` (a shared ledger keeps its head inside)."""
-    if ws.datamap.ledger.kind != "postgres":
-        _write_head_file(ws, entry.seq, entry.hash, secret)
-
-
-def _write_head_file(ws: Workspace, seq: int, h: str, secret: bytes) -> None:
-    path = ws.root / HEAD_FILE
-    tmp = path.with_name(f".{HEAD_FILE}.{os.getpid()}.tmp")
-    mac = _head_mac(secret, seq, h)
-    tmp.write_text(json.dumps({"seq": seq, "hash": h, "mac": mac}))
-    tmp.replace(path)
-
-
-def _read_head(ws: Workspace, con: Any) -> tuple[int, str, str] | None:
-    """The recorded head (seq, hash, mac), None when none is recorded; ValueError when unreadable."""
-    if ws.datamap.ledger.kind == "postgres":
-        row = con.execute("SELECT seq, hash, mac FROM audit_head WHERE id = 1").fetchone()
-        return (int(row[0]), str(row[1]), str(row[2])) if row else None
-    path = ws.root / HEAD_FILE
-    if not path.exists():
-        return None
+def _checkpoint_after_commit(ws: Workspace, con: LedgerConnection, cp: dict[str, Any],
+                             previous: dict[str, Any] | None) -> None:
+    """After the commit: the head file (embedded ledger, still under its lock), then the sink. A failure leaves
+    the entries unconfirmed (the next append's checkpoint covers them): a warning, not an error, since the change
+    itself has committed."""
     try:
-        head = json.loads(path.read_text())
-        return int(head["seq"]), str(head["hash"]), str(head["mac"])
-    except (ValueError, KeyError, TypeError):
-        raise ValueError(f"{HEAD_FILE} is unreadable") from None
+        if con.kind != "postgres":
+            write_head(ws, con, cp)
+        write_checkpoint(ws, cp, previous)
+    except (PrivacyOpsError, OSError) as exc:
+        print(f"warning: the audit checkpoint for entry {cp['seq']} could not be written ({exc}); the entry stays "
+              f"unconfirmed until the next command writes one", file=sys.stderr)
+
+
+def _checked_head(ws: Workspace, con: LedgerConnection, last: Any, mac_key: bytes
+                  ) -> tuple[dict[str, Any] | None, dict[str, list[int]]]:
+    """The head, after checking that the log still reaches it and that entries past it link up, with the entries
+    past it whose MAC is missing or wrong ({"without_mac": [...], "bad_mac": [...]}, recorded by the caller); a log
+    from before entry MACs gains them here once its chain and old head check out. AuditChainError when the log was
+    cut, rolled back or its chain broken: nothing is appended to a log that is not intact."""
+    how = "run `privacyops audit verify` and investigate; nothing is recorded until the log is restored"
+    try:
+        head = read_head(ws, con)
+    except ValueError as exc:
+        raise AuditChainError(f"the audit log's head cannot be read ({exc}); {how}") from None
+    if head is not None and "signature" not in head:
+        head = _upgrade_legacy(ws, con, head, last, mac_key, how)
+    if head is None and last is None:
+        return None, {}
+    if head is not None:
+        if last is None or last[0] < head["seq"]:
+            raise AuditChainError(f"the audit log ends at entry {last[0] if last else 0} but its head records "
+                                  f"entry {head['seq']}: entries were removed; {how}")
+        row = con.execute("SELECT hash FROM audit_log WHERE seq = ?", [head["seq"]]).fetchone()
+        if not row or row[0] != head["hash"]:
+            raise AuditChainError(f"entry {head['seq']} differs from the one the head recorded: the log was "
+                                  f"replaced or rolled back; {how}")
+    start = head["seq"] if head else 0
+    rows = con.execute("SELECT seq, recorded_at, actor, action, case_id, subject_hash, details, prev_hash, hash, mac "
+                       "FROM audit_log WHERE seq >= ? ORDER BY seq", [start]).fetchall()
+    prev = rows[0][8] if head else GENESIS
+    unmacd: dict[str, list[int]] = {}
+    for i, r in enumerate(rows[1:] if head else rows, start=start + 1):
+        if r[0] != i or r[7] != prev or entry_hash(*r[:8]) != r[8]:
+            raise AuditChainError(f"entry {i} past the last checkpoint does not link up (its number, link or hash "
+                                  f"does not match): it was forged or altered; {how}")
+        if not r[9]:
+            unmacd.setdefault("without_mac", []).append(i)
+        elif not hmac.compare_digest(str(r[9]), entry_mac(mac_key, r[0], r[8])):
+            unmacd.setdefault("bad_mac", []).append(i)
+        prev = r[8]
+    return head, unmacd
+
+
+def _upgrade_legacy(ws: Workspace, con: LedgerConnection, head: dict[str, Any], last: Any, mac_key: bytes,
+                    how: str) -> dict[str, Any]:
+    """A ledger written before entry MACs: check its chain and its old MAC'd head, then give every entry its MAC.
+    Returns the head as checked (no checkpoint yet: the next one is number 1)."""
+    secret = workspace_secret(ws.keys_dir)[:32]  # heads before step 9 were MAC'd with the first key generation
+    if not hmac.compare_digest(str(head.get("mac", "")), _legacy_head_mac(secret, head["seq"], head["hash"])):
+        raise AuditChainError(f"the audit log's head was altered (its MAC does not match); {how}")
+    rows = con.execute("SELECT seq, recorded_at, actor, action, case_id, subject_hash, details, prev_hash, hash "
+                       "FROM audit_log ORDER BY seq").fetchall()
+    prev = GENESIS
+    for i, r in enumerate(rows, start=1):
+        if r[0] != i or r[7] != prev or entry_hash(*r[:8]) != r[8]:
+            raise AuditChainError(f"the audit log is broken at entry {i} (before upgrading it to MACs); {how}")
+        prev = r[8]
+    known = {r[0]: r[8] for r in rows}
+    if known.get(head["seq"]) != head["hash"]:
+        raise AuditChainError(f"the audit log does not reach its recorded head (entry {head['seq']}); {how}")
+    for r in rows[:head["seq"]]:
+        con.execute("UPDATE audit_log SET mac = ? WHERE seq = ?", [entry_mac(mac_key, r[0], r[8]), r[0]])
+    return {"seq": head["seq"], "hash": head["hash"], "number": 0, "legacy": True}
 
 
 def entries(ws: Workspace, limit: int | None = None, action: str | None = None) -> list[AuditEntry]:
@@ -163,46 +247,6 @@ def entries(ws: Workspace, limit: int | None = None, action: str | None = None) 
     with open_ledger(ws, read_only=ws.datamap.ledger.kind == "duckdb") as con:
         rows = con.execute(sql, params).fetchall()
     return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8]) for r in reversed(rows)]
-
-
-def verify(ws: Workspace) -> VerifyResult:
-    """Recompute the chain; name the first entry whose content or link does not match."""
-    head_name = "the recorded head" if ws.datamap.ledger.kind == "postgres" else HEAD_FILE
-    if not ledger_exists(ws):
-        if (ws.root / HEAD_FILE).exists():
-            return VerifyResult(False, 0, 1, f"the ledger is gone but {HEAD_FILE} records entries: the log was deleted")
-        return VerifyResult(True, 0, reason="no ledger yet")
-    with open_ledger(ws, read_only=ws.datamap.ledger.kind == "duckdb") as con:
-        rows = con.execute("SELECT seq, recorded_at, actor, action, case_id, subject_hash, details, prev_hash, hash "
-                           "FROM audit_log ORDER BY seq").fetchall()
-        try:
-            head = _read_head(ws, con)
-        except ValueError as exc:
-            return VerifyResult(False, len(rows), None, str(exc))
-    prev, expected_seq = GENESIS, 1
-    for seq, at, actor, action, case_id, s_hash, details, prev_hash, h in rows:
-        if seq != expected_seq:
-            return VerifyResult(False, len(rows), expected_seq, f"entry {expected_seq} is missing (next is {seq})")
-        if prev_hash != prev:
-            return VerifyResult(False, len(rows), seq, "its link to the previous entry does not match")
-        if entry_hash(seq, at, actor, action, case_id, s_hash, details, prev_hash) != h:
-            return VerifyResult(False, len(rows), seq, "its content does not match its hash (edited)")
-        prev, expected_seq = h, seq + 1
-    if rows and head is None:
-        return VerifyResult(False, len(rows), None, f"{head_name} is missing: entries may have been cut off the end "
-                                                    f"(restore it from backup)")
-    if head is not None:
-        head_seq, head_hash, mac = head
-        if not hmac.compare_digest(mac, _head_mac(workspace_key(ws), head_seq, head_hash)):
-            return VerifyResult(False, len(rows), head_seq, f"{head_name} was altered (its MAC does not match)")
-        last_seq = rows[-1][0] if rows else 0
-        if last_seq < head_seq:
-            return VerifyResult(False, len(rows), last_seq + 1,
-                                f"entries {last_seq + 1}..{head_seq} were removed from the end of the log")
-        known = {r[0]: r[8] for r in rows}
-        if known.get(head_seq) != head_hash:
-            return VerifyResult(False, len(rows), head_seq, "it differs from the recorded head of the log")
-    return VerifyResult(True, len(rows))
 
 
 def as_dict(e: AuditEntry) -> dict[str, Any]:

@@ -92,8 +92,9 @@ def open_case(ws: Workspace, case_type: str, received: dt.date | str, *, channel
             case_id = f"DSR-{received.year}-{n + 1:04d}"
             con.execute(f"INSERT INTO cases ({_INSERT_COLS}, subject_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [case_id, case_type, OPEN, received, due, channel, verified_by, actor, now, s_hash])
-    audit.record(ws, "case.open", {"type": case_type, "received": received.isoformat(), "due": due.isoformat(),
-                                   "channel": channel}, case_id=case_id, subject=subject)
+            audit.record(ws, "case.open", {"type": case_type, "received": received.isoformat(),
+                                           "due": due.isoformat(), "channel": channel}, case_id=case_id,
+                         subject=subject, con=con)
     return get_case(ws, case_id)
 
 
@@ -154,11 +155,11 @@ def extend_case(ws: Workspace, case_id: str, months: int, reason: str, *,
         raise CaseError(f"a case can be extended by {MAX_EXTENSION_MONTHS} months at most in all; this one has "
                         f"{already} already, so {months} more is not allowed")
     new_due = add_months(case.received, 1 + already + months)
-    with open_ledger(ws) as con:
+    with open_ledger(ws) as con, con.transaction(lock=True):  # the change and its audit entry commit together
         con.execute("UPDATE cases SET extended_due = ?, extension_reason = ?, subject_informed = ? "
                     "WHERE case_id = ?", [new_due, reason.strip(), informed_on, case_id])
-    audit.record(ws, "case.extend", {"months": months, "extended_due": new_due.isoformat(),
-                                     "subject_informed": informed_on.isoformat()}, case_id=case_id)
+        audit.record(ws, "case.extend", {"months": months, "extended_due": new_due.isoformat(),
+                                         "subject_informed": informed_on.isoformat()}, case_id=case_id, con=con)
     return get_case(ws, case_id)
 
 
@@ -187,9 +188,10 @@ def close_case(ws: Workspace, case_id: str, outcome: str, *, at: dt.datetime | d
     if now.date() < case.received:
         raise CaseError(f"case {case_id} was received on {case.received}; it cannot be closed before that "
                         f"({now.date()})")
-    with open_ledger(ws) as con:
+    late = now.date() > case.deadline
+    with open_ledger(ws) as con, con.transaction(lock=True):  # the change and its audit entry commit together
         con.execute("UPDATE cases SET status = ?, closed_at = ?, outcome = ? WHERE case_id = ?",
                     [CLOSED, now, outcome.strip(), case_id])
-    late = now.date() > case.deadline
-    audit.record(ws, "case.close", {"on_time": not late, "deadline": case.deadline.isoformat()}, case_id=case_id)
+        audit.record(ws, "case.close", {"on_time": not late, "deadline": case.deadline.isoformat()},
+                     case_id=case_id, con=con)
     return get_case(ws, case_id)

@@ -167,19 +167,20 @@ def add_hold(ws: Workspace, *, reason: str, owner: str, subject: str | None = No
         _check_unresolved(ws, subject)
         hashes = key_hashes(ws, identifier_forms(subject, ws.datamap.settings.phone_match_digits))
     with open_ledger(ws) as con:
-        with con.transaction():
+        with con.transaction(lock=True):
             con.execute(f"INSERT INTO legal_holds ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
                         [hold_id, SUBJECT if subject else DATASET, dataset, reason.strip(), owner.strip(), since_d,
                          review_d, actor, now])
             for h in sorted(hashes):
                 con.execute("INSERT INTO legal_hold_keys VALUES (?, ?)", [hold_id, h])
-    audit.record(ws, "hold.add", {"hold_id": hold_id, "scope": SUBJECT if subject else DATASET, "dataset": dataset,
-                                  "since": since_d.isoformat(), "review_on": review_d.isoformat() if review_d
-                                  else None, "keys": len(hashes), "looked_up": forms is not None,
-                                  **people.audit_signature(people.sign_as(acting, actor, "hold.add", hold_id=hold_id,
-                                                                          scope=SUBJECT if subject else DATASET,
-                                                                          dataset=dataset), mark=False)},
-                 case_id=case_id, subject=subject)
+            audit.record(ws, "hold.add", {"hold_id": hold_id, "scope": SUBJECT if subject else DATASET,
+                                          "dataset": dataset, "since": since_d.isoformat(),
+                                          "review_on": review_d.isoformat() if review_d else None,
+                                          "keys": len(hashes), "looked_up": forms is not None,
+                                          **people.audit_signature(people.sign_as(
+                                              acting, actor, "hold.add", hold_id=hold_id,
+                                              scope=SUBJECT if subject else DATASET, dataset=dataset), mark=False)},
+                         case_id=case_id, subject=subject, con=con)
     return get_hold(ws, hold_id)
 
 
@@ -200,12 +201,14 @@ def release_hold(ws: Workspace, hold_id: str, note: str | None = None) -> Hold:
     if not hold.active:
         raise HoldError(f"hold {hold_id} was already released on {hold.released_at:%Y-%m-%d} by {hold.released_by}")
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    with open_ledger(ws) as con:
+    with open_ledger(ws) as con, con.transaction(lock=True):  # the change and its audit entry commit together
         con.execute("UPDATE legal_holds SET released_at = ?, released_by = ?, release_note = ? WHERE hold_id = ?",
                     [now, current_actor(), note, hold_id])
-    audit.record(ws, "hold.release", {"hold_id": hold_id, "scope": hold.scope, "dataset": hold.dataset,
-                                      **people.audit_signature(people.sign_as(acting, current_actor(), "hold.release",
-                                                                              hold_id=hold_id), mark=False)})
+        audit.record(ws, "hold.release", {"hold_id": hold_id, "scope": hold.scope, "dataset": hold.dataset,
+                                          **people.audit_signature(people.sign_as(
+                                              acting, current_actor(), "hold.release", hold_id=hold_id),
+                                              mark=False)},
+                     con=con)
     return get_hold(ws, hold_id)
 
 

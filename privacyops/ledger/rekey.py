@@ -131,10 +131,9 @@ def rotate(ws: Workspace) -> Rotation:
                 result.resealed = _reseal(con, old, new)
                 keyguard.set_meta(con, keyguard.META_FP, result.new)
                 keyguard.set_meta(con, keyguard.META_GENERATIONS, str(result.generations))
-                entry = audit.record_in(ws, con, new, "key.rotate", result.to_dict())
+                audit.record(ws, "key.rotate", result.to_dict(), con=con)  # commits with the re-keying
             committed = True
             _promote(ws, result.new)
-            audit.write_head(ws, entry, new)
     finally:
         if not committed:
             nxt.unlink(missing_ok=True)

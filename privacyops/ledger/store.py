@@ -10,7 +10,7 @@ serialised with a transaction-scoped advisory lock.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import LedgerError, SourceError
 from ..sources import connect_duckdb, resolve_dsn
@@ -174,6 +174,10 @@ MIGRATIONS = [
     "ALTER TABLE erasure_plans ADD COLUMN IF NOT EXISTS prepared_sig VARCHAR",
     "ALTER TABLE erasure_plans ADD COLUMN IF NOT EXISTS approved_sig VARCHAR",
     "ALTER TABLE erasure_plans ADD COLUMN IF NOT EXISTS executed_sig VARCHAR",
+    # Step 9: each audit entry carries a keyed MAC (ledgers made earlier gain it on their next append, once their
+    # chain has been checked); a shared ledger's head holds the latest signed checkpoint.
+    "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS mac VARCHAR",
+    "ALTER TABLE audit_head ADD COLUMN IF NOT EXISTS checkpoint VARCHAR",
 ]
 
 
@@ -186,6 +190,21 @@ class LedgerConnection:
         self.kind = kind
         self.key = key  # identifies the ledger (file path or DSN digest) for the schema cache
         self.keys_dir: Any = None  # the workspace's keys folder: what the ledger seals uses its secret
+        self.depth = 0  # open transaction() blocks: > 0 while inside one
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once the outermost transaction has committed (at once outside a transaction); dropped when it
+        rolls back. The audit log writes its head and signed checkpoint this way: only for committed entries."""
+        if self.depth:
+            self._after_commit.append(fn)
+        else:
+            fn()
+
+    def _committed(self) -> None:
+        hooks, self._after_commit = self._after_commit, []
+        for fn in hooks:
+            fn()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         if self.kind == "postgres":
@@ -194,19 +213,32 @@ class LedgerConnection:
 
     @contextmanager
     def transaction(self, lock: bool = False) -> Iterator["LedgerConnection"]:
-        if self.kind == "postgres":
-            with self.raw.transaction():
-                if lock:
-                    self.raw.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK])
-                yield self
-            return
-        self.raw.execute("BEGIN TRANSACTION")  # DuckDB: one writing process at a time holds the file
-        try:
+        if self.depth and self.kind == "duckdb":  # DuckDB has no nested transactions: join the open one
             yield self
+            return
+        self.depth += 1
+        try:
+            if self.kind == "postgres":
+                with self.raw.transaction():
+                    if lock:
+                        self.raw.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK])
+                    yield self
+            else:
+                self.raw.execute("BEGIN TRANSACTION")  # DuckDB: one writing process at a time holds the file
+                try:
+                    yield self
+                except BaseException:
+                    self.raw.execute("ROLLBACK")
+                    raise
+                self.raw.execute("COMMIT")
         except BaseException:
-            self.raw.execute("ROLLBACK")
+            if self.depth == 1:
+                self._after_commit.clear()
             raise
-        self.raw.execute("COMMIT")
+        finally:
+            self.depth -= 1
+        if not self.depth:
+            self._committed()
 
     def close(self) -> None:
         self.raw.close()

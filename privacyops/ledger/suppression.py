@@ -62,30 +62,33 @@ def suppress(ws: Workspace, email: str, reason: str, case_id: str | None = None,
     """Add an address (idempotent). Returns (entry, whether it was new)."""
     if reason not in REASONS:
         raise SuppressionError(f"reason '{reason}' is not allowed; use one of: {', '.join(REASONS)}")
-    got = suppress_many(ws, [email], reason, case_id)
-    entry, new = got[0]
-    if audit_log:
-        audit.record(ws, "suppress.add", {"reason": reason, "new": new, "email_hash": entry.email_hash[:16]},
-                     case_id=case_id)
+    with open_ledger(ws) as con, con.transaction(lock=True):  # the addition and its audit entry commit together
+        entry, new = suppress_many(ws, [email], reason, case_id, con=con)[0]
+        if audit_log:
+            audit.record(ws, "suppress.add", {"reason": reason, "new": new, "email_hash": entry.email_hash[:16]},
+                         case_id=case_id, con=con)
     return entry, new
 
 
-def suppress_many(ws: Workspace, emails: Iterable[str], reason: str,
-                  case_id: str | None = None) -> list[tuple[Suppression, bool]]:
-    """Add several addresses in one ledger transaction (no audit entry: the caller records one)."""
+def suppress_many(ws: Workspace, emails: Iterable[str], reason: str, case_id: str | None = None, *,
+                  con: Any = None) -> list[tuple[Suppression, bool]]:
+    """Add several addresses in one ledger transaction (no audit entry: the caller records one, in the same
+    transaction when it passes its open ledger `con`)."""
+    if con is None:
+        with open_ledger(ws) as own:
+            return suppress_many(ws, emails, reason, case_id, con=own)
     hashes = list(dict.fromkeys(email_hash(ws, e) for e in emails))
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     out = []
-    with open_ledger(ws) as con:
-        with con.transaction(lock=True):
-            for h in hashes:
-                existing = _get(con, h)
-                if existing:
-                    out.append((existing, False))
-                    continue
-                con.execute("INSERT INTO suppression VALUES (?, ?, ?, ?, ?)", [h, reason, now, current_actor(),
-                                                                            case_id])
-                out.append((_get(con, h), True))
+    with con.transaction(lock=True):
+        for h in hashes:
+            existing = _get(con, h)
+            if existing:
+                out.append((existing, False))
+                continue
+            con.execute("INSERT INTO suppression VALUES (?, ?, ?, ?, ?)", [h, reason, now, current_actor(),
+                                                                        case_id])
+            out.append((_get(con, h), True))
     return out
 
 

@@ -22,6 +22,10 @@ from .model import (
     AUTHORITY_KEYS,
     LEDGER_KEYS,
     LEDGER_KINDS,
+    AUDIT_KEYS,
+    AuditConfig,
+    CHECKPOINT_KEYS,
+    CHECKPOINT_KINDS,
     LEGAL_BASES,
     ORG_KEYS,
     PURPOSE_KEYS,
@@ -86,6 +90,7 @@ def parse_datamap(text: str, file: str | None = None, path: Path | None = None) 
     declared_rules = set(map(str, top["retention"])) if isinstance(top.get("retention"), dict) else set()
     datasets = parse_datasets(c, top.get("datasets"), purposes, retention, recipients, sources, declared_rules)
     ledger = _ledger(c, top.get("ledger"))
+    audit = _audit(c, top.get("audit"))
     roles = _roles(c, top.get("roles"))
     consent = parse_consent(c, top.get("consent"), purposes, datasets)
     check_references(c, datasets, retention)
@@ -96,7 +101,7 @@ def parse_datamap(text: str, file: str | None = None, path: Path | None = None) 
         path=path, version=1, organisation=organisation, settings=settings, purposes=purposes,
         retention=retention, recipients=recipients, sources=sources, datasets=datasets,
         fingerprint=hashlib.sha256(text.encode("utf-8")).hexdigest(), ledger=ledger, roles=roles,
-        consent=consent,
+        consent=consent, audit=audit,
     )
     object.__setattr__(dm, "_lines", {".".join(map(str, k)): v for k, v in lines.items()})
     return dm
@@ -341,3 +346,27 @@ def _ledger(c: Checker, raw: Any) -> LedgerConfig:
     dsn_env, dsn_file = _connection(c, s, p, kind)
     return LedgerConfig(kind, str(s.get("path") or "ledger.duckdb"), dsn_env, dsn_file)
 
+
+
+def _audit(c: Checker, raw: Any) -> AuditConfig:
+    """`audit: {checkpoints: {kind: file|postgres|stdout, ...}}`: where signed audit checkpoints go (default: the
+    file `audit.checkpoints` in the workspace)."""
+    if raw is None:
+        return AuditConfig()
+    top = c.mapping(raw, ("audit",), AUDIT_KEYS)
+    if top.get("checkpoints") is None:
+        return AuditConfig()
+    p = ("audit", "checkpoints")
+    s = c.mapping(top.get("checkpoints"), p, CHECKPOINT_KEYS + SECRET_KEYS, required=("kind",))
+    kind = str(s.get("kind") or "file")
+    if kind not in CHECKPOINT_KINDS:
+        c.add(p + ("kind",), f"unknown checkpoint sink '{kind}'; allowed: {', '.join(CHECKPOINT_KINDS)}")
+        return AuditConfig()
+    path = s.get("path")
+    if kind == "file" and not (isinstance(path, str) and path.strip()):
+        c.add(p + ("path",), "a file sink needs path: the JSON-lines file checkpoints are appended to (best on a "
+                             "share another team holds, e.g. /mnt/audit/privacyops.checkpoints)")
+    elif kind != "file" and path is not None:
+        c.add(p + ("path",), f"path is for kind: file; a {kind} sink takes no path")
+    dsn_env, dsn_file = _connection(c, s, p, kind)
+    return AuditConfig(kind, str(path or "audit.checkpoints"), dsn_env, dsn_file, explicit=True)

@@ -40,7 +40,7 @@ EU_EEA = frozenset(
 
 # The keys each section of the map file allows (its schema, checked on load).
 TOP_KEYS = ("version", "organisation", "settings", "purposes", "retention", "recipients", "sources", "datasets",
-            "ledger", "roles", "consent")
+            "ledger", "roles", "consent", "audit")
 ORG_KEYS = ("name", "address", "contact", "dpo", "authority", "security_measures")
 AUTHORITY_KEYS = ("name", "country", "address", "website", "email", "phone")
 SETTINGS_KEYS = ("fiscal_year_start", "phone_match_digits", "name_match_threshold", "four_eyes", "four_eyes_rectify")
@@ -51,6 +51,9 @@ RECIPIENT_KEYS = ("description", "location", "role", "safeguards")
 SOURCE_KEYS = ("kind", "path", "location", "description", "options", "dsn_env", "dsn_file", "schema",
                "statement_timeout", "lock_timeout")
 LEDGER_KEYS = ("kind", "path", "dsn_env", "dsn_file")
+AUDIT_KEYS = ("checkpoints",)
+CHECKPOINT_KEYS = ("kind", "path", "dsn_env", "dsn_file")
+CHECKPOINT_KINDS = ("file", "postgres", "stdout")
 DATASET_KEYS = (
     "source", "table", "description", "subject", "primary_key", "identities", "references",
     "purposes", "retention", "recipients", "fields", "erasure", "collected_from", "parties", "owner",
@@ -218,6 +221,19 @@ class LedgerConfig:
     path: str = "ledger.duckdb"
     dsn_env: str | None = None
     dsn_file: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Where the audit log's signed checkpoints go (`audit: {checkpoints: ...}`): an append-only JSON-lines file
+    (default `audit.checkpoints` in the workspace), a table in a PostgreSQL database, or one line on stderr for a
+    log collector. `explicit` says whether the map chose it (a file inside the workspace is the weak default)."""
+
+    kind: str = "file"
+    path: str = "audit.checkpoints"
+    dsn_env: str | None = None
+    dsn_file: str | None = None
+    explicit: bool = False
 
 
 @dataclass(frozen=True)
@@ -434,6 +450,7 @@ class DataMap:
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
     roles: Roles = field(default_factory=Roles)
     consent: ConsentMap | None = None  # where the consent events and the processing that needs consent live
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
     def dataset(self, name: str) -> Dataset:
         """The dataset called `name` (KeyError when there is none)."""

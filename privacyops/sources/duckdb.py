@@ -57,7 +57,7 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = N
                 return duckdb.connect(path, read_only=read_only)
             except duckdb.Error as exc:
                 text = str(exc)
-                if not read_only and marker is None and "lock" in text.lower():
+                if not read_only and marker is None and "conflicting lock" in text.lower():
                     marker = writer_marker(path)
                     try:
                         marker.touch()
@@ -73,7 +73,10 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = N
 
 def _wait_or_raise(text: str, path: str, what: str, wait: float, setting: str | None, deadline: float) -> None:
     """Raise the error of a failed open unless it is a lock held elsewhere and there is time left to wait."""
-    locked = "lock" in text.lower() or _being_created(path, text, deadline - wait)
+    # DuckDB's lock error ("Could not set lock on file ...: Conflicting lock is held"); not "block", which a corrupt
+    # file's checksum error names: that one fails at once instead of waiting for a lock
+    low = text.lower()
+    locked = ("could not set lock" in low or "conflicting lock" in low) or _being_created(path, text, deadline - wait)
     if locked and time.monotonic() <= deadline:
         return
     if locked:

@@ -515,7 +515,8 @@ def test_an_interrupted_run_leaves_no_half_company(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "insert_sends", boom)
     with pytest.raises(KeyboardInterrupt):
         generate_demo(ws, subjects=10, seed=2, progress=False)
-    leftovers = sorted(p.name for p in ws.iterdir() if p.name not in ("ledger.duckdb", "keys", "audit.head"))
+    leftovers = sorted(p.name for p in ws.iterdir()
+                       if p.name not in ("ledger.duckdb", "keys", "audit.head", "audit.checkpoints"))
     assert leftovers == ["privacyops.yaml"]  # no database, no lake, no build folder (the ops state stays)
 
 

@@ -154,7 +154,7 @@ def test_chinook_employee_referenced_by_customers_is_minimised_not_deleted(store
 @pytest.fixture(scope="module")
 def xstore_template(small_demo, tmp_path_factory, postgres_dsn):
     root = tmp_path_factory.mktemp("erase-xstore") / "demo"
-    shutil.copytree(small_demo, root, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.head", "certificates"))
+    shutil.copytree(small_demo, root, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.*", "certificates"))
     with pgserver.database(postgres_dsn, "xstore_tpl") as dsn:
         distribute(root, dsn, progress=False)
         yield root, pgserver.database_name(dsn)

@@ -55,6 +55,7 @@ def filled(mini_ws, template):
     root, made = template
     shutil.copy(root / "ledger.duckdb", mini_ws.ledger_path)
     shutil.copy(root / audit.HEAD_FILE, mini_ws.root / audit.HEAD_FILE)
+    shutil.copy(root / "audit.checkpoints", mini_ws.root / "audit.checkpoints")
     shutil.copytree(root / "keys", mini_ws.keys_dir)
     assert audit.verify(mini_ws).ok
     assert audit.entries(mini_ws) == made
@@ -74,7 +75,7 @@ def test_records_chain_and_verify(mini_ws):
     assert result.ok, str(result)
     assert result.entries == N
     assert result.first_broken is None
-    assert str(result) == f"audit log intact: {N} entries, hash chain verified"
+    assert str(result) == f"audit log intact: {N} entries, {N} checkpoints"
     got = audit.entries(mini_ws)
     assert got == made
     assert [e.seq for e in got] == list(range(1, N + 1))
@@ -86,7 +87,9 @@ def test_records_chain_and_verify(mini_ws):
                                           json.dumps(e.details, sort_keys=True, separators=(",", ":")),
                                           e.prev_hash)
     head = json.loads((mini_ws.root / audit.HEAD_FILE).read_text())
-    assert (head["seq"], head["hash"]) == (N, got[-1].hash)
+    assert (head["seq"], head["hash"], head["number"]) == (N, got[-1].hash, N)
+    lines = [json.loads(x) for x in (mini_ws.root / "audit.checkpoints").read_text().splitlines()]
+    assert [(c["number"], c["seq"], c["hash"]) for c in lines] == [(e.seq, e.seq, e.hash) for e in got]
 
 
 def test_entries_limit_and_action_filter(filled):
@@ -171,8 +174,8 @@ def test_deleting_every_entry_is_detected_via_the_head(filled):
     assert (result.ok, result.first_broken, result.entries) == (False, 1, 0)
 
 
-def test_rewriting_an_entry_and_rehashing_the_chain_is_detected_via_the_head(filled):
-    """Without the workspace key a forger can recompute the chain, but not the head's MAC."""
+def test_rewriting_an_entry_and_rehashing_the_chain_is_detected_by_its_mac(filled):
+    """Without the signing key a forger can recompute the public chain, but not the entries' MACs."""
     mini_ws, _ = filled
     rows = duckdb.connect(str(mini_ws.ledger_path), read_only=True)
     got = rows.execute("SELECT seq, recorded_at, actor, action, case_id, subject_hash, details FROM audit_log "
@@ -190,8 +193,8 @@ def test_rewriting_an_entry_and_rehashing_the_chain_is_detected_via_the_head(fil
     con.close()
     result = audit.verify(mini_ws)
     assert not result.ok
-    assert result.first_broken == N
-    assert "head" in result.reason
+    assert result.first_broken == 2
+    assert "MAC" in result.reason
 
 
 def test_truncation_with_a_forged_head_is_detected(filled):
@@ -199,13 +202,13 @@ def test_truncation_with_a_forged_head_is_detected(filled):
     ledger_sql(mini_ws, "DELETE FROM audit_log WHERE seq = ?", [N])
     head = mini_ws.root / audit.HEAD_FILE
     old = json.loads(head.read_text())
-    head.write_text(json.dumps({"seq": N - 1, "hash": made[N - 2].hash, "mac": old["mac"]}))
+    head.write_text(json.dumps({**old, "seq": N - 1, "entries": N - 1, "hash": made[N - 2].hash}))
     result = audit.verify(mini_ws)
     assert not result.ok
-    assert "MAC" in result.reason
+    assert "signature" in result.reason
 
 
-@pytest.mark.parametrize("change", ["seq", "hash", "mac"])
+@pytest.mark.parametrize("change", ["seq", "hash", "signature"])
 def test_tampering_with_the_head_is_detected(filled, change):
     mini_ws, _ = filled
     head = mini_ws.root / audit.HEAD_FILE

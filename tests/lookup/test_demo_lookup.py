@@ -28,7 +28,7 @@ def ws(request, small_demo, tmp_path_factory):
     if request.param == "scan":
         return open_workspace(small_demo)
     root = tmp_path_factory.mktemp(request.param) / "demo"
-    shutil.copytree(small_demo, root, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.head", "keys"))
+    shutil.copytree(small_demo, root, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.*", "keys"))
     if request.param == "cross-store":
         distribute(root, pgserver.create_database(request.getfixturevalue("postgres_dsn"), "xstore"),
                    progress=False)

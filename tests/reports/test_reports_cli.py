@@ -27,7 +27,7 @@ NOTEBOOKS = REPO / "notebooks"
 @pytest.fixture()
 def demo_copy(small_demo, tmp_path):
     root = tmp_path / "demo"
-    shutil.copytree(small_demo, root, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.head", "keys",
+    shutil.copytree(small_demo, root, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.*", "keys",
                                                                    "outputs"))
     return root
 

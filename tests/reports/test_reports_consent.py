@@ -102,7 +102,7 @@ def test_the_page_has_the_chart_and_the_figures(report, tmp_path):
 def test_a_consent_log_in_another_store_gives_the_same_answer(small_demo, tmp_path):
     """The consent log exported to CSV (another store than the sends): checked subject by subject."""
     root = tmp_path / "demo"
-    shutil.copytree(small_demo, root, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.head", "keys",
+    shutil.copytree(small_demo, root, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.*", "keys",
                                                                    "exports", "outputs", "certificates"))
     same = consent_report(open_workspace(root), DEMO_TODAY, audit_log=False)
     (root / "consent_csv").mkdir()

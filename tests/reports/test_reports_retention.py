@@ -194,7 +194,7 @@ def test_a_system_outside_the_eu_is_reported(mini_ws):
 def demo_copy(small_demo, tmp_path, monkeypatch):
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "test-analyst")
     root = tmp_path / "demo"
-    shutil.copytree(small_demo, root, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.head", "keys",
+    shutil.copytree(small_demo, root, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.*", "keys",
                                                                    "outputs"))
     return open_workspace(root)
 

@@ -230,4 +230,4 @@ def club_sql(root: Path, query: str, params=()) -> list[tuple]:
 
 
 def copy_club(template: Path, dst: Path) -> Path:
-    return Path(shutil.copytree(template, dst, ignore=shutil.ignore_patterns("ledger.duckdb*", "keys", "audit.head")))
+    return Path(shutil.copytree(template, dst, ignore=shutil.ignore_patterns("ledger.duckdb*", "keys", "audit.*")))

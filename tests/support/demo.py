@@ -29,7 +29,7 @@ def cross_store_copy(src: Path, dst: Path, postgres_dsn: str, name: str = "xstor
     --postgres), in a fresh database of the test server."""
     from privacyops.demo import distribute
 
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.head", "keys", "outputs",
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("ledger.duckdb*", "audit.*", "keys", "outputs",
                                                             "exports", "certificates"))
     distribute(dst, pgserver.create_database(postgres_dsn, name), progress=False)
     return dst
@@ -42,7 +42,7 @@ PASSWORD_RE = re.compile(r"^[a-z]{3,9}(-[a-z]{3,9}){5}-\d{3}$")
 def fresh_copy(src: Path, dst: Path) -> Path:
     """The demo's data and map without its ops state: a clean ledger, no key, no exports."""
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("ledger.duckdb*", "keys", "exports", "outputs",
-                                                            "audit.head", "*.tmp"))
+                                                            "audit.*", "*.tmp"))
     return dst
 
 def access_case(ws, case_type: str = "access", **kw) -> str:
