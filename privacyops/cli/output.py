@@ -1,0 +1,124 @@
+"""Terminal output that fits the window: tables (rich) and wrapped text no wider than the terminal.
+
+The width is $COLUMNS when set, else the terminal's, else 120 (a pipe or a file). Values are shown as people read
+them: missing values (None, NaN, NaT) blank, dates without a time, long values cut with an ellipsis or wrapped.
+Everything is rendered to text first and written with `click.echo`, so tests capture it like any other output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import click
+
+DEFAULT_WIDTH = 120
+MIN_WIDTH = 40
+BLANK = ""
+
+
+def width() -> int:
+    """The output width: $COLUMNS, else the terminal's (when stdout is one), else 120."""
+    env = os.environ.get("COLUMNS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return max(MIN_WIDTH, int(env))
+    try:
+        if sys.stdout.isatty():
+            return max(MIN_WIDTH, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+    except (AttributeError, ValueError, OSError):
+        pass
+    return DEFAULT_WIDTH
+
+
+def cell(value: Any, *, date_only: bool = False) -> str:
+    """A value as a table shows it: missing values blank, dates ISO (a time only when it matters), lists joined."""
+    if value is None:
+        return BLANK
+    try:
+        import pandas as pd
+
+        if value is pd.NaT or (not isinstance(value, (str, bytes, list, tuple, dict)) and pd.isna(value)):
+            return BLANK
+        if isinstance(value, pd.Timestamp):
+            value = value.to_pydatetime()
+    except (ImportError, TypeError, ValueError):
+        pass
+    if isinstance(value, float) and math.isnan(value):
+        return BLANK
+    if isinstance(value, dt.datetime):
+        if date_only or (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0):
+            return value.date().isoformat()
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return ", ".join(cell(v) for v in value)
+    text = str(value)
+    return BLANK if text in ("None", "NaT", "nan", "NaN", "<NA>") else text
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, wrap: Sequence[str] = (),
+          right: Sequence[str] = (), title: str | None = None) -> Any:
+    """A rich table of `rows` under `columns`: one line per row, long values cut with "…", except the columns in
+    `wrap` (wrapped at words); `right`: right-aligned columns (numbers)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), expand=False,
+              title=Text(title, style="bold") if title else None, title_justify="left", show_header=True)
+    for c in columns:
+        wrapped = c in wrap
+        t.add_column(Text(c, style="bold"), overflow="fold" if wrapped else "ellipsis", no_wrap=not wrapped,
+                     justify="right" if c in right else "left", min_width=min(len(c), 12) if not wrapped else 8)
+    for r in rows:
+        t.add_row(*(Text(cell(v)) for v in r))
+    return t
+
+
+def frame_table(df: Any, *, max_columns: int | None = None, wrap: Sequence[str] = (),
+                title: str | None = None) -> tuple[Any, int]:
+    """A DataFrame as a table with at most `max_columns` columns (default: what fits the width at ~11 characters
+    each); returns the table and how many columns were left out."""
+    cols = [str(c) for c in df.columns]
+    limit = max_columns or max(2, width() // 11)
+    shown = cols[:limit]
+    numeric = [str(c) for c in df.columns[:limit] if str(df[c].dtype).startswith(("int", "float", "Int", "Float"))]
+    rows = df[df.columns[:limit]].itertuples(index=False, name=None)
+    return table(shown, rows, wrap=wrap, right=numeric, title=title), len(cols) - len(shown)
+
+
+def render(*items: Any) -> str:
+    """`items` (text or rich renderables) as plain text at the output width; text is wrapped at words, and a
+    word longer than the line is folded, so no line is wider than the width."""
+    from rich.console import Console
+    from rich.text import Text
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=width(), force_terminal=False, no_color=True, color_system=None,
+                      highlight=False, markup=False, emoji=False, soft_wrap=False)
+    for item in items:
+        console.print(Text(item, overflow="fold") if isinstance(item, str) else item)
+    return "\n".join(line.rstrip() for line in buf.getvalue().splitlines())
+
+
+def echo(*items: Any) -> None:
+    """Print `items` (see `render`)."""
+    click.echo(render(*items))
+
+
+def quiet_broken_pipe() -> None:
+    """The reader of our output went away (`privacyops … | head -1`): stop quietly with exit 0. Standard output is
+    pointed at /dev/null first, so the interpreter's final flush does not fail again on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # no real file descriptor (a test runner's capture): nothing left to flush
+    sys.exit(0)
