@@ -63,35 +63,65 @@ def cell(value: Any, *, date_only: bool = False) -> str:
     return BLANK if text in ("None", "NaT", "nan", "NaN", "<NA>") else text
 
 
+COLUMN_GAP = 3  # what rich puts around a column here: one space of padding each side and the divider
+MIN_COLUMN = 12  # a table shows only as many columns as fit at this width (narrower ones at theirs)
+
+
+def fit_widths(natural: Sequence[int], budget: int, keep: Sequence[int] = ()) -> list[int]:
+    """Column widths summing to at most `budget`: narrow columns (and those at the indexes `keep`) keep their
+    natural width, the widest others are cut down to one common cap (a long free-text column gives way first)."""
+    if sum(natural) <= budget:
+        return list(natural)
+    kept = sum(natural[i] for i in keep)
+    if kept >= budget:  # even the kept columns do not fit: share the width among all
+        keep, kept = (), 0
+    others = [w for i, w in enumerate(natural) if i not in keep]
+    cap = max(others, default=1)
+    while cap > 1 and kept + sum(min(w, cap) for w in others) > budget:
+        cap -= 1
+    return [w if i in keep else min(w, cap) for i, w in enumerate(natural)]
+
+
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, wrap: Sequence[str] = (),
-          right: Sequence[str] = (), title: str | None = None) -> Any:
-    """A rich table of `rows` under `columns`: one line per row, long values cut with "…", except the columns in
-    `wrap` (wrapped at words); `right`: right-aligned columns (numbers)."""
+          right: Sequence[str] = (), keep: Sequence[str] = (), title: str | None = None) -> Any:
+    """A rich table of `rows` under `columns` fitting the output width: one line per row, long values cut with
+    "…", except the columns in `wrap` (wrapped at words); `right`: right-aligned columns (numbers); `keep`: columns
+    never cut while others can give way."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
+    cells = [[cell(v) for v in r] for r in rows]
+    natural = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    widths = fit_widths(natural, width() - COLUMN_GAP * len(columns), [columns.index(c) for c in keep])
     t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), expand=False,
               title=Text(title, style="bold") if title else None, title_justify="left", show_header=True)
-    for c in columns:
+    for c, w in zip(columns, widths):
         wrapped = c in wrap
-        t.add_column(Text(c, style="bold"), overflow="fold" if wrapped else "ellipsis", no_wrap=not wrapped,
-                     justify="right" if c in right else "left", min_width=min(len(c), 12) if not wrapped else 8)
-    for r in rows:
-        t.add_row(*(Text(cell(v)) for v in r))
+        t.add_column(Text(c, style="bold", overflow="ellipsis", no_wrap=True), width=max(w, 1),
+                     overflow="fold" if wrapped else "ellipsis", no_wrap=not wrapped,
+                     justify="right" if c in right else "left")
+    for r in cells:
+        t.add_row(*(Text(v) for v in r))
     return t
 
 
-def frame_table(df: Any, *, max_columns: int | None = None, wrap: Sequence[str] = (),
+def frame_table(df: Any, *, max_columns: int | None = None, wrap: Sequence[str] = (), keep: Sequence[str] = (),
                 title: str | None = None) -> tuple[Any, int]:
-    """A DataFrame as a table with at most `max_columns` columns (default: what fits the width at ~11 characters
-    each); returns the table and how many columns were left out."""
-    cols = [str(c) for c in df.columns]
-    limit = max_columns or max(2, width() // 11)
-    shown = cols[:limit]
-    numeric = [str(c) for c in df.columns[:limit] if str(df[c].dtype).startswith(("int", "float", "Int", "Float"))]
-    rows = df[df.columns[:limit]].itertuples(index=False, name=None)
-    return table(shown, rows, wrap=wrap, right=numeric, title=title), len(cols) - len(shown)
+    """A DataFrame as a table: the first columns that fit the width at a readable size (or `max_columns`); returns
+    the table and how many columns were left out."""
+    cols = list(df.columns)
+    natural = [max([len(str(c)), *(len(cell(v)) for v in df[c])]) for c in cols]
+    n, used = 0, 0
+    for w in natural[:max_columns or len(cols)]:
+        need = min(w, MIN_COLUMN) + COLUMN_GAP
+        if n and used + need > width():
+            break
+        n, used = n + 1, used + need
+    numeric = [str(c) for c in cols[:n] if str(df[c].dtype).startswith(("int", "float", "Int", "Float"))]
+    rows = df[cols[:n]].itertuples(index=False, name=None)
+    return (table([str(c) for c in cols[:n]], rows, wrap=wrap, right=numeric, keep=keep, title=title),
+            len(cols) - n)
 
 
 def render(*items: Any) -> str:
