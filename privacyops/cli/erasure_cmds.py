@@ -42,7 +42,33 @@ def _print_plan(plan: ErasurePlan, as_json: bool) -> None:
     if as_json:
         _emit_json(plan.to_dict())
         return
-    click.echo(plan.render())
+    import pandas as pd
+
+    from .output import echo, table
+
+    text = plan.render()
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 90):
+        wide = plan.to_frame().to_string(index=False) if plan.rows else None  # what render() put in: replaced
+    before, _, after = text.partition(wide) if wide and wide in text else (text, "", "")
+    frame = plan.to_frame()
+    rows = [(r["dataset"], r["action"], r["records"], r["source"], "" if r["action"] == "delete" else r["until"],
+             r["masked fields"], r["why"]) for r in frame.to_dict("records")]  # a deleted row has no "until"
+    echo(before.rstrip("\n"), *([table(["dataset", "action", "records", "source", "until", "masked fields", "why"],
+                                         rows, wrap=["masked fields", "why"], right=["records"], keep=["dataset"])]
+                                  if wide else []), *([after.strip("\n")] if after.strip() else []))
+
+
+def _print_rows(plan: ErasurePlan) -> None:
+    """Every record of the plan: its action, until when it is kept and why (dates only on kept rows)."""
+    from ..values import format_key
+    from .output import echo, table
+
+    rows = [(r.dataset, format_key(r.key), r.action,
+             "" if r.action == "delete" else r.until, "" if r.action == "delete" else r.due_on,
+             ", ".join(f"{c}:{m['strategy']}" for c, m in r.masks.items()), "yes" if r.restricted else "",
+             r.reason) for r in plan.rows]
+    echo("", table(["dataset", "key", "action", "until", "due", "masked", "restricted", "reason"], rows,
+                   wrap=["reason"], keep=["dataset"]))
 
 
 @erase_group.command("plan")
@@ -65,10 +91,7 @@ def erase_plan_cmd(subject: str | None, workspace: Path | None, case_id: str, pi
     _print_plan(plan, as_json)
     if not as_json:
         if rows:
-            import pandas as pd
-
-            with pd.option_context("display.width", 200, "display.max_colwidth", 100):
-                click.echo("\n" + plan.rows_frame().to_string(index=False))
+            _print_rows(plan)
         if plan.preview:
             click.echo(f"\nStored as {plan.plan_id}, a PREVIEW: it shows what would happen on {plan.as_of}; it is "
                        f"never approved or executed. To erase, plan again as of today (without --as-of).")
@@ -89,7 +112,7 @@ def erase_show(plan_id: str, workspace: Path | None, rows: bool, as_json: bool) 
     plan = load_plan(open_workspace(workspace), plan_id)
     _print_plan(plan, as_json)
     if rows and not as_json:
-        click.echo("\n" + plan.rows_frame().to_string(index=False))
+        _print_rows(plan)
 
 
 @erase_group.command("list")

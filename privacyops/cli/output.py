@@ -93,7 +93,7 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, wrap: Sequen
 
     cells = [[cell(v) for v in r] for r in rows]
     natural = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    widths = fit_widths(natural, width() - COLUMN_GAP * len(columns), [columns.index(c) for c in keep])
+    widths = _widths(list(columns), natural, wrap, keep)
     t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), expand=False,
               title=Text(title, style="bold") if title else None, title_justify="left", show_header=True)
     for c, w in zip(columns, widths):
@@ -104,6 +104,23 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, wrap: Sequen
     for r in cells:
         t.add_row(*(Text(v) for v in r))
     return t
+
+
+def _widths(columns: list[str], natural: list[int], wrap: Sequence[str], keep: Sequence[str]) -> list[int]:
+    """Widths for the columns: the wrapped ones (running text) share what the one-line columns leave, and keep at
+    least a third of the line (their text wraps instead of being cut)."""
+    budget = width() - COLUMN_GAP * len(columns)
+    one_line = [i for i, c in enumerate(columns) if c not in wrap]
+    wrapped = [i for i, c in enumerate(columns) if c in wrap]
+    want = sum(natural[i] for i in wrapped)
+    reserve = min(want, max(20 * len(wrapped), budget // 3)) if wrapped else 0
+    fixed = fit_widths([natural[i] for i in one_line], budget - reserve,
+                       [k for k, i in enumerate(one_line) if columns[i] in keep])
+    rest = fit_widths([natural[i] for i in wrapped], budget - sum(fixed))
+    out = [0] * len(columns)
+    for i, w in [*zip(one_line, fixed), *zip(wrapped, rest)]:
+        out[i] = w
+    return out
 
 
 def frame_table(df: Any, *, max_columns: int | None = None, wrap: Sequence[str] = (), keep: Sequence[str] = (),
