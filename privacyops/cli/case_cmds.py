@@ -36,7 +36,7 @@ def case_open(workspace: Path | None, case_type: str, received: str, subject: st
         click.echo(f"{case.case_id}  {case.type}  received {case.received}  due {case.due}")
 
 
-@case_group.command("list")
+@case_group.command("list", short_help="The request inbox: who, what, due, days left.")
 @_ws_option
 @click.option("--status", type=click.Choice(["open", "closed", "all"]), default="open", show_default=True)
 @click.option("--type", "case_type", default=None, help="Only this type (access, erasure, ...).")
@@ -67,7 +67,7 @@ def case_list(workspace: Path | None, status: str, case_type: str | None, overdu
          f"{len(got)} case(s), {late} overdue; subject — : not recorded yet (privacyops case subject CASE REF).")
 
 
-@case_group.command("subject")
+@case_group.command("subject", short_help="Record who a case is about (DATASET:KEY).")
 @click.argument("case_id")
 @click.argument("ref")
 @_ws_option
@@ -79,7 +79,7 @@ def case_subject(case_id: str, ref: str, workspace: Path | None) -> None:
     click.echo(f"{row.case_id}  subject {row.subject_ref}")
 
 
-@case_group.command("extend")
+@case_group.command("extend", short_help="Extend a case's deadline (Art. 12(3)), once told.")
 @click.argument("case_id")
 @_ws_option
 @click.option("--months", type=click.IntRange(1, 2), required=True, help="1 or 2 (at most 2 in all).")

@@ -64,6 +64,7 @@ def cell(value: Any, *, date_only: bool = False) -> str:
 
 
 COLUMN_GAP = 3  # what rich puts around a column here: one space of padding each side and the divider
+FLOOR = 8  # one-line columns are not cut narrower than this while the line has room
 MIN_COLUMN = 12  # a table shows only as many columns as fit at this width (narrower ones at theirs)
 
 
@@ -76,8 +77,9 @@ def fit_widths(natural: Sequence[int], budget: int, keep: Sequence[int] = ()) ->
     if kept >= budget:  # even the kept columns do not fit: share the width among all
         keep, kept = (), 0
     others = [w for i, w in enumerate(natural) if i not in keep]
+    floor = FLOOR if kept + sum(min(w, FLOOR) for w in others) <= budget else 1  # a column cut to 2 says nothing
     cap = max(others, default=1)
-    while cap > 1 and kept + sum(min(w, cap) for w in others) > budget:
+    while cap > floor and kept + sum(min(w, cap) for w in others) > budget:
         cap -= 1
     return [w if i in keep else min(w, cap) for i, w in enumerate(natural)]
 
@@ -114,6 +116,9 @@ def _widths(columns: list[str], natural: list[int], wrap: Sequence[str], keep: S
     wrapped = [i for i, c in enumerate(columns) if c in wrap]
     want = sum(natural[i] for i in wrapped)
     reserve = min(want, max(20 * len(wrapped), budget // 3)) if wrapped else 0
+    fixed_min = sum(natural[i] if columns[i] in keep else min(natural[i], FLOOR) for i in one_line)
+    if wrapped and budget - fixed_min < reserve:  # the one-line columns need it more; wrapped text still wraps
+        reserve = max(budget - fixed_min, min(want, 16 * len(wrapped)))
     fixed = fit_widths([natural[i] for i in one_line], budget - reserve,
                        [k for k, i in enumerate(one_line) if columns[i] in keep])
     rest = fit_widths([natural[i] for i in wrapped], budget - sum(fixed))
