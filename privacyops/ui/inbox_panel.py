@@ -56,6 +56,8 @@ HEADER = (f"{'case':<14} {'subject':<24} {'type':<18} {'received':<10} {'due':<1
 class InboxPanel(PanelView):
     """`InboxPanel(ws)`: the open requests, the most urgent first. `today=` counts days left from another day."""
 
+    clears_error = True  # a later success replaces the red line
+
     def __init__(self, workspace: Workspace | str | Path | None = None, *, today: dt.date | str | None = None,
                  case_type: str | None = None, status: str = "open", overdue_only: bool = False,
                  sort: str = "due"):
