@@ -97,11 +97,13 @@ def erase_plan_cmd(subject: str | None, workspace: Path | None, case_id: str, pi
     if not as_json:
         if rows:
             _print_rows(plan)
+        from .output import echo
+
         if plan.preview:
-            click.echo(f"\nStored as {plan.plan_id}, a PREVIEW: it shows what would happen on {plan.as_of}; it is "
+            echo(f"\nStored as {plan.plan_id}, a PREVIEW: it shows what would happen on {plan.as_of}; it is "
                        f"never approved or executed. To erase, plan again as of today (without --as-of).")
         else:
-            click.echo(f"\nStored as {plan.plan_id}. Another person approves it: privacyops erase approve "
+            echo(f"\nStored as {plan.plan_id}. Another person approves it: privacyops erase approve "
                        f"{plan.plan_id}; then: privacyops erase execute {plan.plan_id}")
 
 
