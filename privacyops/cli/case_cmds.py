@@ -38,7 +38,7 @@ def case_open(workspace: Path | None, case_type: str, received: str, subject: st
 
 @case_group.command("list", short_help="The request inbox: who, what, due, days left.")
 @_ws_option
-@click.option("--status", type=click.Choice(["open", "closed", "all"]), default="open", show_default=True)
+@click.option("--status", type=click.Choice(["open", "closed", "all"]), default="all", show_default=True)
 @click.option("--type", "case_type", default=None, help="Only this type (access, erasure, ...).")
 @click.option("--overdue", is_flag=True, help="Only open cases past their deadline.")
 @click.option("--sort", type=click.Choice(["due", "received", "newest", "case", "type"]), default="due",
@@ -47,17 +47,20 @@ def case_open(workspace: Path | None, case_type: str, received: str, subject: st
 @click.option("--json", "as_json", is_flag=True)
 def case_list(workspace: Path | None, status: str, case_type: str | None, overdue: bool, sort: str,
               today: str | None, as_json: bool) -> None:
-    """The request inbox: subject reference, type, received, due (extended when extended), days left, overdue."""
+    """The request inbox: subject reference, type, received, due (extended when extended), days left, overdue;
+    the open cases first, the most urgent first."""
+    from ..ledger import list_cases
     from ..ledger.inbox import request_inbox
     from .output import echo, table
 
-    got = request_inbox(open_workspace(workspace), today=today, case_type=case_type, status=status,
-                        overdue_only=overdue, sort=sort)
-    if as_json:
-        _emit_json([r.to_dict() for r in got])
+    ws = open_workspace(workspace)
+    got = request_inbox(ws, today=today, case_type=case_type, status=status, overdue_only=overdue, sort=sort)
+    if as_json:  # every field of the case, and the inbox's
+        cases = {c.case_id: c for c in list_cases(ws)}
+        _emit_json([{**cases[r.case_id].to_dict(), **r.to_dict()} for r in got])
         return
     if not got:
-        click.echo("No cases match." if (case_type or overdue or status != "open") else "No open cases.")
+        click.echo("No cases match.")
         return
     rows = [(r.case_id, r.subject_ref or "—", r.type, r.received, r.due, "ext." if r.extended else "",
              "" if r.days_left is None else r.days_left, "OVERDUE" if r.overdue else "", r.status) for r in got]

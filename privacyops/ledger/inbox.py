@@ -20,10 +20,11 @@ from .store import ledger_exists, open_ledger
 
 ALL = "all"
 STATUSES = (OPEN, CLOSED, ALL)
-# Sort orders: the key and whether the latest comes first. "due" puts the most urgent (overdue) first.
-SORTS = {"due": (("deadline", "case_id"), False), "received": (("received", "case_id"), False),
+# Sort orders: the key and whether the latest comes first. "due" puts the most urgent (overdue) first, and the
+# open cases before the closed ones when both are listed.
+SORTS = {"due": (("closed_last", "deadline", "case_id"), False), "received": (("received", "case_id"), False),
          "newest": (("received", "case_id"), True), "case": (("case_id",), False),
-         "type": (("type", "deadline", "case_id"), False)}
+         "type": (("type", "closed_last", "deadline", "case_id"), False)}
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class InboxRow:
     @property
     def deadline(self) -> dt.date:
         return self.due
+
+    @property
+    def closed_last(self) -> bool:
+        return self.status != OPEN
 
     def to_dict(self) -> dict[str, Any]:
         return {"case_id": self.case_id, "type": self.type, "status": self.status, "subject_ref": self.subject_ref,

@@ -82,7 +82,8 @@ def test_filters_and_sort_follow_the_ledger(mini_ws, cases):
     assert shown(panel) == expected(mini_ws, "status = 'open' AND COALESCE(extended_due, due) < ?", [TODAY])
     panel.overdue_only.value = False
     panel.status_filter.value = "all"
-    assert shown(panel) == expected(mini_ws, "TRUE")
+    assert shown(panel) == expected(mini_ws, "TRUE", order="status <> 'open', COALESCE(extended_due, due), case_id")
+    assert panel.rows[-1].case_id == cases["closed"]  # open requests first, even one due later
     assert next(r for r in panel.rows if r.case_id == cases["closed"]).days_left is None
     panel.sort.value = "newest"
     assert [r.case_id for r in panel.rows] == [c for c, in ledger(mini_ws, "SELECT case_id FROM cases "
