@@ -54,8 +54,8 @@ def _print_lookup(result: SubjectRecords, rows: int) -> None:
 
     who = result.subject.label if result.subject else result.query
     out: list[Any] = [f"Subject: {who}" + (f"  [{result.subject.ref}]" if result.subject else ""),
-                      f"{result.total_rows} record(s) in {len(result.records)} dataset(s), "
-                      f"{result.elapsed_ms:.0f} ms", ""]
+                      (f"{result.total_rows} record(s) in {len(result.records)} dataset(s), "
+                       f"{result.elapsed_ms:.0f} ms"), ""]
     summary = result.to_frame()
     keep = [c for c in ("dataset", "records", "source", "location", "purposes", "legal bases", "retention")
             if c in summary.columns]  # categories: in the table by category below; all of it in --json
