@@ -20,6 +20,7 @@ from ..ledger.inbox import ALL, SORTS, STATUSES, InboxRow, request_inbox, set_su
 from ..workspace import Workspace
 from .common import PanelView, panel_box, title_html
 from .common import esc as _e
+from .lookup_panel import LookupPanel
 
 ALL_TYPES = ""
 MAX_ROWS = 200  # a longer inbox is narrowed with the filters (a note says how many are not shown)
@@ -85,7 +86,8 @@ class InboxPanel(PanelView):
         self.list_box = widgets.VBox([])
         self.ref_case = widgets.Dropdown(options=[], description="Case", layout=widgets.Layout(width="260px"),
                                          style={"description_width": "40px"})
-        self.ref_text = widgets.Text(placeholder="DATASET:KEY, e.g. from a lookup", description="is about",
+        self.ref_text = widgets.Text(placeholder="DATASET:KEY (empty: whom the lookup below found)",
+                                     description="is about",
                                      layout=widgets.Layout(width="340px"), style={"description_width": "60px"})
         self.ref_button = widgets.Button(description="Record subject", icon="user",
                                          layout=widgets.Layout(width="140px"))
@@ -116,7 +118,7 @@ class InboxPanel(PanelView):
             return []
         self.rows = rows
         self.list_box.children = [widgets.HTML(f'<div class="po-inbox-row"><b>{_e(HEADER)}</b></div>'),
-                                  *[self._line(r) for r in rows[:MAX_ROWS]]]
+                                  *[inbox_line(r, self.open_case) for r in rows[:MAX_ROWS]]]
         current = self.ref_case.value
         self.ref_case.options = [r.case_id for r in rows]
         self.ref_case.value = current if current in self.ref_case.options else (rows[0].case_id if rows else None)
@@ -151,11 +153,19 @@ class InboxPanel(PanelView):
         return panel
 
     def record_subject(self) -> InboxRow | None:
-        """Record who the chosen case is about (the reference typed, e.g. `crm.customers:17`)."""
+        """Record who the chosen case is about: the reference typed (e.g. `crm.customers:17`), or, with the box
+        empty, the person the lookup opened below found for that case."""
         case_id, ref = self.ref_case.value, self.ref_text.value.strip()
         if not case_id:
             self._set_error("choose a case first")
             return None
+        if not ref:
+            found = self.opened.result.subject if isinstance(self.opened, LookupPanel) and self.opened.result else None
+            if self.selected != case_id or found is None:
+                self._set_error(f"type who {case_id} is about (DATASET:KEY), or open its lookup and find the "
+                                f"person first")
+                return None
+            ref = found.ref
         ok, row = self._call(lambda ws: set_subject_ref(ws, case_id, ref), f"Recording the subject of {case_id}…")
         if not ok:
             return None
@@ -164,27 +174,10 @@ class InboxPanel(PanelView):
         self._set_status(f"{case_id} is about {row.subject_ref}.")
         return row
 
-    # -- widgets --------------------------------------------------------------------------------------------------
-    def _line(self, row: InboxRow) -> widgets.HBox:
-        css = "po-inbox-row po-inbox-late" if row.overdue else "po-inbox-row"
-        buttons = []
-        for action in actions_for(row):
-            label, icon, _nb = ACTIONS[action]
-            b = widgets.Button(description=label, icon=icon, tooltip=f"{label} for {row.case_id}",
-                               layout=widgets.Layout(width="96px", height="26px"))
-            b.on_click(lambda _b, c=row.case_id, a=action: self.open_case(c, a))
-            buttons.append(b)
-        line = widgets.HBox([widgets.HTML(f'<div class="{css}">{_e(row_text(row))}</div>'), *buttons])
-        line.case_id = row.case_id  # which request the line is (tests, and whoever walks the widgets)
-        return line
-
     def buttons(self, case_id: str) -> dict[str, widgets.Button]:
         """The action buttons on the line of `case_id`, by action."""
-        for line in self.list_box.children[1:]:
-            if getattr(line, "case_id", None) == case_id:
-                return {a: b for a, b in zip(actions_for(next(r for r in self.rows if r.case_id == case_id)),
-                                             line.children[1:])}
-        return {}
+        return next((line.buttons for line in self.list_box.children[1:] if getattr(line, "case_id", None) == case_id),
+                    {})
 
     def _open(self) -> bool:
         if self.ws is not None:
@@ -200,11 +193,25 @@ class InboxPanel(PanelView):
         self.ref_button.disabled = busy
 
 
+def inbox_line(row: InboxRow, on_action: Any) -> widgets.HBox:
+    """One request's line: its text (red when overdue) and a button per panel answering it, which calls
+    `on_action(case_id, action)`. The line carries `case_id` and `buttons` (by action)."""
+    css = "po-inbox-row po-inbox-late" if row.overdue else "po-inbox-row"
+    buttons = {}
+    for action in actions_for(row):
+        label, icon, _nb = ACTIONS[action]
+        b = widgets.Button(description=label, icon=icon, tooltip=f"{label} for {row.case_id}",
+                           layout=widgets.Layout(width="96px", height="26px"))
+        b.on_click(lambda _b, c=row.case_id, a=action: on_action(c, a))
+        buttons[action] = b
+    line = widgets.HBox([widgets.HTML(f'<div class="{css}">{_e(row_text(row))}</div>'), *buttons.values()])
+    line.case_id, line.buttons = row.case_id, buttons
+    return line
+
+
 def _panel(ws: Workspace, action: str, case_id: str, ref: str | None) -> Any:
     """The panel answering a request, under its case, with the subject's reference picked when recorded."""
     if action == "lookup":
-        from .lookup_panel import LookupPanel
-
         return LookupPanel(ws, pick=ref, case_id=case_id, run=ref is not None)
     if action == "export":
         from .export_panel import ExportPanel

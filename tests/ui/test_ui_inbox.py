@@ -143,3 +143,34 @@ def test_buttons_open_the_panel_answering_the_request_under_its_case(mini_ws, ca
 def test_a_workspace_that_cannot_be_opened_is_a_red_line(tmp_path):
     panel = InboxPanel(tmp_path / "nowhere")
     assert panel.rows == [] and "po-error" in panel.status.value and "no workspace" in panel.title.value
+
+
+def test_record_subject_takes_whom_the_opened_lookup_found(mini_ws, cases):
+    panel = InboxPanel(mini_ws, today=TODAY)
+    panel.ref_case.value = cases["erasure"]
+    panel.ref_button.click()  # nothing typed, no lookup open: says what to do
+    assert "po-error" in panel.status.value
+    panel.buttons(cases["erasure"])["lookup"].click()
+    panel.opened.query.value = EMAIL
+    panel.opened.search_button.click()
+    (person,) = [r for r, in duckdb.connect(str(mini_ws.root / "main.duckdb"), read_only=True).execute(
+        "SELECT pid FROM people.person WHERE lower(trim(mail)) = ? OR lower(trim(mail2)) = ?", [EMAIL, EMAIL]).fetchall()]
+    panel.ref_case.value = cases["erasure"]
+    panel.ref_button.click()
+    assert panel.error is None
+    assert ledger(mini_ws, "SELECT subject_ref FROM cases WHERE case_id = ?", [cases["erasure"]]) == \
+        [(f"people.person:{person}",)]
+
+
+def test_notebook_00_headless_writes_the_inbox(mini_ws, cases, tmp_path):
+    import json
+
+    from privacyops.jobs import inbox
+
+    job = inbox(mini_ws.root, today=TODAY, interactive=False, output_dir=tmp_path / "out")
+    data = json.loads((tmp_path / "out" / "inbox.json").read_text(encoding="utf-8"))
+    want = expected(mini_ws)
+    assert [(d["case_id"], d["deadline"], d["days_left"], d["overdue"]) for d in data] == \
+        [(c, str(d), n, late) for c, d, n, late in want]
+    assert job.text().splitlines()[0] == f"{len(want)} request(s), {sum(w[3] for w in want)} overdue"
+    assert job.panel is None and len(job.headless_views()[0]) == len(want)
