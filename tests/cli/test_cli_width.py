@@ -135,3 +135,23 @@ def test_a_closed_pipe_ends_quietly_with_exit_0(ws):
     assert shell.returncode == 0, shell.stderr
     assert shell.stdout.startswith("Subject: ") and len(shell.stdout.splitlines()) == 1
     assert "Traceback" not in shell.stderr
+
+
+def test_without_columns_output_is_120_wide(ws, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    runner = CliRunner(env={"PRIVACYOPS_ACTOR": "alice", "PRIVACYOPS_WORKSPACE": None, "COLUMNS": None})
+    out = runner.invoke(main, ["lookup", "janis@mini.example", "--rows", "20", "-w", str(ws.root)]).output
+    check_fits(out, 120)
+    assert max(len(line) for line in out.splitlines()) > 60  # it uses the room (not a narrow default)
+
+
+def test_cells_show_missing_values_blank_and_dates_without_midnight():
+    import pandas as pd
+
+    from privacyops.cli.output import cell
+
+    assert [cell(v) for v in (None, pd.NaT, float("nan"), pd.NA, "None")] == [""] * 5
+    assert cell(dt.datetime(2026, 1, 2)) == "2026-01-02" and cell(pd.Timestamp("2026-01-02")) == "2026-01-02"
+    assert cell(dt.datetime(2026, 1, 2, 9, 30, 5)) == "2026-01-02 09:30"
+    assert cell(dt.datetime(2026, 1, 2, 9, 30), date_only=True) == "2026-01-02"
+    assert cell(0) == "0" and cell(["a", None, 2]) == "a, , 2"
