@@ -93,8 +93,10 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, wrap: Sequen
     from rich.table import Table
     from rich.text import Text
 
+    from rich.cells import cell_len  # display width: a wide character takes two columns
+
     cells = [[cell(v) for v in r] for r in rows]
-    natural = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    natural = [max([cell_len(c), *(cell_len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     widths = _widths(list(columns), natural, wrap, keep)
     t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), expand=False,
               title=Text(title, style="bold") if title else None, title_justify="left", show_header=True)
@@ -132,8 +134,10 @@ def frame_table(df: Any, *, max_columns: int | None = None, wrap: Sequence[str] 
                 title: str | None = None) -> tuple[Any, int]:
     """A DataFrame as a table: the first columns that fit the width at a readable size (or `max_columns`); returns
     the table and how many columns were left out."""
+    from rich.cells import cell_len
+
     cols = list(df.columns)
-    natural = [max([len(str(c)), *(len(cell(v)) for v in df[c])]) for c in cols]
+    natural = [max([cell_len(str(c)), *(cell_len(cell(v)) for v in df[c])]) for c in cols]
     n, used = 0, 0
     for w in natural[:max_columns or len(cols)]:
         need = min(w, MIN_COLUMN) + COLUMN_GAP
