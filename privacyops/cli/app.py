@@ -38,6 +38,9 @@ class _Group(click.Group):
         except PrivacyOpsError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(exc.exit_code)
+        except BrokenPipeError:  # `privacyops … | head -1`: the reader left; exit 0 quietly, no traceback
+            from .output import quiet_broken_pipe
+            quiet_broken_pipe()
 
 
 def _ws_option(f: F) -> F:

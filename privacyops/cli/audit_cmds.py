@@ -82,6 +82,9 @@ def audit_log(workspace: Path | None, limit: int, action: str | None, as_json: b
     if as_json:
         _emit_json([audit.as_dict(e) for e in got])
         return
-    for e in got:
-        click.echo(f"{e.seq:>6} {e.at[:19]} {e.actor:16} {e.action:14} {e.case_id or '-':14} "
-                   f"{json.dumps(e.details, default=str)[:80]}")
+    from .output import echo, table
+
+    rows = [(e.seq, e.at[:19].replace("T", " "), e.actor, e.action, e.case_id or "",
+             json.dumps(e.details, default=str, ensure_ascii=False)) for e in got]
+    echo(table(["seq", "at (UTC)", "actor", "action", "case", "details"], rows, right=["seq"],
+               keep=["seq", "at (UTC)", "action", "case"]))

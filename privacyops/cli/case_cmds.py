@@ -36,24 +36,53 @@ def case_open(workspace: Path | None, case_type: str, received: str, subject: st
         click.echo(f"{case.case_id}  {case.type}  received {case.received}  due {case.due}")
 
 
-@case_group.command("list")
+@case_group.command("list", short_help="The request inbox: who, what, due, days left.")
 @_ws_option
-@click.option("--status", default=None)
+@click.option("--status", type=click.Choice(["open", "closed", "all"]), default="all", show_default=True)
+@click.option("--type", "case_type", default=None, help="Only this type (access, erasure, ...).")
+@click.option("--overdue", is_flag=True, help="Only open cases past their deadline.")
+@click.option("--sort", type=click.Choice(["due", "received", "newest", "case", "type"]), default="due",
+              show_default=True, help="due: the most urgent first.")
+@click.option("--today", default=None, help="Count days left from this day (YYYY-MM-DD; default today).")
 @click.option("--json", "as_json", is_flag=True)
-def case_list(workspace: Path | None, status: str | None, as_json: bool) -> None:
-    """List cases."""
+def case_list(workspace: Path | None, status: str, case_type: str | None, overdue: bool, sort: str,
+              today: str | None, as_json: bool) -> None:
+    """The request inbox: subject reference, type, received, due (extended when extended), days left, overdue;
+    the open cases first, the most urgent first."""
     from ..ledger import list_cases
+    from ..ledger.inbox import request_inbox
+    from .output import echo, table
 
-    got = list_cases(open_workspace(workspace), status)
-    if as_json:
-        _emit_json([c.to_dict() for c in got])
+    ws = open_workspace(workspace)
+    got = request_inbox(ws, today=today, case_type=case_type, status=status, overdue_only=overdue, sort=sort)
+    if as_json:  # every field of the case, and the inbox's
+        cases = {c.case_id: c for c in list_cases(ws)}
+        _emit_json([{**cases[r.case_id].to_dict(), **r.to_dict()} for r in got])
         return
-    for c in got:
-        extended = f" (extended from {c.due})" if c.extended_due else ""
-        click.echo(f"{c.case_id}  {c.type:18} {c.status:7} received {c.received}  due {c.deadline}{extended}")
+    if not got:
+        click.echo("No cases match.")
+        return
+    rows = [(r.case_id, r.subject_ref or "—", r.type, r.received, r.due, "ext." if r.extended else "",
+             "" if r.days_left is None else r.days_left, "OVERDUE" if r.overdue else "", r.status) for r in got]
+    late = sum(r.overdue for r in got)
+    echo(table(["case", "subject", "type", "received", "due", "", "days left", "overdue", "status"], rows,
+               right=["days left"]),
+         f"{len(got)} case(s), {late} overdue; subject — : not recorded yet (privacyops case subject CASE REF).")
 
 
-@case_group.command("extend")
+@case_group.command("subject", short_help="Record who a case is about (DATASET:KEY).")
+@click.argument("case_id")
+@click.argument("ref")
+@_ws_option
+def case_subject(case_id: str, ref: str, workspace: Path | None) -> None:
+    """Record who a case is about: the person's reference DATASET:KEY (as a lookup shows it, in brackets)."""
+    from ..ledger.inbox import set_subject_ref
+
+    row = set_subject_ref(open_workspace(workspace), case_id, ref)
+    click.echo(f"{row.case_id}  subject {row.subject_ref}")
+
+
+@case_group.command("extend", short_help="Extend a case's deadline (Art. 12(3)), once told.")
 @click.argument("case_id")
 @_ws_option
 @click.option("--months", type=click.IntRange(1, 2), required=True, help="1 or 2 (at most 2 in all).")

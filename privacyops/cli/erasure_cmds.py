@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -31,7 +31,7 @@ class _EraseGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-@main.group("erase", cls=_EraseGroup)
+@main.group("erase", cls=_EraseGroup, short_help="Erasure (Art. 17): plan, approve, execute, retry or cancel.")
 def erase_group() -> None:
     """Erasure (Art. 17): plan (erase SUBJECT --case ID), approve (another person), execute; a failed execution:
     retry after the fix, or cancel; erase --due runs what has come due; erase --from-file FILE --case ID plans a
@@ -42,10 +42,41 @@ def _print_plan(plan: ErasurePlan, as_json: bool) -> None:
     if as_json:
         _emit_json(plan.to_dict())
         return
-    click.echo(plan.render())
+    import pandas as pd
+
+    from .output import echo, table
+
+    text = plan.render()
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 90):
+        wide = plan.to_frame().to_string(index=False) if plan.rows else None  # what render() put in: replaced
+    if not (wide and wide in text):
+        wide = None  # render() changed shape: print it as it is (wrapped to the width)
+    before, _, after = text.partition(wide) if wide else (text, "", "")
+    items: list[Any] = [before.rstrip("\n")]
+    if wide:
+        rows = [(r["dataset"], r["action"], r["records"], r["source"], "" if r["action"] == "delete" else r["until"],
+                 r["masked fields"], r["why"]) for r in plan.to_frame().to_dict("records")]  # deleted: no "until"
+        items += ["", table(["dataset", "action", "records", "source", "until", "masked fields", "why"], rows,
+                            wrap=["masked fields", "why"], right=["records"], keep=["dataset"])]
+    if after.strip():
+        items.append(after.strip("\n"))
+    echo(*items)
 
 
-@erase_group.command("plan")
+def _print_rows(plan: ErasurePlan) -> None:
+    """Every record of the plan: its action, until when it is kept and why (dates only on kept rows)."""
+    from ..values import format_key
+    from .output import echo, table
+
+    rows = [(r.dataset, format_key(r.key), r.action,
+             "" if r.action == "delete" else r.until,
+             ", ".join(f"{c}:{m['strategy']}" for c, m in r.masks.items()), "yes" if r.restricted else "",
+             r.reason) for r in plan.rows]  # erased the day after "until" (the due date is in --json)
+    echo("", table(["dataset", "key", "action", "until", "masked", "restricted", "reason"], rows,
+                   wrap=["masked", "reason"], keep=["dataset", "until"]))
+
+
+@erase_group.command("plan", short_help="Plan a subject's erasure (nothing changes yet).")
 @click.argument("subject", required=False)
 @_ws_option
 @click.option("--case", "case_id", required=True, help="The open erasure case this answers.")
@@ -65,15 +96,14 @@ def erase_plan_cmd(subject: str | None, workspace: Path | None, case_id: str, pi
     _print_plan(plan, as_json)
     if not as_json:
         if rows:
-            import pandas as pd
+            _print_rows(plan)
+        from .output import echo
 
-            with pd.option_context("display.width", 200, "display.max_colwidth", 100):
-                click.echo("\n" + plan.rows_frame().to_string(index=False))
         if plan.preview:
-            click.echo(f"\nStored as {plan.plan_id}, a PREVIEW: it shows what would happen on {plan.as_of}; it is "
+            echo(f"\nStored as {plan.plan_id}, a PREVIEW: it shows what would happen on {plan.as_of}; it is "
                        f"never approved or executed. To erase, plan again as of today (without --as-of).")
         else:
-            click.echo(f"\nStored as {plan.plan_id}. Another person approves it: privacyops erase approve "
+            echo(f"\nStored as {plan.plan_id}. Another person approves it: privacyops erase approve "
                        f"{plan.plan_id}; then: privacyops erase execute {plan.plan_id}")
 
 
@@ -89,7 +119,7 @@ def erase_show(plan_id: str, workspace: Path | None, rows: bool, as_json: bool) 
     plan = load_plan(open_workspace(workspace), plan_id)
     _print_plan(plan, as_json)
     if rows and not as_json:
-        click.echo("\n" + plan.rows_frame().to_string(index=False))
+        _print_rows(plan)
 
 
 @erase_group.command("list")
@@ -111,7 +141,7 @@ def erase_list(workspace: Path | None, status: str | None, as_json: bool) -> Non
                                                         else ""))
 
 
-@erase_group.command("approve")
+@erase_group.command("approve", short_help="Approve a plan (four-eyes: not its preparer).")
 @click.argument("plan_id")
 @_ws_option
 @click.option("--note", default=None, help="A note kept with the approval.")
@@ -139,7 +169,7 @@ def _print_results(results: list[ErasureResult], as_json: bool) -> None:
         sys.exit(1)
 
 
-@erase_group.command("execute")
+@erase_group.command("execute", short_help="Execute an approved plan, verify, certify.")
 @click.argument("plan_id")
 @_ws_option
 @click.option("--json", "as_json", is_flag=True)
@@ -152,7 +182,7 @@ def erase_execute(plan_id: str, workspace: Path | None, as_json: bool) -> None:
     _print_results([result], as_json)
 
 
-@erase_group.command("retry")
+@erase_group.command("retry", short_help="Run a failed plan again after the fix.")
 @click.argument("plan_id")
 @_ws_option
 @click.option("--json", "as_json", is_flag=True)
@@ -165,7 +195,7 @@ def erase_retry(plan_id: str, workspace: Path | None, as_json: bool) -> None:
     _print_results([result], as_json)
 
 
-@erase_group.command("cancel")
+@erase_group.command("cancel", short_help="Cancel a plan that was not executed.")
 @click.argument("plan_id")
 @_ws_option
 @click.option("--reason", required=True, help="Why the plan is stopped (kept in the audit log).")
@@ -187,7 +217,7 @@ def erase_cancel(plan_id: str, workspace: Path | None, reason: str, as_json: boo
         click.echo(f"Plan case {plan.case_id} again: privacyops erase SUBJECT --case {plan.case_id}")
 
 
-@erase_group.command("due")
+@erase_group.command("due", short_help="Erase what has come due (retention ended).")
 @_ws_option
 @click.option("--as-of", default=None, help="Erase what is due on this day (YYYY-MM-DD; default today).")
 @click.option("--json", "as_json", is_flag=True)
@@ -201,7 +231,7 @@ def erase_due_cmd(workspace: Path | None, as_of: str | None, as_json: bool) -> N
     _print_results(results, as_json)
 
 
-@erase_group.command("retention")
+@erase_group.command("retention", short_help="Storage limitation: sweep what is overdue.")
 @_ws_option
 @click.option("--as-of", default=None, help="Sweep what is overdue on this day (YYYY-MM-DD; default today).")
 @click.option("--execute", "execute", is_flag=True,
@@ -218,7 +248,7 @@ def erase_retention_cmd(workspace: Path | None, as_of: str | None, execute: bool
         click.echo("\n".join(listing.lines()))
 
 
-@erase_group.command("batch")
+@erase_group.command("batch", short_help="Plan the erasure of every subject in a file.")
 @_ws_option
 @click.option("--from-file", "from_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="CSV: a subject column (identifier) and/or a pick column (DATASET:KEY); or one per line.")
@@ -241,7 +271,7 @@ def erase_batch(workspace: Path | None, from_file: Path, case_id: str, as_of: st
                    f"skipped); {then}")
 
 
-@erase_group.command("schedule")
+@erase_group.command("schedule", short_help="Records kept under retention, and when due.")
 @_ws_option
 @click.option("--all", "show_all", is_flag=True, help="Also rows already erased.")
 @click.option("--json", "as_json", is_flag=True)
@@ -257,7 +287,7 @@ def erase_schedule(workspace: Path | None, show_all: bool, as_json: bool) -> Non
         click.echo(f"{e.due_on or 'unset':10}  {e.status:9} {e.dataset}:{','.join(map(str, e.key))}  {e.basis}")
 
 
-@erase_group.command("restrictions")
+@erase_group.command("restrictions", short_help="The restriction register (Art. 18).")
 @_ws_option
 @click.option("--all", "show_all", is_flag=True, help="Also restrictions lifted (the rows were erased).")
 @click.option("--json", "as_json", is_flag=True)

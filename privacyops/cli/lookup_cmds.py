@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 @click.option("--pick", default=None, help="Choose a candidate: DATASET:KEY (from an earlier ambiguous lookup).")
 @click.option("--case", "case_id", default=None, help="Attach this lookup to a case.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (every row).")
-@click.option("--rows", default=5, show_default=True, help="Rows shown per dataset in human output (0: none).")
+@click.option("--rows", default=3, show_default=True, help="Rows shown per dataset in human output (0: none).")
 @click.option("--no-mentions", is_flag=True, help="Skip the search for mentions in other people's free text.")
 def lookup_cmd(identifier: str | None, workspace: Path | None, kind: str, pick: str | None, case_id: str | None,
                as_json: bool, rows: int, no_mentions: bool) -> None:
@@ -47,28 +47,42 @@ def _print_lookup(result: SubjectRecords, rows: int) -> None:
         return
     if result.status == "ambiguous":
         shown = result.candidates[:max(rows, 20)]
-        click.echo(f"{result.candidates_heading(len(shown))}; pick one with --pick REF:")
-        for c in shown:
-            click.echo(f"  {c.ref:28} score {c.score:.3f}  {c.label}")
+        from .output import echo, table
+
+        echo(f"{result.candidates_heading(len(shown))}; pick one with --pick REF:",
+             table(["REF", "score", "who"], [(c.ref, f"{c.score:.3f}", c.label) for c in shown], right=["score"]))
         return
+    from .output import echo, frame_table, table
+
     who = result.subject.label if result.subject else result.query
-    click.echo(f"Subject: {who}" + (f"  [{result.subject.ref}]" if result.subject else ""))
-    click.echo(f"{result.total_rows} record(s) in {len(result.records)} dataset(s), {result.elapsed_ms:.0f} ms\n")
-    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_colwidth", 40):
-        click.echo(result.to_frame().to_string(index=False))
-        click.echo("\nBy data category:")
-        click.echo(result.by_category().to_string(index=False))
-        if rows:
-            for recs in result.records.values():
-                click.echo(f"\n{recs.dataset} ({recs.count}):")
-                click.echo(recs.frame().head(rows).to_string(index=False))
+    out: list[Any] = [f"Subject: {who}" + (f"  [{result.subject.ref}]" if result.subject else ""),
+                      (f"{result.total_rows} record(s) in {len(result.records)} dataset(s), "
+                       f"{result.elapsed_ms:.0f} ms"), ""]
+    summary = result.to_frame()
+    keep = [c for c in ("dataset", "records", "source", "location", "purposes", "legal bases", "retention")
+            if c in summary.columns]  # categories: in the table by category below; all of it in --json
+    out.append(frame_table(summary[keep], max_columns=len(keep), keep=["dataset"])[0])
+    cats = result.by_category()
+    out.append(table(["data category", "records", "datasets"],
+                     cats[["category", "records", "datasets"]].itertuples(index=False, name=None),
+                     right=["records"], keep=["data category"], title="By data category"))
+    out.append("")
+    for recs in (result.records.values() if rows else ()):
+        frame = recs.frame()
+        shown, left_out = frame_table(frame.head(rows), title=f"{recs.dataset} ({recs.count})")
+        out += ["", shown]
+        more = [f"{len(frame) - rows} more row(s)"] if len(frame) > rows else []
+        more += [f"{left_out} more column(s)"] if left_out else []
+        if more:
+            out.append(f"  … {' and '.join(more)}: --rows N or --json for every row and column")
     if result.context:
-        click.echo("\nContext (shared reference data, not the subject's): " +
+        out.append("\nContext (shared reference data, not the subject's): " +
                    ", ".join(f"{n} ({r.count})" for n, r in result.context.items()))
     if result.shared:
-        click.echo("\nHeld under an identifier shared with another person (review before acting): " +
+        out.append("\nHeld under an identifier shared with another person (review before acting): " +
                    ", ".join(f"{n} ({r.count})" for n, r in result.shared.items()))
     if result.mentions:
-        click.echo(f"\nMentions in other people's records ({len(result.mentions)}):")
-        for m in result.mentions:
-            click.echo(f"  {m.dataset}:{','.join(map(str, m.key))} field {m.field} ({m.matched})")
+        out.append(table(["record", "field", "matched"], [(f"{m.dataset}:{','.join(map(str, m.key))}", m.field,
+                                                            m.matched) for m in result.mentions],
+                         title=f"Mentions in other people's records ({len(result.mentions)})"))
+    echo(*out)

@@ -15,7 +15,7 @@ def _stdin_is_tty() -> bool:
     return sys.stdin.isatty()
 
 
-@main.command("rectify")
+@main.command("rectify", short_help="Correct a person's data (Art. 16) everywhere it is stored.")
 @click.argument("subject", required=False)
 @_ws_option
 @click.option("--case", "case_id", required=True, help="The rectification case this belongs to.")

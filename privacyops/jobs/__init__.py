@@ -3,11 +3,12 @@ cell, one call and a display), the notebook suite run by papermill, and the repo
 
 from .erasure_job import erasure
 from .export_job import access_export
+from .inbox_job import inbox
 from .lookup_job import subject_lookup
 from .report_jobs import consent, requests, retention
 from .report_runs import REPORTS, ReportRun, notebook_html, run_report
 from .runner import NOTEBOOKS_DIR, REPORT_NOTEBOOKS, NotebookRunError, run_all, run_notebook
 
 __all__ = ["NOTEBOOKS_DIR", "REPORTS", "REPORT_NOTEBOOKS", "NotebookRunError", "ReportRun", "access_export", "consent",
-           "erasure", "notebook_html", "requests", "retention", "run_all", "run_notebook", "run_report",
+           "erasure", "inbox", "notebook_html", "requests", "retention", "run_all", "run_notebook", "run_report",
            "subject_lookup"]
