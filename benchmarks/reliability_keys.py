@@ -23,7 +23,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import duckdb
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere: the tests' helpers live in the repository
+    sys.path.insert(0, str(ROOT))
+
+import duckdb  # noqa: E402
 from click.testing import CliRunner
 
 from privacyops.cli import main as cli
