@@ -72,3 +72,10 @@ class CaseError(PrivacyOpsError):
     """A case (data-subject request) is unknown or the requested change is not allowed."""
 
     exit_code = 2
+
+
+class InputError(PrivacyOpsError):
+    """Input from a person (an argument, an option, a form field) cannot be used: a NUL byte, bytes that are not
+    UTF-8, control characters, far too long, or not the kind of value asked for. Nothing was read or written."""
+
+    exit_code = 2

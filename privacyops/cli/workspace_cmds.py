@@ -9,7 +9,7 @@ import click
 
 from ..errors import DataMapError
 from ..workspace import default_workspace_path, open_workspace
-from .app import _emit_json, _ws_option, main
+from .app import OutPath, _emit_json, _ws_option, main
 
 
 @main.command()
@@ -21,7 +21,7 @@ from .app import _emit_json, _ws_option, main
                    "consent log in CSV (the DSN is kept in WORKSPACE/keys/billing.dsn, not in the map).")
 @click.option("--no-index", is_flag=True, help="Skip creating the lookup indexes.")
 @click.option("--run-notebooks", is_flag=True, help="Then run every notebook headless on the demo.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OutPath(), default=None,
               help="Where notebook outputs go (default: WORKSPACE/outputs).")
 def demo(workspace: Path | None, subjects: int, seed: int, postgres_dsn: str | None, no_index: bool,
          run_notebooks: bool, out: Path | None) -> None:
@@ -63,7 +63,7 @@ def _run_notebooks(ws_path: Path, out: Path | None) -> None:
 
 @main.command("run-notebooks")
 @_ws_option
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OutPath(), default=None,
               help="Where outputs go (default: WORKSPACE/outputs).")
 def run_notebooks_cmd(workspace: Path | None, out: Path | None) -> None:
     """Run every notebook headless (papermill) against the workspace."""
@@ -134,7 +134,7 @@ def import_group() -> None:
               help="Name datasets PREFIX.<collection> instead of <fides_key>.<collection>.")
 @click.option("--into", "into", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Merge into this data map (e.g. WORKSPACE/privacyops.yaml).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OutPath(folder=False), default=None,
               help="Write the result here (default: stdout; with --into: the map itself, only if it stays valid).")
 def import_fides_cmd(file: Path, source: str, purposes: tuple[str, ...], table_prefix: str | None,
                      into: Path | None, out: Path | None) -> None:
