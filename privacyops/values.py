@@ -57,15 +57,15 @@ def ascii_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value if _INT64[0] <= value <= _INT64[1] else None
-    text = str(value).strip(" ")
+    text = str(value).strip(" \t")
     if not _ASCII_INT.fullmatch(text):
         return None
     n = int(text)
     return n if n <= _INT64[1] else None
 
 
-def iso_date(value: Any) -> dt.date:
-    """A date written YYYY-MM-DD in ASCII digits (spaces around allowed), year in DATE_YEARS. Raises ValueError
+def iso_date(value: Any, years: tuple[int, int] = DATE_YEARS) -> dt.date:
+    """A date written YYYY-MM-DD in ASCII digits (spaces around allowed), its year in `years`. Raises ValueError
     (with the reason) for anything else, e.g. '20250101', '2025-W01-1', '２０２５-01-01' or '9999-12-31'."""
     if isinstance(value, dt.datetime):
         return value.date()
@@ -75,8 +75,8 @@ def iso_date(value: Any) -> dt.date:
     if not m:
         raise ValueError("not a date written YYYY-MM-DD")
     day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))  # ValueError for 2025-02-30
-    if not DATE_YEARS[0] <= day.year <= DATE_YEARS[1]:
-        raise ValueError(f"the year must be between {DATE_YEARS[0]} and {DATE_YEARS[1]}")
+    if not years[0] <= day.year <= years[1]:
+        raise ValueError(f"the year must be between {years[0]} and {years[1]}")
     return day
 
 
@@ -119,9 +119,9 @@ def csv_safe(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, decimal.Decimal)):
         return value
     text = value if isinstance(value, str) else str(value)
-    if text.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return value
 
 
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)

@@ -35,7 +35,7 @@ from .. import __version__
 from ..errors import LookupInputError
 from ..ledger import Case, audit, ledger_exists, open_ledger
 from ..lookup import AMBIGUOUS, FOUND
-from ..values import json_safe
+from ..values import csv_safe, json_safe
 from ..workspace import Workspace, current_actor
 from . import archive
 from .letter import render_letter
@@ -73,9 +73,11 @@ def _csv_value(value: Any) -> str:
 def _csv_bytes(dp: DatasetPlan) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(dp.columns)
+    # csv_safe: a value such as '=HYPERLINK(...)' from the subject's own data must not run when the CSV is opened
+    # in a spreadsheet (it gets a leading quote; data.json keeps the exact value, numbers stay numbers)
+    w.writerow([csv_safe(c) for c in dp.columns])
     for row in dp.rows:
-        w.writerow([_csv_value(row.get(c)) for c in dp.columns])
+        w.writerow([csv_safe(_csv_value(row.get(c))) for c in dp.columns])
     return buf.getvalue().encode("utf-8-sig")  # the BOM lets spreadsheet programs read the accents right
 
 
