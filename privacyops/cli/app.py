@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import DataMapError, PrivacyOpsError
-from ..values import text_problem
+from ..values import iso_date, text_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,11 +47,17 @@ def _kind(param: click.Parameter) -> str:
     return "line" if param.name in _ONE_LINE else "text"
 
 
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
+# Dates are checked here too, before the command opens anything: a hold's review date is refused before the person
+# is looked up (the lookup would write an audit entry for a command that then fails).
+_DATES = frozenset({"received", "informed", "since", "review_on", "as_of"})
+
+
 def _raw_problem(token: str) -> str | None:
     """NUL or undecodable bytes in a raw command-line token (anything else is judged after parsing, per option)."""
     if "\x00" in token:
         return "contains a NUL byte"
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in token):
+    if _UNDECODABLE.search(token):
         return "contains bytes that are not UTF-8 (check the terminal's encoding, or retype it)"
     return None
 
@@ -81,6 +88,12 @@ def check_inputs(command: click.Command, ctx: click.Context) -> None:
             problem = text_problem(str(one), kind=kind) or (_path_problem(Path(one)) if kind == "path" else None)
             if problem:
                 raise click.BadParameter(f"{problem}; {_FIX[kind]}. Nothing was done.", ctx=ctx, param=p)
+            if p.name in _DATES and isinstance(one, str):
+                try:
+                    iso_date(one)
+                except ValueError as exc:
+                    raise click.BadParameter(f"{exc}; write the date YYYY-MM-DD, e.g. 2025-03-31. Nothing was done.",
+                                             ctx=ctx, param=p) from None
 
 
 def _path_problem(path: Path) -> str | None:
@@ -131,6 +144,8 @@ class OutPath(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         text = os.fsdecode(value) if isinstance(value, bytes) else str(value)
+        if not text.strip():
+            self.fail("the path is empty; give a folder or file name.", param, ctx)
         problem = text_problem(text, kind="path") or _path_problem(Path(text))
         if problem:
             self.fail(f"{problem}; {_FIX['path']}.", param, ctx)
