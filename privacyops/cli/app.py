@@ -92,8 +92,10 @@ def check_inputs(command: click.Command, ctx: click.Context) -> None:
                 try:
                     iso_date(one)
                 except ValueError as exc:
-                    raise click.BadParameter(f"{exc}; write the date YYYY-MM-DD, e.g. 2025-03-31. Nothing was done.",
-                                             ctx=ctx, param=p) from None
+                    why = "" if str(exc).startswith("not a date") else f" ({exc})"
+                    shown = one if len(one) <= 40 else one[:40] + "…"  # already screened: no control characters
+                    raise click.BadParameter(f"'{shown}' is not a valid date written YYYY-MM-DD{why}, e.g. 2025-03-31. "
+                                             f"Nothing was done.", ctx=ctx, param=p) from None
 
 
 def _path_problem(path: Path) -> str | None:
