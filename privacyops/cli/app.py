@@ -48,9 +48,9 @@ def _kind(param: click.Parameter) -> str:
 
 
 _UNDECODABLE = re.compile("[\ud800-\udfff]")
-# Dates are checked here too, before the command opens anything: a hold's review date is refused before the person
-# is looked up (the lookup would write an audit entry for a command that then fails).
-_DATES = frozenset({"received", "informed", "since", "review_on", "as_of"})
+# A hold's dates are checked here, before the command opens anything: `hold add` looks the person up (an audit entry)
+# before the ledger reads the dates. Other dates are read strictly (values.iso_date) by the function that takes them.
+_DATES = frozenset({"since", "review_on"})
 
 
 def _raw_problem(token: str) -> str | None:
@@ -94,7 +94,7 @@ def check_inputs(command: click.Command, ctx: click.Context) -> None:
                 except ValueError as exc:
                     why = "" if str(exc).startswith("not a date") else f" ({exc})"
                     shown = one if len(one) <= 40 else one[:40] + "…"  # already screened: no control characters
-                    raise click.BadParameter(f"'{shown}' is not a valid date written YYYY-MM-DD{why}, e.g. 2025-03-31. "
+                    raise click.BadParameter(f"'{shown}' is not a date written YYYY-MM-DD{why}, e.g. 2025-03-31. "
                                              f"Nothing was done.", ctx=ctx, param=p) from None
 
 

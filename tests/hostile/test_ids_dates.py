@@ -122,7 +122,7 @@ def test_received_date_refused_before_anything_is_written(cli, hostile_ws, value
     before = ledger_counts(hostile_ws)
     res = cli("case", "open", "--type", "access", "--received", value)
     assert res.exit_code == 2
-    assert "--received" in res.output and "YYYY-MM-DD" in res.output
+    assert "received date" in res.output and "YYYY-MM-DD" in res.output
     assert ledger_counts(hostile_ws) == before
 
 
