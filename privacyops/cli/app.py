@@ -116,7 +116,8 @@ class _Guarded:
         for i, token in enumerate(scan):
             problem = _raw_problem(token)
             if problem:
-                raise click.UsageError(f"{_token_label(self, args, i)} {problem}. Nothing was done.", ctx=ctx)  # type: ignore[arg-type]
+                label = "the command name" if scan is not args else _token_label(self, args, i)  # type: ignore[arg-type]
+                raise click.UsageError(f"{label} {problem}. Nothing was done.", ctx=ctx)
         return super().parse_args(ctx, args)  # type: ignore[misc]
 
     def invoke(self, ctx: click.Context) -> Any:

@@ -206,6 +206,8 @@ def targets() -> list[Target]:
         Target("export --out", "path", lambda v: ["export", "create", PERSON, "--case", ACCESS_CASE, "--out", v],
                ok2, _check_out(".zip")),
         Target("report --as-of", "date", lambda v: ["report", "retention", "--as-of", v], only2),
+        # an invalid --as-of stops the report before any notebook runs: --out is screened when the options are read
+        Target("report --out", "path", lambda v: ["report", "retention", "--as-of", "never", "--out", v], only2),
         Target("ropa --out", "path", lambda v: ["ropa", "--out", v], ok2, _check_out("ropa.csv")),
         Target("consent record --at", "date", lambda v: ["consent", "record", PERSON, "--purpose", "mail",
                                                          "--method", "web_form", "--notice", "v1", "--at", v], only2),
