@@ -333,16 +333,19 @@ def mark_delivered(ws: Workspace, export_id: str) -> ExportRecord:
     return next(e for e in list_exports(ws, rec.case_id) if e.export_id == export_id)
 
 
-_AGE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.I)
+_AGE = re.compile(r"^\s*([0-9]{1,7})\s*([hdw])\s*$", re.I)  # ASCII digits: not '１d'
+_MAX_AGE = dt.timedelta(days=100 * 366)  # older than a century is a typo (and past the calendar's start)
 _AGE_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_age(text: str) -> dt.timedelta:
     """`12h`, `30d`, `2w` -> a timedelta."""
     m = _AGE.match(str(text))
-    if not m or int(m.group(1)) <= 0:
-        raise ExportError(f"'{text}' is not an age; write a positive number of hours, days or weeks: 12h, 30d, 2w")
-    return dt.timedelta(**{_AGE_UNITS[m.group(2).lower()]: int(m.group(1))})
+    age = dt.timedelta(**{_AGE_UNITS[m.group(2).lower()]: int(m.group(1))}) if m else None
+    if age is None or not dt.timedelta(0) < age <= _MAX_AGE:
+        raise ExportError(f"'{text}' is not an age; write a positive number of hours, days or weeks up to 100 "
+                          f"years: 12h, 30d, 2w")
+    return age
 
 
 @dataclass

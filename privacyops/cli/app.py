@@ -87,7 +87,8 @@ def check_inputs(command: click.Command, ctx: click.Context) -> None:
             kind = _kind(p)
             problem = text_problem(str(one), kind=kind) or (_path_problem(Path(one)) if kind == "path" else None)
             if problem:
-                raise click.BadParameter(f"{problem}; {_FIX[kind]}. Nothing was done.", ctx=ctx, param=p)
+                fix = "shorten it" if problem.startswith("it is") else _FIX[kind]  # too long, or what is in it
+                raise click.BadParameter(f"{problem}; {fix}. Nothing was done.", ctx=ctx, param=p)
             if p.name in _DATES and isinstance(one, str):
                 try:
                     iso_date(one)

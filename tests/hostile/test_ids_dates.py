@@ -154,3 +154,16 @@ def test_refusals_name_the_option_and_say_what(cli, hostile_ws, args, option):
     assert option in err and "Nothing was done" in err, err
     assert any(w in err for w in ("NUL", "not UTF-8", "control character", "invisible", "characters long")), err
     assert ledger_counts(hostile_ws) == before
+
+
+@pytest.mark.parametrize("age", ["99999999999999999999d", "999999999w", "１d", "1_0d", "0d", "-1d", "36601d"])
+def test_purge_age_refused_without_overflow(cli, age):
+    res = cli("export", "purge", "--older-than", age)
+    assert res.exit_code == 2 and "is not an age" in res.output, res.output
+
+
+@pytest.mark.parametrize("args", [["audit", "log", "--limit", "9" * 23], ["audit", "log", "--limit", "-5"],
+                                  ["lookup", PERSON, "--rows", "-1"], ["lookup", PERSON, "--rows", "9" * 21]])
+def test_numeric_options_out_of_range_are_refused(cli, args):
+    res = cli(*args)
+    assert res.exit_code == 2 and "is not in the range" in res.output, res.output
