@@ -148,3 +148,18 @@ def test_out_file_is_not_overwritten_and_not_a_folder(tmp_path):
     assert existing.read_text() == "keep me"
     res = cli("import", "fides", str(fides), "--source", "main", "--out", str(tmp_path))
     assert res.exit_code == 2 and "is a folder" in res.output, res.output
+
+
+def test_report_html_shows_hostile_hold_text_as_text(cli, ws, tmp_path):
+    from privacyops.reports import retention_report
+    from privacyops.workspace import open_workspace
+
+    reason, owner = "<script>alert(4)</script>", '"><img src=x onerror=alert(5)>'
+    res = cli("hold", "add", "--subject", PERSON, "--reason", reason, "--owner", owner)
+    assert res.exit_code == 0, res.output
+    page, data = retention_report(open_workspace(ws), audit_log=False).write(tmp_path / "retention")
+    raw = page.read_bytes()
+    assert b"<script>alert(4)" not in raw and b"<img src=x" not in raw
+    assert b"&lt;script&gt;alert(4)&lt;/script&gt;" in raw
+    assert b"&lt;img src=x onerror=alert(5)&gt;" in raw
+    assert reason in data.read_text(encoding="utf-8")  # the JSON keeps the exact text
