@@ -51,6 +51,7 @@ _UNDECODABLE = re.compile("[\ud800-\udfff]")
 # A hold's dates are checked here, before the command opens anything: `hold add` looks the person up (an audit entry)
 # before the ledger reads the dates. Other dates are read strictly (values.iso_date) by the function that takes them.
 _DATES = frozenset({"since", "review_on"})
+_DATE_OPTIONS = _DATES | {"received", "informed", "as_of", "at"}
 
 
 def _raw_problem(token: str) -> str | None:
@@ -89,6 +90,10 @@ def check_inputs(command: click.Command, ctx: click.Context) -> None:
             if problem:
                 fix = "shorten it" if problem.startswith("it is") else _FIX[kind]  # too long, or what is in it
                 raise click.BadParameter(f"{problem}; {fix}. Nothing was done.", ctx=ctx, param=p)
+            if p.name in _DATE_OPTIONS and isinstance(one, str) and not one.strip():
+                # an empty date is a script's unset variable, not 'today': leave the option out for the default
+                raise click.BadParameter("the date is empty; write it YYYY-MM-DD, or leave the option out for the "
+                                         "default. Nothing was done.", ctx=ctx, param=p)
             if p.name in _DATES and isinstance(one, str):
                 try:
                     iso_date(one)

@@ -134,7 +134,8 @@ def _check_person_id(entry: Entry, ctx: Ctx, b: dict) -> str | None:
     if problem or data.get("status") != "found":
         return problem
     text = entry.value.strip()
-    if not person_ids_as_text(ctx.root, text):  # found, but no pid is written that way
+    # found, but no pid is written that way (zero-padded numbers, as on invoices, are the same number)
+    if not person_ids_as_text(ctx.root, text.lstrip("0") or "0"):
         return f"--by person_id {entry.label!r} found {data['subject']['ref']}"
     return None
 
