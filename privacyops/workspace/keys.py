@@ -8,6 +8,8 @@ import os
 import secrets
 from pathlib import Path
 
+from ..errors import InputError
+
 SECRET_FILE = "workspace.key"
 _SECRETS: dict[Path, bytes] = {}  # read once per process
 
@@ -43,7 +45,11 @@ def workspace_secret(keys_dir: Path) -> bytes:
 
 def keyed_hash(secret: bytes, value: str, purpose: str = "identifier") -> str:
     """HMAC-SHA256 of a value, domain-separated by purpose: lets the ledger match values without holding them."""
-    return hmac.new(secret, f"{purpose}\x00{value}".encode("utf-8"), hashlib.sha256).hexdigest()
+    try:
+        data = f"{purpose}\x00{value}".encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8 (a panel or notebook, not the CLI)
+        raise InputError("an identifier contains bytes that are not UTF-8; retype it") from None
+    return hmac.new(secret, data, hashlib.sha256).hexdigest()
 
 
 def sha256_hex(data: bytes | str) -> str:

@@ -167,3 +167,14 @@ def test_purge_age_refused_without_overflow(cli, age):
 def test_numeric_options_out_of_range_are_refused(cli, args):
     res = cli(*args)
     assert res.exit_code == 2 and "is not in the range" in res.output, res.output
+
+
+def test_library_callers_get_a_clear_error_for_undecodable_identifiers(hostile_ws):
+    from privacyops.errors import InputError
+    from privacyops.ledger import open_case
+    from privacyops.workspace import open_workspace
+
+    before = ledger_counts(hostile_ws)
+    with pytest.raises(InputError, match="not UTF-8"):
+        open_case(open_workspace(hostile_ws), "access", "2025-01-05", subject="x\udcff")
+    assert ledger_counts(hostile_ws) == before
