@@ -92,3 +92,10 @@ class WorkspaceKeyError(PrivacyOpsError):
     keyed may be read or written with it (the ledger's hashes would match nobody)."""
 
     exit_code = 8
+
+
+class InputError(PrivacyOpsError):
+    """Input from a person (an argument, an option, a form field) cannot be used: a NUL byte, bytes that are not
+    UTF-8, control characters, far too long, or not the kind of value asked for. Nothing was read or written."""
+
+    exit_code = 2

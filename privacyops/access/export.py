@@ -35,7 +35,7 @@ from .. import __version__
 from ..errors import LookupInputError
 from ..ledger import Case, audit, ledger_exists, open_ledger
 from ..lookup import AMBIGUOUS, FOUND
-from ..values import json_safe
+from ..values import csv_safe, json_safe
 from ..workspace import Workspace, current_actor
 from . import archive
 from .letter import render_letter
@@ -74,9 +74,11 @@ def _csv_value(value: Any) -> str:
 def _csv_bytes(dp: DatasetPlan) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(dp.columns)
+    # csv_safe: a value such as '=HYPERLINK(...)' from the subject's own data must not run when the CSV is opened
+    # in a spreadsheet (it gets a leading quote; data.json keeps the exact value, numbers stay numbers)
+    w.writerow([csv_safe(c) for c in dp.columns])
     for row in dp.rows:
-        w.writerow([_csv_value(row.get(c)) for c in dp.columns])
+        w.writerow([csv_safe(_csv_value(row.get(c))) for c in dp.columns])
     return buf.getvalue().encode("utf-8-sig")  # the BOM lets spreadsheet programs read the accents right
 
 
@@ -349,16 +351,19 @@ def mark_delivered(ws: Workspace, export_id: str) -> ExportRecord:
     return next(e for e in list_exports(ws, rec.case_id) if e.export_id == export_id)
 
 
-_AGE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.I)
+_AGE = re.compile(r"^\s*([0-9]{1,7})\s*([hdw])\s*$", re.I)  # ASCII digits: not '１d'
+_MAX_AGE = dt.timedelta(days=100 * 366)  # older than a century is a typo (and past the calendar's start)
 _AGE_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_age(text: str) -> dt.timedelta:
     """`12h`, `30d`, `2w` -> a timedelta."""
     m = _AGE.match(str(text))
-    if not m or int(m.group(1)) <= 0:
-        raise ExportError(f"'{text}' is not an age; write a positive number of hours, days or weeks: 12h, 30d, 2w")
-    return dt.timedelta(**{_AGE_UNITS[m.group(2).lower()]: int(m.group(1))})
+    age = dt.timedelta(**{_AGE_UNITS[m.group(2).lower()]: int(m.group(1))}) if m else None
+    if age is None or not dt.timedelta(0) < age <= _MAX_AGE:
+        raise ExportError(f"'{text}' is not an age; write a positive number of hours, days or weeks up to 100 "
+                          f"years: 12h, 30d, 2w")
+    return age
 
 
 @dataclass

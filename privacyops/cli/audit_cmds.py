@@ -73,7 +73,7 @@ def audit_verify_export(bundle: Path, public_key: Path | None, as_json: bool) ->
 
 @audit_group.command("log")
 @_ws_option
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(0, 1_000_000))
 @click.option("--action", default=None, help="Only this action (e.g. lookup).")
 @click.option("--json", "as_json", is_flag=True)
 def audit_log(workspace: Path | None, limit: int, action: str | None, as_json: bool) -> None:

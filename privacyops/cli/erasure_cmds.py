@@ -10,13 +10,13 @@ import click
 
 from ..errors import DataMapError
 from ..workspace import open_workspace
-from .app import _emit_json, _ws_option, main
+from .app import GuardedGroup, _emit_json, _ws_option, main
 
 if TYPE_CHECKING:
     from ..erasure import ErasurePlan, ErasureResult
 
 
-class _EraseGroup(click.Group):
+class _EraseGroup(GuardedGroup):
     """`erase SUBJECT --case ID` plans (= `erase plan ...`); `erase --due` is `erase due`; `erase --from-file F` is
     `erase batch --from-file F`; `erase approve|execute|retry|cancel|show|list|schedule ...` are subcommands."""
 

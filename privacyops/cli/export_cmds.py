@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from ..workspace import open_workspace
-from .app import _emit_json, _ws_option, main
+from .app import GuardedGroup, OutPath, _emit_json, _ws_option, main
 
 
-class _ExportGroup(click.Group):
+class _ExportGroup(GuardedGroup):
     """`privacyops export SUBJECT --case ID` is `privacyops export create SUBJECT --case ID`: a first argument that
     is not a subcommand (or an option other than --help) goes to `create`."""
 
@@ -32,7 +32,7 @@ def export_group() -> None:
 @click.option("--pick", default=None, help="Choose a person: DATASET:KEY (when several match).")
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Use the password on the first line of this file (default: generate one).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OutPath(), default=None,
               help="Write the archive here (default: WORKSPACE/exports/CASE_ID).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (with the password if generated).")
 def export_create(subject: str | None, workspace: Path | None, case_id: str, pick: str | None,

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 @click.option("--pick", default=None, help="Choose a candidate: DATASET:KEY (from an earlier ambiguous lookup).")
 @click.option("--case", "case_id", default=None, help="Attach this lookup to a case.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (every row).")
-@click.option("--rows", default=3, show_default=True, help="Rows shown per dataset in human output (0: none).")
+@click.option("--rows", default=3, show_default=True, type=click.IntRange(0, 100_000),
+              help="Rows shown per dataset in human output (0: none).")
 @click.option("--no-mentions", is_flag=True, help="Skip the search for mentions in other people's free text.")
 def lookup_cmd(identifier: str | None, workspace: Path | None, kind: str, pick: str | None, case_id: str | None,
                as_json: bool, rows: int, no_mentions: bool) -> None:

@@ -8,14 +8,14 @@ from pathlib import Path
 import click
 
 from ..workspace import default_workspace_path, open_workspace
-from .app import _emit_json, _ws_option, main
+from .app import OutPath, _emit_json, _ws_option, main
 
 
 @main.command("report", short_help="Run the retention, consent or requests report (or all) headless.")
 @click.argument("which", type=click.Choice(["retention", "consent", "requests", "all"]))
 @_ws_option
 @click.option("--as-of", default=None, help="The report date (YYYY-MM-DD; default today).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OutPath(), default=None,
               help="Where the reports go (default: WORKSPACE/outputs/reports), one folder per report.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def report_cmd(which: str, workspace: Path | None, as_of: str | None, out: Path | None, as_json: bool) -> None:
@@ -49,7 +49,7 @@ def report_cmd(which: str, workspace: Path | None, as_of: str | None, out: Path 
 
 @main.command("ropa", short_help="The record of processing activities (GDPR Art 30) as HTML and CSV.")
 @_ws_option
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OutPath(), default=None,
               help="Where ropa.html and ropa.csv go (default: WORKSPACE/outputs/ropa).")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON too.")
 def ropa_cmd(workspace: Path | None, out: Path | None, as_json: bool) -> None:

@@ -9,7 +9,7 @@ import click
 
 from ..errors import DataMapError
 from ..workspace import default_workspace_path, open_workspace
-from .app import _emit_json, _ws_option, main
+from .app import OutPath, _emit_json, _ws_option, main
 
 
 @main.command()
@@ -22,7 +22,7 @@ from .app import _emit_json, _ws_option, main
 @click.option("--no-index", is_flag=True, help="Skip creating the lookup indexes.")
 @click.option("--run-notebooks", is_flag=True, help="Then run every notebook headless on the demo.")
 @click.option("--no-people", is_flag=True, help="Do not register the demo's two people (identities stay unproven).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OutPath(), default=None,
               help="Where notebook outputs go (default: WORKSPACE/outputs).")
 def demo(workspace: Path | None, subjects: int, seed: int, postgres_dsn: str | None, no_index: bool,
          run_notebooks: bool, no_people: bool, out: Path | None) -> None:
@@ -86,7 +86,7 @@ def _run_notebooks(ws_path: Path, out: Path | None) -> None:
 
 @main.command("run-notebooks")
 @_ws_option
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OutPath(), default=None,
               help="Where outputs go (default: WORKSPACE/outputs).")
 def run_notebooks_cmd(workspace: Path | None, out: Path | None) -> None:
     """Run every notebook headless (papermill) against the workspace."""
@@ -199,7 +199,7 @@ def import_group() -> None:
               help="Name datasets PREFIX.<collection> instead of <fides_key>.<collection>.")
 @click.option("--into", "into", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Merge into this data map (e.g. WORKSPACE/privacyops.yaml).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OutPath(folder=False), default=None,
               help="Write the result here (default: stdout; with --into: the map itself, only if it stays valid).")
 def import_fides_cmd(file: Path, source: str, purposes: tuple[str, ...], table_prefix: str | None,
                      into: Path | None, out: Path | None) -> None:

@@ -240,7 +240,7 @@ def _when(value: dt.datetime | dt.date | str | None) -> dt.datetime:
     else:
         try:
             at = _when(dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00")))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: '0001-01-01T00:00+05:00' has no UTC time
             raise ConsentError(f"'{value}' is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
     if at > now + dt.timedelta(minutes=5):
         raise ConsentError(f"{at:%Y-%m-%d %H:%M} is in the future: record consent when it happens")

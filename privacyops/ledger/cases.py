@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CaseError
+from ..values import iso_date
 from ..workspace import Workspace, current_actor
 from . import audit
 from .store import ledger_exists, open_ledger
@@ -78,9 +79,9 @@ def open_case(ws: Workspace, case_type: str, received: dt.date | str, *, channel
         raise CaseError(f"unknown case type '{case_type}'; allowed: {', '.join(CASE_TYPES)}")
     if isinstance(received, str):
         try:
-            received = dt.date.fromisoformat(received)
-        except ValueError:
-            raise CaseError(f"received date '{received}' is not a valid date written YYYY-MM-DD") from None
+            received = iso_date(received)  # strict: YYYY-MM-DD, ASCII digits, a year a due date can follow
+        except ValueError as exc:
+            raise CaseError(f"received date '{received}' is not a valid date written YYYY-MM-DD ({exc})") from None
     due = add_months(received, 1)
     actor = current_actor()
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -127,9 +128,9 @@ def _date(value: dt.date | str | None, what: str, default: dt.date | None = None
     if isinstance(value, dt.date):
         return value
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CaseError(f"{what} '{value}' is not a valid date written YYYY-MM-DD") from None
+        return iso_date(value)
+    except ValueError as exc:
+        raise CaseError(f"{what} '{value}' is not a valid date written YYYY-MM-DD ({exc})") from None
 
 
 def extend_case(ws: Workspace, case_id: str, months: int, reason: str, *,

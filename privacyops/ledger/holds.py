@@ -23,6 +23,7 @@ from typing import Any, Iterable
 
 from ..errors import PrivacyOpsError
 from ..sources import digits_of
+from ..values import iso_date
 from ..workspace import Workspace, current_actor
 from ..workspace.keys import keyed_hash
 from . import people
@@ -108,9 +109,9 @@ def _date(value: dt.date | str | None, what: str) -> dt.date | None:
     if value is None or isinstance(value, dt.date):
         return value
     try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise HoldError(f"{what} '{value}' is not a date written YYYY-MM-DD") from None
+        return iso_date(value)  # strict: YYYY-MM-DD in ASCII digits, a plausible year
+    except ValueError as exc:
+        raise HoldError(f"{what} '{value}' is not a date written YYYY-MM-DD ({exc})") from None
 
 
 def _check_unresolved(ws: Workspace, subject: str) -> None:

@@ -7,9 +7,10 @@ import re
 from ..errors import LookupInputError
 from ..map import EMAIL, NAME, PHONE, DataMap, Dataset
 from ..sources import digits_of
+from ..values import text_problem
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE_RE = re.compile(r"^\+?[\d\s().\-/]+$")
+_PHONE_RE = re.compile(r"^\+?[0-9\s().\-/]+$")  # ASCII digits: int() would read '١' too
 _ID_RE = re.compile(r"^[\w\-.:/#]+$")
 AUTO = "auto"
 
@@ -26,13 +27,15 @@ def detect_kinds(text: str, dm: DataMap) -> list[str]:
         kinds.append(PHONE)
     if _ID_RE.match(t):
         kinds.extend(exact)
-    if not phone_like and (not kinds or " " in t or not any(ch.isdigit() for ch in t)):
+    if not phone_like and (not kinds or " " in t or not any(ch in "0123456789" for ch in t)):
         kinds.append(NAME)
     return list(dict.fromkeys(kinds))
 
 
 def search_kinds(text: str, kind: str, dm: DataMap) -> list[str]:
     """The identity kinds to search `text` as: detected (`auto`), every exact id kind (`id`), or the one given."""
+    _check(text, "identifier")
+    _check(kind, "identity kind")
     if kind != AUTO and kind != "id" and kind not in dm.identity_kinds():
         raise LookupInputError(f"unknown identity kind '{kind}'; this map has: "
                                f"{', '.join(dm.identity_kinds())} (or auto, id)")
@@ -43,8 +46,17 @@ def search_kinds(text: str, kind: str, dm: DataMap) -> list[str]:
     return [kind]
 
 
+def _check(text: str, what: str) -> None:
+    """Refuse an identifier with NUL, undecodable bytes, control or invisible characters, or over 1 K characters
+    (the panels call lookup too, so the check is here and not only on the command line)."""
+    problem = text_problem(text or "", kind="identifier")
+    if problem:
+        raise LookupInputError(f"the {what} cannot be used: {problem}; type it again without those characters")
+
+
 def parse_ref(ref: str, dm: DataMap) -> tuple[Dataset, tuple[str, ...]]:
     """'DATASET:KEY' (composite keys comma-separated) -> dataset and key values."""
+    _check(ref, "pick")
     if ":" not in ref:
         raise LookupInputError(f"pick '{ref}' is not DATASET:KEY (e.g. crm.customers:42)")
     name, _, key = ref.rpartition(":")

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..map import Dataset
 from ..sources import digits_of, type_family
-from ..values import json_safe
+from ..values import PLAIN_NUMBER, iso_date, json_safe
 from .fields import is_email, is_phone
 from .model import RectificationError
 
@@ -74,7 +74,7 @@ def convert(value: Any, sql_type: str, where: str) -> Any:
             n = value
         elif isinstance(value, (float, decimal.Decimal)) and value == int(value):
             n = int(value)
-        elif text is not None and re.fullmatch(r"[+-]?\d+", text):
+        elif text is not None and re.fullmatch(r"[+-]?[0-9]+", text):  # not int(): it takes '1_0', '١'
             n = int(text)
         else:
             raise bad()
@@ -84,6 +84,8 @@ def convert(value: Any, sql_type: str, where: str) -> Any:
         return n
     if family == "number":
         if isinstance(value, bool):
+            raise bad()
+        if text is not None and not PLAIN_NUMBER.fullmatch(text):  # Decimal() takes '1_0', '١' and 'NaN'
             raise bad()
         try:
             d = decimal.Decimal(text if text is not None else str(value))
@@ -112,7 +114,7 @@ def convert(value: Any, sql_type: str, where: str) -> Any:
             elif isinstance(value, dt.date):
                 got = value if is_date else dt.datetime.combine(value, dt.time())
             elif text is not None and is_date:
-                got = dt.date.fromisoformat(text)
+                got = iso_date(text, years=(1, 9999))  # YYYY-MM-DD only, not '20250101'
             elif text is not None:
                 got = dt.datetime.fromisoformat(text)
             else:

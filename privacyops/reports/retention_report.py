@@ -27,7 +27,7 @@ from ..erasure.retention_sql import end_dates
 from ..errors import PrivacyOpsError
 from ..ledger import add_months, audit, holds, schedule
 from ..map import EU_EEA, Dataset
-from ..values import json_safe
+from ..values import iso_date, json_safe
 from ..workspace import Workspace
 from . import html as H
 from .charts import bar_chart, month_range
@@ -48,9 +48,9 @@ def parse_as_of(value: dt.date | str | None) -> dt.date:
     if isinstance(value, dt.date):
         return value
     try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ReportError(f"as_of '{value}' is not a date written YYYY-MM-DD") from None
+        return iso_date(value)  # strict: YYYY-MM-DD in ASCII digits, a plausible year
+    except ValueError as exc:
+        raise ReportError(f"as_of '{value}' is not a date written YYYY-MM-DD ({exc})") from None
 
 
 @dataclass

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..ledger import audit
 from ..map import EU_EEA, DataMap, Dataset, data_categories
+from ..values import csv_safe
 from ..workspace import Workspace
 from . import html as H
 
@@ -80,7 +81,7 @@ class Ropa(H.ReportPage):
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(self.CSV_COLUMNS)
-        w.writerows(self.csv_rows())
+        w.writerows([csv_safe(cell) for cell in row] for row in self.csv_rows())  # no cell runs as a formula
         return buf.getvalue()
 
     def to_dict(self) -> dict[str, Any]:

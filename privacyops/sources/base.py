@@ -13,6 +13,7 @@ from typing import Any, Iterable, Sequence
 
 from ..errors import SourceError
 from ..map import Dataset, Source
+from ..values import ascii_int
 from .constraints import StoreConstraints
 from .queries import LookupQueries
 from .types import PHONE_SEPARATORS, Rows, type_family
@@ -124,10 +125,9 @@ class Connector(LookupQueries, StoreWrites, StoreConstraints, ABC):
             if v is None:
                 continue
             if family == "integer":
-                try:
-                    out.append(int(str(v).strip()))
-                except ValueError:
-                    continue
+                n = ascii_int(v)  # ASCII digits only: int() would read '1_0' as 10 and '١' as 1
+                if n is not None:
+                    out.append(n)
             elif family == "text":
                 out.append(str(v))
             else:

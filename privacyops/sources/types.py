@@ -47,7 +47,7 @@ def type_family(sql_type: str) -> str:
 
 def digits_of(text: str) -> str:
     """Phone normalisation: digits only, an international 00 prefix dropped."""
-    d = re.sub(r"\D", "", text or "")
+    d = re.sub(r"[^0-9]", "", text or "")  # ASCII digits only, as the stores' SQL compares them
     return d[2:] if d.startswith("00") else d
 
 

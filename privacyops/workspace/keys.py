@@ -8,7 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
-from ..errors import WorkspaceKeyError
+from ..errors import InputError, WorkspaceKeyError
 
 SECRET_FILE = "workspace.key"
 NEXT_FILE = "workspace.key.next"  # a rotation's new key, promoted once the ledger is re-keyed
@@ -113,7 +113,11 @@ def keyed_hash(secret: bytes, value: str, purpose: str = "identifier") -> str:
 def keyed_hash_generations(secret: bytes, value: str, purpose: str = "identifier") -> list[str]:
     """The value's keyed hash under each generation, oldest first (to search immutable records, the audit log)."""
     gens = generations(secret)
-    out = [hmac.new(gens[0], f"{purpose}\x00{value}".encode("utf-8"), hashlib.sha256).hexdigest()]
+    try:
+        data = f"{purpose}\x00{value}".encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8 (a panel or notebook, not the CLI)
+        raise InputError("an identifier contains bytes that are not UTF-8; retype it") from None
+    out = [hmac.new(gens[0], data, hashlib.sha256).hexdigest()]
     for k in gens[1:]:
         out.append(rekey_hash(k, out[-1]))
     return out
