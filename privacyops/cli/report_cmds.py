@@ -22,6 +22,7 @@ def report_cmd(which: str, workspace: Path | None, as_of: str | None, out: Path 
     """Run report notebooks headless: the report (HTML with its charts, JSON), the executed notebook as evidence
     and its HTML without code. Exit 6 when a run fails (the executed notebook is kept)."""
     from ..jobs import REPORTS, NotebookRunError, run_report
+    from ..jobs.runner import NOTEBOOKS_DIR, shared_kernel
     from ..reports.retention_report import parse_as_of
 
     ws_path = workspace or default_workspace_path()
@@ -29,17 +30,19 @@ def report_cmd(which: str, workspace: Path | None, as_of: str | None, out: Path 
     day = parse_as_of(as_of)
     out_dir = (out or Path(ws_path) / "outputs" / "reports").resolve()
     runs, failed = [], []
-    for name in (list(REPORTS) if which == "all" else [which]):
-        try:
-            run = run_report(name, ws_path, out_dir, day)
-        except NotebookRunError as exc:
-            failed.append({"report": name, "error": str(exc)})
-            click.secho(f"error: {name} report: {exc}", fg="red", err=True)
-            continue
-        runs.append(run)
-        if not as_json:
-            click.echo(f"{name:10} as of {day}  {run.seconds:5.1f} s  -> " + ", ".join(str(p) for p in run.outputs))
-            click.echo(f"{'':10} evidence: {run.notebook} (and {run.html.name})")
+    with shared_kernel(NOTEBOOKS_DIR):  # `all`: the three notebooks run in one kernel, reset between them
+        for name in (list(REPORTS) if which == "all" else [which]):
+            try:
+                run = run_report(name, ws_path, out_dir, day)
+            except NotebookRunError as exc:
+                failed.append({"report": name, "error": str(exc)})
+                click.secho(f"error: {name} report: {exc}", fg="red", err=True)
+                continue
+            runs.append(run)
+            if not as_json:
+                click.echo(f"{name:10} as of {day}  {run.seconds:5.1f} s  -> "
+                           + ", ".join(str(p) for p in run.outputs))
+                click.echo(f"{'':10} evidence: {run.notebook} (and {run.html.name})")
     if as_json:
         _emit_json({"as_of": day.isoformat(), "out": str(out_dir), "runs": [r.to_dict() for r in runs],
                     "failed": failed})

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .runner import NOTEBOOKS_DIR, REPORT_NOTEBOOKS, NotebookRunError, run_notebook
+from .runner import NOTEBOOKS_DIR, REPORT_NOTEBOOKS, NotebookRunError, run_notebook, skip_slow_iri_check
 
 REPORTS = dict(zip(("retention", "consent", "requests"), REPORT_NOTEBOOKS))  # report -> its notebook
 
@@ -46,6 +46,7 @@ class ReportRun:
 
 def notebook_html(executed: Path, target: Path | None = None) -> Path:
     """The executed notebook as one HTML page without code or prompts (nbconvert's `--no-input`), no script."""
+    skip_slow_iri_check()
     import jinja2
     import nbformat
     from nbconvert import HTMLExporter
