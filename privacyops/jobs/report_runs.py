@@ -12,6 +12,9 @@ A failed run raises `NotebookRunError` (exit code 6) and still keeps the execute
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +63,19 @@ def notebook_html(executed: Path, target: Path | None = None) -> Path:
     return target
 
 
+def _preload_nbconvert() -> None:
+    """Import nbconvert in the background while the kernel runs the notebook (this process only waits then): its
+    import is most of what the notebook's HTML costs. Started after papermill is imported (they share nbformat, so
+    the two imports never wait on each other's half-loaded modules)."""
+    if "nbconvert.exporters.html" in sys.modules:
+        return
+    skip_slow_iri_check()
+    import papermill  # noqa: F401  # first, in this thread
+
+    threading.Thread(target=importlib.import_module, args=("nbconvert.exporters.html",), daemon=True,
+                     name="preload-nbconvert").start()
+
+
 def run_report(name: str, workspace: str | Path, out_dir: str | Path, as_of: dt.date | str | None = None,
                parameters: dict[str, Any] | None = None) -> ReportRun:
     """Run one report notebook headless into `out_dir/<notebook>/`; see the module docstring."""
@@ -74,6 +90,7 @@ def run_report(name: str, workspace: str | Path, out_dir: str | Path, as_of: dt.
     for stale in (target / f"{name}.html", target / f"{name}.json"):  # never hand on an earlier run's report
         stale.unlink(missing_ok=True)
     t0 = time.perf_counter()
+    _preload_nbconvert()
     try:
         run = run_notebook(path, out_dir, params)
     except NotebookRunError:

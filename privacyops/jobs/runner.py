@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,12 +64,14 @@ class SharedKernel:
         self.km: Any = None
         self.sockets = cwd
         self.used = False
+        self.warming: Any = None  # the client of a warm-up request, closed when the first notebook runs
 
     def start(self) -> None:
+        """Start the kernel (no wait: it boots while this process goes on); a started one stays."""
         from jupyter_core.utils import run_sync
 
-        import tempfile
-
+        if self.km is not None:
+            return
         # IPC socket files at an absolute path in a private folder: a relative one resolves against each process's
         # working directory, and the kernel outlives papermill's chdir into the notebooks' folder.
         self.sockets = Path(tempfile.mkdtemp(prefix="privacyops-kernel-"))
@@ -81,6 +84,9 @@ class SharedKernel:
         kernel is replaced)."""
         from jupyter_core.utils import run_sync
 
+        if self.warming is not None:
+            self.warming.stop_channels()
+            self.warming = None
         if self.km is None or not run_sync(self.km.is_alive)():
             self.stop()
             self.start()
@@ -101,6 +107,9 @@ class SharedKernel:
     def stop(self) -> None:
         from jupyter_core.utils import run_sync
 
+        if self.warming is not None:
+            self.warming.stop_channels()
+            self.warming = None
         if self.km is not None:
             with contextlib.suppress(Exception):  # a kernel already gone needs no shutdown
                 run_sync(self.km.shutdown_kernel)(now=True)
@@ -109,6 +118,17 @@ class SharedKernel:
 
 
 _SHARED: SharedKernel | None = None
+
+
+def warm_up(kernel: SharedKernel, module: str) -> None:
+    """Have the kernel import `module` now, while this process does other work (checks the map, loads papermill):
+    the notebook finds it imported. Binds no name in the kernel's namespace; does not wait."""
+    if kernel.km is None:
+        kernel.start()
+    kc = kernel.km.client()
+    kc.start_channels()
+    kc.execute(f"__import__('importlib').import_module({module!r})", silent=True, store_history=False)
+    kernel.warming = kc
 
 
 @contextlib.contextmanager
