@@ -35,7 +35,7 @@ def _load() -> str:
 def _cli(*args: str, env: dict[str, str] | None = None) -> float:
     """Seconds one `privacyops ...` takes as its own process (what a scheduler sees)."""
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", "from privacyops.cli import main; main()", *args],
+    done = subprocess.run([sys.executable, "-c", "from privacyops.cli import main; main()", *args], check=False,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
     if done.returncode:
@@ -68,6 +68,17 @@ def computations(ws_path: Path, repeat: int) -> None:
             times.append(time.perf_counter() - t0)
         print(f"  {name:<10} computation   best {min(times):6.2f} s  median {statistics.median(times):6.2f} s  "
               f"({_load()})", flush=True)
+
+
+def imports() -> None:
+    """What a notebook's first cell imports, in a fresh interpreter (best of 3)."""
+    for stmt in ("import privacyops.jobs", "from privacyops.jobs import retention"):
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", stmt], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            times.append(time.perf_counter() - t0)
+        print(f"  {stmt:<40} {min(times):6.2f} s  (interpreter included; {_load()})", flush=True)
 
 
 def end_to_end(ws_path: Path, out: Path) -> None:
@@ -104,6 +115,7 @@ def main() -> None:
             ws = _build(scratch / "ws", args.subjects)
         print(f"reports on {ws} ({args.subjects:,} subjects), as of {AS_OF}", flush=True)
         computations(ws, args.repeat)
+        imports()
         end_to_end(ws, scratch / "out")
         if not args.skip_notebooks:
             notebooks_1k(scratch)
