@@ -95,8 +95,9 @@ class SharedKernel:
             kc.start_channels()
             try:
                 run_sync(kc.wait_for_ready)(timeout=60)
-                reply = run_sync(kc.execute_interactive)("get_ipython().run_line_magic('reset', '-f')",
-                                                         timeout=60, store_history=False)
+                # a fresh namespace, and cells numbered from 1 as in a fresh kernel (the evidence reads the same)
+                reset = "get_ipython().run_line_magic('reset', '-f'); get_ipython().execution_count = 1"
+                reply = run_sync(kc.execute_interactive)(reset, timeout=60, store_history=False)
                 if reply["content"].get("status") != "ok":
                     raise NotebookRunError("the shared kernel could not be reset between notebooks")
             finally:
