@@ -7,6 +7,11 @@ figures against the load).
                                                                         # write to its ledger and outputs)
     python benchmarks/report_bench.py --subjects 1000000 --reuse /tmp/po_1m
     python benchmarks/report_bench.py --skip-notebooks                  # without the 1k notebook suite
+    python benchmarks/report_bench.py --reuse /tmp/po_100k --golden capture /tmp/golden.json   # before a change
+    python benchmarks/report_bench.py --reuse /tmp/po_100k --golden compare /tmp/golden.json   # after it
+
+`--golden` keeps (capture) or checks (compare) every report's figures (to_dict without the timing), text and page
+(the "computed in" time masked) for three report dates: a change to how reports are computed must leave them equal.
 
 The demo is built at most once (without people or lookup indexes: reports need neither); a reused one is copied
 (`--in-place` uses it as it is). Prints figures; asserts nothing (the targets live in the issue, not in timed tests).
@@ -70,6 +75,48 @@ def computations(ws_path: Path, repeat: int) -> None:
               f"({_load()})", flush=True)
 
 
+GOLDEN_DATES = ("2026-11-30", "2025-06-15", "2027-03-01")
+
+
+def golden(ws_path: Path, mode: str, path: Path) -> None:
+    """Capture or compare the reports' outputs (see the module docstring)."""
+    import difflib
+    import json
+    import re
+
+    sys.path.insert(0, str(ROOT))
+    from privacyops.reports import consent_report, requests_report, retention_report
+    from privacyops.workspace import open_workspace
+
+    ws = open_workspace(ws_path)
+    now = {}
+    for day in GOLDEN_DATES:
+        for name, report in (("retention", retention_report(ws, day, audit_log=False)),
+                             ("consent", consent_report(ws, day, audit_log=False)),
+                             ("requests", requests_report(ws, day))):
+            data = report.to_dict()
+            data.pop("seconds", None)
+            page = re.sub(r"computed in [0-9.]+ s", "computed in X s", report.to_html())
+            now[f"{name}@{day}"] = {"dict": json.loads(json.dumps(data, default=str)), "text": report.text(),
+                                    "html": page}
+    if mode == "capture":
+        path.write_text(json.dumps(now, indent=1, sort_keys=True), encoding="utf-8")
+        print(f"captured {len(now)} report outputs into {path}")
+        return
+    before, diffs = json.loads(path.read_text(encoding="utf-8")), 0
+    for key, parts in now.items():
+        for part, value in parts.items():
+            if json.loads(json.dumps(value, sort_keys=True)) != before[key][part]:
+                diffs += 1
+                print(f"DIFFERS: {key} {part}")
+                if part != "dict":
+                    print("\n".join(list(difflib.unified_diff(before[key][part].splitlines(), value.splitlines(),
+                                                              lineterm=""))[:20]))
+    print(f"compared {len(now)} report outputs with {path}: {diffs} difference(s)")
+    if diffs:
+        sys.exit(1)
+
+
 def imports() -> None:
     """What a notebook's first cell imports, in a fresh interpreter (best of 3)."""
     for stmt in ("import privacyops.jobs", "from privacyops.jobs import retention"):
@@ -104,6 +151,8 @@ def main() -> None:
     ap.add_argument("--in-place", action="store_true", help="run on --reuse itself, not on a copy")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-notebooks", action="store_true")
+    ap.add_argument("--golden", nargs=2, metavar=("capture|compare", "FILE"), default=None,
+                    help="only capture or compare the reports' outputs")
     args = ap.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="report_bench_"))
     try:
@@ -113,6 +162,9 @@ def main() -> None:
             ws = Path(shutil.copytree(args.reuse, scratch / "ws", ignore=shutil.ignore_patterns("index.duckdb*")))
         else:
             ws = _build(scratch / "ws", args.subjects)
+        if args.golden:
+            golden(ws, args.golden[0], Path(args.golden[1]))
+            return
         print(f"reports on {ws} ({args.subjects:,} subjects), as of {AS_OF}", flush=True)
         computations(ws, args.repeat)
         imports()
