@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -21,15 +22,43 @@ from .app import OutPath, _emit_json, _ws_option, main
 def report_cmd(which: str, workspace: Path | None, as_of: str | None, out: Path | None, as_json: bool) -> None:
     """Run report notebooks headless: the report (HTML with its charts, JSON), the executed notebook as evidence
     and its HTML without code. Exit 6 when a run fails (the executed notebook is kept)."""
-    from ..jobs import REPORTS, NotebookRunError, run_report
-    from ..reports.retention_report import parse_as_of
+    from ..jobs import REPORTS, NotebookRunError
+    from ..jobs.runner import NOTEBOOKS_DIR, shared_kernel, warm_up
 
+    day = _report_date(as_of)
     ws_path = workspace or default_workspace_path()
-    open_workspace(ws_path)  # a bad map fails here, with its problems, before any notebook starts
-    day = parse_as_of(as_of)
-    out_dir = (out or Path(ws_path) / "outputs" / "reports").resolve()
+    # The kernel starts first and imports the report jobs while this process checks the map and loads papermill
+    # (the reports themselves are computed in the kernel, never imported here). `all`: the three notebooks run in
+    # this one kernel, reset between them.
+    with shared_kernel(NOTEBOOKS_DIR) as kernel:
+        kernel.start()
+        warm_up(kernel, "privacyops.jobs.report_jobs")
+        open_workspace(ws_path)  # a bad map fails here, with its problems, before any notebook runs
+        out_dir = (out or Path(ws_path) / "outputs" / "reports").resolve()
+        runs, failed = _run_reports(list(REPORTS) if which == "all" else [which], ws_path, out_dir, day, as_json)
+    if as_json:
+        _emit_json({"as_of": day.isoformat(), "out": str(out_dir), "runs": [r.to_dict() for r in runs],
+                    "failed": failed})
+    if failed:
+        sys.exit(NotebookRunError.exit_code)
+
+
+def _report_date(value: str | None) -> dt.date:
+    """The report date (default today), read here without importing the reports."""
+    if not value:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date written YYYY-MM-DD", param_hint="--as-of") from None
+
+
+def _run_reports(names: list[str], ws_path: Path, out_dir: Path, day: dt.date,
+                 as_json: bool) -> tuple[list, list[dict[str, str]]]:
+    from ..jobs import NotebookRunError, run_report
+
     runs, failed = [], []
-    for name in (list(REPORTS) if which == "all" else [which]):
+    for name in names:
         try:
             run = run_report(name, ws_path, out_dir, day)
         except NotebookRunError as exc:
@@ -40,11 +69,7 @@ def report_cmd(which: str, workspace: Path | None, as_of: str | None, out: Path 
         if not as_json:
             click.echo(f"{name:10} as of {day}  {run.seconds:5.1f} s  -> " + ", ".join(str(p) for p in run.outputs))
             click.echo(f"{'':10} evidence: {run.notebook} (and {run.html.name})")
-    if as_json:
-        _emit_json({"as_of": day.isoformat(), "out": str(out_dir), "runs": [r.to_dict() for r in runs],
-                    "failed": failed})
-    if failed:
-        sys.exit(NotebookRunError.exit_code)
+    return runs, failed
 
 
 @main.command("ropa", short_help="The record of processing activities (GDPR Art 30) as HTML and CSV.")

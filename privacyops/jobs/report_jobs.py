@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PrivacyOpsError
 from ..reports import (
@@ -20,9 +20,11 @@ from ..reports import (
     retention_report,
     retention_sweep,
 )
-from ..ui import ConsentPanel
 from ..workspace import Workspace, open_workspace
 from .notebook import NotebookJob
+
+if TYPE_CHECKING:  # the panel (and ipywidgets) is imported when an interactive run asks for it
+    from ..ui import ConsentPanel
 
 Report = RetentionReport | ConsentReport | RequestsReport
 
@@ -70,6 +72,8 @@ def consent(workspace: str | Path | None, as_of: dt.date | str | None, *, stale_
     ws: Workspace = open_workspace(workspace)
     report = consent_report(ws, as_of, stale_after=stale_after)
     if interactive:
+        from ..ui import ConsentPanel
+
         return ReportJob(report, withdrawal=ConsentPanel(ws))
     if not report.configured:
         raise PrivacyOpsError("the data map has no consent: section (where consent events and the processing that "

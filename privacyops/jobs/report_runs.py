@@ -12,12 +12,15 @@ A failed run raises `NotebookRunError` (exit code 6) and still keeps the execute
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .runner import NOTEBOOKS_DIR, REPORT_NOTEBOOKS, NotebookRunError, run_notebook
+from .runner import NOTEBOOKS_DIR, REPORT_NOTEBOOKS, NotebookRunError, run_notebook, skip_slow_iri_check
 
 REPORTS = dict(zip(("retention", "consent", "requests"), REPORT_NOTEBOOKS))  # report -> its notebook
 
@@ -46,6 +49,7 @@ class ReportRun:
 
 def notebook_html(executed: Path, target: Path | None = None) -> Path:
     """The executed notebook as one HTML page without code or prompts (nbconvert's `--no-input`), no script."""
+    skip_slow_iri_check()
     import jinja2
     import nbformat
     from nbconvert import HTMLExporter
@@ -57,6 +61,19 @@ def notebook_html(executed: Path, target: Path | None = None) -> Path:
     target = target or executed.with_suffix(".html")
     target.write_text(body, encoding="utf-8")
     return target
+
+
+def _preload_nbconvert() -> None:
+    """Import nbconvert in the background while the kernel runs the notebook (this process only waits then): its
+    import is most of what the notebook's HTML costs. Started after papermill is imported (they share nbformat, so
+    the two imports never wait on each other's half-loaded modules)."""
+    if "nbconvert.exporters.html" in sys.modules:
+        return
+    skip_slow_iri_check()
+    import papermill  # noqa: F401  # first, in this thread
+
+    threading.Thread(target=importlib.import_module, args=("nbconvert.exporters.html",), daemon=True,
+                     name="preload-nbconvert").start()
 
 
 def run_report(name: str, workspace: str | Path, out_dir: str | Path, as_of: dt.date | str | None = None,
@@ -73,6 +90,7 @@ def run_report(name: str, workspace: str | Path, out_dir: str | Path, as_of: dt.
     for stale in (target / f"{name}.html", target / f"{name}.json"):  # never hand on an earlier run's report
         stale.unlink(missing_ok=True)
     t0 = time.perf_counter()
+    _preload_nbconvert()
     try:
         run = run_notebook(path, out_dir, params)
     except NotebookRunError:

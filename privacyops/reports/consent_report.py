@@ -129,10 +129,21 @@ def _company_counts(report: ConsentReport, dm: DataMap, evq: Events, stale_befor
             slot = report.monthly.setdefault(str(mo), {"granted": 0, "withdrawn": 0})
             slot["granted" if a == GRANT else "withdrawn"] += n
     cut = ts_param(evq.dialect, dt.datetime.combine(stale_before, dt.time()))
-    rows = evq.run(f"SELECT p, a, count(*) AS n, sum(CASE WHEN a = 'G' AND t < {evq.con.param} THEN 1 ELSE 0 END), "
-                   f"sum(CASE WHEN a = 'G' AND {NO_PROOF} THEN 1 ELSE 0 END) FROM ({Events.LATEST}) l GROUP BY p, a",
-                   before=[cut])
-    for p, a, n, st, np in rows:
+    # The current state of each (subject, purpose) is computed once (a materialised CTE) for the counts and both
+    # samples: one window over the events instead of three.
+    P = evq.con.param
+    sample = ("SELECT * FROM (SELECT '{kind}' AS k, p, a, NULL AS n, NULL AS st, NULL AS np, s, t, m, nv, "
+              "row_number() OVER (ORDER BY t, s) AS o FROM l WHERE a = 'G' AND {cond} ORDER BY t, s LIMIT "
+              + str(SAMPLE) + ") x{kind}")
+    rows = evq.run(f"WITH l AS MATERIALIZED ({Events.LATEST}) "
+                   f"SELECT 'c' AS k, p, a, count(*) AS n, sum(CASE WHEN a = 'G' AND t < {P} THEN 1 ELSE 0 END) AS st, "
+                   f"sum(CASE WHEN a = 'G' AND {NO_PROOF} THEN 1 ELSE 0 END) AS np, NULL AS s, NULL AS t, NULL AS m, "
+                   f"NULL AS nv, NULL AS o FROM l GROUP BY p, a UNION ALL "
+                   + sample.format(kind="p", cond=NO_PROOF) + " UNION ALL " + sample.format(kind="s", cond=f"t < {P}"),
+                   after=[cut, cut])
+    for k, p, a, n, st, np, *_ in rows:
+        if k != "c":
+            continue
         pc = _purpose(report, dm, p)
         if a == GRANT:
             pc.granted_now += int(n)
@@ -140,10 +151,9 @@ def _company_counts(report: ConsentReport, dm: DataMap, evq: Events, stale_befor
             pc.no_proof_now += int(np or 0)
         else:
             pc.withdrawn_now += int(n)
-    sample = ("SELECT s, p, t, m, nv FROM ({latest}) l WHERE a = 'G' AND {cond} ORDER BY t, s LIMIT " + str(SAMPLE))
-    for target, cond, before in ((report.no_proof_sample, NO_PROOF, []),
-                                 (report.stale_sample, f"t < {evq.con.param}", [cut])):
-        for s, p, t, m, nv in evq.run(sample.format(latest=Events.LATEST, cond=cond), after=before):
+    for target, kind in ((report.no_proof_sample, "p"), (report.stale_sample, "s")):
+        for _k, p, _a, _n, _st, _np, s, t, m, nv, _o in sorted((r for r in rows if r[0] == kind),
+                                                                 key=lambda r: r[-1]):
             target.append({"subject": s, "purpose": p, "granted_at": as_dt(t), "method": m, "notice": nv})
 
 
@@ -170,9 +180,11 @@ def _processing(ws: Workspace, report: ConsentReport, evq: Events, proc: Consent
         for s, t, wt, *k in rows:
             report.breaches.append(Breach(s, proc.purpose, proc.dataset, ",".join(map(str, k)), as_dt(t),
                                           as_dt(wt)))
-        n = evq.run(f"WITH ev AS (SELECT * FROM {{ev}} e0 WHERE p = {P} AND a = 'G'), pr AS ({pr_sql}) "
-                    f"SELECT count(*) FROM pr WHERE NOT EXISTS (SELECT 1 FROM ev WHERE ev.s = pr.s AND ev.t <= pr.t)",
-                    after=[proc.purpose, ts_param(pdialect, end)])
+        # No grant at or before the processing: no grant at all, or the subject's first grant comes later (one
+        # grouped join instead of a correlated NOT EXISTS).
+        n = evq.run(f"WITH fg AS (SELECT s, min(t) AS ft FROM {{ev}} e0 WHERE p = {P} AND a = 'G' GROUP BY s), "
+                    f"pr AS ({pr_sql}) SELECT count(*) FROM pr LEFT JOIN fg ON fg.s = pr.s "
+                    f"WHERE fg.ft IS NULL OR pr.t < fg.ft", after=[proc.purpose, ts_param(pdialect, end)])
         report.without_consent[proc.dataset] = int(n[0][0])
         return
     # Another store: read the timelines of the subjects who withdrew, then ask the processing for them only.
