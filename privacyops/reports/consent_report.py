@@ -132,7 +132,9 @@ def _company_counts(report: ConsentReport, dm: DataMap, evq: Events, stale_befor
     # The current state of each (subject, purpose) is computed once (a materialised CTE) for the counts and both
     # samples: one window over the events instead of three.
     P = evq.con.param
-    sample = ("SELECT * FROM (SELECT '{kind}' AS k, p, a, NULL AS n, NULL AS st, NULL AS np, s, t, m, nv, "
+    # Typed NULLs: PostgreSQL resolves an untyped NULL of a subquery to text, which no count column matches.
+    sample = ("SELECT * FROM (SELECT '{kind}' AS k, p, a, CAST(NULL AS BIGINT) AS n, CAST(NULL AS BIGINT) AS st, "
+              "CAST(NULL AS BIGINT) AS np, s, t, m, nv, "
               "row_number() OVER (ORDER BY t, s) AS o FROM l WHERE a = 'G' AND {cond} ORDER BY t, s LIMIT "
               + str(SAMPLE) + ") x{kind}")
     rows = evq.run(f"WITH l AS MATERIALIZED ({Events.LATEST}) "
