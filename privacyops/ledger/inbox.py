@@ -121,7 +121,22 @@ def set_subject_ref(ws: Workspace, case_id: str, ref: str) -> InboxRow:
                         f"{next(iter(ws.datamap.datasets), 'crm.customers')}:17 (a lookup shows the person's "
                         f"reference in brackets)")
     ref = f"{dataset}:{key.strip()}"
-    with open_ledger(ws) as con:
+    with open_ledger(ws) as con, con.transaction(lock=True):  # the change and its audit entry commit together
         con.execute("UPDATE cases SET subject_ref = ? WHERE case_id = ?", [ref, case.case_id])
-    audit.record(ws, "case.subject", {"dataset": dataset}, case_id=case.case_id, subject=ref)
+        audit.record(ws, "case.subject", {"dataset": dataset}, case_id=case.case_id, subject=ref, con=con)
     return next(r for r in request_inbox(ws, status=ALL) if r.case_id == case.case_id)
+
+
+def remember_subject(ws: Workspace, case_id: str, ref: str) -> bool:
+    """A lookup under a case found one person: record them as the case's subject when none is recorded yet (a
+    recorded subject is never replaced this way: `set_subject_ref` changes it). True when recorded now."""
+    dataset = ref.partition(":")[0]
+    s_hash = audit.subject_hash(ws, ref)  # the key is checked before the ledger is held
+    with open_ledger(ws) as con, con.transaction(lock=True):
+        if con.execute("SELECT count(*) FROM cases WHERE case_id = ? AND subject_ref IS NULL",
+                       [case_id]).fetchone()[0] == 0:
+            return False
+        con.execute("UPDATE cases SET subject_ref = ? WHERE case_id = ?", [ref, case_id])
+        audit.record(ws, "case.subject", {"dataset": dataset, "from": "lookup", "ref_hash": s_hash[:16]},
+                     case_id=case_id, con=con)
+    return True

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import LookupInputError
 from ..ledger import audit, get_case
+from ..ledger.inbox import remember_subject
 from ..map import EMAIL, IMPLICIT_PARTY, Party
 from ..workspace import Workspace
 from .identify import AUTO, parse_ref, search_kinds
@@ -180,3 +181,5 @@ def _audit(ws: Workspace, result: SubjectRecords, subject: str | None, case_id: 
         "subject_ref_hash": audit.subject_hash(ws, result.subject.ref) if result.subject else None,
     }
     audit.record(ws, "lookup", details, case_id=case_id, subject=subject)
+    if case_id and result.subject is not None and result.status == FOUND:
+        remember_subject(ws, case_id, result.subject.ref)  # the inbox shows whom the case is about
