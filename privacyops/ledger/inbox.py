@@ -118,7 +118,7 @@ def set_subject_ref(ws: Workspace, case_id: str, ref: str) -> InboxRow:
     dataset, sep, key = (ref or "").strip().partition(":")
     if not sep or not key.strip() or dataset not in ws.datamap.datasets:
         raise CaseError(f"'{ref}' is not a subject reference: write DATASET:KEY with a dataset of the map, e.g. "
-                        f"{next(iter(ws.datamap.datasets), 'crm.customers')}:17 (a lookup shows the person's "
+                        f"{next(iter(ws.datamap.datasets), 'DATASET')}:17 (a lookup shows the person's "
                         f"reference in brackets)")
     ref = f"{dataset}:{key.strip()}"
     with open_ledger(ws) as con, con.transaction(lock=True):  # the change and its audit entry commit together
