@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,9 @@ from .app import _emit_json, _ws_option, main
 
 if TYPE_CHECKING:
     from ..lookup import SubjectRecords
+
+
+NOT_FOUND_EXIT = 1  # like grep: nothing found
 
 
 @main.command("lookup")
@@ -34,8 +38,10 @@ def lookup_cmd(identifier: str | None, workspace: Path | None, kind: str, pick: 
     result = lookup(ws, identifier, kind=kind, pick=pick, case_id=case_id, mentions=not no_mentions)
     if as_json:
         _emit_json(result.to_dict())
-        return
-    _print_lookup(result, rows)
+    else:
+        _print_lookup(result, rows)
+    if result.status == "not_found":
+        sys.exit(NOT_FOUND_EXIT)  # scripts can tell a miss from a person found
 
 
 def _print_lookup(result: SubjectRecords, rows: int) -> None:
@@ -44,7 +50,9 @@ def _print_lookup(result: SubjectRecords, rows: int) -> None:
     for note in result.notes:  # datasets the lookup index could not answer for: scanned (slower, still complete)
         click.secho(f"note: {note}", fg="yellow", err=True)
     if result.status == "not_found":
-        click.echo(f"No records found for {result.query!r} (searched as {result.kind}).")
+        searched = (result.kind or "").replace("/", ", ")
+        click.echo(f"No records found for {result.query!r} (searched as: {searched}). Check the spelling, or "
+                   f"search by another identifier (--by email, phone, name or an id kind).")
         return
     if result.status == "ambiguous":
         shown = result.candidates[:max(rows, 20)]

@@ -81,7 +81,8 @@ def _start_from_seeds(reader: Reader, result: SubjectRecords, found: Found, text
     if not start_rows.rows:
         return None
     kinds_hit = [k for k in kinds if any(v == f"identity: {k}" for vs in start_rows.via.values() for v in vs)]
-    result.kind = kinds_hit[0] if len(kinds_hit) == 1 else "/".join(kinds_hit)
+    if kinds_hit:  # else the kinds searched stay named (a miss says what it looked for)
+        result.kind = kinds_hit[0] if len(kinds_hit) == 1 else "/".join(kinds_hit)
     roots = Roots(reader, start_rows, {rid: party for rid, (party, _) in matched.items()})
     people: dict[RowKey, tuple[float, set[str]]] = {}
     orphans: list[tuple[RowKey, Party | None]] = []
@@ -160,7 +161,7 @@ def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pi
     kinds = search_kinds(text, kind, dm)
     if case_id:
         get_case(ws, case_id)  # raises CaseError for an unknown case, before any data is read
-    result = SubjectRecords(query=text or pick or "", kind=kinds[0] if text and kinds else "pick",
+    result = SubjectRecords(query=text or pick or "", kind="/".join(kinds) if text and kinds else "pick",
                             status=NOT_FOUND, map_fingerprint=dm.fingerprint)
     with ws.reading():  # connectors closed at the end, or kept for the next lookup (Workspace.keep_open)
         reader = Reader(ws, use_index=use_index)

@@ -10,7 +10,8 @@ from ..sources import digits_of
 from ..values import text_problem
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE_RE = re.compile(r"^\+?[0-9\s().\-/]+$")  # ASCII digits: int() would read '١' too
+# ASCII digits (int() would read '١' too); a leading + may sit inside a bracket: "(+371) 26 071 418"
+_PHONE_RE = re.compile(r"^\(?\+?[0-9\s().\-/]+$")
 _ID_RE = re.compile(r"^[\w\-.:/#]+$")
 AUTO = "auto"
 

@@ -153,7 +153,8 @@ class LookupPanel(PanelView):
             self.picker.layout.display = "none"
             self.candidates.options = []
         if r.status != FOUND:
-            self._set_status(f"No records found for {r.query!r} (searched as {r.kind}).", "po-warn")
+            self._set_status(f"No records found for {r.query!r} (searched as: {r.kind.replace('/', ', ')}). "
+                             f"Check the spelling or search by another identifier.", "po-warn")
             return
         who = r.subject.label if r.subject else r.query
         if picked and self.candidates.options:

@@ -123,7 +123,8 @@ class RectificationDisplay(PanelView):
             form.picker.layout.display = "none"
             form.candidates.options = []
         if r.status != FOUND:
-            self._set_status(f"No records found for {r.query!r} (searched as {r.kind}).", "po-warn")
+            self._set_status(f"No records found for {r.query!r} (searched as: {r.kind.replace('/', ', ')}). "
+                             f"Check the spelling or search by another identifier.", "po-warn")
             return
         form.offer(choices(self.ws, r))
         form.field.value = form.choices[0].target if form.choices else None

@@ -271,3 +271,11 @@ def test_case_extend_and_close_from_the_cli(run, mini_ws):
     assert closed.exit_code == 0 and "on time" in closed.output
     listed = json.loads(run("case", "list", "--json").output)
     assert listed[0]["status"] == "closed" and listed[0]["extension_reason"] == "many systems"
+
+
+def test_lookup_miss_says_what_it_searched_and_exits_1(run):
+    res = run("lookup", "nobody@nowhere.example")
+    assert res.exit_code == 1, res.output
+    assert "No records found for 'nobody@nowhere.example' (searched as: email" in res.output
+    res = run("lookup", "nobody@nowhere.example", "--json")
+    assert res.exit_code == 1 and json.loads(res.output)["status"] == "not_found"

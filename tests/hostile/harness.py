@@ -123,8 +123,10 @@ def _json(ctx: Ctx) -> dict | None:
 
 def _check_lookup(entry: Entry, ctx: Ctx, _b: dict) -> str | None:
     data = _json(ctx)
-    if ctx.result.exit_code == 0 and (not data or data.get("status") not in ("found", "not_found", "ambiguous")):
+    if ctx.result.exit_code in (0, 1) and (not data or data.get("status") not in ("found", "not_found", "ambiguous")):
         return "lookup --json printed no result"
+    if ctx.result.exit_code in (0, 1) and (ctx.result.exit_code == 1) != (data["status"] == "not_found"):
+        return f"lookup exited {ctx.result.exit_code} with status {data['status']} (a miss exits 1, nothing else)"
     return None
 
 
@@ -174,15 +176,16 @@ def targets() -> list[Target]:
     """One target per option that takes text, across lookup, case open, hold add, suppress, rectify, export,
     report, ropa and consent."""
     ok2, only2 = frozenset({0, 2}), frozenset({2})
+    looked = frozenset({0, 1, 2})  # a lookup that finds nobody exits 1
     by = [Target(f"lookup --by {k}", "identifier",
-                 (lambda k: lambda v: ["lookup", v, "--by", k, "--json", "--no-mentions"])(k), ok2,
+                 (lambda k: lambda v: ["lookup", v, "--by", k, "--json", "--no-mentions"])(k), looked,
                  _check_person_id if k == "person_id" else _check_lookup)
           for k in ("auto", "email", "phone", "name", "id", "member_no", "person_id")]
     case = ["case", "open", "--type", "access"]
     hold = ["hold", "add", "--owner", "legal"]
     rect = ["rectify", PERSON, "--case", RECTIFY_CASE, "--dry-run", "--json"]
     return by + [
-        Target("lookup --pick", "identifier", lambda v: ["lookup", "--pick", v, "--json", "--no-mentions"], ok2,
+        Target("lookup --pick", "identifier", lambda v: ["lookup", "--pick", v, "--json", "--no-mentions"], looked,
                _check_lookup),
         Target("case open --subject", "identifier", lambda v: [*case, "--received", "2025-01-03", "--subject", v],
                ok2, _grew("cases", {1})),
@@ -262,7 +265,7 @@ def run_one(runner: CliRunner, root: Path, cwd: Path, entry: Entry, target: Targ
         problem = f"traceback: {result.exception!r}"[:300]
     elif result.exit_code not in target.exits:
         problem = f"exit {result.exit_code} not in {sorted(target.exits)}: {result.output[-300:]}"
-    elif must_refuse and result.exit_code == 0:
+    elif must_refuse and (result.exit_code == 0 or (target.name.startswith("lookup") and result.exit_code == 1)):
         problem = "accepted an input it must refuse"
     elif must_refuse and files_under(root, cwd) != before_files:  # the ledger's SQL counts: run_corpus
         problem = "refused, but a file was written"

@@ -89,8 +89,8 @@ def test_lookalike_digits_reach_nobody_by_integer_id(cli, hostile_ws, text, how)
     # ground truth: these people exist by SQL, so a 'found' would be a lookalike read as 1 or 10
     assert {1, 10} & _pids(hostile_ws) == {1}
     res = cli("lookup", text, *how, "--json", "--no-mentions")
-    assert res.exit_code in (0, 2), res.output
-    if res.exit_code == 0:
+    assert res.exit_code in (1, 2), res.output  # nobody found (1) or refused (2): never a person
+    if res.exit_code == 1:
         data = json.loads(res.stdout)
         assert data["status"] == "not_found", (text, data.get("subject"))
 
@@ -98,7 +98,7 @@ def test_lookalike_digits_reach_nobody_by_integer_id(cli, hostile_ws, text, how)
 @pytest.mark.parametrize("text", ["１", "١", "1_0", "+1", "1e3"])
 def test_lookalike_digits_in_a_pick_are_refused(cli, text):
     res = cli("lookup", "--pick", f"people.person:{text}", "--json", "--no-mentions")
-    if res.exit_code == 0:
+    if res.exit_code == 1:
         assert json.loads(res.stdout)["status"] == "not_found"
     else:
         assert res.exit_code == 2

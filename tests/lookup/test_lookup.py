@@ -189,3 +189,23 @@ def test_csv_sources_work_like_any_other(mini_ws):
     r = lookup(ws, "janis@mini.example")
     assert [row["address"] for row in r.records["mail.subscribers"].rows] == ["jb@other.example"]
     assert lookup(ws, "someone@else.example").records["mail.subscribers"].count == 1
+
+
+def test_a_phone_written_with_its_country_code_in_brackets_is_a_phone(mini_ws):
+    """'(+371) 2000 3333', as the store itself writes it: searched as a phone (not a name), found by its digits."""
+    con = duckdb.connect(str(mini_ws.root / "main.duckdb"), read_only=True)
+    try:
+        (pid,) = con.execute("SELECT pid FROM people.person WHERE tel = '(+371) 2000 3333'").fetchone()
+    finally:
+        con.close()
+    assert "phone" in detect_kinds("(+371) 2000 3333", mini_ws.datamap)
+    assert "name" not in detect_kinds("(+371) 2000 3333", mini_ws.datamap)
+    r = lookup(mini_ws, "(+371) 2000 3333", audit_log=False)
+    assert r.status == "found" and r.kind == "phone" and r.subject.ref == f"people.person:{pid}"
+
+
+def test_a_miss_names_the_kinds_it_searched(mini_ws):
+    r = lookup(mini_ws, "nobody@nowhere.example", audit_log=False)
+    assert r.status == "not_found" and r.kind.split("/")[0] == "email"
+    r = lookup(mini_ws, "Zzyzx Qwerty", audit_log=False)
+    assert r.status == "not_found" and r.kind == "name"
