@@ -207,3 +207,22 @@ def test_rows_under_a_shared_identifier_are_shown_apart(mini_ws):
     assert "mail.subscribers" in panel.result.shared
     text = " ".join(str(o.get("data", {}).get("text/html", "")) for o in panel.output.outputs)
     assert "shared with another person" in text
+
+
+def test_enter_in_the_search_box_searches_the_new_person_once(mini_ws):
+    """Typing a new identifier and pressing Enter (the box reports its value only then) shows that person; the
+    Search button pressed right after does not search again (one audit entry per search)."""
+    import duckdb
+
+    panel = LookupPanel(mini_ws)
+    panel.query.value = "janis@mini.example"  # Enter
+    assert panel.result is not None and panel.result.subject.ref == "people.person:1"
+    panel.query.value = "+371 2000 4444"  # Enter, another person
+    assert panel.result.subject.ref == "people.person:4"
+    panel.search_button.click()  # pressed right after Enter: the same search is not run twice
+    con = duckdb.connect(str(mini_ws.ledger_path), read_only=True)
+    try:
+        n = con.execute("SELECT count(*) FROM audit_log WHERE action = 'lookup'").fetchone()[0]
+    finally:
+        con.close()
+    assert n == 2
