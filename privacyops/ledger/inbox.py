@@ -16,7 +16,7 @@ from ..errors import CaseError
 from ..workspace import Workspace
 from . import audit
 from .cases import CASE_TYPES, CLOSED, OPEN, get_case
-from .store import ledger_exists, open_ledger
+from .store import LedgerConnection, ledger_exists, open_ledger
 
 ALL = "all"
 STATUSES = (OPEN, CLOSED, ALL)
@@ -127,16 +127,12 @@ def set_subject_ref(ws: Workspace, case_id: str, ref: str) -> InboxRow:
     return next(r for r in request_inbox(ws, status=ALL) if r.case_id == case.case_id)
 
 
-def remember_subject(ws: Workspace, case_id: str, ref: str) -> bool:
-    """A lookup under a case found one person: record them as the case's subject when none is recorded yet (a
-    recorded subject is never replaced this way: `set_subject_ref` changes it). True when recorded now."""
-    dataset = ref.partition(":")[0]
-    s_hash = audit.subject_hash(ws, ref)  # the key is checked before the ledger is held
-    with open_ledger(ws) as con, con.transaction(lock=True):
-        if con.execute("SELECT count(*) FROM cases WHERE case_id = ? AND subject_ref IS NULL",
-                       [case_id]).fetchone()[0] == 0:
-            return False
-        con.execute("UPDATE cases SET subject_ref = ? WHERE case_id = ?", [ref, case_id])
-        audit.record(ws, "case.subject", {"dataset": dataset, "from": "lookup", "ref_hash": s_hash[:16]},
-                     case_id=case_id, con=con)
+def remember_subject(con: LedgerConnection, case_id: str, ref: str) -> bool:
+    """A lookup under a case found one person: record them as the case's subject when none is recorded yet, in the
+    caller's transaction (the lookup's audit entry says so). A recorded subject is never replaced this way
+    (`set_subject_ref` changes it). True when recorded now."""
+    if con.execute("SELECT count(*) FROM cases WHERE case_id = ? AND subject_ref IS NULL",
+                   [case_id]).fetchone()[0] == 0:
+        return False
+    con.execute("UPDATE cases SET subject_ref = ? WHERE case_id = ?", [ref, case_id])
     return True

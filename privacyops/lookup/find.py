@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from ..errors import LookupInputError
-from ..ledger import audit, get_case
+from ..ledger import audit, get_case, open_ledger
 from ..ledger.inbox import remember_subject
 from ..map import EMAIL, IMPLICIT_PARTY, Party
 from ..workspace import Workspace
@@ -181,6 +181,9 @@ def _audit(ws: Workspace, result: SubjectRecords, subject: str | None, case_id: 
         "candidates": s["candidates"], "elapsed_ms": s["elapsed_ms"], "map_fingerprint": ws.datamap.fingerprint[:16],
         "subject_ref_hash": audit.subject_hash(ws, result.subject.ref) if result.subject else None,
     }
-    audit.record(ws, "lookup", details, case_id=case_id, subject=subject)
-    if case_id and result.subject is not None and result.status == FOUND:
-        remember_subject(ws, case_id, result.subject.ref)  # the inbox shows whom the case is about
+    if not (case_id and result.subject is not None and result.status == FOUND):
+        audit.record(ws, "lookup", details, case_id=case_id, subject=subject)
+        return
+    with open_ledger(ws) as con, con.transaction(lock=True):  # the inbox shows whom the case is about
+        details["case_subject_recorded"] = remember_subject(con, case_id, result.subject.ref)
+        audit.record(ws, "lookup", details, case_id=case_id, subject=subject, con=con)

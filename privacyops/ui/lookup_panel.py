@@ -26,7 +26,37 @@ ROWS_SHOWN = 50
 CANDIDATES_SHOWN = 200  # a dropdown longer than this helps nobody: the status line says how many match
 
 
-class LookupPanel(PanelView):
+class _SearchOnEnter:
+    """Enter in the search box searches: the box reports its value on Enter (or on leaving it), not on every key;
+    the Search button pressed right after does not search twice."""
+
+    query: widgets.Text
+    kind: widgets.Dropdown
+    search_button: widgets.Button  # and a search() method: the panel's
+
+    def _search_on_enter(self) -> None:
+        self.search_button.on_click(lambda _b: self._clicked())
+        self.query.continuous_update = False
+        self.query.observe(self._entered, "value")
+        self._entered_at: tuple[tuple[str, str], float] | None = None
+
+    def _entered(self, change: dict) -> None:
+        if change["new"].strip() and change["new"] != change["old"]:
+            self._entered_at = ((change["new"].strip(), self.kind.value), time.monotonic())
+            try:
+                self.search()
+            except Exception:  # noqa: BLE001 - a bug is already shown in the panel's status; a value change
+                pass  # must not raise into the widget's sync (the Search button's handler re-raises for the log)
+
+    def _clicked(self) -> None:
+        # Leaving the box to press Search reports its value first (and that searched): do not search twice.
+        if self._entered_at and self._entered_at[0] == (self.query.value.strip(), self.kind.value) \
+                and time.monotonic() - self._entered_at[1] < 2.0:
+            return
+        self.search()
+
+
+class LookupPanel(_SearchOnEnter, PanelView):
     """Look up a data subject across every dataset of a workspace, in a notebook.
 
     `LookupPanel(ws)` (or a workspace path, or None for the default workspace); `initial=` pre-fills the search box
@@ -56,11 +86,7 @@ class LookupPanel(PanelView):
         self.results = LookupResults(rows)
         self.output = self.results.output
 
-        self.search_button.on_click(lambda _b: self._clicked())
-        # Enter searches: the box reports its value on Enter (or on leaving it), not on every key.
-        self.query.continuous_update = False
-        self.query.observe(self._entered, "value")
-        self._entered_at: tuple[tuple[str, str], float] | None = None
+        self._search_on_enter()
         self.pick_button.on_click(lambda _b: self.pick())
 
         self.widget = panel_box([
@@ -96,21 +122,6 @@ class LookupPanel(PanelView):
         return self.results.accordion
 
     # -- actions --------------------------------------------------------------------------------------------------
-    def _entered(self, change: dict) -> None:
-        if change["new"].strip() and change["new"] != change["old"]:
-            self._entered_at = ((change["new"].strip(), self.kind.value), time.monotonic())
-            try:
-                self.search()
-            except Exception:  # noqa: BLE001 - a bug is already shown in the panel's status; a value change
-                pass  # must not raise into the widget's sync (the Search button's handler re-raises for the log)
-
-    def _clicked(self) -> None:
-        # Leaving the box to press Search reports its value first (and that searched): do not search twice.
-        if self._entered_at and self._entered_at[0] == (self.query.value.strip(), self.kind.value) \
-                and time.monotonic() - self._entered_at[1] < 2.0:
-            return
-        self.search()
-
     def search(self) -> SubjectRecords | None:
         """Look up what is in the search box (as the chosen kind); show the result."""
         text, kind = self.query.value.strip(), self.kind.value

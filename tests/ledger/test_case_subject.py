@@ -3,6 +3,8 @@ already recorded, never from an ambiguous or empty lookup. Checked by SQL on the
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 
 from privacyops.ledger import open_case
@@ -34,12 +36,16 @@ def test_a_lookup_under_a_case_records_its_subject_once(mini_ws):
     lookup(mini_ws, EMAIL, case_id=case.case_id)
     ref = f"people.person:{person_of(mini_ws, EMAIL)}"
     assert ledger(mini_ws, "SELECT subject_ref FROM cases WHERE case_id = ?", [case.case_id]) == [(ref,)]
-    entries = ledger(mini_ws, "SELECT details FROM audit_log WHERE action = 'case.subject' AND case_id = ?",
+    # Recorded in the lookup's own transaction, and its audit entry says so (no identifier in clear).
+    entries = ledger(mini_ws, "SELECT details FROM audit_log WHERE action = 'lookup' AND case_id = ? ORDER BY seq",
                      [case.case_id])
-    assert len(entries) == 1 and EMAIL not in entries[0][0] and ref not in entries[0][0]  # no identifier in clear
+    assert [json.loads(d[0])["case_subject_recorded"] for d in entries] == [True]
+    assert EMAIL not in entries[0][0] and ref not in entries[0][0]
     # A recorded subject is kept: a second lookup (even of someone else) does not replace it.
     set_subject_ref(mini_ws, case.case_id, "people.person:2")
     lookup(mini_ws, EMAIL, case_id=case.case_id)
+    last = ledger(mini_ws, "SELECT details FROM audit_log WHERE action = 'lookup' ORDER BY seq DESC LIMIT 1")
+    assert json.loads(last[0][0])["case_subject_recorded"] is False
     assert ledger(mini_ws, "SELECT subject_ref FROM cases WHERE case_id = ?", [case.case_id]) == [
         ("people.person:2",)]
 
@@ -48,4 +54,4 @@ def test_a_lookup_that_finds_nobody_records_nothing(mini_ws):
     case = open_case(mini_ws, "access", "2026-11-20")
     lookup(mini_ws, "nobody@nowhere.example", case_id=case.case_id)
     assert ledger(mini_ws, "SELECT subject_ref FROM cases WHERE case_id = ?", [case.case_id]) == [(None,)]
-    assert ledger(mini_ws, "SELECT count(*) FROM audit_log WHERE action = 'case.subject'") == [(0,)]
+    assert "case_subject_recorded" not in ledger(mini_ws, "SELECT details FROM audit_log WHERE action = 'lookup'")[0][0]
