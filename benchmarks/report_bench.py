@@ -56,6 +56,13 @@ def _build(where: Path, subjects: int, people: bool = False) -> Path:
     return where
 
 
+FIGURES: dict[str, dict] = {}  # name -> {"s": seconds, "load": load average}; written by --json
+
+
+def _keep(name: str, seconds: float) -> None:
+    FIGURES[name] = {"s": seconds, "load": os.getloadavg()[0]}
+
+
 def computations(ws_path: Path, repeat: int) -> None:
     """Each report computed in this process (the workspace opened once), best and median of `repeat` runs."""
     sys.path.insert(0, str(ROOT))
@@ -71,6 +78,7 @@ def computations(ws_path: Path, repeat: int) -> None:
             t0 = time.perf_counter()
             compute()
             times.append(time.perf_counter() - t0)
+        _keep(f"{name} computation", statistics.median(times))
         print(f"  {name:<10} computation   best {min(times):6.2f} s  median {statistics.median(times):6.2f} s  "
               f"({_load()})", flush=True)
 
@@ -132,6 +140,7 @@ def end_to_end(ws_path: Path, out: Path) -> None:
     """`privacyops report retention` and `privacyops report all`, each as its own process."""
     for which in ("retention", "all"):
         secs = _cli("report", which, "--workspace", str(ws_path), "--as-of", AS_OF, "--out", str(out))
+        _keep(f"report {which} end to end", secs)
         print(f"  report {which:<10} end to end {secs:6.2f} s  ({_load()})", flush=True)
 
 
@@ -141,6 +150,7 @@ def notebooks_1k(scratch: Path) -> None:
     key = scratch / "demo_1k-people" / "analyst.key"
     env = {"PRIVACYOPS_PERSON_KEY": str(key)} if key.is_file() else {}
     secs = _cli("run-notebooks", "--workspace", str(ws), "--out", str(scratch / "nb_out"), env=env)
+    _keep("notebooks headless 1k", secs)
     print(f"  six notebooks headless (1k)  {secs:6.2f} s  ({_load()})", flush=True)
 
 
@@ -151,6 +161,8 @@ def main() -> None:
     ap.add_argument("--in-place", action="store_true", help="run on --reuse itself, not on a copy")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-notebooks", action="store_true")
+    ap.add_argument("--skip-imports", action="store_true")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here (for benchmarks/bench.py)")
     ap.add_argument("--golden", nargs=2, metavar=("capture|compare", "FILE"), default=None,
                     help="only capture or compare the reports' outputs")
     args = ap.parse_args()
@@ -167,10 +179,15 @@ def main() -> None:
             return
         print(f"reports on {ws} ({args.subjects:,} subjects), as of {AS_OF}", flush=True)
         computations(ws, args.repeat)
-        imports()
+        if not args.skip_imports:
+            imports()
         end_to_end(ws, scratch / "out")
         if not args.skip_notebooks:
             notebooks_1k(scratch)
+        if args.json:
+            import json
+
+            args.json.write_text(json.dumps(FIGURES, indent=1))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
