@@ -61,6 +61,15 @@ def test_analyst_walks_the_desk_in_the_voila_app(tmp_path_factory, capsys):
             expect(page.locator(".po-panel").first).to_be_visible(timeout=SLOW)
             assert "privacyops.jobs import" not in page.content()  # no code shown (the notebook's cells import it)
             checked = walk(page, desk)
+            # each panel of the desk opens on its own page too, finds the workspace and says what to do
+            for name, first_words in zip(DESK[1:], ("Found Jānis Bērziņš", "Preview (no case)",
+                                                    "Choose or open an erasure case")):
+                page.goto(f"{url}/voila/render/{name}", timeout=SLOW)
+                panel = page.locator(".po-panel").first
+                expect(panel.locator(".po-status").first).to_contain_text(first_words, timeout=SLOW)
+                expect(panel).to_contain_text(str(root))  # the workspace of PRIVACYOPS_WORKSPACE
+                expect(page.locator(".po-error")).to_have_count(0)
+                page.screenshot(path=str(desk.artefacts / f"6_{name.split('_')[0]}.png"), full_page=True)
             # the page's kernel talks over IPC sockets (no TCP ports) beside its connection file
             found = re.search(r"Storing connection files in (\S+?)\.?$", (tmp / "voila.log").read_text(), re.M)
             assert found, (tmp / "voila.log").read_text()
