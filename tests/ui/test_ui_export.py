@@ -172,3 +172,26 @@ def test_missing_workspace_and_bugs_are_shown_as_a_red_line(tmp_path, demo_ws, m
         panel.review_plan()
     assert "unexpected RuntimeError: boom" in panel.status.value
     assert not panel.review_button.disabled and not panel.export_button.disabled
+
+
+def test_download_copies_older_than_a_day_go_and_a_folder_outside_the_notebook_gets_no_link(demo_ws, tmp_path,
+                                                                                           notebook_folder):
+    import os
+    import time
+
+    from privacyops.ui.export_download import KEEP_SECONDS, offer_download
+
+    archive = tmp_path / "DSR-1_EXP-1.zip"
+    archive.write_bytes(b"PK\x03\x04 not really a zip")
+    folder = notebook_folder / "downloads"
+    folder.mkdir()
+    old, recent = folder / "old.zip", folder / "recent.zip"
+    for p in (old, recent):
+        p.write_bytes(b"x")
+    os.utime(old, (time.time() - KEEP_SECONDS - 60,) * 2)
+    copy, href = offer_download(archive)
+    assert not old.exists() and recent.exists()  # only copies past the day go
+    assert copy.read_bytes() == archive.read_bytes() and href == "downloads/DSR-1_EXP-1.zip"
+    assert oct(copy.stat().st_mode & 0o777) == oct(0o600)
+    outside, href = offer_download(archive, tmp_path / "elsewhere")
+    assert outside.is_file() and href is None
