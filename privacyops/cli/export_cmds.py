@@ -42,8 +42,14 @@ def export_group() -> None:
 def export_create(subject: str | None, workspace: Path | None, case_id: str, pick: str | None,
                   password_file: Path | None, password_out: Path | None, out: Path | None, as_json: bool) -> None:
     """Make the archive answering an access or portability request: the copy, the letter, a manifest."""
-    from ..access import (PASSWORD_CHANNEL_HINT, OPEN_HINT, check_password_out, export_subject, keep_password,
-                          read_password_file)
+    from ..access import (
+        OPEN_HINT,
+        PASSWORD_CHANNEL_HINT,
+        check_password_out,
+        export_subject,
+        keep_password,
+        read_password_file,
+    )
 
     if password_file and password_out:
         raise click.UsageError("--password-out keeps a generated password; with --password-file the password is "

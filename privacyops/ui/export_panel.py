@@ -1,9 +1,10 @@
 """The access/portability panel: choose the case, review what the subject's copy holds and leaves out, export it.
 
 No business logic lives here: the panel calls `privacyops.export` (`plan_export`, `export_subject`, `list_exports`)
-and `privacyops.cases` — the same functions the CLI calls — and shows what comes back. The archive is offered as a download (a copy
-beside the notebook, `export_download.py`); the generated password is held in memory only and shown when the analyst
-presses "Show password", with how to send it (another channel than the archive), and forgotten on the next action.
+and `privacyops.cases` — the same functions the CLI calls — and shows what comes back. The archive is offered as a
+download (a copy beside the notebook, `export_download.py`); the generated password is held in memory only and shown
+when the analyst presses "Show password", with how to send it (another channel than the archive), and forgotten on
+the next action.
 Errors privacyops raises on purpose appear as a red line, never as a traceback. The buttons, the password box and
 the HTML shown live in `export_view.py`.
 """
