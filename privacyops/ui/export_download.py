@@ -3,8 +3,9 @@
 The panel copies the encrypted archive into a folder beside the notebook (`downloads/`, the kernel's working folder
 is the notebook's) and shows a link relative to the notebook: JupyterLab serves it through its `files/` handler,
 Voilà through `voila/files/` when `./run app` allows `downloads/*.zip` (`--VoilaConfiguration.file_allowlist`).
-The folder ignores itself in git (its own `.gitignore`), and copies older than a day are removed whenever a new one
-is made: the register's archive under `<workspace>/exports/` stays the original (`privacyops export purge`).
+The folder ignores itself in git (its own `.gitignore`), and copies older than a day are removed whenever the panel
+opens or makes a new one: the register's archive under `<workspace>/exports/` stays the original (`privacyops export
+purge`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ class DownloadLink:
         self.folder = folder
         self.copy: Path | None = None  # the copy the link serves
         self.widget = widgets.Output()
+        if folder is not None and Path(folder).is_dir():  # opening the panel clears yesterday's copies too
+            prune_downloads(Path(folder))
 
     def offer(self, archive: Path, sha256: str, size: int) -> str | None:
         """Copy the archive beside the notebook and show the link; what went wrong when it cannot (the archive

@@ -195,3 +195,6 @@ def test_download_copies_older_than_a_day_go_and_a_folder_outside_the_notebook_g
     assert oct(copy.stat().st_mode & 0o777) == oct(0o600)
     outside, href = offer_download(archive, tmp_path / "elsewhere")
     assert outside.is_file() and href is None
+    os.utime(recent, (time.time() - KEEP_SECONDS - 60,) * 2)
+    ExportPanel(demo_ws)  # opening the panel clears yesterday's copies too
+    assert not recent.exists() and copy.exists()
