@@ -6,9 +6,12 @@ AES-256 archive (data.json, CSV per dataset, manifest, the Art. 15 letter) and r
 
 from .archive import OPEN_HINT, read_archive
 from .export import (
+    PASSWORD_CHANNEL_HINT,
     ExportResult,
     check_password,
+    check_password_out,
     export_subject,
+    keep_password,
     list_exports,
     mark_delivered,
     parse_age,
@@ -20,12 +23,15 @@ from .plan import EXPORT_CASE_TYPES, ExportError, ExportPlan, export_case, plan_
 __all__ = [
     "EXPORT_CASE_TYPES",
     "OPEN_HINT",
+    "PASSWORD_CHANNEL_HINT",
     "check_password",
+    "check_password_out",
     "export_case",
     "export_subject",
     "ExportError",
     "ExportPlan",
     "ExportResult",
+    "keep_password",
     "list_exports",
     "mark_delivered",
     "parse_age",

@@ -53,6 +53,9 @@ EXPORTS_DIR = "exports"
 CREATED, DELIVERED, PURGED = "created", "delivered", "purged"
 WRITING = "writing"  # registered with its audit entry, not yet under its final name (a kill leaves it so)
 MIN_PASSWORD_LENGTH = 12
+# How the password reaches the subject: the CLI, the panel and the headless notebook say the same.
+PASSWORD_CHANNEL_HINT = ("Send the password to the subject through another channel than the archive: read it out on "
+                         "the phone or send it by SMS, never in the e-mail (or letter) that carries the archive.")
 DATA_FORMAT = "privacyops-export/1"
 
 
@@ -171,6 +174,24 @@ def write_password_file(path: str | Path, password: str) -> Path:
     os.replace(tmp, p)
     os.chmod(p, 0o600)
     return p
+
+
+def check_password_out(path: str | Path) -> Path:
+    """The file a headless run writes the generated password into, checked before anything is made (replaced if it
+    exists: a scheduler names the same file each run)."""
+    p = Path(path)
+    if p.is_dir() or (p.parent.exists() and not p.parent.is_dir()):
+        raise ExportError(f"cannot write the password file {p}: name a file in a folder (e.g. "
+                          f"outputs/02_access_export/password.txt)")
+    return p
+
+
+def keep_password(result: "ExportResult", path: str | Path) -> Path | None:
+    """Write the password privacyops generated for `result` into `path` (0600, only its owner reads it); None when
+    the caller gave the password (it is theirs already). The one place the CLI and the notebook keep it."""
+    if not result.password:
+        return None
+    return write_password_file(check_password_out(path), result.password)
 
 
 # ---------------------------------------------------------------------------------------------------------------

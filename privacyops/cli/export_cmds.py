@@ -32,28 +32,49 @@ def export_group() -> None:
 @click.option("--pick", default=None, help="Choose a person: DATASET:KEY (when several match).")
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Use the password on the first line of this file (default: generate one).")
+@click.option("--password-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the generated password into this file (0600, replaced if it exists) instead of showing "
+                   "it.")
 @click.option("--out", type=OutPath(), default=None,
               help="Write the archive here (default: WORKSPACE/exports/CASE_ID).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (with the password if generated).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output (with the password if generated and not written to --password-out).")
 def export_create(subject: str | None, workspace: Path | None, case_id: str, pick: str | None,
-                  password_file: Path | None, out: Path | None, as_json: bool) -> None:
+                  password_file: Path | None, password_out: Path | None, out: Path | None, as_json: bool) -> None:
     """Make the archive answering an access or portability request: the copy, the letter, a manifest."""
-    from ..access import OPEN_HINT, export_subject, read_password_file
+    from ..access import (
+        OPEN_HINT,
+        PASSWORD_CHANNEL_HINT,
+        check_password_out,
+        export_subject,
+        keep_password,
+        read_password_file,
+    )
 
+    if password_file and password_out:
+        raise click.UsageError("--password-out keeps a generated password; with --password-file the password is "
+                               "yours already: give one of the two")
     ws = open_workspace(workspace)
     password = read_password_file(password_file) if password_file else None
+    if password_out:
+        check_password_out(password_out)  # before anything is made
     result = export_subject(ws, case_id, subject, pick=pick, password=password, out_dir=out)
+    kept = keep_password(result, password_out) if password_out else None
+    shown = result.password if kept is None else None
     if as_json:
-        _emit_json({**result.to_dict(), **({"password": result.password} if result.password else {})})
+        _emit_json({**result.to_dict(), **({"password": shown} if shown else {}),
+                    **({"password_file": str(kept)} if kept else {})})
         return
     for line in result.plan.lines() if result.plan else []:
         click.echo(line)
     click.echo(f"\nArchive: {result.path}")
     click.echo(f"SHA-256: {result.sha256}  ({result.size:,} bytes, export {result.export_id})")
-    if result.password:
-        click.secho(f"Password (shown once, stored nowhere): {result.password}", bold=True)
-        click.echo("Send the password to the subject through another channel than the archive "
-                   "(e.g. read it out on the phone when the archive goes by e-mail).")
+    if kept:
+        click.echo(f"Password: in {kept} (readable by you only); delete the file once it reached the subject.")
+    elif shown:
+        click.secho(f"Password (shown once, stored nowhere): {shown}", bold=True)
+    if kept or shown:
+        click.echo(PASSWORD_CHANNEL_HINT)
     click.echo(OPEN_HINT)
 
 

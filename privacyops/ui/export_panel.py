@@ -1,8 +1,10 @@
 """The access/portability panel: choose the case, review what the subject's copy holds and leaves out, export it.
 
 No business logic lives here: the panel calls `privacyops.export` (`plan_export`, `export_subject`, `list_exports`)
-and `privacyops.cases` — the same functions the CLI calls — and shows what comes back. The generated password is
-shown once, in its own box, until the analyst hides it or does anything else; it is not kept by the panel.
+and `privacyops.cases` — the same functions the CLI calls — and shows what comes back. The archive is offered as a
+download (a copy beside the notebook, `export_download.py`); the generated password is held in memory only and shown
+when the analyst presses "Show password", with how to send it (another channel than the archive), and forgotten on
+the next action.
 Errors privacyops raises on purpose appear as a red line, never as a traceback. The buttons, the password box and
 the HTML shown live in `export_view.py`.
 """
@@ -31,6 +33,7 @@ from ..lookup import AMBIGUOUS, FOUND
 from ..workspace import Workspace
 from .case_panel import CasePanel
 from .common import panel_box
+from .export_download import DOWNLOADS, DownloadLink
 from .export_view import EXTRA_CSS, ExportControls, PasswordBox, archive_html, archives_html, review_html, review_line
 
 
@@ -40,6 +43,7 @@ class ExportPanel(CasePanel):
     `ExportPanel(ws)` (or a workspace path, or None for the default workspace); `subject=` pre-fills the subject box
     and reviews it (`pick=` chooses among several people), `case_id=` selects the case. Without a case the review is
     a preview; Export needs an open access or portability case (choose one, or open one with "Open case").
+    `downloads=`: the folder beside the notebook the download link serves the archive from (None: no link).
     """
 
     name = "Access and portability"
@@ -48,12 +52,14 @@ class ExportPanel(CasePanel):
 
     def __init__(self, workspace: Workspace | str | Path | None = None, *, subject: str | None = None,
                  pick: str | None = None, case_id: str | None = None, case_type: str = "access",
-                 password_file: str | Path | None = None, run: bool = True):
+                 password_file: str | Path | None = None, run: bool = True,
+                 downloads: str | Path | None = DOWNLOADS):
         self.ws: Workspace | None = None
         self.plan: ExportPlan | None = None
         self.result: ExportResult | None = None  # the last archive made (without its password)
         self.error: str | None = None
         self.password_file = password_file
+        self.downloads = DownloadLink(downloads)
         self._workspace_arg = workspace
         self._pick = pick
 
@@ -66,7 +72,8 @@ class ExportPanel(CasePanel):
         self.candidates, self.pick_button, self.picker = c.candidates, c.pick_button, c.picker
         self.status = widgets.HTML(value="")
         self.password = p = PasswordBox()
-        self.secret, self.hide_button, self.secret_box = p.secret, p.hide_button, p.box
+        self.secret, self.show_button, self.hide_button, self.secret_box = (
+            p.secret, p.show_button, p.hide_button, p.box)
         self.review = widgets.HTML(value="")
         self.archives = widgets.HTML(value="")
 
@@ -74,12 +81,11 @@ class ExportPanel(CasePanel):
         self.review_button.on_click(lambda _b: self.review_plan())
         self.pick_button.on_click(lambda _b: self.review_plan(pick=self.candidates.value))
         self.export_button.on_click(lambda _b: self.export())
-        self.hide_button.on_click(lambda _b: self.hide_password())
         self.case.observe(lambda _change: self._case_changed(), names="value")
         self.subject.observe(lambda _change: setattr(self, "_pick", None), names="value")
 
-        self.widget = panel_box([self.title, self.cases.row, c.row, self.picker, self.status, self.secret_box,
-                                 self.review, self.archives], EXTRA_CSS)
+        self.widget = panel_box([self.title, self.cases.row, c.row, self.picker, self.status, self.downloads.widget,
+                                 self.secret_box, self.review, self.archives], EXTRA_CSS)
 
         if not self._open():
             return
@@ -105,7 +111,7 @@ class ExportPanel(CasePanel):
         return plan
 
     def export(self) -> ExportResult | None:
-        """Make the archive for the chosen case; show its path, SHA-256 and the generated password (once)."""
+        """Make the archive for the chosen case: its SHA-256, a download link, the password on request."""
         text, case_id, chosen = self.subject.value.strip(), self.case_id, self._pick
 
         def call(ws: Workspace) -> ExportResult:
@@ -115,26 +121,24 @@ class ExportPanel(CasePanel):
         result = self._run(call, f"Exporting {text!r}…")
         if result is None:
             return None
-        self.plan = result.plan
-        if result.plan is not None:
-            self._show_plan(result.plan, status=False)
+        if (plan := result.plan) is not None:
+            self.plan = plan
+            self._show_plan(plan, status=False)
+        problem = self.downloads.offer(result.path, result.sha256, result.size)
         self._set_status(f"Archive created for case {result.case_id}: {result.total_rows} records in "
-                         f"{len(result.datasets)} datasets.")
+                         f"{len(result.datasets)} datasets" + (f"; {problem}." if problem else "."),
+                         "po-warn" if problem else "po-ok")
         self.review.value = archive_html(result) + self.review.value
         if result.password:
-            self.password.show(result.password)
+            self.password.offer(result.password)
         self.result = dataclasses.replace(result, password=None)
         self._show_archives()
         return self.result
 
-    def hide_password(self) -> None:
-        """Forget the password shown (it is shown once)."""
-        self.password.hide()
-
     def _run(self, call: Callable[[Workspace], Any], working: str) -> Any:
         if not self._open():
             return None
-        self.hide_password()  # any action forgets the password shown: it is shown once
+        self.password.forget()  # any action forgets the password held
         return super()._run(call, working)
 
     def _new_case_type(self) -> str:
@@ -151,19 +155,17 @@ class ExportPanel(CasePanel):
         return True
 
     def _case_changed(self) -> None:
-        self.hide_password()
+        self.password.forget()
+        self.downloads.clear()
         self._show_archives()
 
     def _show_archives(self) -> None:
-        if not self.case_id or self.ws is None:
-            self.archives.value = ""
-            return
         try:
-            got = list_exports(self.ws, self.case_id)
+            got = list_exports(self.ws, self.case_id) if self.case_id and self.ws is not None else None
         except PrivacyOpsError as exc:
             self._set_error(str(exc))
             return
-        self.archives.value = archives_html(self.case_id, got)
+        self.archives.value = "" if got is None else archives_html(self.case_id, got)
 
     # -- display --------------------------------------------------------------------------------------------------
     def _show_plan(self, plan: ExportPlan, status: bool = True) -> None:

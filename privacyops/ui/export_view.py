@@ -1,5 +1,5 @@
-"""The export panel's pieces: its subject row and buttons, the one-time password box, and the review, archive and
-archive-list HTML it shows.
+"""The export panel's pieces: its subject row and buttons, the password box (shown on request), and the review,
+archive and archive-list HTML it shows.
 
 Widgets and HTML only; the panel (`export_panel.py`) makes every call into privacyops.
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import ipywidgets as widgets
 import pandas as pd
 
-from ..access import EXPORT_CASE_TYPES, OPEN_HINT, ExportPlan, ExportResult
+from ..access import EXPORT_CASE_TYPES, OPEN_HINT, PASSWORD_CHANNEL_HINT, ExportPlan, ExportResult
 from ..access.export import ExportRecord
 from .common import candidate_picker, subject_text
 from .common import esc as _e
@@ -21,6 +21,9 @@ EXTRA_CSS = """
 <style>
 .po-panel .po-secret { font-size: 13px; padding: 8px 10px; background: #fef3c7; border-left: 3px solid #d97706; }
 .po-panel .po-secret code { font-size: 15px; font-weight: 700; letter-spacing: 0.5px; user-select: all; }
+.po-panel .po-password { background: #fde68a; margin-top: 4px; }
+.po-panel .po-download { font-size: 13px; padding: 6px 8px; background: #eff6ff; border-left: 3px solid #2563eb; }
+.po-panel .po-download a { font-weight: 700; color: #1d4ed8; text-decoration: underline; }
 .po-panel .po-archive { font-size: 13px; padding: 6px 8px; background: #ecfdf5; border-left: 3px solid #16a34a; }
 .po-panel h4 { font-size: 13px; font-weight: 600; margin: 12px 0 4px 0; }
 </style>
@@ -52,25 +55,55 @@ class ExportControls:
 
 
 class PasswordBox:
-    """The generated password, shown once in its own box until hidden; the box keeps nothing else."""
+    """The generated password: kept in the kernel's memory only, put on screen only when the analyst presses
+    "Show password", forgotten on the panel's next action. Never written to a file or into the widget state
+    before it is asked for."""
 
     def __init__(self) -> None:
+        self._password: str | None = None
+        self.note = widgets.HTML(value="")
         self.secret = widgets.HTML(value="")
+        self.show_button = widgets.Button(description="Show password", icon="eye", button_style="warning",
+                                          tooltip="Show the archive's password (to read out or text to the subject)",
+                                          layout=widgets.Layout(width="160px"))
         self.hide_button = widgets.Button(description="Hide password", icon="eye-slash",
-                                          layout=widgets.Layout(width="200px"))
-        self.box = widgets.HBox([self.secret, self.hide_button], layout=widgets.Layout(display="none"))
+                                          layout=widgets.Layout(width="160px", display="none"))
+        self.box = widgets.VBox([self.note, widgets.HBox([self.show_button, self.hide_button]), self.secret],
+                                layout=widgets.Layout(display="none"))
+        self.show_button.on_click(lambda _b: self.show())
+        self.hide_button.on_click(lambda _b: self.hide())
 
-    def show(self, password: str) -> None:
-        """Show `password`, with how to send it to the subject."""
-        self.secret.value = (
-            f'<div class="po-secret">Password (shown once, stored nowhere): <code>{_e(password)}</code>'
-            f"<br>Send it to the subject through <b>another channel</b> than the archive (e.g. read it out on "
-            f"the phone or send a text message when the archive goes by e-mail).</div>")
+    @property
+    def ready(self) -> bool:
+        """A password is held for the archive just made."""
+        return self._password is not None
+
+    def offer(self, password: str) -> None:
+        """Hold `password` for the archive just made and say how it reaches the subject; show it only on request."""
+        self._password = password
+        self.note.value = (f'<div class="po-secret">A password was generated for this archive: it is stored '
+                           f"nowhere and forgotten when you do anything else in this panel. {_e(PASSWORD_CHANNEL_HINT)}"
+                           f"</div>")
+        self.secret.value = ""
+        self.show_button.layout.display, self.hide_button.layout.display = "", "none"
         self.box.layout.display = "flex"
 
+    def show(self) -> None:
+        """Put the password held on screen (the analyst asked for it)."""
+        if self._password is None:
+            return
+        self.secret.value = (f'<div class="po-secret po-password">Password: <code>{_e(self._password)}</code></div>')
+        self.show_button.layout.display, self.hide_button.layout.display = "none", ""
+
     def hide(self) -> None:
-        """Forget the password shown and hide the box."""
+        """Take the password off the screen (still held until the next action)."""
         self.secret.value = ""
+        self.show_button.layout.display, self.hide_button.layout.display = "", "none"
+
+    def forget(self) -> None:
+        """Forget the password and hide the box."""
+        self._password = None
+        self.secret.value = self.note.value = ""
         self.box.layout.display = "none"
 
 

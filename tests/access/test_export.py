@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -485,6 +486,24 @@ def test_cli_export_create_with_a_password_file_and_json(demo_ws, tmp_path):
     assert PASSWORD_RE.match(json.loads(gen.output)["password"])
     listed = CliRunner().invoke(cli, ["export", "list", "--case", case_id, "--json", "-w", str(demo_ws.root)])
     assert [e["export_id"] for e in json.loads(listed.output)] == [e.export_id for e in list_exports(demo_ws)]
+
+
+def test_cli_export_password_out_writes_the_generated_password_only_there(demo_ws, tmp_path):
+    case_id = access_case(demo_ws)
+    target = tmp_path / "keep" / "pw.txt"
+    res = CliRunner().invoke(cli, ["export", JANIS["email"], "--case", case_id, "--password-out", str(target),
+                                   "--json", "-w", str(demo_ws.root)])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert "password" not in out and out["password_file"] == str(target) and out["password_generated"] is True
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    pw = target.read_text().strip()
+    assert PASSWORD_RE.match(pw) and pw not in res.output
+    assert archive_files(Path(out["path"]), pw)["data.json"]
+    both = CliRunner().invoke(cli, ["export", JANIS["email"], "--case", case_id, "--password-out", str(target),
+                                    "--password-file", str(target), "-w", str(demo_ws.root)])
+    assert both.exit_code == 2 and "one of the two" in both.output
+    assert len(list_exports(demo_ws, case_id)) == 1
 
 
 @pytest.mark.parametrize("args, message", [

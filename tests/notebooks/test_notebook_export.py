@@ -1,5 +1,6 @@
 """Notebook 02 run headless with papermill (as a scheduler runs it): a case, the archive, export.json without the
-password, the password in a 0600 file; and the stored notebook is clean."""
+password, the password in the 0600 file the caller names (and refused when the caller names none); and the stored
+notebook is clean."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def run_headless(workspace: Path, out: Path, **params) -> Path:
 
 def test_headless_run_opens_a_case_exports_and_keeps_the_password_apart(demo_ws, tmp_path):
     out = tmp_path / "out"
-    executed = run_headless(demo_ws.root, out)
+    executed = run_headless(demo_ws.root, out, password_out=str(tmp_path / "secret" / "password.txt"))
 
     data = json.loads((out / "export.json").read_text(encoding="utf-8"))
     archive = Path(data["path"])
@@ -50,7 +51,8 @@ def test_headless_run_opens_a_case_exports_and_keeps_the_password_apart(demo_ws,
     assert case.type == "access" and case.received == dt.date.today() and case.status == "open"
     assert [e.export_id for e in list_exports(demo_ws, case.case_id)] == [data["export_id"]]
 
-    secret = out / "password.txt"
+    secret = tmp_path / "secret" / "password.txt"
+    assert not (out / "password.txt").exists()
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     password = secret.read_text().strip()
     assert PASSWORD_RE.match(password)
@@ -59,7 +61,7 @@ def test_headless_run_opens_a_case_exports_and_keeps_the_password_apart(demo_ws,
     assert password not in (out / "export.json").read_text()
     text = "\n".join(o.get("text", "") for c in nbformat.read(executed, as_version=4).cells
                      if c.cell_type == "code" for o in c.outputs)
-    assert "WARNING: the generated password is in" in text and "another channel" in text
+    assert f"The generated password is in {secret}" in text and "another channel" in text and "SMS" in text
     n = found.counts()["support.ticket_messages"]
     assert re.search(rf"support\.ticket_messages +{n}  \(1 e-mail\(s\) of others masked\)", text)
 
@@ -76,18 +78,27 @@ def test_headless_run_with_a_case_and_a_password_file(demo_ws, tmp_path):
     assert "Article 20" in archive_files(Path(data["path"]), "a long shared secret 42")["report.html"].decode()
 
 
+def test_headless_run_without_a_password_file_makes_nothing(demo_ws, tmp_path):
+    """Nobody would see a generated password (and what a run prints is kept in the executed notebook)."""
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        run_headless(demo_ws.root, tmp_path / "out")
+    assert info.value.ename == "ExportError" and "password_out=PATH" in info.value.evalue
+    assert not (tmp_path / "out" / "export.json").exists() and not (demo_ws.root / "exports").exists()
+    assert list_exports(demo_ws) == []
+
+
 def test_headless_run_fails_loudly_for_an_erasure_case(demo_ws, tmp_path):
     case_id = access_case(demo_ws, "erasure")
     with pytest.raises(pm.PapermillExecutionError) as info:
-        run_headless(demo_ws.root, tmp_path / "out", case_id=case_id)
+        run_headless(demo_ws.root, tmp_path / "out", case_id=case_id, password_out=str(tmp_path / "pw.txt"))
     assert info.value.ename == "CaseError" and "erasure request" in info.value.evalue
     assert not (tmp_path / "out" / "export.json").exists() and not (demo_ws.root / "exports").exists()
 
 
 def test_parameters_are_what_schedulers_can_pass():
     params = pm.inspect_notebook(str(NB02))
-    assert list(params) == ["workspace", "subject", "pick", "case_id", "case_type", "password_file", "interactive",
-                            "output_dir"]
+    assert list(params) == ["workspace", "subject", "pick", "case_id", "case_type", "password_file", "password_out",
+                            "interactive", "output_dir"]
     assert params["subject"]["default"] == f'"{JANIS["email"]}"'
     assert params["case_id"]["default"] == "None" and params["interactive"]["default"] == "True"
     assert params["output_dir"]["default"] == '"outputs/02_access_export"'

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -92,6 +93,95 @@ def jupyter_lab(workspace: Path, tmp: Path, actor: str | None = "browser-test",
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
         log.close()
+
+
+def artefacts(name: str) -> Path:
+    """The folder a browser test keeps its screenshots and downloads in: $PRIVACYOPS_ARTIFACTS/<name>, else
+    test-artifacts/<name> in the repo (git-ignored); emptied first so what is there is this run's."""
+    base = Path(os.environ.get("PRIVACYOPS_ARTIFACTS") or REPO / "test-artifacts")
+    folder = base / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _wait_for(url: str, proc: subprocess.Popen, log: Path, what: str) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited ({proc.returncode}):\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not answer in 90 s:\n{log.read_text()}")
+        time.sleep(0.3)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """End the server's process group (it runs in its own session: only what the test started)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def run_app_arguments() -> list[str]:
+    """The Voilà command line `./run app` runs (read from ./run, so the test serves what the analyst gets), without
+    the venv prefix and "$@"."""
+    text = (REPO / "run").read_text()
+    case = re.search(r"^  app\)\n(.*?);;", text, re.S | re.M)
+    assert case, "./run has no app case"
+    line = re.search(r'exec "\$VENV/bin/voila" (.*)', case.group(1).replace("\\\n", " "), re.S)
+    assert line, "./run app does not exec voila"
+    return [a for a in shlex.split(line.group(1)) if a != "$@"]
+
+
+@contextlib.contextmanager
+def voila_app(workspace: Path, tmp: Path, actor: str = "browser-test") -> Iterator[str]:
+    """The app `./run app` serves (Voilà on notebooks/, run from the repo, as ./run does) on a free port, reading
+    `workspace`; yields its URL."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package (./run test does)")
+    port = free_port()
+    env = {**os.environ, "PRIVACYOPS_WORKSPACE": str(workspace), "PRIVACYOPS_ACTOR": actor,
+           "JUPYTER_RUNTIME_DIR": str(tmp / "runtime")}
+    log_path = tmp / "voila.log"
+    log = open(log_path, "w")
+    voila = Path(sys.executable).with_name("voila")
+    proc = subprocess.Popen([str(voila), *run_app_arguments(), "--no-browser", f"--port={port}",
+                             "--Voila.port_retries=0"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url + "/", proc, log_path, "voila")
+        yield url
+    finally:
+        _stop(proc)
+        log.close()
+
+
+@contextlib.contextmanager
+def browser_page() -> Iterator[object]:
+    """A fresh Chromium page (downloads accepted)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1300}, accept_downloads=True)
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()
 
 
 @contextlib.contextmanager
