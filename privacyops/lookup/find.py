@@ -15,9 +15,10 @@ from typing import Any
 from ..errors import LookupInputError
 from ..ledger import audit, get_case, open_ledger
 from ..ledger.inbox import remember_subject
-from ..map import EMAIL, IMPLICIT_PARTY, Party
+from ..map import EMAIL, IMPLICIT_PARTY, NAME, Party
 from ..workspace import Workspace
 from .identify import AUTO, parse_ref, search_kinds
+from .kept import erasures_on_record
 from .mentions import find_mentions
 from .people import Roots, candidate, seeds
 from .reader import Found, Person, Reader, Row, RowKey
@@ -167,6 +168,9 @@ def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pi
         reader = Reader(ws, use_index=use_index)
         _run(reader, result, text, kinds, pick, mentions)
         result.notes = reader.notes
+    if kinds != [NAME] or pick:  # erased people are found by their identifiers' keyed digests (never by name)
+        result.erasures = erasures_on_record(ws, text if kinds != [NAME] else None, pick,
+                                             (result.subject.ref,) if result.subject else ())
     result.elapsed_ms = (time.perf_counter() - t0) * 1000
     if audit_log:
         _audit(ws, result, text or pick, case_id)
