@@ -41,6 +41,8 @@ EXTRA_CSS = """
 .po-panel .po-why { font-size: 12px; color: #92400e; }
 .po-panel .po-inbox-head, .po-panel .po-inbox-cells { display: grid; font-size: 12px; align-items: center;
   grid-template-columns: 150px 120px 70px 170px 170px 80px 200px; gap: 0 8px; }
+.po-panel .po-inbox-cells > span { min-width: 0; overflow-wrap: anywhere; }
+.po-panel .po-inbox-cells > span.po-nowrap { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .po-panel .po-inbox-head { color: #6b7280; padding-left: 92px; }
 .po-panel .po-inbox-row { align-items: center; border-bottom: 1px solid #e5e7eb; }
 .po-panel .po-inbox-title { font-size: 13px; font-weight: 600; margin: 8px 0 2px 0; }
@@ -156,8 +158,10 @@ class InboxView:
         status = p.status + (f" · approved by {p.approved_by}" if p.approved_by else "")
         cells = [p.plan_id, p.case_id or "—", p.kind, f"{p.prepared_by}, {p.prepared_at:%Y-%m-%d %H:%M}",
                  f"{p.delete} / {p.mask} / {p.keep} / {p.blocked}", p.as_of, status]
-        row = widgets.HBox([button, widgets.HTML('<div class="po-inbox-cells">' +
-                                                 "".join(f"<span>{_e(c)}</span>" for c in cells) + "</div>")])
+        nowrap = (True, True, False, False, False, True, False)  # ids and dates never break at a hyphen
+        row = widgets.HBox([button, widgets.HTML('<div class="po-inbox-cells">' + "".join(
+            f'<span class="po-nowrap" title="{_e(c)}">{_e(c)}</span>' if one else f"<span>{_e(c)}</span>"
+            for c, one in zip(cells, nowrap)) + "</div>")])
         row.add_class("po-inbox-row")
         return row
 

@@ -107,6 +107,18 @@ def test_cli_lookup_reports_kept_records_exit_0_and_a_miss_exit_1(erased):
     assert res.exit_code == 1 and "No records found" in res.output
 
 
+def test_headless_lookup_job_writes_the_kept_records_and_does_not_fail(erased, tmp_path):
+    from privacyops.jobs.lookup_job import subject_lookup
+
+    ws, plan, (_mail, _mail2, tel, _member_no) = erased
+    kept = q(ws, "SELECT count(*) FROM shop.orders WHERE pid = 1")[0][0]
+    job = subject_lookup(ws.root, tel, interactive=False, output_dir=tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "lookup.json").read_text())
+    assert doc["status"] == "not_found" and doc["kept_rows"] == kept
+    assert doc["erasures"][0]["plan_id"] == plan.plan_id and doc["erasures"][0]["kept"][0]["dataset"] == "shop.orders"
+    assert plan.plan_id in job.text()
+
+
 def test_once_the_due_run_erases_the_kept_records_nothing_is_kept(erased, monkeypatch, later_today):
     ws, plan, (_mail, _mail2, _tel, member_no) = erased
     due = lookup(ws, member_no).erasures[0].kept[0].erase_on
