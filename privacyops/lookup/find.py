@@ -145,7 +145,7 @@ def _run(reader: Reader, result: SubjectRecords, text: str, kinds: list[str], pi
 
 def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pick: str | None = None,
            case_id: str | None = None, mentions: bool = True, audit_log: bool = True,
-           use_index: bool = True) -> SubjectRecords:
+           use_index: bool = True, erasures: bool | None = None) -> SubjectRecords:
     """Find every record about one person from one identifier (or a picked candidate `DATASET:KEY`).
 
     With a lookup index (`privacyops index`) seeds, identity matches and mentions are index probes; datasets the
@@ -153,6 +153,10 @@ def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pi
 
     Returns a SubjectRecords with status `found`, `ambiguous` (pick one of `.candidates`; name queries always
     answer this way) or `not_found`. Writes one audit entry (counts and a keyed hash, never the data).
+
+    `.erasures` lists executed erasures of the person and what they still keep (kept.py: matched by keyed digests
+    of the identifier, so found after the data forgot it); asked when `erasures` is true, by default for lookups
+    that are audited (the ones people read), not for the engines' own checks (`audit_log=False`).
     """
     t0 = time.perf_counter()
     dm = ws.datamap
@@ -168,7 +172,7 @@ def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pi
         reader = Reader(ws, use_index=use_index)
         _run(reader, result, text, kinds, pick, mentions)
         result.notes = reader.notes
-    if kinds != [NAME] or pick:  # erased people are found by their identifiers' keyed digests (never by name)
+    if (audit_log if erasures is None else erasures) and (kinds != [NAME] or pick):  # never by name
         result.erasures = erasures_on_record(ws, text if kinds != [NAME] else None, pick,
                                              (result.subject.ref,) if result.subject else ())
     result.elapsed_ms = (time.perf_counter() - t0) * 1000
