@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..ledger import ledger_exists, open_ledger
@@ -91,16 +92,21 @@ class ErasureOnRecord:
     def to_dict(self) -> dict[str, Any]:
         return {"plan_id": self.plan_id, "case_id": self.case_id,
                 "executed_at": self.executed_at.isoformat() if self.executed_at else None,
-                "certificate": self.certificate, "status": self.status, "matched_on": self.matched_on,
+                "certificate": self.certificate, "certificate_name": self.certificate_name, "status": self.status, "matched_on": self.matched_on,
                 "kept_rows": self.kept_rows, "kept": [k.to_dict() for k in self.kept]}
 
     def line(self) -> str:
         """One line: which erasure, when, its certificate, how much is still kept."""
         when = f"{self.executed_at:%Y-%m-%d}" if self.executed_at else "(date not recorded)"
-        kept = (f"{self.kept_rows} record(s) in {len(self.kept)} dataset(s) still kept" if self.kept
-                else "nothing kept")
+        kept = (f"{self.kept_rows} record(s) in {len({k.dataset for k in self.kept})} dataset(s) still kept"
+                if self.kept else "nothing kept")
         return (f"Erased on {when} (case {self.case_id or '—'}, plan {self.plan_id}, certificate "
-                f"{self.certificate or '—'}): {kept}")
+                f"{self.certificate_name or '—'}): {kept}")
+
+    @property
+    def certificate_name(self) -> str | None:
+        """The certificate's file name (the ledger records where it was written: `certificates/PLAN.json`)."""
+        return Path(self.certificate).name if self.certificate else None
 
 
 @dataclass(frozen=True)

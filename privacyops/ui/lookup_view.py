@@ -120,7 +120,8 @@ class LookupResults:
 def erasure_items(erasures: list[ErasureOnRecord]) -> list[dict[str, Any]]:
     """The erasures as the template shows them: dates as YYYY-MM-DD, the rule in words."""
     return [{"date": f"{e.executed_at:%Y-%m-%d}" if e.executed_at else "—", "case_id": e.case_id or "—",
-             "certificate": e.certificate or "—", "plan_id": e.plan_id, "unverified": e.status != "done",
+             "certificate": e.certificate_name or "—",
+             "certificate_path": e.certificate or "", "plan_id": e.plan_id, "unverified": e.status != "done",
              "kept": [{"dataset": k.dataset, "rows": k.rows, "restricted": k.restricted, "rule": k.rule_text(),
                        "until": k.until.isoformat() if k.until else "not yet known",
                        "erase_on": k.erase_on.isoformat() if k.erase_on else "checked on every due run"}
