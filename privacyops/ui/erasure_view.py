@@ -36,6 +36,7 @@ from .common import table as _table
 EXTRA_CSS = """
 <style>
 .po-panel .po-cert { font-size: 13px; padding: 6px 8px; background: #ecfdf5; border-left: 3px solid #16a34a; }
+.po-panel .po-cert code { overflow-wrap: anywhere; }
 .po-panel .po-cert.po-bad { background: #fef2f2; border-left-color: #b91c1c; }
 .po-panel h4 { font-size: 13px; font-weight: 600; margin: 12px 0 4px 0; }
 .po-panel .po-why { font-size: 12px; color: #92400e; }
