@@ -67,6 +67,7 @@ _TEMPLATES: Any = None
 LONG_CELL = 140  # characters: a longer value shows its start, the rest on expanding
 LONG_SHOWN = 90
 DIGEST_SHOWN = 12
+SHORT_TOKEN = 32  # one word up to this long stays whole (a column is never narrower than it, "compa|ny")
 _DIGEST = re.compile(r"^(?:sha256:)?[0-9a-f]{40,128}$", re.IGNORECASE)  # SHA-1/256/512 hex digests, keyed hashes
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:\s*…\s*\d{4}-\d{2}-\d{2})?$")
 _ID = re.compile(r"^[\w.+@/#:,\-]*[\-:.][\w.+@/#:,\-]*$")  # one token with a hyphen, dot or colon: DSR-2026-0001
@@ -118,8 +119,8 @@ def cell_view(value: Any, column: str = "") -> dict[str, str]:
     if len(text) > LONG_CELL:
         cut = text[:LONG_SHOWN].rsplit(" ", 1)[0] if " " in text[:LONG_SHOWN] else text[:LONG_SHOWN]
         return {"kind": "long", "short": cut + " …", "full": text}
-    if _DATE.match(text) or (len(text) <= 48 and _ID.match(text)) or (
-            len(text) <= 48 and " " not in text and _ID_COLUMNS.search(column.lower())):
+    if _DATE.match(text) or (len(text) <= 48 and _ID.match(text)) or (len(text) <= SHORT_TOKEN and not any(
+            ch.isspace() for ch in text)) or (len(text) <= 48 and " " not in text and _ID_COLUMNS.search(column.lower())):
         return {"kind": "nowrap", "text": text}
     return {"kind": "text", "text": text}
 
