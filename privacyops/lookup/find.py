@@ -168,11 +168,16 @@ def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pi
         get_case(ws, case_id)  # raises CaseError for an unknown case, before any data is read
     result = SubjectRecords(query=text or pick or "", kind="/".join(kinds) if text and kinds else "pick",
                             status=NOT_FOUND, map_fingerprint=dm.fingerprint)
+    check = audit_log if erasures is None else erasures
     with ws.reading():  # connectors closed at the end, or kept for the next lookup (Workspace.keep_open)
         reader = Reader(ws, use_index=use_index)
-        _run(reader, result, text, kinds, pick, mentions)
+        try:
+            _run(reader, result, text, kinds, pick, mentions)
+        except LookupInputError:  # a picked row an erasure removed: say what the erasure kept, not "no such row"
+            if not (pick and check and erasures_on_record(ws, None, pick)):
+                raise
         result.notes = reader.notes
-    if (audit_log if erasures is None else erasures) and (kinds != [NAME] or pick):  # never by name
+    if check and (kinds != [NAME] or pick):  # never by name
         result.erasures = erasures_on_record(ws, text if kinds != [NAME] else None, pick,
                                              (result.subject.ref,) if result.subject else ())
     result.elapsed_ms = (time.perf_counter() - t0) * 1000

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from privacyops.cli import main
 from privacyops.erasure import approve_plan, erase_due, execute_plan, plan_erasure
+from privacyops.errors import LookupInputError
 from privacyops.ledger import open_case, open_ledger
 from privacyops.lookup import FOUND, NOT_FOUND, lookup
 from privacyops.workspace import open_workspace
@@ -81,6 +82,19 @@ def test_lookup_of_an_erased_person_says_what_is_kept_by_email_phone_and_id(eras
         assert r.kept_rows == len(kept_orders)
         doc = json.loads(json.dumps(r.to_dict()))
         assert doc["erasures"][0]["kept"][0]["until"] == until.isoformat() and doc["kept_rows"] == 1
+
+
+def test_a_pick_of_the_erased_person_row_says_what_is_kept(erased):
+    ws, plan, _ids = erased
+    ref = plan.subjects[0]["ref"]
+    assert ref == "people.person:1" and q(ws, "SELECT count(*) FROM people.person WHERE pid = 1") == [(0,)]
+    r = lookup(ws, pick=ref)
+    assert r.status == NOT_FOUND and [e.plan_id for e in r.erasures] == [plan.plan_id]
+    assert r.erasures[0].matched_on == ["ref"] and r.kept_rows == 1
+    with pytest.raises(LookupInputError, match="no such row"):  # the engines' own checks still see a missing row
+        lookup(ws, pick=ref, audit_log=False)
+    with pytest.raises(LookupInputError, match="no such row"):  # and a row nobody erased is still an input error
+        lookup(ws, pick="people.person:99")
 
 
 def test_no_erasure_for_other_people_or_a_true_miss(erased):
