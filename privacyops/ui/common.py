@@ -156,6 +156,17 @@ def masked_words(masked: str) -> str:
     return "; ".join(out)
 
 
+_ANCHOR = re.compile(r"\bend_of_(fiscal_year|month)\(([\w.]+)\)")
+_FROM_FIELD = re.compile(r"\bfrom ([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b")
+
+
+def anchor_words(text: str) -> str:
+    """A retention period's start in words: "3 years from end_of_fiscal_year(issued_at)" -> "3 years from the end
+    of the fiscal year of issued at"; "from closed_at" -> "from closed at"."""
+    text = _ANCHOR.sub(lambda m: f"the end of the {field_words(m[1])} of {field_words(m[2])}", str(text or ""))
+    return _FROM_FIELD.sub(lambda m: f"from {field_words(m[1])}", text)
+
+
 # Engine messages name the CLI command or setting to use; in a panel the buttons are the way: say that instead.
 _CASE_FIRST = "open a case first (button above)"
 _PLAIN = ((re.compile(r"give its case \(open one with `privacyops case open[^`]*`\)"), _CASE_FIRST),

@@ -13,9 +13,9 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..lookup import DatasetRecords, ErasureOnRecord, SubjectRecords
+from .common import anchor_words, render
 from .common import esc as _e
 from .common import html_bundle as _html_bundle
-from .common import render
 from .common import table as _table
 from .common import widget_bundle as _widget_bundle
 
@@ -61,6 +61,7 @@ class LookupResults:
                 f" · {sum(c.count for c in r.context.values())} context rows · {len(r.mentions)} mentions"
                 f" · {r.elapsed_ms:.0f} ms")
         per_dataset, by_cat = r.to_frame(), r.by_category()
+        per_dataset["retention"] = per_dataset["retention"].map(anchor_words)  # "from closed_at": "from closed at"
         return _html_bundle(
             f'<div class="po-summary">{_e(line)}</div>'
             f"<h4>Records per dataset</h4>{_table(per_dataset)}"
@@ -106,7 +107,8 @@ class LookupResults:
     def _dataset_html(self, recs: DatasetRecords) -> str:
         purposes = "; ".join(f"{p['name']} ({p['legal_basis']}): {p['description']}" for p in recs.purposes)
         ret = recs.retention
-        retention = f"{ret['name']}: keep {ret['keep']} from {ret['from']} — {ret['ground']}" if ret else "no rule"
+        retention = (anchor_words(f"{ret['name']}: keep {ret['keep']} from {ret['from']} — {ret['ground']}") if ret
+                     else "no rule")
         facts = [("description", recs.description or "—"), ("source", f"{recs.source} ({recs.location})"),
                  ("purposes", purposes or "—"), ("retention", retention), ("found via", "; ".join(recs.via))]
         cats = pd.DataFrame([{"field": f, "categories": ", ".join(c)} for f, c in recs.categories.items()],

@@ -75,6 +75,10 @@ def test_lookup_view_shortens_digests_and_keeps_dates_on_one_line(demo_ws):
         assert f"<code>{h[:12]}…</code>" in text
         assert f">{h}</td>" not in text  # never the whole digest as a cell's text
     assert assert_dates_nowrap(text) > 0
+    # The retention's start in words, as the map states it for the invoices (a function of a date column).
+    rule = demo_ws.datamap.retention[demo_ws.datamap.datasets["billing.invoices"].retention]
+    assert rule.anchor.function == "end_of_fiscal_year" and str(rule.anchor) not in text
+    assert f"from the end of the fiscal year of {rule.anchor.column.replace('_', ' ')}" in text
 
 
 def test_plan_view_groups_not_erased_rows_says_masks_in_words_and_dates_nowrap(demo, monkeypatch):
