@@ -61,10 +61,10 @@ class KeptDataset:
                 "erase_on": iso(self.erase_on), "restricted": self.restricted}
 
     def rule_text(self) -> str:
-        """The rule in words: "orders — Test law s.1 (legal obligation)", or the register's text."""
-        bases = ", ".join(b.replace("_", " ") for b in self.legal_bases)
+        """The rule and its legal ground: "tax_records — Accounting Law s.28 (LV)", or the register's text (a
+        legal hold, rows kept with others)."""
         if self.rule:
-            return f"{self.rule} — {self.ground or 'no ground stated'}" + (f" ({bases})" if bases else "")
+            return f"{self.rule} — {self.ground or 'no ground stated'}"
         return self.basis
 
     def until_text(self) -> str:
