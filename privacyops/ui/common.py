@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 
 from ..errors import PrivacyOpsError
@@ -114,6 +115,8 @@ def cell_view(value: Any, column: str = "") -> dict[str, str]:
     if isinstance(value, (list, tuple)):
         value = ", ".join(str(v) for v in value)
     text = str(value)
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return {"kind": "text", "text": text}  # a number never breaks: a plain cell
     if _DIGEST.match(text):
         return {"kind": "digest", "short": text[:DIGEST_SHOWN] + "…", "full": text}
     if len(text) > LONG_CELL:
@@ -206,6 +209,15 @@ def widget_bundle(w: widgets.Widget) -> dict[str, Any]:
 def title_html(title: str, muted: str) -> str:
     """The panel's heading (both parts are HTML: escape what comes from data)."""
     return f'<div class="po-title">{title}</div><div class="po-muted">{muted}</div>'
+
+
+_TOKEN = re.compile(r"(?<![\w-])(\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2})?|[A-Z]{2,5}-[0-9A-Z]{2,}(?:-[0-9A-Z]+)*)(?![\w-])")
+
+
+def nowrap_tokens(escaped: str) -> str:
+    """Escaped text with its dates and ids (2026-11-15, DSR-2026-0012, ERP-127C96FB48) kept on one line: a line
+    break never splits them at a hyphen."""
+    return _TOKEN.sub(r'<span class="po-nowrap">\1</span>', escaped)
 
 
 def status_html(text: str, css: str = "po-ok", raw: bool = False) -> str:

@@ -29,7 +29,7 @@ from ..erasure import (
     InboxPlan,
 )
 from ..erasure.certificate import CertificateCheck
-from .common import candidate_picker, masked_words, plain_words, render, subject_text
+from .common import candidate_picker, masked_words, nowrap_tokens, plain_words, render, subject_text
 from .common import esc as _e
 from .common import table as _table
 
@@ -207,7 +207,7 @@ def plan_html(plan: ErasurePlan) -> str:
     frame = plan.to_frame()
     if len(frame):  # "billing_name:hmac" in words: "billing name: replaced by a keyed code"
         frame["masked fields"] = frame["masked fields"].map(masked_words)
-    parts = [head, "<h4>Per dataset and action</h4>",
+    parts = [nowrap_tokens(head), "<h4>Per dataset and action</h4>",
              _table(frame) if plan.rows else '<div class="po-muted">no records</div>']
     kept = frame[frame["action"].isin([RETAIN, BLOCKED])] if len(frame) else frame
     parts.append("<h4>Retained, until when and why</h4>")

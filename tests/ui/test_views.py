@@ -60,6 +60,7 @@ def test_cells_digests_dates_ids_and_long_text():
     assert out.count(digest) == 2  # the title and the expanded value: never as a cell's plain text
     assert "<details class=\"po-long\">" in out and long_text.strip() in out
     assert "None" not in out and "<td></td>" in out
+    assert '<td>3</td>' in out  # numbers never break: plain cells
     assert cell_view("<b>x</b>")["text"] == "<b>x</b>" and "&lt;b&gt;" in table(pd.DataFrame([{"a": "<b>x</b>"}]))
     assert masked_words("billing_name:hmac, billing_address:redact, note:null") == (
         "billing name: replaced by a keyed code; billing address: replaced by “[erased]”; note: emptied")
@@ -99,6 +100,8 @@ def test_plan_view_groups_not_erased_rows_says_masks_in_words_and_dates_nowrap(d
     mentions = [n for n in plan.not_erased if n.field]
     assert mentions and all(f"{','.join(map(str, n.key))} ({n.field})" in out for n in mentions)
     assert assert_dates_nowrap(out) > 0
+    for token in (plan.plan_id, plan.as_of.isoformat()):  # in the heading's running text too
+        assert f'<span class="po-nowrap">{token}</span>' in out
     until = [r.until for r in plan.rows if r.until]
     assert until and any(f'<td class="po-nowrap">{d.isoformat()}' in out for d in until)
 
