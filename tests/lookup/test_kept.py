@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 
 import duckdb
 import pytest
@@ -145,8 +146,13 @@ def test_once_the_due_run_erases_the_kept_records_nothing_is_kept(erased, monkey
     assert res.exit_code == 1 and plan.plan_id in res.output  # nothing held: a miss, with the erasure named
 
 
-def test_demo_customer_erased_with_invoices_kept_under_the_tax_rule(demo, monkeypatch, later_today):
+def test_demo_customer_erased_with_invoices_kept_under_the_tax_rule(demo, monkeypatch):
     ws = demo
+    assert ws.datamap.settings.fiscal_year_start == (1, 1)  # the fiscal year is the calendar year (below)
+    tax = ws.datamap.retention["tax_records"]
+    proof = ws.datamap.retention["marketing_proof"]
+    assert (tax.keep.amount, tax.keep.unit, str(tax.anchor)) == (5, "years", "end_of_fiscal_year(issued_at)")
+    assert (proof.keep.amount, proof.keep.unit, str(proof.anchor)) == (3, "years", "occurred_at")
     email = "janis.berzins@example.lv"
     (cid,) = dq(ws, "SELECT customer_id FROM crm.customers WHERE lower(email) = ?", [email])
     plan = erase(ws, monkeypatch, email)
@@ -164,5 +170,10 @@ def test_demo_customer_erased_with_invoices_kept_under_the_tax_rule(demo, monkey
     lines = dq(ws, "SELECT count(*) FROM billing.invoice_lines l JOIN billing.invoices i USING (invoice_id) "
                    "WHERE i.customer_id = ?", [cid])[0]
     assert sum(k.rows for k in r.erasures[0].kept if k.dataset == "billing.invoice_lines") == lines
+    # Consent proof: kept 3 years from the event (a date, not the end of a year).
+    events = dq(ws, "SELECT occurred_at FROM marketing.consent_events WHERE customer_id = ?", [cid])
+    want = Counter(dt.date(e.year + 3, e.month, e.day) for e in events)
+    assert want and {k.until: k.rows for k in r.erasures[0].kept if k.dataset == "marketing.consent_events"} == want
+    assert sum(k.rows for k in r.erasures[0].kept) == r.kept_rows == len(invoices) + lines + len(events)
     by_id = lookup(ws, str(cid), kind="customer_id")
     assert [e.plan_id for e in by_id.erasures] == [plan.plan_id]
