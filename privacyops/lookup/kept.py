@@ -122,7 +122,8 @@ _LOCK = threading.Lock()
 
 def _subjects(body: dict[str, Any]) -> tuple[_Subject, ...]:
     """Each subject of a plan body with its digests and its kept rows (dataset, key, rule, ground, basis, until,
-    due on, restricted)."""
+    due on, restricted). A batch names each row's subject; a batch subject without a person row gets none (its
+    rows cannot be told from another such subject's)."""
     single = len(body.get("subjects") or []) == 1
     out = []
     for s in body.get("subjects") or []:
@@ -130,7 +131,7 @@ def _subjects(body: dict[str, Any]) -> tuple[_Subject, ...]:
         kept = tuple((r["dataset"], key_json(r["key"]), r.get("rule"), r.get("ground"), r.get("basis") or r["reason"],
                       r.get("until"), r.get("due_on"), bool(r.get("restricted")))
                      for r in body.get("rows") or []
-                     if r.get("action") in _KEPT_ACTIONS and (single or r.get("subject") == ref))
+                     if r.get("action") in _KEPT_ACTIONS and (single or (ref and r.get("subject") == ref)))
         out.append(_Subject(ref, frozenset(s.get("hold_hashes") or []), kept))
     return tuple(out)
 

@@ -134,6 +134,30 @@ def test_headless_lookup_job_writes_the_kept_records_and_does_not_fail(erased, t
     assert plan.plan_id in job.text()
 
 
+def test_a_batch_erasure_reports_each_persons_own_kept_records(mini_ws, monkeypatch, tmp_path):
+    from privacyops.erasure import plan_batch
+
+    (mini_ws.root / "privacyops.yaml").write_text(erase_map())
+    ws = open_workspace(mini_ws.root)
+    orders = {m: q(ws, "SELECT o.ordered_at FROM shop.orders o JOIN people.person p USING (pid) WHERE p.member_no = ? "
+                       "ORDER BY o.oid", [m]) for m in ("M-001", "M-002")}
+    csv = tmp_path / "subjects.csv"
+    csv.write_text("subject\nM-001\nM-002\n")
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
+    plan = plan_batch(ws, csv, open_case(ws, "erasure", "2026-11-10").case_id, as_of=AS_OF)
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "bob")
+    approve_plan(ws, plan.plan_id)
+    assert execute_plan(ws, plan.plan_id).ok
+    for member, dates in orders.items():
+        # Ground truth: the rule keeps orders until 3 years after the end of their year, as of the plan's day.
+        want = Counter(end_of_year_plus(d, 3) for (d,) in dates if end_of_year_plus(d, 3) >= AS_OF)
+        r = lookup(ws, member)
+        assert r.status == NOT_FOUND and [e.plan_id for e in r.erasures] == [plan.plan_id]
+        assert {k.until: k.rows for k in r.erasures[0].kept if k.dataset == "shop.orders"} == dict(want), member
+    kept = q(ws, "SELECT count(*) FROM shop.orders WHERE pid IN (1, 2)")[0][0]
+    assert kept == sum(lookup(ws, m).kept_rows for m in orders) == 2
+
+
 def test_once_the_due_run_erases_the_kept_records_nothing_is_kept(erased, monkeypatch, later_today):
     ws, plan, (_mail, _mail2, _tel, member_no) = erased
     due = lookup(ws, member_no).erasures[0].kept[0].erase_on
