@@ -54,8 +54,8 @@ def _print_lookup(result: SubjectRecords, rows: int) -> None:
     if result.status == "not_found":
         searched = (result.kind or "").replace("/", ", ")
         if result.erasures:  # the identifiers are gone from the data; the erasure and what it kept are not
-            held = (f"{result.kept_rows} record(s) are still kept, restricted" if result.kept_rows
-                    else "nothing of theirs is kept")
+            held = (f"{result.kept_rows} record(s) are still kept (below: under which rule, until when)"
+                    if result.kept_rows else "nothing of theirs is kept")
             echo(f"{result.query!r} names a person whose records were erased: {held}.",
                  *erasures_out(result.erasures))
             return
@@ -99,6 +99,6 @@ def _print_lookup(result: SubjectRecords, rows: int) -> None:
                                                             m.matched) for m in result.mentions],
                          title=f"Mentions in other people's records ({len(result.mentions)})"))
     if result.erasures:
-        out += ["", "Erased before (records kept under a retention rule are restricted):",
+        out += ["", "Erased before: what that erasure still keeps, under which rule, until when",
                 *erasures_out(result.erasures)]
     echo(*out)

@@ -160,7 +160,7 @@ def erasures_out(erasures: Sequence[Any]) -> list[Any]:
             out.append(table(["dataset", "records", "restricted", "kept under", "kept until", "erased on"],
                              [(k.dataset, k.rows, k.restricted, k.rule_text(), k.until, k.erase_on or "not yet set")
                               for k in e.kept], wrap=["kept under"], right=["records", "restricted"],
-                             keep=["dataset", "kept until", "erased on"]))
+                             keep=["dataset", "restricted", "kept until", "erased on"]))
     return out
 
 

@@ -185,7 +185,7 @@ class LookupPanel(_SearchOnEnter, PanelView):
             self.picker.layout.display = "none"
             self.candidates.options = []
         if r.status != FOUND and r.erasures:
-            kept = (f"{r.kept_rows} record(s) are still kept, restricted, under a retention rule (below)"
+            kept = (f"{r.kept_rows} record(s) are still kept (below: under which rule, until when)"
                     if r.kept_rows else "nothing of theirs is kept")
             self._set_status(f"{r.query!r} names a person whose records were erased: {kept}.",
                              "po-ok" if r.kept_rows else "po-warn")
