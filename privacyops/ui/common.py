@@ -176,7 +176,10 @@ _PLAIN = ((re.compile(r"give its case \(open one with `privacyops case open[^`]*
           (re.compile(r": open one with `privacyops case open[^`]*`(?: and give its id)?"), ": " + _CASE_FIRST),
           (re.compile(r"open one with `privacyops case open[^`]*`"), "open one with the Open case button above"),
           (re.compile(r"\bor a pick\b"), "or choose the person"),
-          (re.compile(r"pick one with --pick REF"), "pick one below"),  # (the erasure panel looks for "pick one")
+          (re.compile(r"pick one with --pick REF"), "pick one below"),
+          (re.compile(r"\(--pick REF, or type the REF\)"), "(type one of these in the box)"),
+          (re.compile(r"Say which one with pick \(--pick [^()]*\)"), "Choose the person"),
+          (re.compile(r"\s*\(--pick [^()]*\)"), ""),  # (the erasure panel looks for "pick one")
           (re.compile(r";? ?see `privacyops [^`]*`"), ""),
           (re.compile(r"\s*\([^()]*(?:privacyops |PRIVACYOPS_)[^()]*\)"), ""),
           (re.compile(r"`?privacyops erase retry \S+`?"), "press Retry"),

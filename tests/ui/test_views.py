@@ -176,3 +176,7 @@ def test_no_command_or_variable_names_in_the_ui_package_or_after_plain_words():
     assert len(engine) > 20  # the scan sees the messages (the CLI's hints, the engines' fixes)
     left = [(p.name, line, plain_words(s)) for p, line, s in engine if COMMAND.search(plain_words(s))]
     assert left == []
+    # Several people match: the panels list them, so no command-line flag is suggested.
+    picks = [(p, line, s) for p, line, s in ((p, line, s) for p in sorted(UI.parent.rglob("*.py")) if UI not in p.parents
+                                              for line, s in _message_strings(p)) if "people match" in s and "--pick" in s]
+    assert picks and all("--pick" not in plain_words(s) for _p, _line, s in picks)
