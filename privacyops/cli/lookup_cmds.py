@@ -40,8 +40,8 @@ def lookup_cmd(identifier: str | None, workspace: Path | None, kind: str, pick: 
         _emit_json(result.to_dict())
     else:
         _print_lookup(result, rows)
-    if result.status == "not_found":
-        sys.exit(NOT_FOUND_EXIT)  # scripts can tell a miss from a person found
+    if result.status == "not_found" and not result.kept_rows:
+        sys.exit(NOT_FOUND_EXIT)  # scripts can tell a miss from a person found (or records an erasure kept)
 
 
 def _print_lookup(result: SubjectRecords, rows: int) -> None:
@@ -49,20 +49,24 @@ def _print_lookup(result: SubjectRecords, rows: int) -> None:
 
     for note in result.notes:  # datasets the lookup index could not answer for: scanned (slower, still complete)
         click.secho(f"note: {note}", fg="yellow", err=True)
+    from .output import echo, erasures_out, frame_table, table
+
     if result.status == "not_found":
         searched = (result.kind or "").replace("/", ", ")
+        if result.erasures:  # the identifiers are gone from the data; the erasure and what it kept are not
+            held = (f"{result.kept_rows} record(s) are still kept (below: under which rule, until when)"
+                    if result.kept_rows else "nothing of theirs is kept")
+            echo(f"{result.query!r} names a person whose records were erased: {held}.",
+                 *erasures_out(result.erasures))
+            return
         click.echo(f"No records found for {result.query!r} (searched as: {searched}). Check the spelling, or "
                    f"search by another identifier (--by email, phone, name or an id kind).")
         return
     if result.status == "ambiguous":
         shown = result.candidates[:max(rows, 20)]
-        from .output import echo, table
-
         echo(f"{result.candidates_heading(len(shown))}; pick one with --pick REF:",
              table(["REF", "score", "who"], [(c.ref, f"{c.score:.3f}", c.label) for c in shown], right=["score"]))
         return
-    from .output import echo, frame_table, table
-
     who = result.subject.label if result.subject else result.query
     out: list[Any] = [f"Subject: {who}" + (f"  [{result.subject.ref}]" if result.subject else ""),
                       (f"{result.total_rows} record(s) in {len(result.records)} dataset(s), "
@@ -94,4 +98,7 @@ def _print_lookup(result: SubjectRecords, rows: int) -> None:
         out.append(table(["record", "field", "matched"], [(f"{m.dataset}:{','.join(map(str, m.key))}", m.field,
                                                             m.matched) for m in result.mentions],
                          title=f"Mentions in other people's records ({len(result.mentions)})"))
+    if result.erasures:
+        out += ["", "Erased before: what that erasure still keeps, under which rule, until when",
+                *erasures_out(result.erasures)]
     echo(*out)

@@ -150,6 +150,20 @@ def frame_table(df: Any, *, max_columns: int | None = None, wrap: Sequence[str] 
             len(cols) - n)
 
 
+def erasures_out(erasures: Sequence[Any]) -> list[Any]:
+    """What executed erasures of the person still keep (`lookup.ErasureOnRecord`): a line per erasure (case,
+    date, certificate) and a table of the kept records per dataset, rule and until-date."""
+    out: list[Any] = []
+    for e in erasures:
+        out.append(e.line())
+        if e.kept:
+            out.append(table(["dataset", "records", "restricted", "kept under", "kept until", "erased on"],
+                             [(k.dataset, k.rows, k.restricted, k.rule_text(), k.until, k.erase_on or "not yet set")
+                              for k in e.kept], wrap=["kept under"], right=["records", "restricted"],
+                             keep=["dataset", "restricted", "kept until", "erased on"]))
+    return out
+
+
 def render(*items: Any) -> str:
     """`items` (text or rich renderables) as plain text at the output width; text is wrapped at words, and a
     word longer than the line is folded, so no line is wider than the width."""

@@ -30,6 +30,7 @@ class LookupJob(NotebookJob):
         lines += [f"candidate: {c.ref:<24} score {c.score:.3f}  {c.label}" for c in r.candidates]
         lines.append(f"{r.total_rows} records in {len(r.records)} datasets")
         lines += [f"  {name:<32}{count:>6}" for name, count in r.counts().items()]
+        lines += [e.line() for e in r.erasures]
         lines.append("context: " + (", ".join(f"{n} ({c.count})" for n, c in r.context.items()) or "none"))
         lines.append(f"mentions in other people's records: {len(r.mentions)}")
         return "\n".join(lines)
@@ -57,6 +58,6 @@ def subject_lookup(workspace: str | Path | None, subject: str, *, kind: str = "a
     result = lookup(ws, subject, kind=kind, pick=pick, case_id=case_id)
     path = write_json(output_folder(output_dir) / "lookup.json", result.to_dict())
     print(f"wrote {path}")
-    if result.status not in (FOUND, AMBIGUOUS):
+    if result.status not in (FOUND, AMBIGUOUS) and not result.kept_rows:  # kept by an erasure: a find
         raise PrivacyOpsError(f"no records found for {subject!r} (searched as {result.kind})")
     return LookupJob(result)

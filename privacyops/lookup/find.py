@@ -15,9 +15,10 @@ from typing import Any
 from ..errors import LookupInputError
 from ..ledger import audit, get_case, open_ledger
 from ..ledger.inbox import remember_subject
-from ..map import EMAIL, IMPLICIT_PARTY, Party
+from ..map import EMAIL, IMPLICIT_PARTY, NAME, Party
 from ..workspace import Workspace
 from .identify import AUTO, parse_ref, search_kinds
+from .kept import erasures_on_record
 from .mentions import find_mentions
 from .people import Roots, candidate, seeds
 from .reader import Found, Person, Reader, Row, RowKey
@@ -144,7 +145,7 @@ def _run(reader: Reader, result: SubjectRecords, text: str, kinds: list[str], pi
 
 def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pick: str | None = None,
            case_id: str | None = None, mentions: bool = True, audit_log: bool = True,
-           use_index: bool = True) -> SubjectRecords:
+           use_index: bool = True, erasures: bool | None = None) -> SubjectRecords:
     """Find every record about one person from one identifier (or a picked candidate `DATASET:KEY`).
 
     With a lookup index (`privacyops index`) seeds, identity matches and mentions are index probes; datasets the
@@ -152,6 +153,10 @@ def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pi
 
     Returns a SubjectRecords with status `found`, `ambiguous` (pick one of `.candidates`; name queries always
     answer this way) or `not_found`. Writes one audit entry (counts and a keyed hash, never the data).
+
+    `.erasures` lists executed erasures of the person and what they still keep (kept.py: matched by keyed digests
+    of the identifier, so found after the data forgot it); asked when `erasures` is true, by default for lookups
+    that are audited (the ones people read), not for the engines' own checks (`audit_log=False`).
     """
     t0 = time.perf_counter()
     dm = ws.datamap
@@ -163,10 +168,18 @@ def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pi
         get_case(ws, case_id)  # raises CaseError for an unknown case, before any data is read
     result = SubjectRecords(query=text or pick or "", kind="/".join(kinds) if text and kinds else "pick",
                             status=NOT_FOUND, map_fingerprint=dm.fingerprint)
+    check = audit_log if erasures is None else erasures
     with ws.reading():  # connectors closed at the end, or kept for the next lookup (Workspace.keep_open)
         reader = Reader(ws, use_index=use_index)
-        _run(reader, result, text, kinds, pick, mentions)
+        try:
+            _run(reader, result, text, kinds, pick, mentions)
+        except LookupInputError:  # a picked row an erasure removed: say what the erasure kept, not "no such row"
+            if not (pick and check and erasures_on_record(ws, None, pick)):
+                raise
         result.notes = reader.notes
+    if check and (kinds != [NAME] or pick):  # never by name
+        result.erasures = erasures_on_record(ws, text if kinds != [NAME] else None, pick,
+                                             (result.subject.ref,) if result.subject else ())
     result.elapsed_ms = (time.perf_counter() - t0) * 1000
     if audit_log:
         _audit(ws, result, text or pick, case_id)

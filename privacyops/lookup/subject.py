@@ -131,6 +131,14 @@ class SubjectRecords:
     map_fingerprint: str = ""
     # How the lookup read the data, when not as usual: datasets scanned because the lookup index was stale.
     notes: list[str] = field(default_factory=list)
+    # Executed erasures of this person (matched by keyed digests of the identifier) and what they still keep
+    # (`kept.ErasureOnRecord`): after an erasure the data may find nothing while restricted records remain.
+    erasures: list[Any] = field(default_factory=list)
+
+    @property
+    def kept_rows(self) -> int:
+        """Records an executed erasure of this person kept (restricted, scheduled) and still keeps."""
+        return sum(e.kept_rows for e in self.erasures)
 
     @property
     def total_rows(self) -> int:
@@ -219,4 +227,5 @@ class SubjectRecords:
             "candidates": [c.to_dict() for c in self.candidates],
             "map_fingerprint": self.map_fingerprint,
             **({"notes": self.notes} if self.notes else {}),
+            "erasures": [e.to_dict() for e in self.erasures], "kept_rows": self.kept_rows,
         }

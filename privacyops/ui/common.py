@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 
 from ..errors import PrivacyOpsError
+from ..templating import environment
 from ..workspace import Workspace, open_workspace
 
 NO_CASE = ""
@@ -38,7 +42,14 @@ CSS = """
 .po-result table.po-table th, .po-panel table.po-table th {
   background: #f3f4f6; text-align: left; padding: 3px 8px; border-bottom: 1px solid #d1d5db; }
 .po-result table.po-table td, .po-panel table.po-table td {
-  text-align: left; padding: 3px 8px; border-bottom: 1px solid #e5e7eb; vertical-align: top; max-width: 340px; }
+  text-align: left; padding: 3px 8px; border-bottom: 1px solid #e5e7eb; vertical-align: top; max-width: 340px;
+  white-space: normal; overflow-wrap: break-word; }
+.po-panel .po-nowrap, .po-result .po-nowrap, .po-panel table.po-table td.po-nowrap,
+.po-result table.po-table td.po-nowrap { white-space: nowrap; overflow-wrap: normal; }
+.po-result table.po-table td.po-count { text-align: right; }
+.po-result table.po-table details > summary { cursor: pointer; }
+.po-result table.po-table details.po-digest code { font-size: 11px; }
+.po-result table.po-table details .po-full { white-space: normal; overflow-wrap: anywhere; }
 .po-result .po-scroll { overflow-x: auto; max-width: 100%; }
 .po-result dl.po-facts { display: grid; grid-template-columns: max-content auto; gap: 2px 12px;
   font-size: 12px; margin: 4px 0 8px 0; }
@@ -53,11 +64,137 @@ def esc(value: Any) -> str:
     return html.escape(str(value))
 
 
+_TEMPLATES: Any = None
+LONG_CELL = 140  # characters: a longer value shows its start, the rest on expanding
+LONG_SHOWN = 90
+DIGEST_SHOWN = 12
+SHORT_TOKEN = 32  # one word up to this long stays whole (a column is never narrower than it, "compa|ny")
+_DIGEST = re.compile(r"^(?:sha256:)?[0-9a-f]{40,128}$", re.IGNORECASE)  # SHA-1/256/512 hex digests, keyed hashes
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:\s*…\s*\d{4}-\d{2}-\d{2})?$")
+_ID = re.compile(r"^[\w.+@/#:,\-]*[\-:.][\w.+@/#:,\-]*$")  # one token with a hyphen, dot or colon: DSR-2026-0001
+_ID_COLUMNS = re.compile(r"(?:^|[ _])(?:id|ref|key|case|plan|certificate|until|due|date|on|at|as of|received)$")
+
+
+def templates() -> Any:
+    """The panels' Jinja2 environment (`ui/templates/`, autoescape on), made once."""
+    global _TEMPLATES
+    if _TEMPLATES is None:
+        _TEMPLATES = environment(__package__)
+    return _TEMPLATES
+
+
+def render(template: str, **data: Any) -> str:
+    """A panel template rendered with `data` (every value escaped unless the template says otherwise)."""
+    return templates().get_template(template).render(**data)
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NaT:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    try:
+        return not isinstance(value, (str, bytes, list, tuple, dict, set)) and bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def cell_view(value: Any, column: str = "") -> dict[str, str]:
+    """How one table cell shows `value`: {kind, text, short, full}. Missing values are blank; dates and ids (and the
+    columns that hold them) never wrap, so they do not break at a hyphen; a digest shows its first 12 characters
+    (all of it on hover and on expanding); a long text its start, the rest on expanding; other text wraps."""
+    if _missing(value):
+        return {"kind": "text", "text": ""}
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        text = value.date().isoformat() if value.time() == dt.time() else value.strftime("%Y-%m-%d %H:%M")
+        return {"kind": "nowrap", "text": text}
+    if isinstance(value, dt.date):
+        return {"kind": "nowrap", "text": value.isoformat()}
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    text = str(value)
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return {"kind": "text", "text": text}  # a number never breaks: a plain cell
+    if _DIGEST.match(text):
+        return {"kind": "digest", "short": text[:DIGEST_SHOWN] + "…", "full": text}
+    if len(text) > LONG_CELL:
+        cut = text[:LONG_SHOWN].rsplit(" ", 1)[0] if " " in text[:LONG_SHOWN] else text[:LONG_SHOWN]
+        return {"kind": "long", "short": cut + " …", "full": text}
+    if _DATE.match(text) or (len(text) <= 48 and _ID.match(text)) or (len(text) <= SHORT_TOKEN and not any(
+            ch.isspace() for ch in text)) or (len(text) <= 48 and " " not in text and _ID_COLUMNS.search(column.lower())):
+        return {"kind": "nowrap", "text": text}
+    return {"kind": "text", "text": text}
+
+
 def table(df: pd.DataFrame) -> str:
-    """A DataFrame as a plain HTML table (values escaped), scrolling sideways when wide."""
-    shown = df.astype(object).where(df.notna(), "")  # NULL shows as an empty cell, not "None"
-    return ('<div class="po-scroll">' + shown.to_html(index=False, classes="po-table", border=0, escape=True)
-            + "</div>")
+    """A DataFrame as an HTML table (values escaped by the template), scrolling sideways when wide: text wraps,
+    dates and ids stay on one line, digests and long texts show their start and expand (`cell_view`)."""
+    columns = [str(c) for c in df.columns]
+    rows = [[cell_view(v, c) for v, c in zip(r, columns)] for r in df.itertuples(index=False, name=None)]
+    return render("table.html.j2", columns=columns, rows=rows)
+
+
+# -- plain words --------------------------------------------------------------------------------------------------
+MASK_WORDS = {"hmac": "replaced by a keyed code", "redact": "replaced by “[erased]”", "null": "emptied",
+              "value": "replaced by a fixed value"}
+
+
+def field_words(name: str) -> str:
+    """A column name as words: `billing_name` -> "billing name"."""
+    return str(name).replace("_", " ").strip()
+
+
+def masked_words(masked: str) -> str:
+    """`billing_name:hmac, billing_address:redact` (a plan's masked fields) in words: "billing name: replaced by a
+    keyed code; billing address: replaced by “[erased]”"."""
+    out = []
+    for part in (p.strip() for p in str(masked or "").split(",")):
+        if not part:
+            continue
+        col, _, how = part.rpartition(":")
+        out.append(f"{field_words(col)}: {MASK_WORDS.get(how, 'replaced by a fixed value')}" if col
+                   else field_words(part))
+    return "; ".join(out)
+
+
+_ANCHOR = re.compile(r"\bend_of_(fiscal_year|month)\(([\w.]+)\)")
+_FROM_FIELD = re.compile(r"\bfrom ([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b")
+
+
+def anchor_words(text: str) -> str:
+    """A retention period's start in words: "3 years from end_of_fiscal_year(issued_at)" -> "3 years from the end
+    of the fiscal year of issued at"; "from closed_at" -> "from closed at"."""
+    text = _ANCHOR.sub(lambda m: f"the end of the {field_words(m[1])} of {field_words(m[2])}", str(text or ""))
+    return _FROM_FIELD.sub(lambda m: f"from {field_words(m[1])}", text)
+
+
+# Engine messages name the CLI command or setting to use; in a panel the buttons are the way: say that instead.
+_CASE_FIRST = "open a case first (button above)"
+_PLAIN = ((re.compile(r"give its case \(open one with `privacyops case open[^`]*`\)"), _CASE_FIRST),
+          (re.compile(r": open one with `privacyops case open[^`]*`(?: and give its id)?"), ": " + _CASE_FIRST),
+          (re.compile(r"open one with `privacyops case open[^`]*`"), "open one with the Open case button above"),
+          (re.compile(r"\bor a pick\b"), "or choose the person"),
+          (re.compile(r"pick one with --pick REF"), "pick one below"),
+          (re.compile(r"\(--pick REF, or type the REF\)"), "(type one of these in the box)"),
+          (re.compile(r"Say which one with pick \(--pick [^()]*\)"), "Choose the person"),
+          (re.compile(r"\s*\(--pick [^()]*\)"), ""),  # (the erasure panel looks for "pick one")
+          (re.compile(r";? ?see `privacyops [^`]*`"), ""),
+          (re.compile(r"\s*\([^()]*(?:privacyops |PRIVACYOPS_)[^()]*\)"), ""),
+          (re.compile(r"`?privacyops erase retry \S+`?"), "press Retry"),
+          (re.compile(r"`?privacyops erase cancel \S+ --reason \S+`?"), "press Cancel with a reason"),
+          (re.compile(r"`?privacyops erase execute( \S+)?`?"), "press Execute"),
+          (re.compile(r"`?privacyops [a-z]+( [a-z]+)?[^;.\n]*`?"), "the command line"),
+          (re.compile(r"\$?PRIVACYOPS_ACTOR"), "who you act as"),
+          (re.compile(r"\$?PRIVACYOPS_[A-Z_]+"), "the setting"))
+
+
+def plain_words(message: str) -> str:
+    """A message for a panel: the CLI commands and variable names it suggests become the buttons and plain words."""
+    for pattern, words in _PLAIN:
+        message = pattern.sub(words, message)
+    return message
 
 
 def html_bundle(html_text: str, plain: str) -> dict[str, Any]:
@@ -75,6 +212,15 @@ def widget_bundle(w: widgets.Widget) -> dict[str, Any]:
 def title_html(title: str, muted: str) -> str:
     """The panel's heading (both parts are HTML: escape what comes from data)."""
     return f'<div class="po-title">{title}</div><div class="po-muted">{muted}</div>'
+
+
+_TOKEN = re.compile(r"(?<![\w-])(\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2})?|[A-Z]{2,5}-[0-9A-Z]{2,}(?:-[0-9A-Z]+)*)(?![\w-])")
+
+
+def nowrap_tokens(escaped: str) -> str:
+    """Escaped text with its dates and ids (2026-11-15, DSR-2026-0012, ERP-127C96FB48) kept on one line: a line
+    break never splits them at a hyphen."""
+    return _TOKEN.sub(r'<span class="po-nowrap">\1</span>', escaped)
 
 
 def status_html(text: str, css: str = "po-ok", raw: bool = False) -> str:
@@ -195,10 +341,10 @@ class PanelView(ABC):
     def _set_status(self, text: str, css: str = "po-ok", raw: bool = False) -> None:
         if self.clears_error and css != "po-error":
             self.error = None
-        self.status.value = status_html(text, css, raw)
+        self.status.value = status_html(text if raw else plain_words(text), css, raw)
 
     def _set_error(self, message: str) -> None:
-        self.error = message
+        self.error = message = plain_words(message)
         self.status.value = error_html(message)
 
     @abstractmethod

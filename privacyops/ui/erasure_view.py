@@ -6,8 +6,8 @@ Widgets and HTML only; the panel (`erasure_panel.py`) makes every call into priv
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 
@@ -29,18 +29,21 @@ from ..erasure import (
     InboxPlan,
 )
 from ..erasure.certificate import CertificateCheck
-from .common import candidate_picker, subject_text
+from .common import candidate_picker, masked_words, nowrap_tokens, plain_words, render, subject_text
 from .common import esc as _e
 from .common import table as _table
 
 EXTRA_CSS = """
 <style>
 .po-panel .po-cert { font-size: 13px; padding: 6px 8px; background: #ecfdf5; border-left: 3px solid #16a34a; }
+.po-panel .po-cert code { overflow-wrap: anywhere; }
 .po-panel .po-cert.po-bad { background: #fef2f2; border-left-color: #b91c1c; }
 .po-panel h4 { font-size: 13px; font-weight: 600; margin: 12px 0 4px 0; }
 .po-panel .po-why { font-size: 12px; color: #92400e; }
 .po-panel .po-inbox-head, .po-panel .po-inbox-cells { display: grid; font-size: 12px; align-items: center;
   grid-template-columns: 150px 120px 70px 170px 170px 80px 200px; gap: 0 8px; }
+.po-panel .po-inbox-cells > span { min-width: 0; overflow-wrap: anywhere; }
+.po-panel .po-inbox-cells > span.po-nowrap { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .po-panel .po-inbox-head { color: #6b7280; padding-left: 92px; }
 .po-panel .po-inbox-row { align-items: center; border-bottom: 1px solid #e5e7eb; }
 .po-panel .po-inbox-title { font-size: 13px; font-weight: 600; margin: 8px 0 2px 0; }
@@ -85,6 +88,7 @@ class ErasureControls:
         reason as its tooltip and in the line below the buttons."""
         reasons = ([allowed.approve, allowed.execute, allowed.cancel, allowed.retry] if plan is not None and
                    allowed is not None else ["no plan is open"] * 4)
+        reasons = [plain_words(why) if why else why for why in reasons]
         for b, why in zip(self.plan_buttons, reasons):
             b.disabled = why is not None
             b.tooltip = self._tips[b] if why is None else f"{b.description}: {why}"
@@ -155,26 +159,12 @@ class InboxView:
         status = p.status + (f" · approved by {p.approved_by}" if p.approved_by else "")
         cells = [p.plan_id, p.case_id or "—", p.kind, f"{p.prepared_by}, {p.prepared_at:%Y-%m-%d %H:%M}",
                  f"{p.delete} / {p.mask} / {p.keep} / {p.blocked}", p.as_of, status]
-        row = widgets.HBox([button, widgets.HTML('<div class="po-inbox-cells">' +
-                                                 "".join(f"<span>{_e(c)}</span>" for c in cells) + "</div>")])
+        nowrap = (True, True, False, False, False, True, False)  # ids and dates never break at a hyphen
+        row = widgets.HBox([button, widgets.HTML('<div class="po-inbox-cells">' + "".join(
+            f'<span class="po-nowrap" title="{_e(c)}">{_e(c)}</span>' if one else f"<span>{_e(c)}</span>"
+            for c, one in zip(cells, nowrap)) + "</div>")])
         row.add_class("po-inbox-row")
         return row
-
-
-# Engine messages name the CLI command or setting to use; in the panel the buttons are the way: say that instead.
-_PLAIN = ((re.compile(r"\s*\([^()]*(?:privacyops |PRIVACYOPS_)[^()]*\)"), ""),
-          (re.compile(r"`?privacyops erase retry \S+`?"), "press Retry"),
-          (re.compile(r"`?privacyops erase cancel \S+ --reason \S+`?"), "press Cancel with a reason"),
-          (re.compile(r"`?privacyops erase execute( \S+)?`?"), "press Execute"),
-          (re.compile(r"`?privacyops [a-z]+( [a-z]+)?[^;.\n]*`?"), "the command line"),
-          (re.compile(r"\$?PRIVACYOPS_[A-Z_]+"), "the setting"))
-
-
-def plain_words(message: str) -> str:
-    """An engine message for the panel: the CLI commands and variable names it suggests become the buttons."""
-    for pattern, words in _PLAIN:
-        message = pattern.sub(words, message)
-    return message
 
 
 def plan_line(plan: ErasurePlan) -> str:
@@ -214,19 +204,34 @@ def plan_html(plan: ErasurePlan) -> str:
             f'<div class="po-summary">{len(plan.rows)} record(s): {t[DELETE]} delete, {t[MASK]} mask, '
             f"{t[RETAIN]} retain (restricted), {t[BLOCKED]} blocked · as of {_e(plan.as_of)} · "
             f"subject {_e(', '.join(s.get('ref') or '(no person row)' for s in plan.subjects))}</div>")
-    parts = [head, "<h4>Per dataset and action</h4>",
-             _table(plan.to_frame()) if plan.rows else '<div class="po-muted">no records</div>']
-    kept = plan.to_frame()
-    kept = kept[kept["action"].isin([RETAIN, BLOCKED])] if len(kept) else kept
+    frame = plan.to_frame()
+    if len(frame):  # "billing_name:hmac" in words: "billing name: replaced by a keyed code"
+        frame["masked fields"] = frame["masked fields"].map(masked_words)
+    parts = [nowrap_tokens(head), "<h4>Per dataset and action</h4>",
+             _table(frame) if plan.rows else '<div class="po-muted">no records</div>']
+    kept = frame[frame["action"].isin([RETAIN, BLOCKED])] if len(frame) else frame
     parts.append("<h4>Retained, until when and why</h4>")
     parts.append(_table(kept[["dataset", "action", "records", "until", "masked fields", "why"]])
                  if len(kept) else '<div class="po-muted">nothing: every record goes</div>')
-    ne = plan.not_erased_frame()
-    parts.append("<h4>Not erased, and why</h4>")
-    parts.append(_table(ne) if len(ne) else '<div class="po-muted">nothing</div>')
+    groups = not_erased_groups(plan)
+    parts.append(f"<h4>Not erased, and why ({len(plan.not_erased)} records)</h4>")
+    parts.append(render("not_erased.html.j2", groups=groups) if groups else '<div class="po-muted">nothing</div>')
     for n in plan.notes:
-        parts.append(f'<div class="po-status po-warn">Note: {_e(n)}</div>')
+        parts.append(f'<div class="po-status po-warn">Note: {_e(plain_words(n))}</div>')
     return '<div class="po-result">' + "".join(parts) + "</div>"
+
+
+def not_erased_groups(plan: ErasurePlan) -> list[dict[str, Any]]:
+    """The plan's rows left alone, one group per dataset and reason (in the plan's order): {dataset, why, count,
+    records} — the records as `KEY` or `KEY (field)` for a mention in a free-text field."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for n in plan.not_erased:
+        why = n.why.removeprefix("not erased: ")
+        g = groups.setdefault((n.dataset, why), {"dataset": n.dataset, "why": why, "count": 0, "records": []})
+        g["count"] += 1
+        key = ",".join(str(k) for k in n.key)
+        g["records"].append(f"{key} ({n.field})" if n.field else key)
+    return list(groups.values())
 
 
 def execution_html(result: ErasureResult, check: CertificateCheck | None, good: bool) -> str:

@@ -184,6 +184,13 @@ class LookupPanel(_SearchOnEnter, PanelView):
         if not picked:
             self.picker.layout.display = "none"
             self.candidates.options = []
+        if r.status != FOUND and r.erasures:
+            kept = (f"{r.kept_rows} record(s) are still kept (below: under which rule, until when)"
+                    if r.kept_rows else "nothing of theirs is kept")
+            self._set_status(f"{r.query!r} names a person whose records were erased: {kept}.",
+                             "po-ok" if r.kept_rows else "po-warn")
+            self.results.show_erased(r)
+            return
         if r.status != FOUND:
             self._set_status(f"No records found for {r.query!r} (searched as: {r.kind.replace('/', ', ')}). "
                              f"Check the spelling or search by another identifier.", "po-warn")

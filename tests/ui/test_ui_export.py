@@ -60,7 +60,7 @@ def test_review_then_export_offers_a_download_and_the_password_on_request(demo_w
     assert "password_hash" in panel.review.value
 
     panel.export_button.click()  # no case: refused, clearly
-    assert "po-error" in panel.status.value and "give its case" in panel.status.value
+    assert "po-error" in panel.status.value and "open a case first (button above)" in panel.status.value
     assert list_exports(demo_ws) == [] and not (demo_ws.root / "exports").exists()
 
     panel.new_type.value = "access"

@@ -50,7 +50,7 @@ def test_email_finds_the_person_and_shows_every_dataset(mini_ws):
         assert name in text
     assert "shop.items" in text  # context: shared reference data, shown apart
     assert "Records per dataset" in text and "By data category" in text and "user.contact.email" in text
-    assert "3 years from end_of_fiscal_year(ordered_at)" in text  # retention of shop.orders
+    assert "3 years from the end of the fiscal year of ordered at" in text  # retention of shop.orders, in words
     assert "janis2@mini.example" not in text  # person 2 is not merged in
     assert "Found" in panel.status.value and "Error" not in panel.status.value
     assert panel.picker.layout.display == "none"
