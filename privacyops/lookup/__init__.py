@@ -2,12 +2,14 @@
 
 `lookup()` (find.py) detects what the identifier is (identify.py), finds the matching rows and the people they belong
 to (people.py), walks down to the person's records and across to the context (records.py), and reports free-text
-mentions in other people's rows (mentions.py). The answer is a `SubjectRecords` (subject.py).
+mentions in other people's rows (mentions.py). `lookup_many()` (batch.py) answers many identifiers at once, with
+the queries of all asked together. The answer is a `SubjectRecords` (subject.py).
 """
 
+from .batch import lookup_many
 from .find import lookup
 from .identify import AUTO, detect_kinds, parse_ref
 from .subject import AMBIGUOUS, FOUND, NOT_FOUND, WITHHELD, Candidate, DatasetRecords, Mention, SubjectRecords
 
 __all__ = ["AMBIGUOUS", "AUTO", "FOUND", "NOT_FOUND", "Candidate", "DatasetRecords", "Mention", "SubjectRecords",
-           "WITHHELD", "detect_kinds", "lookup", "parse_ref"]
+           "WITHHELD", "detect_kinds", "lookup", "lookup_many", "parse_ref"]
