@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from ..errors import LookupInputError
 from ..ledger import cases, holds, open_ledger, schedule
 from ..ledger.schedule import key_json
-from ..lookup import AMBIGUOUS, FOUND, lookup
+from ..lookup import AMBIGUOUS, FOUND, SubjectRecords, lookup_many
 from ..map import NAME, Dataset
 from ..ledger.people import APPROVER, PREPARER, acting_person, audit_signature, sign_as
 from ..workspace import Workspace, current_actor
@@ -61,7 +61,7 @@ from .plan import (
     row_key,
     save_plan,
 )
-from .request import _check_case, _check_preparer, _suppression, subject_plan_rows
+from .request import _check_case, _check_preparer, _suppression, stored_rows, subject_plan_rows
 from .result import ErasureResult
 from .retention_sql import overdue_keys
 from .settle import settle
@@ -369,11 +369,12 @@ def plan_batch(ws: Workspace, path: str | Path, case_id: str, *, as_of: dt.date 
     seen: set[str | None] = set()
     decider = Decider(ws, as_of)
     try:
-        for line, ident, pick in tqdm(items, desc="planning", unit="subject", disable=not progress):
-            try:
-                recs = lookup(ws, ident, pick=pick, mentions=True, audit_log=False)
-            except LookupInputError as exc:
-                skipped.append({"line": line, "why": str(exc)})
+        with tqdm(total=len(items), desc="planning", unit="subject", disable=not progress) as bar:
+            found = lookup_many(ws, [(ident, pick) for _, ident, pick in items], mentions=True, done=bar.update)
+        people: list[SubjectRecords] = []
+        for (line, _, _), recs in zip(items, found):
+            if isinstance(recs, LookupInputError):
+                skipped.append({"line": line, "why": str(recs)})
                 continue
             if recs.status == AMBIGUOUS:
                 skipped.append({"line": line, "why": f"{len(recs.candidates)} people match; give a pick column "
@@ -382,12 +383,14 @@ def plan_batch(ws: Workspace, path: str | Path, case_id: str, *, as_of: dt.date 
             if recs.status != FOUND:
                 skipped.append({"line": line, "why": "no records found"})
                 continue
-            if recs.subject and recs.subject.ref in seen:
+            ref = recs.subject.ref if recs.subject else None
+            if ref is not None and ref in seen:
                 continue  # the same person twice
-            for name, found in recs.records.items():  # referenced anchors: one query per dataset and subject
-                decider.anchor_dates(ws.datamap.datasets[name], found.rows)
-            prs, ne, entry, emails = subject_plan_rows(ws, decider, recs, data_out=data)
-            seen.add(entry["ref"])
+            seen.add(ref)
+            people.append(recs)
+        stored = stored_rows(ws, decider, people)  # one read per dataset for all subjects, anchors with them
+        for recs in people:
+            prs, ne, entry, emails = subject_plan_rows(ws, decider, recs, data_out=data, stored=stored)
             subjects.append(entry)
             emails_by.append(emails)
             not_erased += ne

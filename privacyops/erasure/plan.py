@@ -361,8 +361,11 @@ def _short_reason(r: PlannedRow) -> str:
     return r.reason.split(" (")[0] if len(r.reason) > 90 else r.reason
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # built once
+
+
 def _canonical(obj: Any) -> str:
-    return json.dumps(json_safe(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(json_safe(obj))
 
 
 def fingerprint(row: dict[str, Any], skip: Iterable[str] = ()) -> str:

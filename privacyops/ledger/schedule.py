@@ -26,9 +26,14 @@ from .store import ledger_exists, open_ledger
 SCHEDULED, DONE, GONE, SUPERSEDED = "scheduled", "done", "gone", "superseded"
 
 
-def key_json(key: Iterable[Any]) -> str:
+_KEY_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # built once: called per planned row
 
-    return json.dumps(json_safe(list(key)), separators=(",", ":"), ensure_ascii=False)
+
+def key_json(key: Iterable[Any]) -> str:
+    key = list(key)
+    if all(type(v) is int or type(v) is str for v in key):  # the usual keys: json_safe leaves them as they are
+        return _KEY_JSON.encode(key)
+    return _KEY_JSON.encode(json_safe(key))
 
 
 def key_from_json(text: str) -> tuple:

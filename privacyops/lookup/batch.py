@@ -156,13 +156,17 @@ class _Batcher:
             a.result = _Rows([dict(got[i]) for i in pos])
 
     def _identity(self, asks: list[_Ask]) -> None:
-        """`LookupIndex.identity_hits` for each worker, from one probe of the union (see `_split_identity`)."""
+        """`LookupIndex.identity_hits` for each worker, from one probe of the union (see `_probes`)."""
         _, kind, digits = asks[0].group
         values = sorted({v for a in asks for v in a.payload})
         hits = self.index.identity_hits(kind, values, digits)
         self.queries += 1
+        at: dict[str, list[int]] = {}
+        for i, h in enumerate(hits):  # by value (phones: by every leading part a probe may ask for)
+            for p in ({h[0][:n] for n in range(6, len(h[0]) + 1)} if kind == PHONE else (h[0],)):
+                at.setdefault(p, []).append(i)
         for a in asks:
-            a.result = _split_identity(kind, digits, a.payload, hits)
+            a.result = [hits[i] for i in sorted({i for p in _probes(kind, digits, a.payload) for i in at.get(p, ())})]
 
     def _mention_hits(self, asks: list[_Ask]) -> None:
         """`LookupIndex.mention_hits` for each worker: one probe for all, split by the entry each matched."""
@@ -199,27 +203,29 @@ class _Batcher:
         limit = sum(a.payload[2] for a in asks)
         got = con.select_mentions(ds, fields, emails, phones, limit=limit, within=(col, within)).dicts()
         self.queries += 1
+        at: dict[str, list[int]] = {}
+        for i, r in enumerate(got):
+            at.setdefault(str(r.get(col)), []).append(i)
         for a in asks:
-            mine = {str(v) for v in a.payload[3][1]}
             test = _mention_test(a.payload[0], a.payload[1])
-            rows = [dict(r) for r in got if str(r.get(col)) in mine and any(test(r.get(f)) for f in fields)]
+            pos = sorted({i for v in a.payload[3][1] for i in at.get(str(v), ())})
+            rows = [dict(got[i]) for i in pos if any(test(got[i].get(f)) for f in fields)]
             a.result = _Rows(rows[:a.payload[2]])
 
 
-def _split_identity(kind: str, digits: int, values: Sequence[str],
-                    hits: list[tuple[str, str, str, tuple]]) -> list[tuple[str, str, str, tuple]]:
-    """The hits a probe of `values` alone returns: the value itself (e-mails, ids); for phones, a value starting
-    with one of their reversed tails (`identity_hits`' range)."""
+def _probes(kind: str, digits: int, values: Sequence[str]) -> list[str]:
+    """What a hit's value must be for `identity_hits(kind, values)` to return it: the value itself (e-mails, ids);
+    for phones, a value starting with a number's reversed last digits (the index holds digits only, so
+    `identity_hits`' range `t <= value < t + ":"` is exactly "starts with t")."""
     if kind != PHONE:
-        mine = set(values)
-        return [h for h in hits if h[0] in mine]
-    ranges = []
+        return list(values)
+    out = []
     for v in values:
         d = digits_of(v)
         k = min(digits, len(d))
         if k >= 6:
-            ranges.append(d[-k:][::-1])
-    return [h for h in hits if any(t <= h[0] < t + ":" for t in ranges)]
+            out.append(d[-k:][::-1])
+    return out
 
 
 def _mention_test(emails: Sequence[str], phones: Sequence[str]) -> Callable[[Any], bool]:
