@@ -39,7 +39,7 @@ from .reader import Reader
 from .subject import SubjectRecords
 
 CHUNK = 2000  # items looked up together (their workers alive at once): bounds threads and memory
-Item = tuple[str | None, str | None]  # (identifier, pick "DATASET:KEY"); either may be None
+Item = tuple  # (identifier, pick "DATASET:KEY"[, kind]); identifier or pick may be None, kind defaults to auto
 
 
 @dataclass
@@ -313,8 +313,8 @@ class _Shared:
 def lookup_many(ws: Workspace, items: Sequence[Item], *, mentions: bool = True, use_index: bool = True,
                 chunk: int = CHUNK, done: Callable[[int], None] | None = None,
                 stats: dict[str, int] | None = None) -> list[SubjectRecords | LookupInputError]:
-    """Look up every item (identifier, pick) as `lookup(ws, identifier, pick=pick, mentions=mentions,
-    audit_log=False)` would, with the queries of up to `chunk` items asked together (see the module docstring).
+    """Look up every item (identifier, pick[, kind]) as `lookup(ws, identifier, pick=pick, kind=kind,
+    mentions=mentions, audit_log=False)` would, with the queries of up to `chunk` items asked together (see the module docstring).
 
     Returns, per item in order, its SubjectRecords (status found / ambiguous / not_found) or the LookupInputError
     that lookup() would raise for it. No audit entry (the caller records what the batch was for). `done(n)` is
@@ -326,7 +326,8 @@ def lookup_many(ws: Workspace, items: Sequence[Item], *, mentions: bool = True, 
         shared = _Shared(ws, batcher, use_index)
         for start in range(0, len(items), max(int(chunk), 1)):
             part = items[start:start + max(int(chunk), 1)]
-            workers = [_Worker(batcher, _job(shared, dm, ident, pick, mentions)) for ident, pick in part]
+            workers = [_Worker(batcher, _job(shared, dm, it[0], it[1], it[2] if len(it) > 2 else AUTO, mentions))
+                       for it in part]
             batcher.drive(workers)
             for w in workers:
                 if isinstance(w.error, LookupInputError):
@@ -342,10 +343,10 @@ def lookup_many(ws: Workspace, items: Sequence[Item], *, mentions: bool = True, 
     return out
 
 
-def _job(shared: _Shared, dm: Any, identifier: str | None, pick: str | None,
+def _job(shared: _Shared, dm: Any, identifier: str | None, pick: str | None, kind: str,
          mentions: bool) -> Callable[[], SubjectRecords]:
     def run() -> SubjectRecords:
-        text, kinds, result = prepare(dm, identifier, AUTO, pick)
+        text, kinds, result = prepare(dm, identifier, kind, pick)
         reader = shared.reader()
         _run(reader, result, text, kinds, pick, mentions)
         result.notes = list(reader.notes)
