@@ -127,7 +127,11 @@ class PlannedRow:
 
     @property
     def rid(self) -> tuple[str, str]:
-        return self.dataset, key_json(self.key)
+        got = self.__dict__.get("_rid")  # asked many times per row by settle, execute and verify: kept per key
+        if got is None or got[0] is not self.key or got[1][0] != self.dataset:
+            got = (self.key, (self.dataset, key_json(self.key)))
+            self.__dict__["_rid"] = got
+        return got[1]
 
     @property
     def ref(self) -> str:
@@ -362,10 +366,17 @@ def _short_reason(r: PlannedRow) -> str:
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # built once
+# The same text in one pass of the C encoder: it asks `json_safe` only for what JSON cannot hold (dates, decimals,
+# bytes), and writes str/int/float keys as json_safe would. Other keys (never in a plan: column and field names)
+# raise TypeError and take the two-pass way.
+_CANONICAL_FAST = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_safe)
 
 
 def _canonical(obj: Any) -> str:
-    return _CANONICAL.encode(json_safe(obj))
+    try:
+        return _CANONICAL_FAST.encode(obj)
+    except TypeError:
+        return _CANONICAL.encode(json_safe(obj))
 
 
 def fingerprint(row: dict[str, Any], skip: Iterable[str] = ()) -> str:

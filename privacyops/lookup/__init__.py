@@ -6,10 +6,10 @@ mentions in other people's rows (mentions.py). `lookup_many()` (batch.py) answer
 the queries of all asked together. The answer is a `SubjectRecords` (subject.py).
 """
 
-from .batch import lookup_many
+from .batch import lookup_many, rows_holding
 from .find import lookup
 from .identify import AUTO, detect_kinds, parse_ref
 from .subject import AMBIGUOUS, FOUND, NOT_FOUND, WITHHELD, Candidate, DatasetRecords, Mention, SubjectRecords
 
 __all__ = ["AMBIGUOUS", "AUTO", "FOUND", "NOT_FOUND", "Candidate", "DatasetRecords", "Mention", "SubjectRecords",
-           "WITHHELD", "detect_kinds", "lookup", "lookup_many", "parse_ref"]
+           "WITHHELD", "detect_kinds", "lookup", "lookup_many", "parse_ref", "rows_holding"]

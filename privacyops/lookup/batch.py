@@ -343,6 +343,14 @@ def lookup_many(ws: Workspace, items: Sequence[Item], *, mentions: bool = True, 
     return out
 
 
+def rows_holding(ws: Workspace, ds: Any, kind: str, values: Iterable[str]) -> list[dict[str, Any]]:
+    """Rows of `ds` whose identity columns of `kind` hold one of `values`, compared as `lookup()` compares them
+    (`Connector.select_identity`): from the lookup index when it answers for `ds` — one probe for thousands of
+    addresses — else the store's own query."""
+    with ws.reading():
+        return Reader(ws).identity_rows(ds, kind, values)
+
+
 def _job(shared: _Shared, dm: Any, identifier: str | None, pick: str | None, kind: str,
          mentions: bool) -> Callable[[], SubjectRecords]:
     def run() -> SubjectRecords:
@@ -355,4 +363,4 @@ def _job(shared: _Shared, dm: Any, identifier: str | None, pick: str | None, kin
     return run
 
 
-__all__ = ["CHUNK", "Item", "lookup_many"]
+__all__ = ["CHUNK", "Item", "lookup_many", "rows_holding"]
