@@ -177,3 +177,41 @@ def test_a_batch_killed_mid_execution_resumes_and_completes(mini_ws, tmp_path, m
     assert [s["source"] for s in cert["sources"]] == ["files", "main"]
     assert len(plan.subjects) == 2 and all(s["ref_hash"] in json.dumps(cert) for s in plan.subjects)
     assert audit.verify(ws).ok
+
+
+def test_due_rows_of_several_plans_are_read_and_decided_together(mini_ws, monkeypatch, later_today):
+    (mini_ws.root / "privacyops.yaml").write_text(erase_map())
+    ws = open_workspace(mini_ws.root)
+    origins = []
+    for pick in ("people.person:2", "people.person:3", "people.person:4"):  # orders kept for the books until 2027
+        monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
+        plan = plan_erasure(ws, open_case(ws, "erasure", "2026-11-10").case_id, pick=pick, as_of=AS_OF)
+        monkeypatch.setenv("PRIVACYOPS_ACTOR", "bob")
+        approve_plan(ws, plan.plan_id)
+        assert execute_plan(ws, plan.plan_id).ok
+        origins.append(plan.plan_id)
+    kept = duckdb.connect(str(ws.root / "main.duckdb"), read_only=True)
+    assert kept.execute("SELECT oid FROM shop.orders ORDER BY 1").fetchall() == [(100,), (101,), (102,), (103,),
+                                                                                  (104,)]
+    kept.close()
+    from privacyops.erasure import plan_due
+    from privacyops.sources import DuckDBConnector
+
+    reads = []
+    real = DuckDBConnector.execute
+    monkeypatch.setattr(DuckDBConnector, "execute", lambda self, sql, params=(): (
+        reads.append(sql) if '"shop"."orders"' in sql and sql.lstrip().upper().startswith("SELECT") else None)
+        or real(self, sql, params))
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "scheduler")
+    plans = plan_due(ws, "2028-01-01")
+    assert len(reads) == 1  # the three plans' due orders in one statement (one per plan before)
+    monkeypatch.setattr(DuckDBConnector, "execute", real)
+    assert sorted(p.origin["plan_id"] for p in plans) == sorted(origins)  # one due plan per originating plan
+    assert {p.origin["plan_id"]: [(r.dataset, r.key, r.action) for r in p.rows] for p in plans} == {
+        origins[0]: [("shop.orders", (102,), "delete")], origins[1]: [("shop.orders", (103,), "delete")],
+        origins[2]: [("shop.orders", (104,), "delete")]}
+    assert all(execute_plan(ws, p.plan_id).ok for p in plans)
+    con = duckdb.connect(str(ws.root / "main.duckdb"), read_only=True)
+    assert con.execute("SELECT oid FROM shop.orders ORDER BY 1").fetchall() == [(100,), (101,)]  # M-001's stay
+    con.close()
+    assert ledger(ws, "SELECT count(*) FROM erasure_schedule WHERE status = 'scheduled'") == [(0,)]
