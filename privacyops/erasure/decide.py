@@ -157,6 +157,13 @@ class MaskingDecisions:
             self._infos[ds.name] = masking.column_info(self.con(ds), ds)
         return self._infos[ds.name]
 
+    def personal(self, ds: Dataset) -> set[str]:
+        """The map's personal fields of `ds` (worked out from the categories: asked once per dataset, not per row)."""
+        memo = self.__dict__.setdefault("_personal", {})
+        if ds.name not in memo:
+            memo[ds.name] = set(ds.personal_fields())
+        return memo[ds.name]
+
     def ignored(self, ds: Dataset) -> set[str]:
         """Columns erasure never writes and verification never compares: the map's `maintained` (the store keeps
         them current) and generated columns (the store computes them)."""
@@ -196,7 +203,7 @@ class MaskingDecisions:
         hide is refused, another is kept with a note."""
         info = self.info(ds)
         policy = ds.erasure.mask
-        pk, ignored, personal = set(ds.primary_key), self.ignored(ds), set(ds.personal_fields())
+        pk, ignored, personal = set(ds.primary_key), self.ignored(ds), self.personal(ds)
         pr.masks, pr.kept = {}, []
         self.refusals.pop(pr.rid, None)  # decided again (kept under a rule, then minimised): the last word counts
         masked_row = dict(row)

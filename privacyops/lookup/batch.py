@@ -146,7 +146,8 @@ class _Batcher:
         _, name, column = asks[0].group
         ds = self.ws.datamap.datasets[name]
         values = list(dict.fromkeys(v for a in asks for v in a.payload))
-        got = self.ws.connector(ds.source).select_in(ds, column, values).dicts()
+        con = self.ws.connector(ds.source)
+        got = getattr(con, "select_in_joined", con.select_in)(ds, column, values).dicts()
         self.queries += 1
         at: dict[Any, list[int]] = {}
         for i, r in enumerate(got):

@@ -199,8 +199,16 @@ class DuckDBConnector(DuckDBConstraints, Connector):
         """Many values (a batch: thousands of keys) travel as one Arrow table in one semi-join — one scan —
         instead of one IN list, and one scan, per 1,000; few values as the IN list (an index probe)."""
         vals = self.coerce(dataset, column, values)
-        if len(vals) <= SEMI_JOIN_FROM or type_family(self.columns(dataset).get(column, "")) not in ("integer",
-                                                                                                     "text"):
+        if len(vals) <= SEMI_JOIN_FROM:
+            return super().select_in(dataset, column, vals)
+        return self.select_in_joined(dataset, column, vals)
+
+    def select_in_joined(self, dataset: Dataset, column: str, values: Iterable[Any]) -> Rows:
+        """`select_in` as one semi-join on an Arrow table of the values, however few (a batch asks for its union
+        this way: a scan whose blocks the buffer manager may drop, where an index probe would load the whole
+        index into memory for good)."""
+        vals = self.coerce(dataset, column, values)
+        if not vals or type_family(self.columns(dataset).get(column, "")) not in ("integer", "text"):
             return super().select_in(dataset, column, vals)  # (other types compare as the IN list casts them)
         try:
             table = pa.table({"v": vals})
