@@ -149,6 +149,7 @@ class MaskingDecisions:
     secret: bytes
     _infos: dict[str, dict[str, masking.ColumnInfo]]
     _checked: dict[tuple, bool]
+    _personal: dict[str, set[str]]
     refusals: dict[tuple[str, str], list[tuple[str, str]]]  # row (rid) -> [(column, why it cannot be masked)]
 
     def info(self, ds: Dataset) -> dict[str, masking.ColumnInfo]:
@@ -156,6 +157,12 @@ class MaskingDecisions:
         if ds.name not in self._infos:
             self._infos[ds.name] = masking.column_info(self.con(ds), ds)
         return self._infos[ds.name]
+
+    def personal(self, ds: Dataset) -> set[str]:
+        """The map's personal fields of `ds` (worked out from the categories: asked once per dataset, not per row)."""
+        if ds.name not in self._personal:
+            self._personal[ds.name] = set(ds.personal_fields())
+        return self._personal[ds.name]
 
     def ignored(self, ds: Dataset) -> set[str]:
         """Columns erasure never writes and verification never compares: the map's `maintained` (the store keeps
@@ -196,7 +203,7 @@ class MaskingDecisions:
         hide is refused, another is kept with a note."""
         info = self.info(ds)
         policy = ds.erasure.mask
-        pk, ignored, personal = set(ds.primary_key), self.ignored(ds), set(ds.personal_fields())
+        pk, ignored, personal = set(ds.primary_key), self.ignored(ds), self.personal(ds)
         pr.masks, pr.kept = {}, []
         self.refusals.pop(pr.rid, None)  # decided again (kept under a rule, then minimised): the last word counts
         masked_row = dict(row)
@@ -302,6 +309,7 @@ class Decider(RetentionDecisions, MaskingDecisions):
         self._infos: dict[str, dict[str, masking.ColumnInfo]] = {}
         self._keys: dict[str, list[StoreForeignKey]] = {}
         self._checked: dict[tuple, bool] = {}  # (dataset, check, values) -> refused
+        self._personal: dict[str, set[str]] = {}  # dataset -> its personal fields
         self.refusals: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self._anchors: dict[str, dict[str, Any]] = {}  # dataset -> {reference value: referenced anchor value}
 

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from ..errors import LookupInputError
 from ..ledger import cases, holds, open_ledger, schedule
 from ..ledger.schedule import key_json
-from ..lookup import AMBIGUOUS, FOUND, lookup
+from ..lookup import AMBIGUOUS, FOUND, SubjectRecords, lookup_many
 from ..map import NAME, Dataset
 from ..ledger.people import APPROVER, PREPARER, acting_person, audit_signature, sign_as
 from ..workspace import Workspace, current_actor
@@ -61,7 +61,7 @@ from .plan import (
     row_key,
     save_plan,
 )
-from .request import _check_case, _check_preparer, _suppression, subject_plan_rows
+from .request import _check_case, _check_preparer, _suppression, stored_rows, subject_plan_rows
 from .result import ErasureResult
 from .retention_sql import overdue_keys
 from .settle import settle
@@ -73,82 +73,108 @@ from .verify import read_rows
 
 def plan_due(ws: Workspace, as_of: dt.date | str | None = None) -> list[ErasurePlan]:
     """Plans for what has come due on `as_of` (one per originating plan), saved as approved (see the module
-    docstring); rows still kept get their dates updated; rows that vanished are marked gone."""
+    docstring); rows still kept get their dates updated; rows that vanished are marked gone. Set-based across the
+    originating plans: every dataset's due rows are read in one query, decided, held and settled together."""
     as_of = _as_date(as_of)
     refuse_future(as_of, "erase --due")  # before anything is written: no second approval guards it
     entries = schedule.due(ws, as_of)
     by_plan: dict[str, list[schedule.ScheduleEntry]] = {}
     for e in entries:
         by_plan.setdefault(e.plan_id, []).append(e)
-    plans = []
-    acting = acting_person(ws, PREPARER, APPROVER, action="run due erasures") if by_plan else None
+    if not by_plan:
+        return []
+    acting = acting_person(ws, PREPARER, APPROVER, action="run due erasures")
     actor = current_actor()
+    origins = {plan_id: load_plan(ws, plan_id) for plan_id in by_plan}
+    rows, data, kinds, gone = _decide_all_due(ws, as_of, by_plan, origins)
+    if gone:
+        with open_ledger(ws) as con:
+            with con.transaction():
+                schedule.finish(con, gone, "(gone before due)", status=schedule.GONE)
+    plans, waiting = [], []
     for plan_id, group in by_plan.items():
-        origin = load_plan(ws, plan_id)
-        hashes = {h for s in origin.subjects for h in s.get("hold_hashes", [])}
-        subject_of = {pr.rid: pr.subject for pr in origin.rows}
-        rows: dict[tuple[str, str], PlannedRow] = {}
-        data: dict[tuple[str, str], dict[str, Any]] = {}
-        kinds: dict[tuple[str, str], str] = {}
-        gone: list[tuple[str, str]] = []
-        try:
-            decider = Decider(ws, as_of, hold_hashes=hashes, datasets={e.dataset for e in group})
-            by_ds: dict[str, list[schedule.ScheduleEntry]] = {}
-            for e in group:
-                by_ds.setdefault(e.dataset, []).append(e)
-            for name, es in by_ds.items():
-                ds = ws.datamap.datasets[name]
-                now = read_rows(ws.connector(ds.source), ds, [e.key for e in es])
-                decider.anchor_dates(ds, now.values())  # referenced anchors: one query per dataset, not per row
-                for e in es:
-                    row = now.get(e.row_key)
-                    if row is None:
-                        gone.append((name, e.row_key))
-                        continue
-                    pr = _decide_due(decider, ds, row, e, as_of, subject_of.get((name, e.row_key)))
-                    rows[pr.rid], data[pr.rid] = pr, row
-                    kinds[pr.rid] = e.basis
-            cover_holds(decider, rows, data)  # rows belonging to held rows stay held with them
-            settle(decider, rows, data)
-            for rid, pr in rows.items():  # kept before and kept still: already masked, nothing to write again
-                kept_before = not kinds[rid].startswith((B_HOLD, B_ANCHOR)) or B_WHILE_EMPTY in kinds[rid]
-                if pr.action == RETAIN and kept_before:
-                    pr.masks, pr.kept = {}, list(data[rid])
-                    pr.kept_fingerprint = pr.fingerprint
-                    pr.restricted = False  # already in the register
-        finally:
-            ws.close()
-        if gone:
-            with open_ledger(ws) as con:
-                with con.transaction():
-                    schedule.finish(con, gone, "(gone before due)", status=schedule.GONE)
-        if not rows:
+        mine = {rid: rows[rid] for rid in dict.fromkeys((e.dataset, e.row_key) for e in group) if rid in rows}
+        if not mine:
             continue
-        if not any(pr.action in (DELETE, MASK) or (pr.action == RETAIN and pr.masks) for pr in rows.values()):
-            with open_ledger(ws) as con:  # nothing to do yet: keep the dates current
-                with con.transaction():
-                    for pr in rows.values():
-                        schedule.reschedule(con, pr.dataset, key_json(pr.key), pr.due_on, pr.until)
+        for rid, pr in mine.items():  # kept before and kept still: already masked, nothing to write again
+            kept_before = not kinds[rid].startswith((B_HOLD, B_ANCHOR)) or B_WHILE_EMPTY in kinds[rid]
+            if pr.action == RETAIN and kept_before:
+                pr.masks, pr.kept = {}, list(data[rid])
+                pr.kept_fingerprint = pr.fingerprint
+                pr.restricted = False  # already in the register
+        if not any(pr.action in (DELETE, MASK) or (pr.action == RETAIN and pr.masks) for pr in mine.values()):
+            waiting += mine.values()  # nothing to do yet: keep the dates current
             continue
-        now_ts = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        plan = ErasurePlan(plan_id=_new_plan_id(DUE), kind=DUE, case_id=origin.case_id, as_of=as_of,
-                           map_fingerprint=ws.datamap.fingerprint, rows=_ordered(ws.datamap, list(rows.values())),
-                           subjects=origin.subjects, origin={
-                               "plan_id": origin.plan_id, "kind": origin.kind, "prepared_by": origin.prepared_by,
-                               "approved_by": origin.approved_by,
-                               "approved_at": origin.approved_at.isoformat() if origin.approved_at else None,
-                               "plan_hash": origin.plan_hash},
-                           status=APPROVED, prepared_by=actor, prepared_at=now_ts,
-                           approved_by=origin.approved_by, approved_at=now_ts,
-                           approval_note=f"scheduled erasure decided and approved with plan {origin.plan_id} "
-                                         f"(approved by {origin.approved_by}); no second approval needed")
-        plan.plan_hash = plan.compute_hash()
-        plan.signatures["prepared"] = sign_as(acting, actor, "erasure.prepare", plan_id=plan.plan_id,
-                                              plan_hash=plan.plan_hash)
-        save_plan(ws, plan, {**_audit_summary(plan), "origin": origin.plan_id,
-                             **audit_signature(plan.signatures["prepared"])})
-        plans.append(plan)
+        plans.append(_due_plan(ws, origins[plan_id], as_of, list(mine.values()), acting, actor))
+    if waiting:
+        with open_ledger(ws) as con:
+            with con.transaction():
+                for pr in waiting:
+                    schedule.reschedule(con, pr.dataset, key_json(pr.key), pr.due_on, pr.until)
     return plans
+
+
+def _decide_all_due(ws: Workspace, as_of: dt.date, by_plan: dict[str, list[schedule.ScheduleEntry]],
+                    origins: dict[str, ErasurePlan]) -> tuple[dict, dict, dict, list]:
+    """Every due row of every originating plan: read (one query per dataset), decided under its plan's subject
+    holds, then held and settled together. Returns (rows, row data, each row's scheduled basis, rows gone)."""
+    rows: dict[tuple[str, str], PlannedRow] = {}
+    data: dict[tuple[str, str], dict[str, Any]] = {}
+    kinds: dict[tuple[str, str], str] = {}
+    gone: list[tuple[str, str]] = []
+    by_ds: dict[str, list[schedule.ScheduleEntry]] = {}
+    for group in by_plan.values():
+        for e in group:
+            by_ds.setdefault(e.dataset, []).append(e)
+    try:
+        decider = Decider(ws, as_of, datasets=by_ds)
+        now: dict[str, dict[str, dict[str, Any]]] = {}
+        for name, es in by_ds.items():
+            ds = ws.datamap.datasets[name]
+            now[name] = read_rows(ws.connector(ds.source), ds, [e.key for e in es])
+            decider.anchor_dates(ds, now[name].values())  # referenced anchors: one query per dataset, not per row
+        for plan_id, group in by_plan.items():
+            origin = origins[plan_id]
+            decider.set_holds({h for s in origin.subjects for h in s.get("hold_hashes", [])})
+            subject_of = {pr.rid: pr.subject for pr in origin.rows}
+            for e in group:
+                ds = ws.datamap.datasets[e.dataset]
+                row = now[e.dataset].get(e.row_key)
+                if row is None:
+                    gone.append((e.dataset, e.row_key))
+                    continue
+                pr = _decide_due(decider, ds, row, e, as_of, subject_of.get((e.dataset, e.row_key)))
+                rows[pr.rid], data[pr.rid] = pr, row
+                kinds[pr.rid] = e.basis
+        decider.set_holds(())
+        cover_holds(decider, rows, data)  # rows belonging to held rows stay held with them
+        settle(decider, rows, data)
+    finally:
+        ws.close()
+    return rows, data, kinds, gone
+
+
+def _due_plan(ws: Workspace, origin: ErasurePlan, as_of: dt.date, rows: list[PlannedRow], acting: Any,
+              actor: str) -> ErasurePlan:
+    """The due plan of one originating plan, saved as approved (see the module docstring)."""
+    now_ts = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    plan = ErasurePlan(plan_id=_new_plan_id(DUE), kind=DUE, case_id=origin.case_id, as_of=as_of,
+                       map_fingerprint=ws.datamap.fingerprint, rows=_ordered(ws.datamap, rows),
+                       subjects=origin.subjects, origin={
+                           "plan_id": origin.plan_id, "kind": origin.kind, "prepared_by": origin.prepared_by,
+                           "approved_by": origin.approved_by,
+                           "approved_at": origin.approved_at.isoformat() if origin.approved_at else None,
+                           "plan_hash": origin.plan_hash},
+                       status=APPROVED, prepared_by=actor, prepared_at=now_ts,
+                       approved_by=origin.approved_by, approved_at=now_ts,
+                       approval_note=f"scheduled erasure decided and approved with plan {origin.plan_id} "
+                                     f"(approved by {origin.approved_by}); no second approval needed")
+    plan.plan_hash = plan.compute_hash()
+    plan.signatures["prepared"] = sign_as(acting, actor, "erasure.prepare", plan_id=plan.plan_id,
+                                          plan_hash=plan.plan_hash)
+    save_plan(ws, plan, {**_audit_summary(plan), "origin": origin.plan_id,
+                         **audit_signature(plan.signatures["prepared"])})
+    return plan
 
 
 def _decide_due(decider: Decider, ds: Dataset, row: dict[str, Any], e: schedule.ScheduleEntry, as_of: dt.date,
@@ -369,11 +395,12 @@ def plan_batch(ws: Workspace, path: str | Path, case_id: str, *, as_of: dt.date 
     seen: set[str | None] = set()
     decider = Decider(ws, as_of)
     try:
-        for line, ident, pick in tqdm(items, desc="planning", unit="subject", disable=not progress):
-            try:
-                recs = lookup(ws, ident, pick=pick, mentions=True, audit_log=False)
-            except LookupInputError as exc:
-                skipped.append({"line": line, "why": str(exc)})
+        with tqdm(total=len(items), desc="planning", unit="subject", disable=not progress) as bar:
+            found = lookup_many(ws, [(ident, pick) for _, ident, pick in items], mentions=True, done=bar.update)
+        people: list[SubjectRecords] = []
+        for (line, _, _), recs in zip(items, found):
+            if isinstance(recs, LookupInputError):
+                skipped.append({"line": line, "why": str(recs)})
                 continue
             if recs.status == AMBIGUOUS:
                 skipped.append({"line": line, "why": f"{len(recs.candidates)} people match; give a pick column "
@@ -382,12 +409,14 @@ def plan_batch(ws: Workspace, path: str | Path, case_id: str, *, as_of: dt.date 
             if recs.status != FOUND:
                 skipped.append({"line": line, "why": "no records found"})
                 continue
-            if recs.subject and recs.subject.ref in seen:
+            ref = recs.subject.ref if recs.subject else None
+            if ref is not None and ref in seen:
                 continue  # the same person twice
-            for name, found in recs.records.items():  # referenced anchors: one query per dataset and subject
-                decider.anchor_dates(ws.datamap.datasets[name], found.rows)
-            prs, ne, entry, emails = subject_plan_rows(ws, decider, recs, data_out=data)
-            seen.add(entry["ref"])
+            seen.add(ref)
+            people.append(recs)
+        stored = stored_rows(ws, decider, people)  # one read per dataset for all subjects, anchors with them
+        for recs in people:
+            prs, ne, entry, emails = subject_plan_rows(ws, decider, recs, data_out=data, stored=stored)
             subjects.append(entry)
             emails_by.append(emails)
             not_erased += ne

@@ -127,7 +127,11 @@ class PlannedRow:
 
     @property
     def rid(self) -> tuple[str, str]:
-        return self.dataset, key_json(self.key)
+        got = self.__dict__.get("_rid")  # asked many times per row by settle, execute and verify: kept per key
+        if got is None or got[0] is not self.key or got[1][0] != self.dataset:
+            got = (self.key, (self.dataset, key_json(self.key)))
+            self.__dict__["_rid"] = got
+        return got[1]
 
     @property
     def ref(self) -> str:
@@ -361,8 +365,18 @@ def _short_reason(r: PlannedRow) -> str:
     return r.reason.split(" (")[0] if len(r.reason) > 90 else r.reason
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # built once
+# The same text in one pass of the C encoder: it asks `json_safe` only for what JSON cannot hold (dates, decimals,
+# bytes), and writes str/int/float keys as json_safe would. Other keys (never in a plan: column and field names)
+# raise TypeError and take the two-pass way.
+_CANONICAL_FAST = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=json_safe)
+
+
 def _canonical(obj: Any) -> str:
-    return json.dumps(json_safe(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return _CANONICAL_FAST.encode(obj)
+    except TypeError:
+        return _CANONICAL.encode(json_safe(obj))
 
 
 def fingerprint(row: dict[str, Any], skip: Iterable[str] = ()) -> str:
@@ -451,7 +465,8 @@ def load_plan(ws: Workspace, plan_id: str) -> ErasurePlan:
         raise ErasureError(f"unknown erasure plan '{plan_id}'; see `privacyops erase list`")
     (pid, kind, case_id, _, status, as_of, plan_hash, fp, prepared_by, prepared_at, approved_by, approved_at,
      note, executed_by, executed_at, certificate, body) = row
-    b = json.loads(sealing.open_text(workspace_key(ws), sealing.PLAN_BODY, body))  # clear: older ledgers
+    text = sealing.open_text(workspace_key(ws), sealing.PLAN_BODY, body)  # clear: older ledgers
+    b = json.loads(text)
     plan = ErasurePlan(plan_id=pid, kind=kind, case_id=case_id, as_of=as_of if isinstance(as_of, dt.date) else
                        dt.date.fromisoformat(str(as_of)), map_fingerprint=fp,
                        rows=[PlannedRow.from_dict(r) for r in b["rows"]], subjects=b.get("subjects", []),
@@ -466,7 +481,9 @@ def load_plan(ws: Workspace, plan_id: str) -> ErasurePlan:
     with open_ledger(ws) as con:
         sigs = con.execute(f"SELECT {_SCOLS} FROM erasure_plans WHERE plan_id = ?", [plan_id]).fetchone()
     plan.signatures = {k: json.loads(v) for k, v in zip(("prepared", "approved", "executed"), sigs) if v}
-    if plan.compute_hash() != plan_hash:
+    # The stored body is the canonical text that was hashed: its own hash is the check (a large batch need not be
+    # encoded again); a body stored otherwise (older ledgers) is checked as re-encoded.
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() != plan_hash and plan.compute_hash() != plan_hash:
         raise ErasureError(f"plan {plan_id} in the ledger does not match its recorded hash: it was altered after "
                            f"planning; it will not be approved or executed (plan again)")
     return plan

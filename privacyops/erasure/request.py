@@ -116,12 +116,36 @@ def _find(ws: Workspace, identifier: str | None, pick: str | None, case_id: str 
     return records
 
 
+def stored_rows(ws: Workspace, decider: Decider, people: list[SubjectRecords]) -> dict[str, dict[str, dict]]:
+    """For a batch: the stored rows (dataset -> key JSON -> row) of every dataset whose found rows have other
+    people's fields withheld, for all subjects in one read per dataset; and the referenced anchor dates of every
+    subject's rows, one query per dataset (so that deciding subject by subject never queries)."""
+    dm = ws.datamap
+    wanted: dict[str, list[tuple]] = {}
+    for recs in people:
+        for name, found in recs.records.items():
+            if found.with_others:
+                wanted.setdefault(name, []).extend(found.keys())
+    stored = {name: read_rows(ws.connector(dm.datasets[name].source), dm.datasets[name], keys)
+              for name, keys in wanted.items()}
+    by_ds: dict[str, list[dict[str, Any]]] = {}
+    for recs in people:
+        for name, found in recs.records.items():
+            ds = dm.datasets[name]
+            mine = stored.get(name, {})
+            by_ds.setdefault(name, []).extend(mine.get(key_json(row_key(ds, r)), r) for r in found.rows)
+    for name, rows in by_ds.items():
+        decider.anchor_dates(dm.datasets[name], rows)
+    return stored
+
+
 def subject_plan_rows(ws: Workspace, decider: Decider, records: SubjectRecords,
                       data_out: dict[tuple[str, str], dict[str, Any]] | None = None,
+                      stored: dict[str, dict[str, dict]] | None = None,
                       ) -> tuple[list[PlannedRow], list[NotErased], dict[str, Any], set[str]]:
     """Decide every record of one looked-up subject. Returns (rows, not erased, subject entry, e-mails). With
     `data_out` the rows' content is put there and references are left to the caller's `Decider.settle` (a batch
-    settles all subjects at once)."""
+    settles all subjects at once). `stored` (from `stored_rows`): the batch's rows as stored, read already."""
     forms, emails, _ = _subject_forms(ws, records)
     hold_hashes = holds.key_hashes(ws, forms)
     decider.set_holds(hold_hashes)
@@ -137,8 +161,13 @@ def subject_plan_rows(ws: Workspace, decider: Decider, records: SubjectRecords,
         ds = ws.datamap.datasets[name]
         # Rows with other people in them show their fields withheld: decide on the stored row (a retention anchor
         # may be another party's field); the plan keeps only the subject's part (masks, hashes).
-        stored = read_rows(ws.connector(ds.source), ds, recs.keys()) if recs.with_others else {}
-        rows_of = [stored.get(key_json(row_key(ds, shown)), shown) for shown in recs.rows]
+        if not recs.with_others:
+            mine: dict[str, dict[str, Any]] = {}
+        elif stored is not None:
+            mine = stored.get(name, {})
+        else:
+            mine = read_rows(ws.connector(ds.source), ds, recs.keys())
+        rows_of = [mine.get(key_json(row_key(ds, shown)), shown) for shown in recs.rows]
         decider.anchor_dates(ds, rows_of)  # dates through a reference: one query per dataset, not per row
         for i, r in enumerate(rows_of):
             pr = for_party(decider, decider.decide(ds, r, subject=ref), ds, r, recs, i)
@@ -230,4 +259,4 @@ def plan_erasure(ws: Workspace, case_id: str, identifier: str | None = None, *, 
     return plan
 
 
-__all__ = ["Decider", "plan_erasure", "subject_plan_rows"]
+__all__ = ["Decider", "plan_erasure", "stored_rows", "subject_plan_rows"]

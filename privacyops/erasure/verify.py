@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from ..errors import LookupInputError
 from ..ledger.schedule import key_json
-from ..lookup import AMBIGUOUS, FOUND, lookup
+from ..lookup import AMBIGUOUS, FOUND, lookup, rows_holding
 from ..map import EMAIL, DataMap, Dataset, Reference
 from ..values import format_key
 from ..workspace import Workspace
@@ -212,7 +212,7 @@ def _orphans_by_email(ws: Workspace, emails: Iterable[str], known: set[tuple[str
             cols = ds.identity_columns(EMAIL)
             if not cols or ds.subject:
                 continue
-            rows = ws.connector(ds.source).select_identity(ds, EMAIL, cols, emails, ws.datamap.settings).dicts()
+            rows = rows_holding(ws, ds, EMAIL, emails)  # the lookup index's one probe, where it answers
             for r in rows:
                 if any(r.get(ref.column) is not None for ref in ds.owner_references):
                     continue  # it belongs to a person: the key checks and the children's walk cover it

@@ -13,6 +13,7 @@ privacyops wrote with clear keys are still read and matched.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -26,9 +27,19 @@ from .store import ledger_exists, open_ledger
 SCHEDULED, DONE, GONE, SUPERSEDED = "scheduled", "done", "gone", "superseded"
 
 
-def key_json(key: Iterable[Any]) -> str:
+_KEY_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # built once: called per planned row
 
-    return json.dumps(json_safe(list(key)), separators=(",", ":"), ensure_ascii=False)
+
+@functools.lru_cache(maxsize=1 << 17)
+def _plain_key_json(key: tuple) -> str:  # ints and strings only: no two such keys are equal yet written apart
+    return _KEY_JSON.encode(key)
+
+
+def key_json(key: Iterable[Any]) -> str:
+    key = tuple(key)
+    if all(type(v) is int or type(v) is str for v in key):  # the usual keys (a batch asks for each many times)
+        return _plain_key_json(key)
+    return _KEY_JSON.encode(json_safe(list(key)))
 
 
 def key_from_json(text: str) -> tuple:

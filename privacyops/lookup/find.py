@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import LookupInputError
 from ..ledger import audit, get_case, open_ledger
 from ..ledger.inbox import remember_subject
-from ..map import EMAIL, IMPLICIT_PARTY, NAME, Party
+from ..map import EMAIL, IMPLICIT_PARTY, NAME, DataMap, Party
 from ..workspace import Workspace
 from .identify import AUTO, parse_ref, search_kinds
 from .kept import erasures_on_record
@@ -143,6 +143,17 @@ def _run(reader: Reader, result: SubjectRecords, text: str, kinds: list[str], pi
     result.status = FOUND if result.records else NOT_FOUND
 
 
+def prepare(dm: DataMap, identifier: str | None, kind: str, pick: str | None) -> tuple[str, list[str], SubjectRecords]:
+    """The identifier as searched, the kinds to search it as, and the empty answer (`lookup_many` shares it)."""
+    text = (identifier or "").strip()
+    if not text and not pick:
+        raise LookupInputError("give an identifier to look up (an e-mail, phone number, id or name) or a pick")
+    kinds = search_kinds(text, kind, dm)
+    result = SubjectRecords(query=text or pick or "", kind="/".join(kinds) if text and kinds else "pick",
+                            status=NOT_FOUND, map_fingerprint=dm.fingerprint)
+    return text, kinds, result
+
+
 def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pick: str | None = None,
            case_id: str | None = None, mentions: bool = True, audit_log: bool = True,
            use_index: bool = True, erasures: bool | None = None) -> SubjectRecords:
@@ -159,15 +170,9 @@ def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pi
     that are audited (the ones people read), not for the engines' own checks (`audit_log=False`).
     """
     t0 = time.perf_counter()
-    dm = ws.datamap
-    text = (identifier or "").strip()
-    if not text and not pick:
-        raise LookupInputError("give an identifier to look up (an e-mail, phone number, id or name) or a pick")
-    kinds = search_kinds(text, kind, dm)
+    text, kinds, result = prepare(ws.datamap, identifier, kind, pick)
     if case_id:
         get_case(ws, case_id)  # raises CaseError for an unknown case, before any data is read
-    result = SubjectRecords(query=text or pick or "", kind="/".join(kinds) if text and kinds else "pick",
-                            status=NOT_FOUND, map_fingerprint=dm.fingerprint)
     check = audit_log if erasures is None else erasures
     with ws.reading():  # connectors closed at the end, or kept for the next lookup (Workspace.keep_open)
         reader = Reader(ws, use_index=use_index)
