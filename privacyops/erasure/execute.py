@@ -302,48 +302,82 @@ def _run(ws: Workspace, plan: ErasurePlan, *, progress: bool, map_changed: bool 
     committed = committed_sources(ws, plan.plan_id)
     order = source_order(ws.datamap, {pr.source for pr in plan.rows if pr.action != BLOCKED})
     pending = [s for s in order if s not in committed]
-    try:
-        identities = _check_stale(ws, plan, pending, committed, map_changed)
-    except StalePlanError:
-        raise
-    except PrivacyOpsError as exc:
-        _fail(ws, plan, CHECK, exc, getattr(exc, "source", None), committed=sorted(committed))
     results = [SourceResult(s, "skipped (committed by an earlier run)", committed[s][1], committed[s][0])
                for s in order if s in committed]
     pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
-    for src in tqdm(pending, desc="erasing", unit="source", disable=not progress):
-        _stop_if_cancelled(ws, plan, results)
-        results.append(_erase_source(ws, plan, src, identities, results))
-        if pause:
-            time.sleep(pause)
+    opened: dict[str, _Opened] = {}
+    with ws.session():  # one session: the transactions opened by the check stay open until each source's commit
+        try:
+            try:
+                identities = _check_stale(ws, plan, pending, committed, map_changed, opened)
+            except StalePlanError:
+                raise
+            except PrivacyOpsError as exc:
+                _fail(ws, plan, CHECK, exc, getattr(exc, "source", None), committed=sorted(committed))
+            for src in tqdm(pending, desc="erasing", unit="source", disable=not progress):
+                _stop_if_cancelled(ws, plan, results)
+                results.append(_erase_source(ws, plan, src, identities, results, opened.pop(src, None)))
+                if pause:
+                    time.sleep(pause)
+        finally:
+            _roll_back(opened)
     return _complete(ws, plan, results, identities, actor, t0, progress)
 
 
-def _check_stale(ws: Workspace, plan: ErasurePlan, pending: list[str], committed: dict,
-                 map_changed: bool) -> set[str]:
-    """Every pending source's planned rows read again, and the subject's records looked for again, before anything
-    changes (so a stale plan changes nothing); returns the subject's e-mail addresses found in the rows."""
+class _Opened:
+    """A source's transaction opened by the stale check (its rows read inside it), kept open until the source's
+    writes commit in it: the rows are read once, and what was checked is what is written."""
+
+    def __init__(self, con, todo: dict[str, list[PlannedRow]], current: dict[str, dict[str, Any]]):
+        self.con, self.todo, self.current = con, todo, current
+
+    def alive(self, ws: Workspace, src: str) -> bool:
+        """Whether the transaction is still the open one (nothing closed the workspace's connectors since)."""
+        return ws.writing(src) and ws.writer(src) is self.con
+
+
+def _roll_back(opened: dict[str, _Opened]) -> None:
+    """Transactions the check opened that were not used (a refusal, a failure, an interruption): rolled back."""
+    for o in opened.values():
+        try:
+            o.con.rollback()
+        except Exception:  # noqa: BLE001 - already closed (closing rolled it back)
+            pass
+    opened.clear()
+
+
+def _check_stale(ws: Workspace, plan: ErasurePlan, pending: list[str], committed: dict, map_changed: bool,
+                 opened: dict[str, "_Opened"]) -> set[str]:
+    """Every pending source's planned rows read, and the subject's records looked for again, before anything
+    changes (so a stale plan changes nothing); returns the subject's e-mail addresses found in the rows. The rows
+    are read inside each source's write transaction (`opened`: kept open for its writes), so they are read once.
+    Runs inside the caller's session."""
     identities: set[str] = set()
     problems = _new_by_lookup(ws, plan) if pending else []
     todo_all: dict[str, list[PlannedRow]] = {}
     current_all: dict[str, dict[str, Any]] = {}
-    with ws.session():
-        for src in pending:
-            todo, probs, current = _check_source(ws, plan, src, ws.connector(src))
-            problems += probs
-            identities |= _emails(ws, current)
-            todo_all.update(todo)
-            current_all.update(current)
+    for src in pending:
+        con = ws.writer(src)
+        con.begin()
+        opened[src] = _Opened(con, {}, {})
+        todo, probs, current = _check_source(ws, plan, src, con)
+        opened[src].todo, opened[src].current = todo, current
+        problems += probs
+        identities |= _emails(ws, current)
+        todo_all.update(todo)
+        current_all.update(current)
     if pending and plan.kind not in (DUE, RETENTION):
         planned = {pr.rid for pr in plan.rows} | {(n.dataset, key_json(n.key)) for n in plan.not_erased}
         problems += [f"{n} new record(s) in {name} hold the subject's e-mail address"
-                     for name, n in _orphans_by_email(ws, identities, planned).items()]
+                     for name, n in _orphans_by_email(ws, identities, planned, session=False).items()]
     if map_changed and not problems:
         problems += _needed_now(ws, plan, todo_all, current_all)
         if problems:
+            _roll_back(opened)
             _refuse(ws, plan, problems, committed, "the map changed since planning and the plan does not hold under "
                                                    "it")
     if problems:
+        _roll_back(opened)
         _refuse(ws, plan, problems, committed)
     return identities
 
@@ -387,21 +421,34 @@ def _stop_if_cancelled(ws: Workspace, plan: ErasurePlan, results: list[SourceRes
 
 
 def _erase_source(ws: Workspace, plan: ErasurePlan, src: str, identities: set[str],
-                  results: list[SourceResult]) -> SourceResult:
-    """One source in one transaction: its rows checked once more inside it, then written; the commit recorded."""
+                  results: list[SourceResult], opened: "_Opened | None" = None) -> SourceResult:
+    """One source in one transaction: the one the stale check read its rows in (`opened`), else (it was closed
+    meanwhile) a new one in which they are checked once more; then written, and the commit recorded."""
     stale: list[str] = []
     todo: dict[str, list[PlannedRow]] = {}
     current: dict[str, dict[str, Any]] = {}
     done = [r.source for r in results]
     try:
-        with ws.session():
+        if opened is not None and opened.alive(ws, src):
+            con, todo, current = opened.con, opened.todo, opened.current
+        else:
+            if opened is not None:
+                _roll_back({src: opened})
             con = ws.writer(src)
-            with con.transaction():
-                todo, stale, current = _check_source(ws, plan, src, con)
-                if stale:
-                    raise StalePlanError("changed while executing")  # rolls this source back
-                identities |= _emails(ws, current)
-                counts = _apply(ws, con, todo)
+            con.begin()
+            todo, stale, current = _check_source(ws, plan, src, con)
+            identities |= _emails(ws, current)
+        try:
+            if stale:
+                raise StalePlanError("changed while executing")  # rolls this source back
+            counts = _apply(ws, con, todo)
+        except BaseException:
+            try:
+                con.rollback()
+            except Exception:  # noqa: BLE001 - the connection is gone (which rolled it back): the first error stands
+                pass
+            raise
+        con.commit()
     except StalePlanError:
         _refuse(ws, plan, stale, {s: None for s in done})
     except PrivacyOpsError as exc:  # the store refused (a constraint, a grant, a timeout): this source rolled back

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable
 
@@ -200,14 +201,16 @@ def _someone_elses(dm: DataMap, child: Dataset, via: Reference, row: dict[str, A
     return False
 
 
-def _orphans_by_email(ws: Workspace, emails: Iterable[str], known: set[tuple[str, str]]) -> dict[str, int]:
+def _orphans_by_email(ws: Workspace, emails: Iterable[str], known: set[tuple[str, str]], *,
+                      session: bool = True) -> dict[str, int]:
     """Rows of datasets without a subject that hold one of `emails` and belong to no one (as the lookup adds them
-    to a person's records), other than `known` ones: one set-based query per dataset."""
+    to a person's records), other than `known` ones: one set-based query per dataset. `session=False`: inside the
+    caller's session (its open write transactions stay open)."""
     emails = sorted(set(emails))
     out: dict[str, int] = {}
     if not emails:
         return out
-    with ws.session():
+    with ws.session() if session else nullcontext():
         for ds in ws.datamap.datasets.values():
             cols = ds.identity_columns(EMAIL)
             if not cols or ds.subject:

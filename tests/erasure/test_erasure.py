@@ -376,24 +376,51 @@ def test_a_new_record_of_the_subject_makes_the_plan_stale(ews, monkeypatch):
     assert snapshot(ews) == before
 
 
-def test_a_change_racing_the_transaction_is_caught_inside_it(ews, monkeypatch):
+def test_rows_are_read_once_inside_each_sources_transaction(ews, monkeypatch):
     from privacyops.erasure import execute as erasure
 
     plan = planned(ews, monkeypatch)
     approve(ews, monkeypatch, plan)
     real, calls = erasure._check_source, []
 
+    def counting(ws, plan_, src, con):
+        calls.append((src, con.read_only))
+        return real(ws, plan_, src, con)
+
+    monkeypatch.setattr(erasure, "_check_source", counting)
+    assert execute_plan(ews, plan.plan_id).ok
+    # once per source, through the writer (its transaction, kept open for the writes)
+    assert sorted(calls) == [("files", False), ("main", False)]
+
+
+def test_a_change_racing_the_transaction_is_caught_inside_it(ews, monkeypatch):
+    """When the transaction the check opened was closed before the source's turn (its connectors let go), the
+    source's rows are checked again inside a new one: a change made meanwhile refuses the plan there."""
+    from privacyops.erasure import execute as erasure
+
+    plan = planned(ews, monkeypatch)
+    approve(ews, monkeypatch, plan)
+    real, calls = erasure._check_source, []
+    real_stop = erasure._stop_if_cancelled
+
     def racing(ws, plan_, src, con):
         calls.append(src)
         todo, problems, current = real(ws, plan_, src, con)
-        if src == "main" and calls.count("main") == 2:  # the check inside main's transaction
+        if src == "main" and calls.count("main") == 2:  # the check inside main's new transaction
             problems = problems + ["people.person:1 changed since planning"]
         return todo, problems, current
 
+    def closing(ws, plan_, results):
+        if results:  # files committed: the connectors are let go (main's open transaction rolls back)
+            ws.close()
+        return real_stop(ws, plan_, results)
+
     monkeypatch.setattr(erasure, "_check_source", racing)
+    monkeypatch.setattr(erasure, "_stop_if_cancelled", closing)
     main_before = q(ews, "SELECT * FROM people.person ORDER BY 1")
     with pytest.raises(StalePlanError, match="already erased by this plan"):
         execute_plan(ews, plan.plan_id)
+    assert calls.count("main") == 2
     assert q(ews, "SELECT * FROM people.person ORDER BY 1") == main_before  # main rolled back
     assert [e[0] for e in events(ews)] == [1002, 1003]  # files were committed before
     assert load_plan(ews, plan.plan_id).status == "refused"
