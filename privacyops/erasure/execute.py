@@ -172,6 +172,7 @@ def _mask(con, ds: Dataset, prs: list[PlannedRow]) -> int:
 
 
 def _apply(ws: Workspace, con, todo: dict[str, list[PlannedRow]]) -> dict[str, dict[str, int]]:
+    con.unwritten = False
     counts: dict[str, dict[str, int]] = {}
     for name in dataset_order(ws.datamap):  # children first
         prs = todo.get(name)
@@ -359,6 +360,7 @@ def _check_stale(ws: Workspace, plan: ErasurePlan, pending: list[str], committed
     for src in pending:
         con = ws.writer(src)
         con.begin()
+        con.unwritten = True  # nothing written in it yet: the lookup index still answers for the source
         opened[src] = _Opened(con, {}, {})
         todo, probs, current = _check_source(ws, plan, src, con)
         opened[src].todo, opened[src].current = todo, current

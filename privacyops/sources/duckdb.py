@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -56,7 +57,7 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = N
     try:
         while True:
             try:
-                return duckdb.connect(path, read_only=read_only)
+                return _limited(duckdb.connect(path, read_only=read_only))
             except duckdb.Error as exc:
                 text = str(exc)
                 if not read_only and marker is None and "conflicting lock" in text.lower():
@@ -71,6 +72,35 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = N
     finally:
         if marker is not None:
             marker.unlink(missing_ok=True)
+
+
+MEMORY_ENV = "PRIVACYOPS_DUCKDB_MEMORY"  # DuckDB's memory_limit per database file opened (default below)
+THREADS_ENV = "PRIVACYOPS_DUCKDB_THREADS"  # DuckDB's threads per database file opened (default: DuckDB's, the cores)
+DEFAULT_MEMORY = "512MB"
+_SIZE_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+def duckdb_limits() -> tuple[str, int | None]:
+    """(memory_limit, threads) for every DuckDB file privacyops opens (sources, lookup index, ledger): DuckDB's own
+    default memory limit is 80% of the machine's memory per database, which a 1M-row batch would take (hash joins,
+    an index loaded whole) although it can spill to disk; with a limit it spills sooner (to a temporary folder
+    beside the file) instead. Set from PRIVACYOPS_DUCKDB_MEMORY (e.g. 1GB) and PRIVACYOPS_DUCKDB_THREADS."""
+    memory = os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_MEMORY
+    if not _SIZE_RE.match(memory):
+        raise SourceError(f"{MEMORY_ENV}={memory!r} is not a size: give e.g. 512MB or 2GB")
+    threads = os.environ.get(THREADS_ENV, "").strip()
+    if threads and not threads.isdigit():
+        raise SourceError(f"{THREADS_ENV}={threads!r} is not a number of threads: give e.g. 2")
+    return memory.replace(" ", ""), int(threads) if threads else None
+
+
+def _limited(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """`con` with the memory limit and threads of `duckdb_limits` (settings of its database, not the process)."""
+    memory, threads = duckdb_limits()
+    con.execute(f"SET memory_limit = '{memory}'")  # validated above: digits and a unit
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
 
 
 def _wait_or_raise(text: str, path: str, what: str, wait: float, setting: str | None, deadline: float) -> None:
@@ -134,7 +164,7 @@ def _file_engine() -> duckdb.DuckDBPyConnection:
     files it can stay open, and each lookup saves starting an engine."""
     global _ENGINE
     if _ENGINE is None:
-        _ENGINE = duckdb.connect(":memory:")
+        _ENGINE = _limited(duckdb.connect(":memory:"))
     return _ENGINE
 
 

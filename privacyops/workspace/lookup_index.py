@@ -276,6 +276,10 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
         return []
     ws.forget_kept("lookup-index")
     out = connect_duckdb(str(path), False, "lookup index")
+    # Changing entries of `ident` / `mention` updates their ART indexes, which DuckDB then holds in memory whole
+    # (pinned: ~0.5 GB at 1M rows, more than the per-file limit of `duckdb_limits`, which fails the commit): this
+    # one connection gets DuckDB's default limit back.
+    out.execute("RESET memory_limit")
     done: list[str] = []
     try:
         covered = {r[0]: r[1] for r in out.execute("SELECT dataset, source FROM datasets").fetchall()}
@@ -388,7 +392,8 @@ class LookupIndex:
         source, spec, _ = self.covered[ds.name]
         if source != ds.source or spec != dataset_spec(ws, ds):
             return "the data map changed since the lookup index was built"
-        if ws.writing(source):
+        # (a transaction that has written nothing yet reads as the files do: erasure's stale check, before writing)
+        if ws.writing(source) and not getattr(ws.writer(source), "unwritten", False):
             return "its source is being changed in this process"
         if source not in signatures:
             datasets = [d for d in ws.datamap.datasets.values() if d.source == source]
