@@ -158,7 +158,7 @@ def _check_source(ws: Workspace, plan: ErasurePlan, src: str, con) -> tuple[dict
 def _new_children(ws: Workspace, plan: ErasurePlan, src: str, con) -> list[str]:
     """Rows in `src` that belong to a planned row but are not in the plan (they appeared after planning)."""
     dm = ws.datamap
-    planned = {pr.rid for pr in plan.rows}
+    planned = set(_planned_rids(plan))
     if plan.kind == RETENTION:  # rows listed as not erased (held) were known at planning
         planned |= {(n.dataset, key_json(n.key)) for n in plan.not_erased}
     keys_by_ds: dict[str, list[tuple]] = {}
@@ -179,6 +179,15 @@ def _new_children(ws: Workspace, plan: ErasurePlan, src: str, con) -> list[str]:
                         not _someone_elses(dm, child, ref, g, keys_by_ds):
                     found[child.name] = found.get(child.name, 0) + 1
     return [f"{n} new record(s) in {name} belong to planned records" for name, n in found.items()]
+
+
+def _planned_rids(plan: ErasurePlan) -> frozenset[tuple[str, str]]:
+    """The plan's rows as (dataset, key JSON): worked out once per plan (each source's check asks for them)."""
+    got = plan.__dict__.get("_planned_rids")
+    if got is None or got[0] is not plan.rows or got[1] != len(plan.rows):
+        got = (plan.rows, len(plan.rows), frozenset(pr.rid for pr in plan.rows))
+        plan.__dict__["_planned_rids"] = got
+    return got[2]
 
 
 def _someone_elses(dm: DataMap, child: Dataset, via: Reference, row: dict[str, Any],

@@ -51,13 +51,15 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = N
     one writer process); `setting` names the map setting that sets the wait, for the message. A writer that has
     to wait leaves a marker (`writer_marker`) so that readers keeping the file open step aside."""
     wait = LOCK_WAIT_SECONDS if wait is None else wait
+    limits = duckdb_limits() if read_only else None  # a bad setting refused before anything is opened
     deadline = time.monotonic() + wait
     delay = 0.05
     marker = None
     try:
         while True:
             try:
-                return _limited(duckdb.connect(path, read_only=read_only))
+                con = duckdb.connect(path, read_only=read_only)
+                return _limited(con, limits) if limits else con
             except duckdb.Error as exc:
                 text = str(exc)
                 if not read_only and marker is None and "conflicting lock" in text.lower():
@@ -74,17 +76,17 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = N
             marker.unlink(missing_ok=True)
 
 
-MEMORY_ENV = "PRIVACYOPS_DUCKDB_MEMORY"  # DuckDB's memory_limit per database file opened (default below)
-THREADS_ENV = "PRIVACYOPS_DUCKDB_THREADS"  # DuckDB's threads per database file opened (default: DuckDB's, the cores)
+MEMORY_ENV = "PRIVACYOPS_DUCKDB_MEMORY"  # DuckDB's memory_limit per database file opened read-only (default below)
+THREADS_ENV = "PRIVACYOPS_DUCKDB_THREADS"  # DuckDB's threads per file opened read-only (default: DuckDB's, the cores)
 DEFAULT_MEMORY = "512MB"
 _SIZE_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
 def duckdb_limits() -> tuple[str, int | None]:
-    """(memory_limit, threads) for every DuckDB file privacyops opens (sources, lookup index, ledger): DuckDB's own
-    default memory limit is 80% of the machine's memory per database, which a 1M-row batch would take (hash joins,
-    an index loaded whole) although it can spill to disk; with a limit it spills sooner (to a temporary folder
-    beside the file) instead. Set from PRIVACYOPS_DUCKDB_MEMORY (e.g. 1GB) and PRIVACYOPS_DUCKDB_THREADS."""
+    """(memory_limit, threads) for the DuckDB files privacyops opens read-only (sources, lookup index, ledger).
+    DuckDB's own default is 80% of the machine's memory per database; a reader with a limit evicts the blocks it
+    read (they are on disk) instead of keeping them. Set from PRIVACYOPS_DUCKDB_MEMORY (e.g. 1GB) and
+    PRIVACYOPS_DUCKDB_THREADS."""
     memory = os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_MEMORY
     if not _SIZE_RE.match(memory):
         raise SourceError(f"{MEMORY_ENV}={memory!r} is not a size: give e.g. 512MB or 2GB")
@@ -94,9 +96,12 @@ def duckdb_limits() -> tuple[str, int | None]:
     return memory.replace(" ", ""), int(threads) if threads else None
 
 
-def _limited(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """`con` with the memory limit and threads of `duckdb_limits` (settings of its database, not the process)."""
-    memory, threads = duckdb_limits()
+def _limited(con: duckdb.DuckDBPyConnection, limits: tuple[str, int | None]) -> duckdb.DuckDBPyConnection:
+    """A read-only `con` with the memory limit and threads of `duckdb_limits` (settings of its database). Writers
+    keep DuckDB's defaults: a delete or update pins the table's ART indexes (primary keys, the lookup index's keys)
+    whole until the commit; under a limit below that the write fails, or DuckDB aborts the process (measured at
+    1M rows: 1GB was not enough)."""
+    memory, threads = limits
     con.execute(f"SET memory_limit = '{memory}'")  # validated above: digits and a unit
     if threads:
         con.execute(f"SET threads = {int(threads)}")
@@ -164,7 +169,7 @@ def _file_engine() -> duckdb.DuckDBPyConnection:
     files it can stay open, and each lookup saves starting an engine."""
     global _ENGINE
     if _ENGINE is None:
-        _ENGINE = _limited(duckdb.connect(":memory:"))
+        _ENGINE = duckdb.connect(":memory:")
     return _ENGINE
 
 

@@ -275,12 +275,9 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
     if not path.exists():
         return []
     ws.forget_kept("lookup-index")
-    out = connect_duckdb(str(path), False, "lookup index")
-    # Changing entries of `ident` / `mention` updates their ART indexes, which DuckDB then holds in memory whole
-    # (pinned: ~0.5 GB at 1M rows, more than the per-file limit of `duckdb_limits`, which fails the commit): this
-    # one connection gets DuckDB's default limit back.
-    out.execute("RESET memory_limit")
+    out = connect_duckdb(str(path), False, "lookup index")  # a writer: no memory limit (see duckdb_limits)
     done: list[str] = []
+    fps: dict[str, str] = {}  # the fingerprints just taken: not taken again for the source's signature below
     try:
         covered = {r[0]: r[1] for r in out.execute("SELECT dataset, source FROM datasets").fetchall()}
         tables = dict(out.execute("SELECT dataset, name_table FROM name_tables").fetchall())
@@ -309,7 +306,7 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
                 out.register("_batch", con.con.execute(names_sql(con, ds)).to_arrow_reader(100_000))
                 out.execute(f"INSERT INTO {tables[name]} SELECT * FROM _batch")
                 out.unregister("_batch")
-            fp = fingerprint(con, ds)
+            fp = fps[name] = fingerprint(con, ds)
             out.execute("UPDATE datasets SET fingerprint = ?, rows = ?, spec = ? WHERE dataset = ?",
                         [fp, int(fp.split(":")[0]), dataset_spec(ws, ds), name])
             out.execute("COMMIT")
@@ -319,7 +316,11 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
         for source in {covered[n] for n in done}:
             datasets = [d for d in ws.datamap.datasets.values() if d.source == source]
             con = ws.connector(source)
-            if all(fingerprint(con, d) == recorded[d.name] for d in datasets if d.name in recorded):
+            # A DuckDB file stayed open (read-locked: no other process wrote it) since its datasets' fingerprints
+            # above; files have no lock: they are checked again right before their stat is taken.
+            taken = fps if con.source.kind == "duckdb" else {}
+            if all((taken.get(d.name) or fingerprint(con, d)) == recorded[d.name] for d in datasets
+                   if d.name in recorded):
                 out.execute("UPDATE sources SET signature = ? WHERE source = ?",
                             [source_signature(con, datasets), source])
         out.execute("CHECKPOINT")

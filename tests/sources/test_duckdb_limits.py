@@ -1,0 +1,68 @@
+"""DuckDB memory limit and threads for the files privacyops opens read-only (PRIVACYOPS_DUCKDB_MEMORY / _THREADS)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from privacyops.errors import SourceError
+from privacyops.sources import connect_duckdb
+
+
+def _db(tmp_path):
+    path = tmp_path / "x.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE t AS SELECT 1 AS a")
+    con.close()
+    return str(path)
+
+
+def _setting(con, name):
+    return con.execute("SELECT value FROM duckdb_settings() WHERE name = ?", [name]).fetchone()[0]
+
+
+def _bytes(text):
+    number, unit = text.split()
+    return float(number) * {"KiB": 2 ** 10, "MiB": 2 ** 20, "GiB": 2 ** 30}[unit]
+
+
+def test_a_reader_gets_the_default_limit(tmp_path, monkeypatch):
+    monkeypatch.delenv("PRIVACYOPS_DUCKDB_MEMORY", raising=False)
+    con = connect_duckdb(_db(tmp_path), True, "test")
+    try:
+        assert abs(_bytes(_setting(con, "memory_limit")) - 512e6) < 1e6
+    finally:
+        con.close()
+
+
+def test_the_limit_and_threads_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRIVACYOPS_DUCKDB_MEMORY", "300MB")
+    monkeypatch.setenv("PRIVACYOPS_DUCKDB_THREADS", "1")
+    con = connect_duckdb(_db(tmp_path), True, "test")
+    try:
+        assert abs(_bytes(_setting(con, "memory_limit")) - 300e6) < 1e6
+        assert _setting(con, "threads") == "1"
+        assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def test_a_writer_keeps_duckdbs_default(tmp_path, monkeypatch):
+    """Writes pin ART indexes whole: a limit would fail them (or abort the process)."""
+    monkeypatch.setenv("PRIVACYOPS_DUCKDB_MEMORY", "300MB")
+    path = _db(tmp_path)
+    fresh = duckdb.connect(":memory:")
+    default = _setting(fresh, "memory_limit")
+    fresh.close()
+    con = connect_duckdb(path, False, "test")
+    try:
+        assert _setting(con, "memory_limit") == default
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("bad", ["lots", "512", "1GB; DROP TABLE t"])
+def test_a_bad_setting_is_refused_with_what_to_give(tmp_path, monkeypatch, bad):
+    monkeypatch.setenv("PRIVACYOPS_DUCKDB_MEMORY", bad)
+    with pytest.raises(SourceError, match="PRIVACYOPS_DUCKDB_MEMORY.*e.g. 512MB"):
+        connect_duckdb(_db(tmp_path), True, "test")
