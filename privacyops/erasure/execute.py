@@ -182,6 +182,8 @@ def _mask(con, ds: Dataset, prs: list[PlannedRow]) -> int:
 
 def _apply(ws: Workspace, con, todo: dict[str, list[PlannedRow]]) -> dict[str, dict[str, int]]:
     con.unwritten = False
+    if hasattr(con, "lift_limit") and con.source.kind == "duckdb":
+        con.lift_limit()  # the writes pin the tables' ART indexes whole: no limit below that
     counts: dict[str, dict[str, int]] = {}
     for name in dataset_order(ws.datamap):  # children first
         prs = todo.get(name)
@@ -368,6 +370,8 @@ def _check_stale(ws: Workspace, plan: ErasurePlan, pending: list[str], committed
     current_all: dict[str, dict[str, Any]] = {}
     for src in pending:
         con = ws.writer(src)
+        if hasattr(con, "limit_reads") and con.source.kind == "duckdb":
+            con.limit_reads()  # reading only, until `_apply`: what it reads need not stay in memory
         con.begin()
         con.unwritten = True  # nothing written in it yet: the lookup index still answers for the source
         opened[src] = _Opened(con, {}, {})

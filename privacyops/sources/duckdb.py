@@ -185,6 +185,21 @@ class DuckDBConnector(DuckDBConstraints, Connector):
         # ambiguous, so schema-qualified names are qualified with the catalog too.
         self.catalog = self.con.execute("SELECT current_database()").fetchone()[0]
 
+    def limit_reads(self) -> None:
+        """A writer about to read much before it writes (erasure's stale check inside its transaction): the memory
+        limit of `duckdb_limits` until `lift_limit()`, so the blocks it reads are evicted instead of kept."""
+        limits = duckdb_limits()
+        if getattr(self, "_unlimited", None) is None:
+            self._unlimited = self.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        _limited(self.con, limits)
+
+    def lift_limit(self) -> None:
+        """Back to the limit the writer had before `limit_reads` (DuckDB's default) before writing: writes pin the
+        tables' ART indexes whole. (An explicit SET: DuckDB 1.5's RESET memory_limit reports the default but its
+        buffer pool keeps the lower limit.)"""
+        if getattr(self, "_unlimited", None):
+            self.con.execute(f"SET memory_limit = {_literal(self._unlimited)}")
+
     def writer_waiting(self) -> bool:
         """Whether a privacyops writer in another process waits for this file (see `writer_marker`)."""
         return self.read_only and writer_waiting(self.path, self.source.lock_timeout)

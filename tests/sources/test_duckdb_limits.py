@@ -66,3 +66,22 @@ def test_a_bad_setting_is_refused_with_what_to_give(tmp_path, monkeypatch, bad):
     monkeypatch.setenv("PRIVACYOPS_DUCKDB_MEMORY", bad)
     with pytest.raises(SourceError, match="PRIVACYOPS_DUCKDB_MEMORY.*e.g. 512MB"):
         connect_duckdb(_db(tmp_path), True, "test")
+
+
+def test_a_writer_reads_under_the_limit_and_writes_without(tmp_path, monkeypatch):
+    """Erasure's stale check reads in the writer's transaction under the limit; its writes get the default back."""
+    from types import SimpleNamespace
+
+    from privacyops.sources.duckdb import DuckDBConnector
+
+    monkeypatch.setenv("PRIVACYOPS_DUCKDB_MEMORY", "300MB")
+    writer = SimpleNamespace(con=connect_duckdb(_db(tmp_path), False, "test"))
+    try:
+        default = _setting(writer.con, "memory_limit")
+        DuckDBConnector.limit_reads(writer)
+        assert abs(_bytes(_setting(writer.con, "memory_limit")) - 300e6) < 1e6
+        DuckDBConnector.lift_limit(writer)
+        assert _setting(writer.con, "memory_limit") == default
+        writer.con.execute("DELETE FROM t")  # writes as before
+    finally:
+        writer.con.close()
