@@ -81,7 +81,7 @@ def test_a_writer_reads_under_the_limit_and_writes_without(tmp_path, monkeypatch
         DuckDBConnector.limit_reads(writer)
         assert abs(_bytes(_setting(writer.con, "memory_limit")) - 300e6) < 1e6
         DuckDBConnector.lift_limit(writer)
-        assert _setting(writer.con, "memory_limit") == default
+        assert abs(_bytes(_setting(writer.con, "memory_limit")) - _bytes(default)) < 0.01 * _bytes(default)
         writer.con.execute("DELETE FROM t")  # writes as before
     finally:
         writer.con.close()
