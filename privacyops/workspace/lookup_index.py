@@ -282,19 +282,29 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
         covered = {r[0]: r[1] for r in out.execute("SELECT dataset, source FROM datasets").fetchall()}
         tables = dict(out.execute("SELECT dataset, name_table FROM name_tables").fetchall())
         digits = ws.datamap.settings.phone_match_digits
-        for name, keys in changed.items():
-            ds = ws.datamap.datasets.get(name)
-            keys = [[str(v) for v in k] for k in keys]
-            if ds is None or name not in covered or not keys:
-                continue
+        todo = {name: [[str(v) for v in k] for k in keys] for name, keys in changed.items()
+                if name in ws.datamap.datasets and name in covered}
+        todo = {name: keys for name, keys in todo.items() if keys}
+        # Every changed row's old entries out first, in one scan of each table (a join on (dataset, key)) rather
+        # than one per dataset; each dataset's current entries then go in with its new fingerprint, one
+        # transaction each. Interrupted between the two, the recorded fingerprints no longer match the data: the
+        # lookups scan those datasets (a stale index never hides a record).
+        if todo:
+            out.register("_gone", pa.table({"dataset": [n for n, ks in todo.items() for _ in ks],
+                                            "k": [k for ks in todo.values() for k in ks]}))
+            out.execute("BEGIN TRANSACTION")
+            for table in ("ident", "mention"):
+                out.execute(f"DELETE FROM {table} USING _gone g WHERE {table}.dataset = g.dataset AND "
+                            f"{table}.k = g.k")
+            out.execute("COMMIT")
+            out.unregister("_gone")
+        for name, keys in todo.items():
+            ds = ws.datamap.datasets[name]
             con = ws.connector(ds.source)
             firsts = con.coerce(ds, ds.primary_key[0], [k[0] for k in keys])
             rel = (f"(SELECT * FROM {con.relation(ds)} WHERE {con.quote(ds.primary_key[0])} IN "
                    f"({', '.join('?' * len(firsts))}) OFFSET 0) s") if firsts else None
-            out.register("_keys", pa.table({"k": keys}))
             out.execute("BEGIN TRANSACTION")
-            for table in ("ident", "mention"):
-                out.execute(f"DELETE FROM {table} WHERE dataset = ? AND k IN (SELECT k FROM _keys)", [name])
             for table, sqls in (("ident", identity_sql(con, ds, digits, rel) if rel else []),
                                 ("mention", mention_sql(con, ds, digits, rel) if rel else [])):
                 for sql in sqls:
@@ -310,7 +320,6 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
             out.execute("UPDATE datasets SET fingerprint = ?, rows = ?, spec = ? WHERE dataset = ?",
                         [fp, int(fp.split(":")[0]), dataset_spec(ws, ds), name])
             out.execute("COMMIT")
-            out.unregister("_keys")
             done.append(name)
         recorded = dict(out.execute("SELECT dataset, fingerprint FROM datasets").fetchall())
         for source in {covered[n] for n in done}:

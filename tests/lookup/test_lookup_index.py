@@ -189,3 +189,36 @@ def test_an_executed_erasure_and_an_applied_rectification_leave_no_old_identifie
     assert not any(li.index_status(indexed).values())  # still current: nothing falls back to a scan
     found = lookup(indexed, new, audit_log=False)
     assert found.notes == [] and found.subject.ref == f"crm.customers:{fixed}"
+
+
+def test_a_refresh_interrupted_after_purging_leaves_the_dataset_stale_never_hiding(indexed, monkeypatch):
+    """The refresh purges every changed row's entries first, then puts each dataset's current ones back: stopped
+    in between, the dataset is stale (its recorded fingerprint no longer matches) and lookups scan it."""
+    (_, _, _), (moved, old_email, _) = customers(indexed, 2, seed=77)
+    new = f"again.{moved}@elsewhere.example"
+    con = duckdb.connect(str(indexed.root / "company.duckdb"))
+    try:
+        con.execute("UPDATE crm.customers SET email = ? WHERE customer_id = ?", [new, moved])
+    finally:
+        con.close()
+
+    def broken(*a, **kw):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(li, "identity_sql", broken)
+    with pytest.raises(RuntimeError):
+        li.refresh_lookup_index(indexed, {"crm.customers": [(moved,)]})
+    monkeypatch.undo()
+    ix = duckdb.connect(str(indexed.root / "index.duckdb"), read_only=True)
+    try:  # purged (SQL on the index), not yet put back
+        held = ix.execute("SELECT count(*) FROM ident WHERE dataset = 'crm.customers' AND k = ?",
+                          [[str(moved)]]).fetchone()[0]
+    finally:
+        ix.close()
+    assert held == 0
+    assert li.index_status(indexed)["crm.customers"]  # stale: scanned
+    got = lookup(indexed, new, audit_log=False)
+    assert got.subject is not None and got.subject.ref == f"crm.customers:{moved}"
+    assert answer(got) == answer(lookup(indexed, new, audit_log=False, use_index=False))
+    assert li.refresh_lookup_index(indexed, {"crm.customers": [(moved,)]}) == ["crm.customers"]
+    assert li.index_status(indexed)["crm.customers"] is None
