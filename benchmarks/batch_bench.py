@@ -9,7 +9,8 @@ The shared demos (/tmp/po_100k, /tmp/po_1m) are never written: the benchmark wor
 /tmp/batch_<size>), made once and reused — each run erases other subjects (sampled among those still there);
 `--fresh` copies again. With people registered in the demo's ledger, give their keys (--preparer-key,
 --approver-key: docs/people.md); without, PRIVACYOPS_ACTOR names them. On a shared machine read the ratios: the
-load average says how busy it was. Asserts nothing but that the plan executed and verified.
+load average says how busy it was. Asserts nothing but that the plan executed and verified. DuckDB files opened
+read-only get PRIVACYOPS_DUCKDB_MEMORY (default 512MB) as their memory limit; the figures record it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from privacyops.erasure import approve_plan, execute_plan, plan_batch  # noqa: E402
 from privacyops.erasure import execute as execute_mod  # noqa: E402
 from privacyops.ledger import open_case  # noqa: E402
+from privacyops.sources.duckdb import duckdb_limits  # noqa: E402
 from privacyops.workspace import open_workspace  # noqa: E402
 
 SHARED = ("/tmp/po_100k", "/tmp/po_1m")  # read-only demos other people use: never written
@@ -80,7 +82,8 @@ def run(args: argparse.Namespace) -> dict:
     n = sample(work, args.n, args.seed, csv_path)
     ws = open_workspace(work)
     ws.keep_open = 60
-    figures: dict = {"workspace": str(work), "subjects_in_file": n}
+    figures: dict = {"workspace": str(work), "subjects_in_file": n,
+                     "duckdb_read_memory_limit": duckdb_limits()[0]}
 
     def phase(name: str, count: int, t0: float) -> None:
         secs = time.perf_counter() - t0
