@@ -385,6 +385,7 @@ def _check_stale(ws: Workspace, plan: ErasurePlan, pending: list[str], committed
         planned = {pr.rid for pr in plan.rows} | {(n.dataset, key_json(n.key)) for n in plan.not_erased}
         problems += [f"{n} new record(s) in {name} hold the subject's e-mail address"
                      for name, n in _orphans_by_email(ws, identities, planned, session=False).items()]
+        ws.forget_kept("lookup-index")  # its buffers need not stay resident while the sources commit
     if map_changed and not problems:
         problems += _needed_now(ws, plan, todo_all, current_all)
         if problems:
