@@ -101,10 +101,5 @@ def test_stored_notebook_is_clean():
     assert "widgets" not in nb.metadata
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", [])
-    checked = [c for c in code if "# NBVAL_CHECK_OUTPUT" in c.source]
-    assert len(checked) == 1 and checked[0].outputs
-    for c in code:
-        if c not in checked:
-            assert not c.outputs and c.execution_count is None
-    stored = "".join(o.get("text", "") for o in checked[0].outputs)
-    assert JANIS["full_name"] in stored and "support.ticket_messages (1)" in stored
+    for c in code:  # stored without outputs: what it prints is checked on a run (test_notebooks.py)
+        assert not c.outputs and c.execution_count is None
