@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from privacyops.ledger import audit, list_cases
 from tests.support import pg as pgserver
 
@@ -46,6 +48,7 @@ def test_two_processes_on_the_embedded_ledger_both_finish(mini_ws):
     assert {e.actor for e in audit.entries(mini_ws)} == {"w0", "w1"}
 
 
+@pytest.mark.slow
 def test_four_processes_share_a_postgresql_ledger(mini_ws, postgres_dsn, monkeypatch):
     from privacyops.workspace import open_workspace
 

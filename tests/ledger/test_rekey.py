@@ -234,6 +234,7 @@ def test_restore_refuses_another_workspaces_key(mini_ws, tmp_path):
     assert key_bytes(mini_ws) == key
 
 
+@pytest.mark.slow
 def test_a_shared_postgresql_ledger_checks_rotates_and_restores(mini_ws, postgres_dsn, tmp_path):
     import psycopg
 

@@ -132,7 +132,7 @@ def test_retention_notebook_prints_what_sql_counts(report_runs):
         SELECT count(*), count(*) FILTER (WHERE CAST(CAST(sent_at AS DATE) + INTERVAL {months} MONTH AS DATE) < ?)
         FROM marketing.email_sends""", [day])
     line = re.search(rf"^\s+marketing\.email_sends\s+{re.escape(rule.name)}\s+([\d,]+)\s+([\d,]+)",
-                     runs["retention"][0], re.M)
+                     runs["retention"][0], re.MULTILINE)
     assert line, runs["retention"][0]
     assert (number(line[1]), number(line[2])) == (total, overdue) and overdue > 0
 
