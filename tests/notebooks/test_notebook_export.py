@@ -34,6 +34,7 @@ def run_headless(workspace: Path, out: Path, **params) -> Path:
     return executed
 
 
+@pytest.mark.slow
 def test_headless_run_opens_a_case_exports_and_keeps_the_password_apart(demo_ws, tmp_path):
     out = tmp_path / "out"
     executed = run_headless(demo_ws.root, out)
@@ -64,6 +65,7 @@ def test_headless_run_opens_a_case_exports_and_keeps_the_password_apart(demo_ws,
     assert re.search(rf"support\.ticket_messages +{n}  \(1 e-mail\(s\) of others masked\)", text)
 
 
+@pytest.mark.slow
 def test_headless_run_with_a_case_and_a_password_file(demo_ws, tmp_path):
     case_id = access_case(demo_ws, "portability")
     secret = tmp_path / "given.txt"
@@ -76,6 +78,7 @@ def test_headless_run_with_a_case_and_a_password_file(demo_ws, tmp_path):
     assert "Article 20" in archive_files(Path(data["path"]), "a long shared secret 42")["report.html"].decode()
 
 
+@pytest.mark.slow
 def test_headless_run_fails_loudly_for_an_erasure_case(demo_ws, tmp_path):
     case_id = access_case(demo_ws, "erasure")
     with pytest.raises(pm.PapermillExecutionError) as info:

@@ -53,6 +53,7 @@ def sql_counts(workspace: Path, customer_id: int) -> dict[str, int]:
         con.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("email", JANIS["account_emails"])
 def test_headless_lookup_of_the_two_email_customer_finds_both_accounts(small_demo, tmp_path, email):
     data = run_headless(small_demo, tmp_path / "out", subject=email)
@@ -68,6 +69,7 @@ def test_headless_lookup_of_the_two_email_customer_finds_both_accounts(small_dem
     assert data["summary"]["datasets"]["app.user_accounts"] == 2
 
 
+@pytest.mark.slow
 def test_headless_run_keeps_the_executed_notebook_as_evidence(small_demo, tmp_path):
     out = tmp_path / "out"
     run_headless(small_demo, out, subject=JANIS["email"])
@@ -77,6 +79,7 @@ def test_headless_run_keeps_the_executed_notebook_as_evidence(small_demo, tmp_pa
     assert "lookup.json" in text
 
 
+@pytest.mark.slow
 def test_headless_run_fails_loudly_when_nobody_is_found(small_demo, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(pm.PapermillExecutionError) as info:
@@ -87,6 +90,7 @@ def test_headless_run_fails_loudly_when_nobody_is_found(small_demo, tmp_path):
     assert data["status"] == "not_found" and data["records"] == {}
 
 
+@pytest.mark.slow
 def test_headless_name_lookup_gives_candidates_and_pick_chooses_one(small_demo, tmp_path):
     data = run_headless(small_demo, tmp_path / "names", subject="Janis Berzins")
     assert data["status"] == "ambiguous" and data["records"] == {}
@@ -99,6 +103,7 @@ def test_headless_name_lookup_gives_candidates_and_pick_chooses_one(small_demo, 
         STORIES["name_variant"]["account_ids"]
 
 
+@pytest.mark.slow
 def test_headless_bad_workspace_fails(tmp_path):
     with pytest.raises(pm.PapermillExecutionError) as info:
         run_headless(tmp_path / "no-such-workspace", tmp_path / "out", subject=JANIS["email"])
@@ -126,6 +131,7 @@ def test_stored_notebook_is_clean():
         assert not c.outputs and c.execution_count is None
 
 
+@pytest.mark.slow
 def test_nbval_every_notebook_on_the_default_demo(default_demo):
     env = {**os.environ, "PRIVACYOPS_WORKSPACE": str(default_demo)}
     proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "notebooks/", "-p", "no:cacheprovider",
@@ -133,6 +139,7 @@ def test_nbval_every_notebook_on_the_default_demo(default_demo):
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_cli_runs_every_notebook_headless_and_says_where(small_demo, tmp_path):
     out = tmp_path / "outputs"
     res = subprocess.run([sys.executable, "-m", "privacyops.cli", "run-notebooks", "--workspace", str(small_demo),

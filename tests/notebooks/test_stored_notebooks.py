@@ -107,6 +107,7 @@ def the_day(report_runs) -> dt.date:
     return day
 
 
+@pytest.mark.slow
 def test_report_notebooks_run_as_of_today_like_the_cli(report_runs):
     """The notebook and `privacyops report` (whose date defaults to today, the same functions) agree on the day."""
     root, runs, _ = report_runs
@@ -121,6 +122,7 @@ def test_report_notebooks_run_as_of_today_like_the_cli(report_runs):
         assert f"as of {day.isoformat()}" in printed, name
 
 
+@pytest.mark.slow
 def test_retention_notebook_prints_what_sql_counts(report_runs):
     root, runs, _ = report_runs
     day = the_day(report_runs)
@@ -137,6 +139,7 @@ def test_retention_notebook_prints_what_sql_counts(report_runs):
     assert (number(line[1]), number(line[2])) == (total, overdue) and overdue > 0
 
 
+@pytest.mark.slow
 def test_consent_notebook_prints_what_sql_counts(report_runs):
     root, runs, _ = report_runs
     end = dt.datetime.combine(the_day(report_runs) + dt.timedelta(days=1), dt.time())
@@ -147,6 +150,7 @@ def test_consent_notebook_prints_what_sql_counts(report_runs):
     assert f"events: {grants:,} grants, {withdrawals:,} withdrawals" in runs["consent"][0]
 
 
+@pytest.mark.slow
 def test_requests_notebook_prints_what_the_ledger_holds(report_runs):
     root, runs, _ = report_runs
     day = the_day(report_runs)

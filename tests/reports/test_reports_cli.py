@@ -37,6 +37,7 @@ def privacyops(*args, cwd=None):
                           timeout=300, cwd=cwd, env={**os.environ, "PRIVACYOPS_ACTOR": "scheduler"})
 
 
+@pytest.mark.slow
 def test_report_all_writes_pages_figures_and_evidence(demo_copy, tmp_path):
     out = tmp_path / "reports"
     res = privacyops("report", "all", "--workspace", str(demo_copy), "--as-of", DEMO_TODAY.isoformat(),
@@ -64,6 +65,7 @@ def test_report_all_writes_pages_figures_and_evidence(demo_copy, tmp_path):
     assert '"overdue": ' in (out / "04_retention_report" / "retention.json").read_text()
 
 
+@pytest.mark.slow
 def test_a_failed_run_exits_non_zero_and_keeps_the_evidence(demo_copy, tmp_path):
     (demo_copy / "lake").rename(demo_copy / "lake-moved")  # the analytics store cannot be read
     out = tmp_path / "reports"
