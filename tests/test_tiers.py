@@ -37,6 +37,7 @@ def test_tests_that_start_postgresql_or_chromium_are_marked(request, tmp_path):
 def test_the_check_finds_unmarked_tests():
     def source(path):
         return {"a.py": "x = 1", "b.py": "with " + tiers.PG_CALLS[0] + ") as dsn: ...",
+                "d.py": 'request.getfixturevalue("postgres' + '_dsn")',
                 "c.py": "from " + tiers.BROWSER_CALLS[2] + " import notebook_page"}[path]
 
     tests = [Collected("a.py::pg", "a.py", ("postgres_dsn", "tmp_path"), ()),
@@ -45,8 +46,12 @@ def test_the_check_finds_unmarked_tests():
              Collected("a.py::fast", "a.py", ("tmp_path",), ()),
              Collected("b.py::own_server", "b.py", (), ()),
              Collected("c.py::page", "c.py", ("tmp_path",), ("browser",)),
-             Collected("c.py::unmarked", "c.py", (), ("slow",))]
+             Collected("c.py::unmarked", "c.py", (), ("slow",)),
+             Collected("d.py::store[sqlite]", "d.py", ("request",), (), ("sqlite",)),
+             Collected("d.py::store[postgres]", "d.py", ("request",), (), ("postgres",)),
+             Collected("d.py::marked[postgres]", "d.py", ("request",), ("slow",), ("postgres",))]
     assert tiers.misplaced(tests, source) == ["a.py::pg: starts PostgreSQL, not marked slow",
                                               "a.py::lab: starts Chromium, not marked browser",
                                               "b.py::own_server: starts PostgreSQL, not marked slow",
-                                              "c.py::unmarked: starts Chromium, not marked browser"]
+                                              "c.py::unmarked: starts Chromium, not marked browser",
+                                              "d.py::store[postgres]: starts PostgreSQL, not marked slow"]

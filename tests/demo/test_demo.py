@@ -117,6 +117,7 @@ def _fiscal_expiry(issued: datetime.date) -> datetime.date:
 # --- determinism -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_tables(built):
     a, a2 = built["a"][0], built["a2"][0]
     for name in PKS:
@@ -556,6 +557,7 @@ def test_unwritable_workspace_raises_value_error(tmp_path):
         generate_demo(a_file / "ws", subjects=10, progress=False)
 
 
+@pytest.mark.slow
 def test_progress_bar_only_when_asked(tmp_path, capsys):
     generate_demo(tmp_path / "quiet", subjects=10, seed=1, progress=False)
     out = capsys.readouterr()

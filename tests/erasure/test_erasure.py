@@ -665,6 +665,7 @@ def lake(ws, sql, params=()):
     return [r[0] for r in con.execute(sql.replace("EVENTS", f"read_parquet('{files}')"), list(params)).fetchall()]
 
 
+@pytest.mark.slow
 def test_demo_janis_is_erased_with_his_new_invoices_kept_under_the_tax_rule(demo, monkeypatch, later_today):
     ws = demo
     invoices = dict(dq(ws, "SELECT invoice_id, issued_at FROM billing.invoices WHERE customer_id = 1"))
@@ -747,6 +748,7 @@ def test_demo_janis_is_erased_with_his_new_invoices_kept_under_the_tax_rule(demo
     assert not verify_certificate(doc, ws).ok
 
 
+@pytest.mark.slow
 def test_demo_family_only_the_chosen_persons_rows(demo, monkeypatch):
     ws = demo
     tables = ("crm.customers", "app.user_accounts", "support.tickets", "billing.invoices",
@@ -765,6 +767,7 @@ def test_demo_family_only_the_chosen_persons_rows(demo, monkeypatch):
     assert dq(ws, "SELECT * FROM marketing.newsletter_signups ORDER BY 1") == signups
 
 
+@pytest.mark.slow
 def test_demo_anna_closed_with_only_old_invoices_leaves_nothing(demo, monkeypatch):
     ws = demo
     c = open_case(ws, "erasure", "2026-11-10").case_id
@@ -793,6 +796,7 @@ def test_demo_anna_closed_with_only_old_invoices_leaves_nothing(demo, monkeypatc
     assert dq(ws, "SELECT count(*) FROM support.ticket_messages WHERE message_id = 1") == [1]
 
 
+@pytest.mark.slow
 def test_demo_batch_from_a_csv_file_with_progress(demo, tmp_path):
     ws = demo
     ids = list(range(10, 40))
@@ -823,6 +827,7 @@ def test_demo_batch_from_a_csv_file_with_progress(demo, tmp_path):
     assert "Verified" in res.stdout and elapsed < 30
 
 
+@pytest.mark.slow
 def test_demo_prospect_known_only_by_her_newsletter_address(demo, monkeypatch):
     ws = demo
     n = dq(ws, "SELECT count(*) FROM marketing.newsletter_signups")[0]

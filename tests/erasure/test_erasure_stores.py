@@ -73,7 +73,7 @@ class Store:
             con.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
 def store(request, tmp_path, monkeypatch):
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
     if request.param == "sqlite":

@@ -13,6 +13,8 @@ import pytest
 from privacyops.ledger import audit, list_cases
 from tests.support import pg as pgserver
 
+pytestmark = pytest.mark.slow  # several processes share a ledger
+
 WORKER = textwrap.dedent("""
     import sys
     from privacyops.workspace import open_workspace

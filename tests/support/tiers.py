@@ -4,7 +4,8 @@
     ./run test                                 # everything
 
 A test that starts PostgreSQL (asks, directly or through its fixtures, for `postgres_dsn`, or calls
-`pgserver.server()`) must be marked `slow`; one that starts Chromium or JupyterLab must be marked `browser`.
+`pgserver.server()`, or is the PostgreSQL case of a store parameter whose fixture asks for the server with
+`request.getfixturevalue`) must be marked `slow` (for a parameter: `pytest.param("postgres", marks=pytest.mark.slow)`); one that starts Chromium or JupyterLab must be marked `browser`.
 tests/conftest.py remembers every collected test before `-m` deselects any; tests/test_tiers.py checks the marks.
 """
 
@@ -23,6 +24,7 @@ _KEY = pytest.StashKey[list]()
 
 PG_FIXTURES = {"postgres_dsn"}
 PG_CALLS = ("pgserver.server(", "pg.server(")
+PG_PARAMS = {"postgres", "cross-store"}  # store parameters whose fixture asks for postgres_dsn only in that case
 BROWSER_FIXTURES = {"lab"}  # tests/ui/conftest.py: a JupyterLab server for Chromium
 BROWSER_CALLS = ("sync_playwright", "jupyter_lab(", "tests.support.browser")
 
@@ -33,12 +35,14 @@ class Collected:
     path: str  # relative to the repository
     fixtures: tuple[str, ...]  # the whole closure, autouse fixtures included
     marks: tuple[str, ...]
+    params: tuple[str, ...] = ()  # the values of its parameters (fixture params included), as text
 
 
 def remember(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep what was collected (called before `-m` deselects); write it out when $PRIVACYOPS_TIERS_DUMP asks."""
     found = [Collected(i.nodeid, str(Path(str(i.path)).resolve().relative_to(REPO)),
-                       tuple(sorted(getattr(i, "fixturenames", ()))), tuple(sorted({m.name for m in i.iter_markers()})))
+                       tuple(sorted(getattr(i, "fixturenames", ()))), tuple(sorted({m.name for m in i.iter_markers()})),
+                       tuple(str(v) for v in getattr(getattr(i, "callspec", None), "params", {}).values()))
              for i in items]
     config.stash[_KEY] = found
     if os.environ.get(DUMP):
@@ -50,7 +54,7 @@ def remembered(config: pytest.Config) -> list[Collected]:
 
 
 def load(path: Path) -> list[Collected]:
-    return [Collected(d["nodeid"], d["path"], tuple(d["fixtures"]), tuple(d["marks"]))
+    return [Collected(d["nodeid"], d["path"], tuple(d["fixtures"]), tuple(d["marks"]), tuple(d["params"]))
             for d in json.loads(path.read_text(encoding="utf-8"))]
 
 
@@ -59,7 +63,8 @@ def misplaced(tests: list[Collected], source=lambda path: (REPO / path).read_tex
     out = []
     for t in tests:
         text = source(t.path)
-        if "slow" not in t.marks and (PG_FIXTURES & set(t.fixtures) or any(c in text for c in PG_CALLS)):
+        asks_for_pg = PG_FIXTURES & set(t.fixtures) or (PG_PARAMS & set(t.params) and "postgres_dsn" in text)
+        if "slow" not in t.marks and (asks_for_pg or any(c in text for c in PG_CALLS)):
             out.append(f"{t.nodeid}: starts PostgreSQL, not marked slow")
         if "browser" not in t.marks and (BROWSER_FIXTURES & set(t.fixtures) or any(c in text for c in BROWSER_CALLS)):
             out.append(f"{t.nodeid}: starts Chromium, not marked browser")
