@@ -376,6 +376,7 @@ def test_a_new_record_of_the_subject_makes_the_plan_stale(ews, monkeypatch):
     assert snapshot(ews) == before
 
 
+@pytest.mark.slow
 def test_a_change_racing_the_transaction_is_caught_inside_it(ews, monkeypatch):
     from privacyops.erasure import execute as erasure
 
@@ -423,6 +424,7 @@ def test_a_plan_altered_in_the_ledger_is_refused(ews, monkeypatch):
 # Interrupted runs.
 
 
+@pytest.mark.slow
 def test_an_exception_in_the_second_source_leaves_it_untouched_and_a_rerun_completes(ews, monkeypatch):
     from privacyops.erasure import execute as erasure
 
@@ -458,6 +460,7 @@ def test_an_exception_in_the_second_source_leaves_it_untouched_and_a_rerun_compl
     assert [e.details["source"] for e in audit.entries(ews, action="erasure.source")] == ["files", "main"]
 
 
+@pytest.mark.slow
 def test_a_commit_the_ledger_missed_is_recognised_by_the_rows(ews, monkeypatch):
     from privacyops.erasure import execute as erasure
 
@@ -480,6 +483,7 @@ def test_a_commit_the_ledger_missed_is_recognised_by_the_rows(ews, monkeypatch):
     assert q(ews, "SELECT count(*) FROM people.person WHERE pid = 1") == [(0,)]
 
 
+@pytest.mark.slow
 def test_a_killed_execution_leaves_each_source_whole_and_a_rerun_completes(ews, monkeypatch):
     plan = planned(ews, monkeypatch)
     approve(ews, monkeypatch, plan)
@@ -580,6 +584,7 @@ def test_batch_from_a_csv_file_is_one_plan_executed_set_based(ews, monkeypatch, 
     assert sum(s.endswith('"people"."person"') for s in statements) == 1  # both people deleted by one statement
 
 
+@pytest.mark.slow
 def test_cli_flow(ews, monkeypatch, tmp_path, later_today):
     runner = CliRunner()
 
