@@ -50,7 +50,6 @@ def test_two_processes_on_the_embedded_ledger_both_finish(mini_ws):
     assert {e.actor for e in audit.entries(mini_ws)} == {"w0", "w1"}
 
 
-@pytest.mark.slow
 def test_four_processes_share_a_postgresql_ledger(mini_ws, postgres_dsn, monkeypatch):
     from privacyops.workspace import open_workspace
 
