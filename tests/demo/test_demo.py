@@ -84,16 +84,24 @@ def _build(root: Path, subjects: int, seed: int, chunk: int | None = None) -> tu
     return Company(root), summary
 
 
+class _Built(dict):
+    """The module's companies, each generated when a test first asks for it (the fast tier never asks for 'a2')."""
+
+    def __init__(self, base: Path) -> None:
+        super().__init__()
+        self.recipes = {"a": (SMALL, 42, None), "a2": (SMALL, 42, None), "seed7": (SMALL, 7, None),
+                        "big": (BIG, 42, None), "chunked": (SMALL, 3, 128)}  # 3 chunks: the path 1M subjects take
+        self.base = base
+
+    def __missing__(self, name: str) -> tuple[Company, demo.DemoSummary]:
+        subjects, seed, chunk = self.recipes[name]
+        self[name] = _build(self.base / name, subjects, seed, chunk)
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    base = tmp_path_factory.mktemp("demo")
-    return {
-        "a": _build(base / "a", SMALL, 42),
-        "a2": _build(base / "a2", SMALL, 42),
-        "seed7": _build(base / "seed7", SMALL, 7),
-        "big": _build(base / "big", BIG, 42),
-        "chunked": _build(base / "chunked", SMALL, 3, chunk=128),  # 3 chunks: the path 1M subjects take
-    }
+    return _Built(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +125,7 @@ def _fiscal_expiry(issued: datetime.date) -> datetime.date:
 # --- determinism -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_tables(built):
     a, a2 = built["a"][0], built["a2"][0]
     for name in PKS:
@@ -504,6 +513,7 @@ def test_regenerating_replaces_the_company_and_keeps_an_existing_map(tmp_path):
     assert sorted(p.name for p in ws.iterdir()) == ["company.duckdb", "lake", "privacyops.yaml"]
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_leaves_no_half_company(tmp_path, monkeypatch):
     ws = tmp_path / "ws"
     generate_demo(ws, subjects=10, seed=1, progress=False)
@@ -538,6 +548,7 @@ def test_bad_input_raises_value_error(tmp_path, kwargs, message):
     assert not (ws / "company.duckdb").exists()
 
 
+@pytest.mark.slow
 def test_bad_input_keeps_an_existing_company(tmp_path):
     ws = tmp_path / "ws"
     generate_demo(ws, subjects=10, seed=1, progress=False)
@@ -556,6 +567,7 @@ def test_unwritable_workspace_raises_value_error(tmp_path):
         generate_demo(a_file / "ws", subjects=10, progress=False)
 
 
+@pytest.mark.slow
 def test_progress_bar_only_when_asked(tmp_path, capsys):
     generate_demo(tmp_path / "quiet", subjects=10, seed=1, progress=False)
     out = capsys.readouterr()

@@ -46,6 +46,7 @@ def customers(ws, n: int, seed: int) -> list[tuple]:
     return random.Random(seed).sample(rows, n)
 
 
+@pytest.mark.slow
 def test_indexed_and_scanned_lookups_answer_alike_for_200_random_subjects(indexed, monkeypatch):
     probes = []
     real = li.LookupIndex.identity_hits
@@ -64,6 +65,7 @@ def test_indexed_and_scanned_lookups_answer_alike_for_200_random_subjects(indexe
     assert mentioned > 0  # the mention comparison was not vacuous
 
 
+@pytest.mark.slow
 def test_name_search_over_the_indexed_spellings_ranks_as_the_scan(indexed, monkeypatch):
     con = duckdb.connect(str(indexed.root / "company.duckdb"), read_only=True)
     try:
@@ -160,6 +162,7 @@ def test_refreshing_the_rows_privacyops_changed_purges_the_old_identifiers(index
     assert lookup(indexed, new, audit_log=False).subject.ref == f"crm.customers:{moved}"
 
 
+@pytest.mark.slow
 def test_an_executed_erasure_and_an_applied_rectification_leave_no_old_identifier_in_the_index(indexed,
                                                                                              monkeypatch):
     """The package's own writes keep the index exact at once: the erased customer's e-mail and the corrected
