@@ -9,11 +9,13 @@ serialised with a transaction-scoped advisory lock.
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import LedgerError, SourceError
 from ..sources import connect_duckdb, resolve_dsn
+from ..sources.duckdb import writer_waiting
 from ..workspace import Workspace
 from . import keyguard
 
@@ -295,27 +297,86 @@ def _schema_current(con: LedgerConnection) -> bool:
     return bool(row) and row[0] == _ddl_digest()
 
 
+KEPT = "ledger"  # the name of the ledger connection a workspace keeps (Workspace.kept) while keep_open is on
+_KEPT_LOCK = threading.Lock()
+
+
+def _prepare(ws: "Workspace", con: LedgerConnection, read_only: bool) -> None:
+    """Create the tables on first use (writable openings) and remember that they exist."""
+    if not read_only and con.key not in _READY and not _schema_current(con):
+        with con.transaction(lock=True):  # two processes creating the tables at once must not collide
+            for stmt in SCHEMA:
+                con.execute(stmt)
+            for stmt in MIGRATIONS:  # ledgers made by an earlier privacyops gain the newer columns
+                con.execute(stmt)
+            con.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+                        [str(SCHEMA_VERSION)])
+            con.execute("INSERT INTO meta VALUES ('ddl', ?) ON CONFLICT (key) DO UPDATE SET value = "
+                        "excluded.value", [_ddl_digest()])
+    if not read_only:
+        _READY.add(con.key)
+
+
+def _open_kept(ws: "Workspace") -> LedgerConnection:
+    """The embedded ledger opened writable, to be kept by the workspace (closed when idle, on `ws.close()`, or as
+    soon as another process waits for the file: `writer_waiting`)."""
+    con = _connect(ws, False)
+    con.keys_dir = ws.keys_dir
+    try:
+        _prepare(ws, con, False)
+    except BaseException:
+        con.close()
+        raise
+    path = ws.ledger_path
+    con.writer_waiting = lambda: writer_waiting(path)  # type: ignore[attr-defined]
+    return con
+
+
+def _take_kept(ws: "Workspace", read_only: bool) -> LedgerConnection | None:
+    """The workspace's kept ledger connection, marked in use; None when the ledger is not kept (keep_open off, a
+    shared ledger, no ledger yet for a reader) or the kept one is in use already (a nested opening, another
+    thread: those open their own connection, as without keep_open)."""
+    if getattr(ws, "keep_open", 0) <= 0 or ws.datamap.ledger.kind != "duckdb":
+        return None
+    if read_only and not ws.ledger_path.exists():
+        return None
+    con = ws.kept(KEPT, lambda: _open_kept(ws))
+    with _KEPT_LOCK:
+        if getattr(con, "in_use", False):
+            return None
+        con.in_use = True  # type: ignore[attr-defined]
+    return con
+
+
 @contextmanager
 def open_ledger(ws: "Workspace", read_only: bool = False, check_keys: bool = True) -> Iterator[LedgerConnection]:
     """Open the ledger for one operation (creating its tables on first use) and close it afterwards. A writable
-    opening first checks the workspace key against the ledger's record (`check_keys=False`: `privacyops key`)."""
+    opening first checks the workspace key against the ledger's record (`check_keys=False`: `privacyops key`).
+
+    With `ws.keep_open` on (the panels, benchmarks) an embedded ledger stays open between operations, like the
+    sources' connectors: opening and closing a DuckDB file costs tens of milliseconds per audit entry. It is the
+    same file and the same checks (keys, schema); other processes wanting it make it close within a moment."""
+    with ws.reading() if getattr(ws, "keep_open", 0) > 0 else _nothing():
+        kept = _take_kept(ws, read_only)
+        if kept is not None:
+            try:
+                if check_keys:
+                    keyguard.check(ws.keys_dir, kept, writable=True)
+                yield kept
+            finally:
+                kept.in_use = False  # type: ignore[attr-defined]
+            return
     con = _connect(ws, read_only)
     con.keys_dir = ws.keys_dir
     try:
-        if not read_only and con.key not in _READY and not _schema_current(con):
-            with con.transaction(lock=True):  # two processes creating the tables at once must not collide
-                for stmt in SCHEMA:
-                    con.execute(stmt)
-                for stmt in MIGRATIONS:  # ledgers made by an earlier privacyops gain the newer columns
-                    con.execute(stmt)
-                con.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-                            [str(SCHEMA_VERSION)])
-                con.execute("INSERT INTO meta VALUES ('ddl', ?) ON CONFLICT (key) DO UPDATE SET value = "
-                            "excluded.value", [_ddl_digest()])
-        if not read_only:
-            _READY.add(con.key)
+        _prepare(ws, con, read_only)
         if check_keys and not read_only:  # before anything is read or written: the ledger's own key, or refused
             keyguard.check(ws.keys_dir, con, writable=True)
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
