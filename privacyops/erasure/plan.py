@@ -27,6 +27,7 @@ from ..errors import IdentityError, PrivacyOpsError
 from ..ledger import audit, ledger_exists, open_ledger
 from ..ledger.people import APPROVER, NOT_PROVEN, PREPARER, acting_person, audit_signature, sign_as
 from ..ledger.schedule import key_json
+from ..ledger.store import ledger_held
 from ..map import DataMap, Dataset
 from ..values import format_key, json_safe
 from ..ledger.keyring import workspace_key
@@ -507,6 +508,11 @@ def set_status(ws: Workspace, plan_id: str, status: str, audit_entry: tuple[str,
 def approve_plan(ws: Workspace, plan_id: str, note: str | None = None) -> ErasurePlan:
     """Approve a plan as the current actor: never the preparer while four-eyes is on; an approver when the map
     names approvers."""
+    with ledger_held(ws):  # one opening of an embedded ledger for its reads, checks and writes
+        return _approve(ws, plan_id, note)
+
+
+def _approve(ws: Workspace, plan_id: str, note: str | None) -> ErasurePlan:
     plan = load_plan(ws, plan_id)
     acting = acting_person(ws, APPROVER, action=f"approve erasure plan {plan_id}")
     actor = current_actor()

@@ -194,6 +194,9 @@ class LedgerConnection:
         self.keys_dir: Any = None  # the workspace's keys folder: what the ledger seals uses its secret
         self.depth = 0  # open transaction() blocks: > 0 while inside one
         self._after_commit: list[Callable[[], None]] = []
+        self.in_use = False  # a kept connection (open_ledger with keep_open / ledger_held) inside an operation
+        self.closed_in_use = False
+        self.key_checked: Any = None  # a kept connection: the key file's stat when its key was last checked
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run `fn` once the outermost transaction has committed (at once outside a transaction); dropped when it
@@ -243,6 +246,9 @@ class LedgerConnection:
             self._committed()
 
     def close(self) -> None:
+        if getattr(self, "in_use", False):  # a kept ledger closed by the workspace while an operation uses it
+            self.closed_in_use = True
+            return
         self.raw.close()
 
 
@@ -332,11 +338,30 @@ def _open_kept(ws: "Workspace") -> LedgerConnection:
     return con
 
 
+def _keeps(ws: "Workspace") -> bool:
+    """Whether the embedded ledger is kept open: keep_open is on, or an operation holds it (`ledger_held`)."""
+    return (getattr(ws, "keep_open", 0) > 0 or getattr(ws, "_ledger_held", 0) > 0) and \
+        ws.datamap.ledger.kind == "duckdb"
+
+
+@contextmanager
+def ledger_held(ws: "Workspace") -> Iterator[None]:
+    """Keep the embedded ledger open for one operation of many steps (an erasure opens it some forty times: tens of
+    milliseconds each); it is closed at the end unless keep_open keeps it anyway."""
+    ws._ledger_held = getattr(ws, "_ledger_held", 0) + 1  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        ws._ledger_held -= 1  # type: ignore[attr-defined]
+        if not ws._ledger_held and getattr(ws, "keep_open", 0) <= 0:  # type: ignore[attr-defined]
+            ws.forget_kept(KEPT)
+
+
 def _take_kept(ws: "Workspace", read_only: bool) -> LedgerConnection | None:
     """The workspace's kept ledger connection, marked in use; None when the ledger is not kept (keep_open off, a
     shared ledger, no ledger yet for a reader) or the kept one is in use already (a nested opening, another
     thread: those open their own connection, as without keep_open)."""
-    if getattr(ws, "keep_open", 0) <= 0 or ws.datamap.ledger.kind != "duckdb":
+    if not _keeps(ws):
         return None
     if read_only and not ws.ledger_path.exists():
         return None
@@ -360,11 +385,14 @@ def open_ledger(ws: "Workspace", read_only: bool = False, check_keys: bool = Tru
         kept = _take_kept(ws, read_only)
         if kept is not None:
             try:
-                if check_keys:
+                if check_keys and kept.key_checked != _key_stat(ws):  # once per key file: a rotation re-checks
                     keyguard.check(ws.keys_dir, kept, writable=True)
+                    kept.key_checked = _key_stat(ws)
                 yield kept
             finally:
                 kept.in_use = False  # type: ignore[attr-defined]
+                if kept.closed_in_use:  # the workspace let it go meanwhile (ws.close() inside the operation)
+                    kept.raw.close()
             return
     con = _connect(ws, read_only)
     con.keys_dir = ws.keys_dir
@@ -375,6 +403,14 @@ def open_ledger(ws: "Workspace", read_only: bool = False, check_keys: bool = Tru
         yield con
     finally:
         con.close()
+
+
+def _key_stat(ws: "Workspace") -> tuple | None:
+    try:
+        st = (ws.keys_dir / keyguard.SECRET_FILE).stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 @contextmanager

@@ -1,0 +1,206 @@
+"""Single-subject operations on a demo workspace: lookup, the shell lookup, export, erasure, a subject with 70k rows.
+
+    python benchmarks/single_bench.py --workspace /tmp/perf_1m --samples 10          # 1-4 on a copy of the 1M demo
+    python benchmarks/single_bench.py --workspace /tmp/perf_100k --big 70000 --only big  # 5 on a copy of the 100k demo
+    python benchmarks/single_bench.py --workspace W --json                           # the figures as one JSON dict
+
+It CHANGES the workspace (audit entries, cases, exports, erased subjects, 70k rows added for --big): run it on a copy
+(`cp -r /tmp/po_1m /tmp/perf_1m`), never on the shared demo. Figures (milliseconds, p50/p95 where sampled):
+
+1. lookup, warm, in-process (`Workspace.keep_open`): by e-mail with mentions and audit on; phone; customer id; name
+2. `python -m privacyops.cli lookup EMAIL` wall time (a new process each time)
+3. one-subject export (the Art. 15 archive and letter)
+4. one-subject erasure: plan, approve (another person), execute (with verify and the certificate), and their sum
+5. a subject with N rows (`--big N`: N log-in events added with SQL to one customer's account): plan, execute
+
+Every figure is printed with os.getloadavg(): on a shared machine read ratios, not absolutes. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from privacyops.access import export_subject  # noqa: E402
+from privacyops.erasure import approve_plan, execute_plan, plan_erasure  # noqa: E402
+from privacyops.ledger import open_case  # noqa: E402
+from privacyops.lookup import lookup  # noqa: E402
+from privacyops.workspace import open_workspace  # noqa: E402
+
+AS_OF = "2026-11-20"
+FIGURES: dict[str, dict[str, Any]] = {}
+
+
+def say(name: str, times_ms: list[float]) -> None:
+    """Record and print one figure (p50, p95, n) with the load average."""
+    times = sorted(times_ms)
+    fig = {"p50": round(statistics.median(times), 1), "p95": round(times[max(int(round(len(times) * 0.95)) - 1, 0)], 1),
+           "n": len(times), "load": [round(x, 2) for x in os.getloadavg()]}
+    FIGURES[name] = fig
+    print(f"{name:52} p50 {fig['p50']:9.1f} ms   p95 {fig['p95']:9.1f} ms   n={fig['n']:<3} load {fig['load']}",
+          file=sys.stderr if ARGS.json else sys.stdout, flush=True)
+
+
+def timed(fn: Callable[[Any], Any], args: list[Any]) -> list[float]:
+    out = []
+    for a in args:
+        t0 = time.perf_counter()
+        fn(a)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def customers(root: Path, n: int, seed: int) -> list[tuple]:
+    """(customer_id, email, phone, full_name) of `n` random customers with an e-mail and a phone (the demo's)."""
+    con = duckdb.connect(str(root / "company.duckdb"), read_only=True)
+    try:
+        top = con.execute("SELECT max(customer_id) FROM crm.customers").fetchone()[0]
+        ids = random.Random(seed).sample(range(1, top + 1), min(n * 3, top))
+        rows = con.execute("SELECT customer_id, email, phone, full_name FROM crm.customers WHERE customer_id IN "
+                           f"({', '.join('?' * len(ids))}) AND email IS NOT NULL AND phone IS NOT NULL",
+                           ids).fetchall()
+    finally:
+        con.close()
+    random.Random(seed).shuffle(rows)
+    return rows[:n]
+
+
+def bench_lookup(root: Path, rows: list[tuple], k: int) -> None:
+    ws = open_workspace(root)
+    ws.keep_open = 60.0
+    lookup(ws, rows[0][1])  # warm: engines started, index and ledger opened
+    part = [rows[1 + i * k:1 + (i + 1) * k] for i in range(4)]
+    say("1 lookup e-mail (mentions + audit on)", timed(lambda r: lookup(ws, r[1]), part[0]))
+    say("1 lookup phone (audit on)", timed(lambda r: lookup(ws, r[2], kind="phone"), part[1]))
+    say("1 lookup customer id (audit on)", timed(lambda r: lookup(ws, str(r[0]), kind="customer_id"), part[2]))
+    say("1 lookup name -> candidates (audit on)", timed(lambda r: lookup(ws, r[3], kind="name"), part[3][:max(k // 2, 3)]))
+    ws.close()
+
+
+def bench_cli(root: Path, rows: list[tuple], k: int) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    def run(r: tuple) -> None:
+        subprocess.run([sys.executable, "-m", "privacyops.cli", "lookup", r[1], "--workspace", str(root)], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    say("2 shell: privacyops lookup EMAIL (wall)", timed(run, rows[:k]))
+
+
+def bench_export(root: Path, rows: list[tuple], k: int) -> None:
+    ws = open_workspace(root)
+    out = Path(tempfile.mkdtemp(prefix="single_bench_export_"))
+    def one(r: tuple) -> None:
+        case = open_case(ws, "access", AS_OF)
+        export_subject(ws, case.case_id, r[1], password="benchmark-password-1234", out_dir=out)
+    one(rows[0])  # warm
+    say("3 export one subject (archive + letter)", timed(one, rows[1:1 + k]))
+
+
+def bench_erasure(root: Path, rows: list[tuple], k: int) -> None:
+    ws = open_workspace(root)
+    plan_ms, approve_ms, execute_ms, total_ms = [], [], [], []
+    for r in rows[:k + 1]:
+        os.environ["PRIVACYOPS_ACTOR"] = "bench-preparer"
+        t0 = time.perf_counter()
+        case = open_case(ws, "erasure", AS_OF)
+        plan = plan_erasure(ws, case.case_id, r[1], as_of=AS_OF)
+        t1 = time.perf_counter()
+        os.environ["PRIVACYOPS_ACTOR"] = "bench-approver"
+        approve_plan(ws, plan.plan_id)
+        t2 = time.perf_counter()
+        os.environ["PRIVACYOPS_ACTOR"] = "bench-preparer"
+        execute_plan(ws, plan.plan_id)
+        t3 = time.perf_counter()
+        if r is rows[0]:
+            continue  # warm
+        plan_ms.append((t1 - t0) * 1000)
+        approve_ms.append((t2 - t1) * 1000)
+        execute_ms.append((t3 - t2) * 1000)
+        total_ms.append((t3 - t0) * 1000)
+    say("4 erasure: case + plan", plan_ms)
+    say("4 erasure: approve", approve_ms)
+    say("4 erasure: execute + verify + certificate", execute_ms)
+    say("4 erasure: all", total_ms)
+
+
+def add_big_subject(root: Path, n: int) -> str:
+    """Give one customer `n` more log-in events (SQL on the demo's tables); returns the customer's e-mail."""
+    con = duckdb.connect(str(root / "company.duckdb"))
+    try:
+        cid, email, account = con.execute(
+            "SELECT c.customer_id, c.email, a.account_id FROM crm.customers c JOIN app.user_accounts a USING "
+            "(customer_id) WHERE c.email IS NOT NULL ORDER BY c.customer_id LIMIT 1 OFFSET 777").fetchone()
+        have = con.execute("SELECT count(*) FROM app.login_events WHERE account_id = ?", [account]).fetchone()[0]
+        if have < n:
+            con.execute("INSERT INTO app.login_events SELECT m + i, ?, TIMESTAMP '2026-01-01' - i * INTERVAL 1 MINUTE, "
+                        "'10.1.2.3', 'bench agent', true FROM range(1, ?) t(i), (SELECT max(event_id) AS m FROM "
+                        "app.login_events)", [account, n - have + 1])
+    finally:
+        con.close()
+    return email
+
+
+def bench_big(root: Path, n: int) -> None:
+    email = add_big_subject(root, n)
+    ws = open_workspace(root)
+    os.environ["PRIVACYOPS_ACTOR"] = "bench-preparer"
+    case = open_case(ws, "erasure", AS_OF)
+    t0 = time.perf_counter()
+    plan = plan_erasure(ws, case.case_id, email, as_of=AS_OF)
+    say(f"5 big subject ({n} rows): plan", [(time.perf_counter() - t0) * 1000])
+    os.environ["PRIVACYOPS_ACTOR"] = "bench-approver"
+    approve_plan(ws, plan.plan_id)
+    os.environ["PRIVACYOPS_ACTOR"] = "bench-preparer"
+    t0 = time.perf_counter()
+    execute_plan(ws, plan.plan_id)
+    say(f"5 big subject ({n} rows): execute", [(time.perf_counter() - t0) * 1000])
+
+
+ARGS: argparse.Namespace
+
+
+def main() -> None:
+    global ARGS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--workspace", type=Path, required=True, help="a COPY of a demo workspace (it is changed)")
+    ap.add_argument("--samples", type=int, default=10)
+    ap.add_argument("--big", type=int, default=70_000, help="rows of the big subject (5)")
+    ap.add_argument("--only", default="lookup,cli,export,erasure,big",
+                    help="comma-separated: lookup, cli, export, erasure, big")
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON dict on stdout")
+    ARGS = ap.parse_args()
+    os.environ.setdefault("PRIVACYOPS_ACTOR", "benchmark")
+    root = ARGS.workspace.resolve()
+    only = set(ARGS.only.split(","))
+    k = ARGS.samples
+    rows = customers(root, 4 * k + 2 * k + 3, seed=int(time.time()))  # fresh subjects each run (erased ones go)
+    used = 0
+    if "lookup" in only:
+        bench_lookup(root, rows[:4 * k + 1], k)
+    if "cli" in only:
+        bench_cli(root, rows[4 * k + 1:], min(k, 5))
+    if "export" in only:
+        bench_export(root, rows[used:], min(k, 5))
+    if "erasure" in only:
+        bench_erasure(root, rows[4 * k + 1:], min(k, 5))
+    if "big" in only:
+        bench_big(root, ARGS.big)
+    if ARGS.json:
+        print(json.dumps(FIGURES, indent=1))
+
+
+if __name__ == "__main__":
+    main()
