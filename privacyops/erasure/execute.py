@@ -48,7 +48,6 @@ from ..errors import PrivacyOpsError, SourceError
 from ..ledger import audit, open_ledger, schedule
 from ..ledger.people import APPROVER, PREPARER, acting_person, audit_signature, sign_as
 from ..ledger.schedule import key_json
-from ..ledger.store import ledger_held
 from ..map import EMAIL, Dataset
 from ..sources import CHUNK
 from ..workspace import Workspace, current_actor, open_workspace
@@ -225,9 +224,8 @@ def _record_commit(ws: Workspace, plan: ErasurePlan, src: str, counts: dict, rec
 def execute_plan(ws: Workspace, plan: ErasurePlan | str, *, progress: bool = False) -> ErasureResult:
     """Execute an approved plan (see the module docstring). Re-running a plan that was interrupted (killed)
     completes it; a plan the store refused is `failed`, and `retry_plan` runs it again after the fix."""
-    with ledger_held(ws):  # its forty-odd ledger steps share one opening of an embedded ledger
-        plan = load_plan(ws, plan if isinstance(plan, str) else plan.plan_id)
-        return _run(ws, plan, progress=progress, map_changed=_may_execute(ws, plan))
+    plan = load_plan(ws, plan if isinstance(plan, str) else plan.plan_id)
+    return _run(ws, plan, progress=progress, map_changed=_may_execute(ws, plan))
 
 
 def retry_plan(ws: Workspace, plan_id: str, *, progress: bool = False) -> ErasureResult:

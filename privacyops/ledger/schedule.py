@@ -27,8 +27,11 @@ SCHEDULED, DONE, GONE, SUPERSEDED = "scheduled", "done", "gone", "superseded"
 
 
 def key_json(key: Iterable[Any]) -> str:
-
-    return json.dumps(json_safe(list(key)), separators=(",", ":"), ensure_ascii=False)
+    """A row key as JSON text (the one spelling plans, schedules and verification compare)."""
+    key = list(key)
+    if all(type(v) is int for v in key):  # the usual key: the same text json.dumps gives, without its cost
+        return "[" + ",".join(map(str, key)) + "]"
+    return json.dumps(json_safe(key), separators=(",", ":"), ensure_ascii=False)
 
 
 def key_from_json(text: str) -> tuple:

@@ -9,9 +9,10 @@ serialised with a transaction-scoped advisory lock.
 
 from __future__ import annotations
 
+import functools
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from ..errors import LedgerError, SourceError
 from ..sources import connect_duckdb, resolve_dsn
@@ -19,6 +20,7 @@ from ..sources.duckdb import writer_waiting
 from ..workspace import Workspace
 from . import keyguard
 
+F = TypeVar("F", bound=Callable[..., Any])
 SCHEMA_VERSION = 1
 APPEND_LOCK = 0x70726976  # advisory-lock key serialising audit appends on PostgreSQL
 _READY: set[str] = set()  # ledgers whose tables this process has already created or seen
@@ -303,6 +305,7 @@ def _schema_current(con: LedgerConnection) -> bool:
     return bool(row) and row[0] == _ddl_digest()
 
 
+HELD_POLL = 0.5  # seconds between two looks for another process waiting for a held ledger
 KEPT = "ledger"  # the name of the ledger connection a workspace keeps (Workspace.kept) while keep_open is on
 _KEPT_LOCK = threading.Lock()
 
@@ -338,38 +341,90 @@ def _open_kept(ws: "Workspace") -> LedgerConnection:
     return con
 
 
-def _keeps(ws: "Workspace") -> bool:
-    """Whether the embedded ledger is kept open: keep_open is on, or an operation holds it (`ledger_held`)."""
-    return (getattr(ws, "keep_open", 0) > 0 or getattr(ws, "_ledger_held", 0) > 0) and \
-        ws.datamap.ledger.kind == "duckdb"
-
-
 @contextmanager
 def ledger_held(ws: "Workspace") -> Iterator[None]:
-    """Keep the embedded ledger open for one operation of many steps (an erasure opens it some forty times: tens of
-    milliseconds each); it is closed at the end unless keep_open keeps it anyway."""
+    """Keep the embedded ledger open for one short operation of many steps (an export or an approval opens it ten
+    times or more: tens of milliseconds each). Closed at the end; given up earlier when another process waits for
+    the file (it gets in between two steps). Not for long operations that pause (an erasure's execution)."""
     ws._ledger_held = getattr(ws, "_ledger_held", 0) + 1  # type: ignore[attr-defined]
     try:
         yield
     finally:
         ws._ledger_held -= 1  # type: ignore[attr-defined]
-        if not ws._ledger_held and getattr(ws, "keep_open", 0) <= 0:  # type: ignore[attr-defined]
-            ws.forget_kept(KEPT)
+        if not ws._ledger_held:  # type: ignore[attr-defined]
+            _drop_held(ws)
+            ws._ledger_yielded = False  # type: ignore[attr-defined]
+
+
+def holding_ledger(fn: F) -> F:
+    """Decorate a function whose first argument is the workspace: it runs under `ledger_held`."""
+    @functools.wraps(fn)
+    def held(ws: "Workspace", *args: Any, **kwargs: Any) -> Any:
+        with ledger_held(ws):
+            return fn(ws, *args, **kwargs)
+    return held  # type: ignore[return-value]
+
+
+def _drop_held(ws: "Workspace") -> None:
+    with _KEPT_LOCK:
+        con, ws._held_ledger = getattr(ws, "_held_ledger", None), None  # type: ignore[attr-defined]
+        if con is not None:
+            con.close()  # after its current step when one is under way
+
+
+def _held(ws: "Workspace") -> LedgerConnection | None:
+    """The ledger held by `ledger_held` (opened on first use); None once another process has asked for the file."""
+    con = getattr(ws, "_held_ledger", None)
+    if con is not None and not con.in_use and con.writer_waiting():  # type: ignore[attr-defined]
+        ws._ledger_yielded = True  # type: ignore[attr-defined]
+        _drop_held(ws)
+        return None
+    if con is None and not getattr(ws, "_ledger_yielded", False):
+        con = ws._held_ledger = _open_kept(ws)  # type: ignore[attr-defined]
+        _watch(ws, con)
+    return con
+
+
+def _watch(ws: "Workspace", con: LedgerConnection) -> None:
+    """Between two steps of a held operation, let another process that waits for the ledger in (checked twice a
+    second, like the connectors kept by keep_open): the operation goes on opening the ledger per step."""
+    def tick() -> None:
+        with _KEPT_LOCK:
+            if getattr(ws, "_held_ledger", None) is not con:
+                return  # dropped meanwhile: the watch ends
+            if not con.in_use and con.writer_waiting():  # type: ignore[attr-defined]
+                ws._ledger_yielded = True  # type: ignore[attr-defined]
+                ws._held_ledger = None  # type: ignore[attr-defined]
+                con.close()
+                return
+        _start(tick)
+    _start(tick)
+
+
+def _start(fn: Callable[[], None]) -> None:
+    timer = threading.Timer(HELD_POLL, fn)
+    timer.daemon = True
+    timer.start()
 
 
 def _take_kept(ws: "Workspace", read_only: bool) -> LedgerConnection | None:
-    """The workspace's kept ledger connection, marked in use; None when the ledger is not kept (keep_open off, a
-    shared ledger, no ledger yet for a reader) or the kept one is in use already (a nested opening, another
-    thread: those open their own connection, as without keep_open)."""
-    if not _keeps(ws):
+    """The workspace's kept ledger connection (keep_open, or held by `ledger_held`), marked in use; None when the
+    ledger is not kept (a shared ledger, no ledger yet for a reader) or the kept one is in use already (a nested
+    opening, another thread: those open their own connection, as without keep_open)."""
+    if ws.datamap.ledger.kind != "duckdb" or (read_only and not ws.ledger_path.exists()):
         return None
-    if read_only and not ws.ledger_path.exists():
+    if getattr(ws, "keep_open", 0) > 0:
+        con: LedgerConnection | None = ws.kept(KEPT, lambda: _open_kept(ws))
+    elif getattr(ws, "_ledger_held", 0) > 0:
+        con = _held(ws)
+    else:
         return None
-    con = ws.kept(KEPT, lambda: _open_kept(ws))
+    if con is None:
+        return None
     with _KEPT_LOCK:
-        if getattr(con, "in_use", False):
-            return None
-        con.in_use = True  # type: ignore[attr-defined]
+        if con.in_use or (getattr(ws, "keep_open", 0) <= 0 and con is not getattr(ws, "_held_ledger", None)):
+            return None  # in use (nested, another thread), or let go by the watch meanwhile
+        con.in_use = True
     return con
 
 
@@ -381,7 +436,7 @@ def open_ledger(ws: "Workspace", read_only: bool = False, check_keys: bool = Tru
     With `ws.keep_open` on (the panels, benchmarks) an embedded ledger stays open between operations, like the
     sources' connectors: opening and closing a DuckDB file costs tens of milliseconds per audit entry. It is the
     same file and the same checks (keys, schema); other processes wanting it make it close within a moment."""
-    with ws.reading() if getattr(ws, "keep_open", 0) > 0 else _nothing():
+    with ws.reading() if getattr(ws, "keep_open", 0) > 0 else _nothing():  # not idle-closed while in use
         kept = _take_kept(ws, read_only)
         if kept is not None:
             try:
