@@ -28,7 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import duckdb
 
@@ -87,7 +88,8 @@ def bench_lookup(root: Path, rows: list[tuple], k: int) -> None:
     say("1 lookup e-mail (mentions + audit on)", timed(lambda r: lookup(ws, r[1]), part[0]))
     say("1 lookup phone (audit on)", timed(lambda r: lookup(ws, r[2], kind="phone"), part[1]))
     say("1 lookup customer id (audit on)", timed(lambda r: lookup(ws, str(r[0]), kind="customer_id"), part[2]))
-    say("1 lookup name -> candidates (audit on)", timed(lambda r: lookup(ws, r[3], kind="name"), part[3][:max(k // 2, 3)]))
+    names = part[3][:max(k // 2, 3)]
+    say("1 lookup name -> candidates (audit on)", timed(lambda r: lookup(ws, r[3], kind="name"), names))
     ws.close()
 
 
@@ -140,8 +142,8 @@ def add_big_subject(root: Path, n: int) -> str:
     """Give one customer `n` more log-in events (SQL on the demo's tables); returns the customer's e-mail."""
     con = duckdb.connect(str(root / "company.duckdb"))
     try:
-        cid, email, account = con.execute(
-            "SELECT c.customer_id, c.email, a.account_id FROM crm.customers c JOIN app.user_accounts a USING "
+        email, account = con.execute(
+            "SELECT c.email, a.account_id FROM crm.customers c JOIN app.user_accounts a USING "
             "(customer_id) WHERE c.email IS NOT NULL ORDER BY c.customer_id LIMIT 1 OFFSET 777").fetchone()
         have = con.execute("SELECT count(*) FROM app.login_events WHERE account_id = ?", [account]).fetchone()[0]
         if have < n:

@@ -8,7 +8,8 @@ import decimal
 import json
 import uuid
 
-from privacyops.erasure.plan import PlannedRow, _canonical
+from privacyops.erasure.canonical import _canonical, _canonical_large
+from privacyops.erasure.plan import PlannedRow
 from privacyops.values import json_safe
 
 
@@ -27,9 +28,13 @@ def test_canonical_text_is_json_safes():
               {1: "int key", "b": {"c": (dt.date(2021, 2, 3),)}, Tag("k"): None}, ValueError("x")]
     for v in values:
         assert _canonical(v) == reference(v), v
+        assert _canonical_large(v) == reference(v), v
+        assert _canonical_large({"v": [v, {"w": v}]}) == reference({"v": [v, {"w": v}]}), v
     body = {"rows": [{"key": [1, "x"], "masks": {"email": {"value": None, "until": dt.date(2027, 1, 1)}},
                       "values": values}] * 3, "as_of": "2026-11-20"}
     assert _canonical(body) == reference(body)
+    assert _canonical_large(body) == reference(body)
+    assert _canonical_large({"a": {10: 1, 9: 2}}) == reference({"a": {10: 1, 9: 2}})  # keys sorted as text
 
 
 def test_a_rows_id_is_its_dataset_and_key_text():
