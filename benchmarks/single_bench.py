@@ -27,8 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -102,40 +102,49 @@ def bench_cli(root: Path, rows: list[tuple], k: int) -> None:
 
 
 def bench_export(root: Path, rows: list[tuple], k: int) -> None:
-    ws = open_workspace(root)
     out = Path(tempfile.mkdtemp(prefix="single_bench_export_"))
-    def one(r: tuple) -> None:
-        case = open_case(ws, "access", AS_OF)
-        export_subject(ws, case.case_id, r[1], password="benchmark-password-1234", out_dir=out)
-    one(rows[0])  # warm
-    say("3 export one subject (archive + letter)", timed(one, rows[1:1 + k]))
+    for keep, label in ((0.0, "connections per operation"), (60.0, "keep_open, as the panels")):
+        ws = open_workspace(root)
+        ws.keep_open = keep
+        cases = [open_case(ws, "access", AS_OF).case_id for _ in range(k + 1)]
+
+        def one(i: int) -> None:
+            export_subject(ws, cases[i], rows[i][1], password="benchmark-password-1234", out_dir=out)
+        one(0)  # warm
+        say(f"3 export one subject ({label})", timed(one, list(range(1, k + 1))))
+        ws.close()
+        rows = rows[k + 1:]
 
 
 def bench_erasure(root: Path, rows: list[tuple], k: int) -> None:
-    ws = open_workspace(root)
-    plan_ms, approve_ms, execute_ms, total_ms = [], [], [], []
-    for r in rows[:k + 1]:
-        os.environ["PRIVACYOPS_ACTOR"] = "bench-preparer"
-        t0 = time.perf_counter()
-        case = open_case(ws, "erasure", AS_OF)
-        plan = plan_erasure(ws, case.case_id, r[1], as_of=AS_OF)
-        t1 = time.perf_counter()
-        os.environ["PRIVACYOPS_ACTOR"] = "bench-approver"
-        approve_plan(ws, plan.plan_id)
-        t2 = time.perf_counter()
-        os.environ["PRIVACYOPS_ACTOR"] = "bench-preparer"
-        execute_plan(ws, plan.plan_id)
-        t3 = time.perf_counter()
-        if r is rows[0]:
-            continue  # warm
-        plan_ms.append((t1 - t0) * 1000)
-        approve_ms.append((t2 - t1) * 1000)
-        execute_ms.append((t3 - t2) * 1000)
-        total_ms.append((t3 - t0) * 1000)
-    say("4 erasure: case + plan", plan_ms)
-    say("4 erasure: approve", approve_ms)
-    say("4 erasure: execute + verify + certificate", execute_ms)
-    say("4 erasure: all", total_ms)
+    for keep, label in ((0.0, "per operation"), (60.0, "keep_open")):
+        ws = open_workspace(root)
+        ws.keep_open = keep
+        plan_ms, approve_ms, execute_ms, total_ms = [], [], [], []
+        for i, r in enumerate(rows[:k + 1]):
+            os.environ["PRIVACYOPS_ACTOR"] = "bench-preparer"
+            t0 = time.perf_counter()
+            case = open_case(ws, "erasure", AS_OF)
+            plan = plan_erasure(ws, case.case_id, r[1], as_of=AS_OF)
+            t1 = time.perf_counter()
+            os.environ["PRIVACYOPS_ACTOR"] = "bench-approver"
+            approve_plan(ws, plan.plan_id)
+            t2 = time.perf_counter()
+            os.environ["PRIVACYOPS_ACTOR"] = "bench-preparer"
+            execute_plan(ws, plan.plan_id)
+            t3 = time.perf_counter()
+            if i == 0:
+                continue  # warm
+            plan_ms.append((t1 - t0) * 1000)
+            approve_ms.append((t2 - t1) * 1000)
+            execute_ms.append((t3 - t2) * 1000)
+            total_ms.append((t3 - t0) * 1000)
+        ws.close()
+        say(f"4 erasure ({label}): case + plan", plan_ms)
+        say(f"4 erasure ({label}): approve", approve_ms)
+        say(f"4 erasure ({label}): execute + verify + certificate", execute_ms)
+        say(f"4 erasure ({label}): all", total_ms)
+        rows = rows[k + 1:]
 
 
 def add_big_subject(root: Path, n: int) -> str:
@@ -188,14 +197,13 @@ def main() -> None:
     root = ARGS.workspace.resolve()
     only = set(ARGS.only.split(","))
     k = ARGS.samples
-    rows = customers(root, 4 * k + 2 * k + 3, seed=int(time.time()))  # fresh subjects each run (erased ones go)
-    used = 0
+    rows = customers(root, 4 * k + 3 * k + 4, seed=int(time.time()))  # fresh subjects each run (erased ones go)
     if "lookup" in only:
         bench_lookup(root, rows[:4 * k + 1], k)
     if "cli" in only:
         bench_cli(root, rows[4 * k + 1:], min(k, 5))
     if "export" in only:
-        bench_export(root, rows[used:], min(k, 5))
+        bench_export(root, rows, min(k, 5))
     if "erasure" in only:
         bench_erasure(root, rows[4 * k + 1:], min(k, 5))
     if "big" in only:
