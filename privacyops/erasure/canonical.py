@@ -3,6 +3,7 @@ spaces, values as `privacyops.values.json_safe` makes them, computed fast enough
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -49,3 +50,9 @@ def _safe(value: Any) -> Any:
     if t is list or t is tuple:
         return [v if type(v) in _PLAIN else _safe(v) for v in value]
     return json_safe(value)
+
+
+def hashed(obj: Any) -> tuple[str, str]:
+    """(SHA-256 of the canonical text, the text) of a large structure (a plan's body)."""
+    text = _canonical_large(obj)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest(), text

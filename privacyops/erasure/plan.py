@@ -31,7 +31,7 @@ from ..ledger.schedule import key_json
 from ..ledger.store import holding_ledger
 from ..map import DataMap, Dataset
 from ..values import format_key, json_safe
-from .canonical import _canonical, _canonical_large
+from .canonical import _canonical, _canonical_large, hashed
 from ..ledger.keyring import workspace_key
 from ..workspace import Workspace, current_actor, sealing
 from .order import dataset_order, source_order
@@ -292,10 +292,8 @@ class ErasurePlan:
                 "suppression": self.suppression, "origin": self.origin, "notes": self.notes}
 
     def compute_hash(self) -> str:
-        text = _canonical_large(self.body())
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        self._canonical_body = (digest, text)  # save_plan stores this very text (a plan's body is built once)
-        return digest
+        self._canonical_body = hashed(self.body())  # save_plan stores this very text (the body is built once)
+        return self._canonical_body[0]
 
     def summary(self) -> dict[str, Any]:
         return {"plan_id": self.plan_id, "kind": self.kind, "case_id": self.case_id, "status": self.status,
