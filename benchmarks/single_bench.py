@@ -13,7 +13,8 @@ It CHANGES the workspace (audit entries, cases, exports, erased subjects, 70k ro
 4. one-subject erasure: plan, approve (another person), execute (with verify and the certificate), and their sum
 5. a subject with N rows (`--big N`: N log-in events added with SQL to one customer's account): plan, execute
 
-Every figure is printed with os.getloadavg(): on a shared machine read ratios, not absolutes. Asserts nothing.
+Every figure is printed with os.getloadavg() and the CPU time of the calls (this process's threads and its children):
+on a busy machine the wall time stretches, the CPU time far less; read ratios. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,22 +48,37 @@ AS_OF = "2026-11-20"
 FIGURES: dict[str, dict[str, Any]] = {}
 
 
-def say(name: str, times_ms: list[float]) -> None:
-    """Record and print one figure (p50, p95, n) with the load average."""
+CPU: list[float] = []  # CPU milliseconds of the calls `timed` last measured (this process and its children)
+
+
+def say(name: str, times_ms: list[float], cpu_ms: list[float] | None = None) -> None:
+    """Record and print one figure (p50, p95, n; the CPU time's p50: what the call costs on an idle machine, about)
+    with the load average."""
     times = sorted(times_ms)
-    fig = {"p50": round(statistics.median(times), 1), "p95": round(times[max(int(round(len(times) * 0.95)) - 1, 0)], 1),
-           "n": len(times), "load": [round(x, 2) for x in os.getloadavg()]}
+    cpu = cpu_ms if cpu_ms is not None else CPU[-len(times):]
+    fig = {"p50": round(statistics.median(times), 1), "p95": round(times[max(round(len(times) * 0.95) - 1, 0)], 1),
+           "cpu_p50": round(statistics.median(cpu), 1) if cpu else None, "n": len(times),
+           "load": [round(x, 2) for x in os.getloadavg()]}
     FIGURES[name] = fig
-    print(f"{name:52} p50 {fig['p50']:9.1f} ms   p95 {fig['p95']:9.1f} ms   n={fig['n']:<3} load {fig['load']}",
-          file=sys.stderr if ARGS.json else sys.stdout, flush=True)
+    cpu_text = f"{fig['cpu_p50']:8.1f} ms" if fig["cpu_p50"] is not None else "       -   "
+    print(f"{name:52} p50 {fig['p50']:9.1f} ms   p95 {fig['p95']:9.1f} ms   cpu p50 {cpu_text}   n={fig['n']:<3} "
+          f"load {fig['load']}", file=sys.stderr if ARGS.json else sys.stdout, flush=True)
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (all its threads: DuckDB's too) and of its finished children."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
 
 
 def timed(fn: Callable[[Any], Any], args: list[Any]) -> list[float]:
     out = []
+    CPU.clear()
     for a in args:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         fn(a)
         out.append((time.perf_counter() - t0) * 1000)
+        CPU.append((_cpu() - c0) * 1000)
     return out
 
 
@@ -120,10 +137,10 @@ def bench_erasure(root: Path, rows: list[tuple], k: int) -> None:
     for keep, label in ((0.0, "per operation"), (60.0, "keep_open")):
         ws = open_workspace(root)
         ws.keep_open = keep
-        plan_ms, approve_ms, execute_ms, total_ms = [], [], [], []
+        plan_ms, approve_ms, execute_ms, total_ms, cpu_ms = [], [], [], [], []
         for i, r in enumerate(rows[:k + 1]):
             os.environ["PRIVACYOPS_ACTOR"] = "bench-preparer"
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), _cpu()
             case = open_case(ws, "erasure", AS_OF)
             plan = plan_erasure(ws, case.case_id, r[1], as_of=AS_OF)
             t1 = time.perf_counter()
@@ -132,18 +149,19 @@ def bench_erasure(root: Path, rows: list[tuple], k: int) -> None:
             t2 = time.perf_counter()
             os.environ["PRIVACYOPS_ACTOR"] = "bench-preparer"
             execute_plan(ws, plan.plan_id)
-            t3 = time.perf_counter()
+            t3, c3 = time.perf_counter(), _cpu()
             if i == 0:
                 continue  # warm
+            cpu_ms.append((c3 - c0) * 1000)
             plan_ms.append((t1 - t0) * 1000)
             approve_ms.append((t2 - t1) * 1000)
             execute_ms.append((t3 - t2) * 1000)
             total_ms.append((t3 - t0) * 1000)
         ws.close()
-        say(f"4 erasure ({label}): case + plan", plan_ms)
-        say(f"4 erasure ({label}): approve", approve_ms)
-        say(f"4 erasure ({label}): execute + verify + certificate", execute_ms)
-        say(f"4 erasure ({label}): all", total_ms)
+        say(f"4 erasure ({label}): case + plan", plan_ms, [])
+        say(f"4 erasure ({label}): approve", approve_ms, [])
+        say(f"4 erasure ({label}): execute + verify + certificate", execute_ms, [])
+        say(f"4 erasure ({label}): all", total_ms, cpu_ms)
         rows = rows[k + 1:]
 
 
@@ -169,15 +187,15 @@ def bench_big(root: Path, n: int) -> None:
     ws = open_workspace(root)
     os.environ["PRIVACYOPS_ACTOR"] = "bench-preparer"
     case = open_case(ws, "erasure", AS_OF)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     plan = plan_erasure(ws, case.case_id, email, as_of=AS_OF)
-    say(f"5 big subject ({n} rows): plan", [(time.perf_counter() - t0) * 1000])
+    say(f"5 big subject ({n} rows): plan", [(time.perf_counter() - t0) * 1000], [(_cpu() - c0) * 1000])
     os.environ["PRIVACYOPS_ACTOR"] = "bench-approver"
     approve_plan(ws, plan.plan_id)
     os.environ["PRIVACYOPS_ACTOR"] = "bench-preparer"
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     execute_plan(ws, plan.plan_id)
-    say(f"5 big subject ({n} rows): execute", [(time.perf_counter() - t0) * 1000])
+    say(f"5 big subject ({n} rows): execute", [(time.perf_counter() - t0) * 1000], [(_cpu() - c0) * 1000])
 
 
 ARGS: argparse.Namespace
