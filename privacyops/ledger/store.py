@@ -4,7 +4,10 @@ Two homes, one SQL: the embedded DuckDB file `ledger.duckdb` in the workspace (d
 a team shares (`ledger: {kind: postgres, dsn_env: NAME}` in the map), so several analysts and the scheduler work on
 the same cases and audit trail. The ledger is opened for one operation and closed again: processes take turns on
 the embedded file (waiting for its lock) instead of holding it; on PostgreSQL, appends to the audit chain are
-serialised with a transaction-scoped advisory lock.
+serialised with a transaction-scoped advisory lock. Two exceptions for the embedded file, both letting go as soon as
+another process waits for it (`writer_waiting`, checked twice a second): a workspace with `keep_open` (the panels)
+keeps it between operations like its sources, and `ledger_held` keeps it across the steps of one short operation
+(an export, a plan, an approval), since opening and closing DuckDB costs tens of milliseconds each time.
 """
 
 from __future__ import annotations
