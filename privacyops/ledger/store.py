@@ -410,6 +410,21 @@ def _start(fn: Callable[[], None]) -> None:
     timer.start()
 
 
+def _kept_in_use(ws: "Workspace") -> LedgerConnection | None:
+    """The ledger a keep_open workspace already keeps, marked in use (under the workspace's lock, which its idle
+    close takes too: that close then waits for this use to end). Taken without restarting the idle clock: starting
+    a timer thread per audit entry cost milliseconds."""
+    if getattr(ws, "keep_open", 0) <= 0 or not hasattr(ws, "_connectors"):
+        return None
+    with ws._lock:
+        con = ws._connectors.get(f"\x00kept\x00{KEPT}")
+        with _KEPT_LOCK:
+            if con is None or con.in_use or con.closed_in_use:
+                return None
+            con.in_use = True
+    return con
+
+
 def _take_kept(ws: "Workspace", read_only: bool) -> LedgerConnection | None:
     """The workspace's kept ledger connection (keep_open, or held by `ledger_held`), marked in use; None when the
     ledger is not kept (a shared ledger, no ledger yet for a reader) or the kept one is in use already (a nested
@@ -418,6 +433,12 @@ def _take_kept(ws: "Workspace", read_only: bool) -> LedgerConnection | None:
         return None
     if getattr(ws, "keep_open", 0) > 0:
         con: LedgerConnection | None = ws.kept(KEPT, lambda: _open_kept(ws))
+        with _KEPT_LOCK:
+            if con.in_use:
+                return None
+            con.in_use = True
+        ws.release()  # the idle close armed again (a kept ledger in use is closed once its use ends)
+        return con
     elif getattr(ws, "_ledger_held", 0) > 0:
         con = _held(ws)
     else:
@@ -439,19 +460,20 @@ def open_ledger(ws: "Workspace", read_only: bool = False, check_keys: bool = Tru
     With `ws.keep_open` on (the panels, benchmarks) an embedded ledger stays open between operations, like the
     sources' connectors: opening and closing a DuckDB file costs tens of milliseconds per audit entry. It is the
     same file and the same checks (keys, schema); other processes wanting it make it close within a moment."""
-    with ws.reading() if getattr(ws, "keep_open", 0) > 0 else _nothing():  # not idle-closed while in use
+    kept = _kept_in_use(ws)
+    if kept is None:
         kept = _take_kept(ws, read_only)
-        if kept is not None:
-            try:
-                if check_keys and kept.key_checked != _key_stat(ws):  # once per key file: a rotation re-checks
-                    keyguard.check(ws.keys_dir, kept, writable=True)
-                    kept.key_checked = _key_stat(ws)
-                yield kept
-            finally:
-                kept.in_use = False  # type: ignore[attr-defined]
-                if kept.closed_in_use:  # the workspace let it go meanwhile (ws.close() inside the operation)
-                    kept.raw.close()
-            return
+    if kept is not None:
+        try:
+            if check_keys and kept.key_checked != _key_stat(ws):  # once per key file: a rotation re-checks
+                keyguard.check(ws.keys_dir, kept, writable=True)
+                kept.key_checked = _key_stat(ws)
+            yield kept
+        finally:
+            kept.in_use = False  # type: ignore[attr-defined]
+            if kept.closed_in_use:  # the workspace let it go meanwhile (idle, ws.close() inside the operation)
+                kept.raw.close()
+        return
     con = _connect(ws, read_only)
     con.keys_dir = ws.keys_dir
     try:
@@ -469,8 +491,3 @@ def _key_stat(ws: "Workspace") -> tuple | None:
     except OSError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield None
