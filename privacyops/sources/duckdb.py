@@ -214,6 +214,8 @@ class DuckDBConnector(DuckDBConstraints, Connector):
         vals = self.coerce(dataset, column, values)
         if not vals or type_family(self.columns(dataset).get(column, "")) not in ("integer", "text"):
             return super().select_in(dataset, column, vals)  # (other types compare as the IN list casts them)
+        import pyarrow as pa  # here, not at the top: reading commands need not pay its import
+
         try:
             table = pa.table({"v": vals})
         except (pa.ArrowException, TypeError, ValueError):  # values Arrow cannot type alike: the IN lists
