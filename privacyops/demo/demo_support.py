@@ -96,7 +96,8 @@ def insert_messages(ctx: BuildContext, chunk: Chunk) -> None:
     con = ctx.con
     off = ctx.next_id[table]
     first_bulk = STORY_CUSTOMERS + 1  # the first bulk customer of the whole company, not of this chunk
-    span = hi - first_bulk  # other customers are picked among the bulk customers generated so far
+    # other customers are picked among the bulk customers generated up to the end of the customer's unit
+    span = f"({chunk.unit_hi('customer_id')} - {first_bulk})"
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE tmp_msg AS
     WITH t AS (
