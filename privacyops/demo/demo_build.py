@@ -6,9 +6,10 @@ from scratch and copies the demo data map (``data/demo/privacyops.yaml``) into t
 How it scales: Faker (seeded) only builds small value pools (names, streets, cities, companies, user agents,
 campaigns) that are loaded into DuckDB as small temporary tables. Every row is then produced *set-based* inside
 DuckDB: ``range()`` over customer ids, ``hash(key, salt, seed)`` for deterministic pseudo-random choices, joins to
-the pools by hashed index. Subjects are generated in chunks (``CHUNK_SUBJECTS``) with a DuckDB ``memory_limit`` so
-memory stays bounded, and every child table is inserted ordered by its foreign key so DuckDB zonemaps make
-foreign-key lookups cheap without indexes.
+the pools by hashed index. Subjects are generated in batches (``BATCH_SUBJECTS``: one statement per table and batch)
+with a DuckDB ``memory_limit`` so memory stays bounded; a batch is made of whole units (``CHUNK_SUBJECTS``) and a
+customer's rows depend on its unit only, so the batch size changes the speed, never the company. Every child table
+is inserted ordered by its foreign key so DuckDB zonemaps make foreign-key lookups cheap without indexes.
 
 The hand-made edge-case people (``STORIES``) always get the lowest ids; bulk customers follow them.
 
