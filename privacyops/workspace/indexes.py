@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from ..map import EMAIL, NAME, PHONE, Dataset
 from ..sources import Connector, index_name, open_source
 from .folder import Workspace
-from .lookup_index import BUILD_MEMORY_LIMIT, IndexBuild, build_lookup_index, drop_lookup_index
+from .lookup_index import IndexBuild, build_lookup_index, drop_lookup_index
 
 INDEXED_KINDS = ("duckdb", "postgres", "sqlite")  # source kinds that can carry lookup indexes
 
@@ -77,9 +77,6 @@ def create_indexes(ws: Workspace, progress: bool = True, drop: bool = False, loo
     for source, datasets in jobs:
         con = open_source(source, ws.root, read_only=False)
         try:
-            if source.kind == "duckdb" and not drop:
-                # bounded (DuckDB's default is 80% of the RAM): index builds over large tables spill instead
-                con.execute(f"SET memory_limit = '{BUILD_MEMORY_LIMIT}'")
             existing = {ds.name: con.index_names(ds) for ds in datasets}
             steps = [(ds, *w) for ds in datasets for w in wanted(ds, con)]
             for ds, name, kind, expr in tqdm(steps, desc=f"indexes in {source.name}", unit="index",
