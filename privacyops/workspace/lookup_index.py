@@ -200,10 +200,11 @@ class IndexBuild:
 
 def _attached_relation(out: duckdb.DuckDBPyConnection, con: Connector, ds: Dataset, attached: dict[str, str]) -> str:
     """`ds`'s relation as the index's own connection reads it: a DuckDB source's file is attached there read-only
-    (once per source), so its rows go straight into the index tables instead of travelling through Python."""
+    (once per file), so its rows go straight into the index tables instead of travelling through Python."""
     if con.source.kind != "duckdb":
         return con.relation(ds)  # read_parquet(...) / read_csv(...) of an absolute path: the same in any connection
-    alias = attached.get(con.source.name)
+    file = str(Path(con.path).resolve())  # two sources naming one file share its attachment (DuckDB allows one)
+    alias = attached.get(file)
     if alias is None:
         alias = f"_po_src{len(attached)}"
         try:
@@ -211,7 +212,7 @@ def _attached_relation(out: duckdb.DuckDBPyConnection, con: Connector, ds: Datas
         except duckdb.Error as exc:
             raise SourceError(f"source '{con.source.name}': cannot read {con.path} to build the lookup index "
                               f"({exc}); close other programs writing it and run `privacyops index` again") from None
-        attached[con.source.name] = alias
+        attached[file] = alias
     parts = ds.table.split(".")
     schema, table = (parts[-2], parts[-1]) if len(parts) > 1 else ("main", parts[0])
     return f"{alias}.{con.quote(schema)}.{con.quote(table)}"
