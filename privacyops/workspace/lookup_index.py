@@ -235,6 +235,8 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
     out = duckdb.connect(str(tmp), config={"memory_limit": BUILD_MEMORY_LIMIT, "temp_directory": str(spill)})
     try:
         out.execute("SET enable_progress_bar = false")
+        # FSST string compression costs ~15% of the build (inserts and the ART scan) for ~30% smaller keys: off
+        out.execute("SET disabled_compression_methods = 'fsst'")
         out.execute("CREATE TABLE datasets (dataset VARCHAR PRIMARY KEY, source VARCHAR, spec VARCHAR, "
                     "fingerprint VARCHAR, rows BIGINT, built_at VARCHAR)")
         out.execute("CREATE TABLE sources (source VARCHAR PRIMARY KEY, signature VARCHAR)")
