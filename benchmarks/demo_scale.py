@@ -1,8 +1,14 @@
-"""Demo generation at scale: time, rows, peak memory and point-lookup timings on the generated company.
+"""Demo generation at scale: build and index time, rows, peak memory and point-lookup timings.
 
-    python benchmarks/demo_scale.py --subjects 1000000 --out /tmp/bench_ws
+    python benchmarks/demo_scale.py --subjects 1000000 --out /tmp/bench_ws --json /tmp/demo_scale.json
     python benchmarks/demo_scale.py --subjects 1000000 --out /tmp/bench_pk --primary-keys   # PRIMARY KEY variant
     python benchmarks/demo_scale.py --out /tmp/bench_ws --reuse --indexes                    # + ART indexes after
+
+The default run times what a user runs, each as its own process: ``privacyops demo --subjects N`` (the build; it
+creates the indexes too unless ``--demo-no-index``) and ``privacyops index`` (the source indexes that are missing,
+and the lookup index, rebuilt every time), and prints build seconds, index seconds,
+their total, rows, the peak RSS of each process and ``os.getloadavg()`` (the machine may be shared: read the figures
+beside the load). ``--json PATH`` writes those figures for the bench table.
 
 Prints figures; asserts nothing (targets live here, not in timed unit tests). The lookups are the access paths
 privacyops uses: a person's rows by key (`customer_id IN (...)`, zonemaps from the foreign-key ordering), the
@@ -12,8 +18,11 @@ identity match `lower(trim(email)) = ?`, the child tables of a person and a free
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,6 +41,63 @@ def _size(path: Path) -> int:
 def _peak_rss_mb() -> float:
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return kb / 1024 if sys.platform != "darwin" else kb / 1024 / 1024
+
+
+def _run(args: list[str]) -> tuple[float, float, float]:
+    """Run ``python -m privacyops.cli ARGS`` as a child process: (wall seconds, CPU seconds, peak RSS MiB) of it alone."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "privacyops.cli", *args], env=env, stdout=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"privacyops {' '.join(args)} failed with exit code {proc.returncode}")
+    rss = usage.ru_maxrss / 1024 if sys.platform != "darwin" else usage.ru_maxrss / 2**20
+    return wall, usage.ru_utime + usage.ru_stime, rss
+
+
+def _rows(root: Path) -> dict[str, int]:
+    con = duckdb.connect(str(root / "company.duckdb"), read_only=True)
+    try:
+        tables = con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+        rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for (t,) in tables}
+        lake = str(root / "lake" / "web" / "analytics_events" / "*.parquet")
+        rows["web.analytics_events"] = con.execute(f"SELECT count(*) FROM read_parquet('{lake}')").fetchone()[0]
+    finally:
+        con.close()
+    return rows
+
+
+def cli_pipeline(root: Path, subjects: int, seed: int, json_path: Path | None, demo_index: bool = True) -> None:
+    """Time `privacyops demo` (with its own indexes unless not `demo_index`) then `privacyops index`, each in its
+    own process; print (and write) the figures."""
+    load_before = os.getloadavg()
+    b_wall, b_cpu, b_rss = _run(["demo", "-w", str(root), "--subjects", str(subjects), "--seed", str(seed),
+                                 "--no-people", *([] if demo_index else ["--no-index"])])
+    i_wall, i_cpu, i_rss = _run(["index", "-w", str(root)])
+    load_after = os.getloadavg()
+    rows = _rows(root)
+    total_rows = sum(rows.values())
+    print(f"\n{subjects:,} subjects (seed {seed}), {os.cpu_count()} CPUs, "
+          f"load before {tuple(round(x, 2) for x in load_before)} after {tuple(round(x, 2) for x in load_after)}")
+    demo_cmd = "privacyops demo" if demo_index else "privacyops demo --no-index"
+    print(f"  build  ({demo_cmd:26}) {b_wall:7.1f} s  CPU {b_cpu:7.1f} s  peak RSS {b_rss:7,.0f} MiB")
+    print(f"  index  ({'privacyops index':26}) {i_wall:7.1f} s  CPU {i_cpu:7.1f} s  peak RSS {i_rss:7,.0f} MiB")
+    print(f"  total                               {b_wall + i_wall:7.1f} s  CPU {b_cpu + i_cpu:7.1f} s  "
+          f"peak RSS {max(b_rss, i_rss):7,.0f} MiB")
+    print(f"  rows {total_rows:,} ({total_rows / subjects:.1f} per subject); company.duckdb "
+          f"{_size(root / 'company.duckdb') / 2**20:,.0f} MiB, index.duckdb {_size(root / 'index.duckdb') / 2**20:,.0f} MiB")
+    if json_path is not None:
+        figures = {"subjects": subjects, "seed": seed, "cpus": os.cpu_count(), "demo_builds_indexes": demo_index,
+                   "build_seconds": round(b_wall, 2), "index_seconds": round(i_wall, 2),
+                   "total_seconds": round(b_wall + i_wall, 2), "build_cpu_seconds": round(b_cpu, 2),
+                   "index_cpu_seconds": round(i_cpu, 2), "rows": total_rows, "rows_per_dataset": rows,
+                   "build_peak_rss_mib": round(b_rss), "index_peak_rss_mib": round(i_rss),
+                   "peak_rss_mib": round(max(b_rss, i_rss)), "loadavg_before": list(load_before),
+                   "loadavg_after": list(load_after)}
+        json_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        print(f"  figures written to {json_path}")
 
 
 def _timed(con: duckdb.DuckDBPyConnection, sql: str, params_list: list[list]) -> tuple[float, float, float, int]:
@@ -124,15 +190,23 @@ def main() -> None:
     ap.add_argument("--subjects", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", type=Path, default=Path("/tmp/bench_ws"))
+    ap.add_argument("--json", type=Path, default=None, metavar="PATH",
+                    help="write build/index/total seconds, rows, peak RSS and the load average as JSON")
     ap.add_argument("--samples", type=int, default=20, help="customers sampled for the point lookups")
+    ap.add_argument("--no-lookups", action="store_true", help="only the build and index figures")
+    ap.add_argument("--demo-no-index", action="store_true",
+                    help="time `privacyops demo --no-index` (the indexes are then all built by `privacyops index`)")
     ap.add_argument("--reuse", action="store_true", help="skip generation if --out already holds a company")
-    ap.add_argument("--primary-keys", action="store_true", help="declare PRIMARY KEY constraints while generating")
+    ap.add_argument("--primary-keys", action="store_true",
+                    help="in-process build declaring PRIMARY KEY constraints while generating")
     ap.add_argument("--indexes", action="store_true", help="after generating, build ART indexes and time again")
     ap.add_argument("--memory-limit", default=None, help=f"DuckDB memory_limit (default {demo.MEMORY_LIMIT})")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args()
 
-    if not (args.reuse and (args.out / "company.duckdb").exists()):
+    if args.reuse and (args.out / "company.duckdb").exists():
+        pass
+    elif args.primary_keys or args.memory_limit:  # settings of the generator: measured in this process
         demo.PRIMARY_KEY_CONSTRAINTS = args.primary_keys
         if args.memory_limit:
             demo.MEMORY_LIMIT = args.memory_limit
@@ -141,7 +215,8 @@ def main() -> None:
         wall = time.perf_counter() - t0
         total = sum(summary.rows.values())
         print(f"\ngenerated {summary.subjects:,} subjects (seed {summary.seed}) in {summary.seconds:.1f} s "
-              f"(wall {wall:.1f} s){' with PRIMARY KEY constraints' if args.primary_keys else ''}")
+              f"(wall {wall:.1f} s){' with PRIMARY KEY constraints' if args.primary_keys else ''}; "
+              f"load {os.getloadavg()}")
         for name, n in summary.rows.items():
             print(f"  {name:32} {n:>13,}")
         print(f"  {'total':32} {total:>13,}  ({total / summary.subjects:.1f} rows per subject, "
@@ -149,11 +224,14 @@ def main() -> None:
         print(f"peak RSS {_peak_rss_mb():,.0f} MiB (memory_limit {demo.MEMORY_LIMIT}); "
               f"company.duckdb {_size(args.out / 'company.duckdb') / 2**20:,.0f} MiB, "
               f"lake {_size(args.out / 'lake') / 2**20:,.0f} MiB")
-    lookups(args.out, args.samples)
+    else:
+        cli_pipeline(args.out, args.subjects, args.seed, args.json, demo_index=not args.demo_no_index)
+    if not args.no_lookups:
+        lookups(args.out, args.samples)
     if args.indexes:
         add_indexes(args.out)
         lookups(args.out, args.samples)
-    print(f"\npeak RSS of this process: {_peak_rss_mb():,.0f} MiB")
+    print(f"\npeak RSS of this process: {_peak_rss_mb():,.0f} MiB; load {os.getloadavg()}")
 
 
 if __name__ == "__main__":

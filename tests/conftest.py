@@ -9,10 +9,17 @@ import pytest
 
 from privacyops.workspace import open_workspace
 from tests.support import pg as pgserver
+from tests.support import tiers
 from tests.support.demo import demo_workspace, fresh_copy
 from tests.support.mini import build_mini
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Remember every collected test before `-m` deselects any: tests/test_tiers.py checks their tier marks."""
+    tiers.remember(config, items)
 
 
 @pytest.fixture(scope="session")

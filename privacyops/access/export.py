@@ -34,6 +34,7 @@ from typing import Any
 from .. import __version__
 from ..errors import LookupInputError
 from ..ledger import Case, audit, ledger_exists, open_ledger
+from ..ledger.store import holding_ledger
 from ..lookup import AMBIGUOUS, FOUND
 from ..values import csv_safe, json_safe
 from ..workspace import Workspace, current_actor
@@ -243,6 +244,7 @@ def _ledger_path(ws: Workspace, path: Path) -> str:
         return str(path.resolve())
 
 
+@holding_ledger  # one opening of an embedded ledger for the steps' reads and writes
 def export_subject(ws: Workspace, case_id: str | None, identifier: str | None = None, *, pick: str | None = None,
                    password: str | None = None, out_dir: str | Path | None = None,
                    language: str = DEFAULT_LANGUAGE) -> ExportResult:

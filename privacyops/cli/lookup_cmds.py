@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +37,8 @@ def lookup_cmd(identifier: str | None, workspace: Path | None, kind: str, pick: 
     from ..lookup import lookup
 
     ws = open_workspace(workspace)
-    result = lookup(ws, identifier, kind=kind, pick=pick, case_id=case_id, mentions=not no_mentions)
+    with _without_pandas():
+        result = lookup(ws, identifier, kind=kind, pick=pick, case_id=case_id, mentions=not no_mentions)
     if as_json:
         _emit_json(result.to_dict())
     else:
@@ -44,12 +47,26 @@ def lookup_cmd(identifier: str | None, workspace: Path | None, kind: str, pick: 
         sys.exit(NOT_FOUND_EXIT)  # scripts can tell a miss from a person found (or records an erasure kept)
 
 
-def _print_lookup(result: SubjectRecords, rows: int) -> None:
-    import pandas as pd
+@contextmanager
+def _without_pandas() -> Iterator[None]:
+    """DuckDB (1.5) imports pandas on the first query with parameters, only to recognise pandas values among them;
+    a lookup passes none, and pandas takes over half a second to import. While this process has not loaded pandas,
+    the lookup runs with it marked unavailable (DuckDB then skips those checks); the mark is removed afterwards."""
+    if "pandas" in sys.modules:
+        yield
+        return
+    sys.modules["pandas"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if "pandas" in sys.modules and sys.modules["pandas"] is None:
+            del sys.modules["pandas"]
 
+
+def _print_lookup(result: SubjectRecords, rows: int) -> None:
     for note in result.notes:  # datasets the lookup index could not answer for: scanned (slower, still complete)
         click.secho(f"note: {note}", fg="yellow", err=True)
-    from .output import echo, erasures_out, frame_table, table
+    from .output import echo, erasures_out, numeric_columns, rows_table, table
 
     if result.status == "not_found":
         searched = (result.kind or "").replace("/", ", ")
@@ -71,20 +88,21 @@ def _print_lookup(result: SubjectRecords, rows: int) -> None:
     out: list[Any] = [f"Subject: {who}" + (f"  [{result.subject.ref}]" if result.subject else ""),
                       (f"{result.total_rows} record(s) in {len(result.records)} dataset(s), "
                        f"{result.elapsed_ms:.0f} ms"), ""]
-    summary = result.to_frame()
-    keep = [c for c in ("dataset", "records", "source", "location", "purposes", "legal bases", "retention")
-            if c in summary.columns]  # categories: in the table by category below; all of it in --json
-    out.append(frame_table(summary[keep], max_columns=len(keep), keep=["dataset"])[0])
-    cats = result.by_category()
+    # pandas-free (a lookup from the shell need not load it): the same tables as the frames would give
+    keep = ["dataset", "records", "source", "location", "purposes", "legal bases", "retention"]
+    summary = [[r[c] for c in keep] for r in result.summary_rows()]  # categories: by category below; all in --json
+    out.append(rows_table(keep, summary, numeric=numeric_columns(keep, summary)[0], max_columns=len(keep),
+                          keep=["dataset"])[0])
     out.append(table(["data category", "records", "datasets"],
-                     cats[["category", "records", "datasets"]].itertuples(index=False, name=None),
+                     [(c["category"], c["records"], c["datasets"]) for c in result.category_rows()],
                      right=["records"], keep=["data category"], title="By data category"))
     out.append("")
     for recs in (result.records.values() if rows else ()):
-        frame = recs.frame()
-        shown, left_out = frame_table(frame.head(rows), title=f"{recs.dataset} ({recs.count})")
+        numeric, every = numeric_columns(recs.columns, [[r.get(c) for c in recs.columns] for r in recs.rows])
+        head = every[:rows]
+        shown, left_out = rows_table(recs.columns, head, numeric=numeric, title=f"{recs.dataset} ({recs.count})")
         out += ["", shown]
-        more = [f"{len(frame) - rows} more row(s)"] if len(frame) > rows else []
+        more = [f"{len(recs.rows) - rows} more row(s)"] if len(recs.rows) > rows else []
         more += [f"{left_out} more column(s)"] if left_out else []
         if more:
             out.append(f"  … {' and '.join(more)}: --rows N or --json for every row and column")

@@ -41,8 +41,9 @@ def cell(value: Any, *, date_only: bool = False) -> str:
     if value is None:
         return BLANK
     try:
-        import pandas as pd
-
+        pd = sys.modules.get("pandas")  # a pandas value exists only once pandas is loaded: never load it here
+        if pd is None:
+            raise ImportError
         if value is pd.NaT or (not isinstance(value, (str, bytes, list, tuple, dict)) and pd.isna(value)):
             return BLANK
         if isinstance(value, pd.Timestamp):
@@ -134,20 +135,45 @@ def frame_table(df: Any, *, max_columns: int | None = None, wrap: Sequence[str] 
                 title: str | None = None) -> tuple[Any, int]:
     """A DataFrame as a table: the first columns that fit the width at a readable size (or `max_columns`); returns
     the table and how many columns were left out."""
+    cols = list(df.columns)
+    numeric = [str(c) for c in cols if str(df[c].dtype).startswith(("int", "float", "Int", "Float"))]
+    return rows_table(cols, list(df.itertuples(index=False, name=None)), numeric=numeric, max_columns=max_columns,
+                      wrap=wrap, keep=keep, title=title)
+
+
+def numeric_columns(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[list[str], list[list[Any]]]:
+    """The columns a DataFrame of these rows would hold as numbers (int or float, not bool), and the rows as such a
+    frame shows them (a column of whole numbers with a gap holds floats): tables print the same without pandas."""
+    out, rows = [], [list(r) for r in rows]
+    for i, c in enumerate(columns):
+        values = [r[i] for r in rows]
+        nums = [v for v in values if v is not None]
+        if not nums or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in nums):
+            continue
+        out.append(str(c))
+        if len(nums) < len(values) or any(isinstance(v, float) for v in nums):
+            for r in rows:
+                r[i] = float("nan") if r[i] is None else float(r[i])
+    return out, rows
+
+
+def rows_table(cols: Sequence[Any], rows: Sequence[Sequence[Any]], *, numeric: Sequence[str] = (),
+               max_columns: int | None = None, wrap: Sequence[str] = (), keep: Sequence[str] = (),
+               title: str | None = None) -> tuple[Any, int]:
+    """Rows as a table, as `frame_table` shows a DataFrame (`numeric`: right-aligned columns)."""
     from rich.cells import cell_len
 
-    cols = list(df.columns)
-    natural = [max([cell_len(str(c)), *(cell_len(cell(v)) for v in df[c])]) for c in cols]
+    cols = list(cols)
+    natural = [max([cell_len(str(c)), *(cell_len(cell(r[i])) for r in rows)]) for i, c in enumerate(cols)]
     n, used = 0, 0
     for w in natural[:max_columns or len(cols)]:
         need = min(w, MIN_COLUMN) + COLUMN_GAP
         if n and used + need > width():
             break
         n, used = n + 1, used + need
-    numeric = [str(c) for c in cols[:n] if str(df[c].dtype).startswith(("int", "float", "Int", "Float"))]
-    rows = df[cols[:n]].itertuples(index=False, name=None)
-    return (table([str(c) for c in cols[:n]], rows, wrap=wrap, right=numeric, keep=keep, title=title),
-            len(cols) - n)
+    right = [str(c) for c in cols[:n] if str(c) in numeric]
+    return (table([str(c) for c in cols[:n]], [tuple(r[:n]) for r in rows], wrap=wrap, right=right, keep=keep,
+                  title=title), len(cols) - n)
 
 
 def erasures_out(erasures: Sequence[Any]) -> list[Any]:

@@ -6,9 +6,10 @@ from scratch and copies the demo data map (``data/demo/privacyops.yaml``) into t
 How it scales: Faker (seeded) only builds small value pools (names, streets, cities, companies, user agents,
 campaigns) that are loaded into DuckDB as small temporary tables. Every row is then produced *set-based* inside
 DuckDB: ``range()`` over customer ids, ``hash(key, salt, seed)`` for deterministic pseudo-random choices, joins to
-the pools by hashed index. Subjects are generated in chunks (``CHUNK_SUBJECTS``) with a DuckDB ``memory_limit`` so
-memory stays bounded, and every child table is inserted ordered by its foreign key so DuckDB zonemaps make
-foreign-key lookups cheap without indexes.
+the pools by hashed index. Subjects are generated in batches (``BATCH_SUBJECTS``: one statement per table and batch)
+with a DuckDB ``memory_limit`` so memory stays bounded; a batch is made of whole units (``CHUNK_SUBJECTS``) and a
+customer's rows depend on its unit only, so the batch size changes the speed, never the company. Every child table
+is inserted ordered by its foreign key so DuckDB zonemaps make foreign-key lookups cheap without indexes.
 
 The hand-made edge-case people (``STORIES``) always get the lowest ids; bulk customers follow them.
 
@@ -43,14 +44,18 @@ from .demo_marketing import insert_consents, insert_newsletter, insert_sends
 from .demo_schema import DATASETS
 from .demo_support import insert_agents, insert_messages, insert_tickets
 
-__all__ = ["CHUNK_SUBJECTS", "MAP_SOURCE", "MAX_SUBJECTS", "MEMORY_LIMIT", "PRIMARY_KEY_CONSTRAINTS", "DemoSummary",
+__all__ = ["BATCH_SUBJECTS", "CHUNK_SUBJECTS", "MAP_SOURCE", "MAX_SUBJECTS", "MEMORY_LIMIT", "PRIMARY_KEY_CONSTRAINTS", "DemoSummary",
            "generate_demo"]
 
 # this file is <repo>/privacyops/demo/build.py: parents[2] is the repository
 MAP_SOURCE = Path(__file__).resolve().parents[2] / "data" / "demo" / "privacyops.yaml"
 
 CHUNK_SUBJECTS = 100_000
-"""Customers generated per chunk (bounds memory; one analytics part file per chunk)."""
+"""Customers per unit: a customer's rows depend on its unit (see ``Chunk``), so this is part of what a seed means."""
+
+BATCH_SUBJECTS = 500_000
+"""Customers generated per statement (rounded down to whole units; one analytics part file per batch). Bigger
+batches mean fewer, larger statements (faster) and more memory; the company is the same for any batch size."""
 
 MAX_SUBJECTS = 5_000_000
 """Upper bound: e-mail numbers and phone numbers are bijections of the customer id below ~7 million."""
@@ -190,8 +195,9 @@ def _generate(build: Path, subjects: int, seed: int, progress: bool) -> dict[str
     con = duckdb.connect(str(build / "company.duckdb"),
                          config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
                                  "preserve_insertion_order": True})
-    chunks = [Chunk(number, lo, min(lo + CHUNK_SUBJECTS, subjects + 1))
-              for number, lo in enumerate(range(1, subjects + 1, CHUNK_SUBJECTS))]
+    batch = max(1, BATCH_SUBJECTS // CHUNK_SUBJECTS) * CHUNK_SUBJECTS
+    chunks = [Chunk(number, lo, min(lo + batch, subjects + 1), CHUNK_SUBJECTS)
+              for number, lo in enumerate(range(1, subjects + 1, batch))]
     steps = _steps()
     bar = tqdm(total=2 + len(chunks) * len(steps), desc="demo company", unit="step", disable=not progress)
     try:

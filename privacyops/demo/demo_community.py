@@ -32,7 +32,7 @@ def insert_community_messages(ctx: BuildContext, chunk: Chunk) -> None:
         return
     off = ctx.next_id[table]
     first_bulk = STORY_CUSTOMERS + 1  # recipients are bulk customers of the whole company generated so far
-    span = hi - first_bulk
+    span = f"({chunk.unit_hi('customer_id')} - {first_bulk})"  # ... up to the end of the sender's unit
     n = ctx.exec(f"""
     INSERT INTO community.messages
     WITH s AS (
@@ -72,12 +72,13 @@ def insert_referrals(ctx: BuildContext, chunk: Chunk) -> None:
     table = "crm.referrals"
     if first:
         ctx.insert_stories(table)
-    size = hi - blo
-    if size < 2:
+    if hi - blo < 2:
         return
     off = ctx.next_id[table]
-    # a rotation of the chunk's bulk ids: two referrers never name the same friend, nobody names themselves
-    shift = 1 + (ctx.seed * 7_919 + chunk.number * 104_729) % (size - 1)
+    # a rotation of the bulk ids of the referrer's unit: two referrers never name the same friend, nobody names
+    # themselves (a unit of fewer than two bulk customers refers nobody)
+    ulo, size = chunk.unit_lo("customer_id"), f"({chunk.unit_hi('customer_id')} - {chunk.unit_lo('customer_id')})"
+    shift = f"(1 + ({ctx.seed * 7_919} + {chunk.unit_no('customer_id')} * 104729) % ({size} - 1))"
     invite_off = (ctx.seed * 31_337 + 9_001) % 9_900_000
     domains = sql_list(INVITE_DOMAINS)
     pending = DEMO_TODAY - datetime.timedelta(days=INVITE_DAYS)  # newer invitations are still open
@@ -85,9 +86,9 @@ def insert_referrals(ctx: BuildContext, chunk: Chunk) -> None:
     INSERT INTO crm.referrals
     WITH r AS (
         SELECT customer_id, country, created_at, coalesce(closed_at, {END}) AS end_at,
-               {blo} + (customer_id - {blo} + {shift}) % {size} AS cand
+               {ulo} + (customer_id - {ulo} + {shift}) % {size} AS cand
         FROM crm.customers
-        WHERE customer_id >= {blo} AND customer_id < {hi} AND u(customer_id, 160, 100) < 10
+        WHERE customer_id >= {blo} AND customer_id < {hi} AND u(customer_id, 160, 100) < 10 AND {size} >= 2
     ), j AS (
         SELECT r.*, f.created_at AS f_created,
                f.created_at > r.created_at + INTERVAL 1 DAY AND f.created_at < r.end_at AS joined

@@ -117,7 +117,7 @@ def insert_newsletter(ctx: BuildContext, chunk: Chunk) -> None:
     n = ctx.exec(f"""
     INSERT INTO marketing.newsletter_signups
     WITH cust AS (
-        SELECT 0 AS kind, customer_id AS key,
+        SELECT {chunk.unit_no('customer_id')} AS unit, 0 AS kind, customer_id AS key,
             CASE WHEN u(customer_id, 111, 100) < 10 THEN upper(email[1]) || email[2:]
                  WHEN u(customer_id, 111, 100) < 15 THEN ' ' || email
                  WHEN u(customer_id, 111, 100) < 18 THEN upper(email) ELSE email END AS email,
@@ -131,7 +131,7 @@ def insert_newsletter(ctx: BuildContext, chunk: Chunk) -> None:
                AS country, u(p, 121, 2) AS gender, u(p, 122, {POOL}) AS fi, u(p, 123, {POOL}) AS li
         FROM range({plo}, {phi}) t(p)
     ), prospects AS (
-        SELECT 1 AS kind, pb.p AS key,
+        SELECT (5 * pb.p + 4) // {chunk.unit} AS unit, 1 AS kind, pb.p AS key,
             f.ascii || '.' || l.ascii || (100 + (pb.p * {MUL} + {ctx.prospect_off}) % 9900000) || '@'
                 || list_element({pdom}, 1 + u(pb.p, 124, {len(PROSPECT_DOMAINS)})::INT) AS email,
             rts(h(pb.p, 125), TIMESTAMP '2018-01-01', {END}) AS signed_up_at,
@@ -140,5 +140,5 @@ def insert_newsletter(ctx: BuildContext, chunk: Chunk) -> None:
         JOIN pool_first f ON f.k = pk(pb.country, pb.gender, pb.fi)
         JOIN pool_last l ON l.k = pk(pb.country, pb.gender, pb.li)
     ), a AS (SELECT * FROM cust UNION ALL SELECT * FROM prospects)
-    SELECT {off} + row_number() OVER (ORDER BY kind, key), email, signed_up_at, source FROM a ORDER BY 1""")
+    SELECT {off} + row_number() OVER (ORDER BY unit, kind, key), email, signed_up_at, source FROM a ORDER BY 1""")
     ctx.next_id[table] += n

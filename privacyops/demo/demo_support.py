@@ -85,6 +85,20 @@ def insert_tickets(ctx: BuildContext, chunk: Chunk) -> None:
     ctx.next_id[table] += n
 
 
+
+# The placeholders of the message templates and what fills them, in the order they are replaced. A template is
+# only searched for the placeholders it has (no value filled in contains a "{"), which skips most replace() calls.
+_PLACES = [("first", "m.first_name"), ("email", "m.email"), ("phone", "m.phone"),
+           ("other_email", "coalesce(o.o_email, '')"), ("other_phone", "coalesce(o.o_phone, '')"),
+           ("agent", "a.display_name"), ("topic", "tt.topic")]
+
+
+def _fill(body: str) -> str:
+    """SQL: the template `body` with its placeholders replaced (``CASE`` skips the ones the template lacks)."""
+    for name, value in _PLACES:
+        body = f"CASE WHEN tp.has_{name} THEN replace({body}, '{{{name}}}', {value}) ELSE {body} END"
+    return body
+
 def insert_messages(ctx: BuildContext, chunk: Chunk) -> None:
     """Insert the messages of the chunk's tickets, alternating customer and agent."""
     first, blo, hi = chunk.first, chunk.bulk_lo, chunk.hi
@@ -96,7 +110,8 @@ def insert_messages(ctx: BuildContext, chunk: Chunk) -> None:
     con = ctx.con
     off = ctx.next_id[table]
     first_bulk = STORY_CUSTOMERS + 1  # the first bulk customer of the whole company, not of this chunk
-    span = hi - first_bulk  # other customers are picked among the bulk customers generated so far
+    # other customers are picked among the bulk customers generated up to the end of the customer's unit
+    span = f"({chunk.unit_hi('customer_id')} - {first_bulk})"
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE tmp_msg AS
     WITH t AS (
@@ -131,13 +146,11 @@ def insert_messages(ctx: BuildContext, chunk: Chunk) -> None:
     n = ctx.exec(f"""
     INSERT INTO support.ticket_messages
     SELECT {off} + row_number() OVER (ORDER BY m.ticket_id, m.k), m.ticket_id, m.author_type,
-        replace(replace(replace(replace(replace(replace(replace(tp.body,
-            '{{first}}', m.first_name), '{{email}}', m.email), '{{phone}}', m.phone),
-            '{{other_email}}', coalesce(o.o_email, '')), '{{other_phone}}', coalesce(o.o_phone, '')),
-            '{{agent}}', a.display_name), '{{topic}}', tt.topic),
+        {_fill('tp.body')},
         m.sent_at
     FROM tmp_msg m
-    JOIN pool_tpl tp ON tp.kind = m.kind AND tp.idx = m.ti
+    JOIN (SELECT *, {', '.join(f"contains(body, '{{{p}}}') AS has_{p}" for p, _ in _PLACES)} FROM pool_tpl) tp
+      ON tp.kind = m.kind AND tp.idx = m.ti
     JOIN pool_topic tt ON tt.idx = m.topic_i
     JOIN support.agents a ON a.agent_id = m.agent_id
     LEFT JOIN tmp_other o ON o.other_id = m.other_id

@@ -11,6 +11,7 @@ from ..ledger import audit, cases, holds, ledger_exists, open_ledger, suppressio
 from ..ledger.people import PREPARER, acting_person, audit_signature, sign_as
 from ..ledger.schedule import key_json
 from ..ledger.keyring import workspace_key
+from ..ledger.store import holding_ledger
 from ..lookup import AMBIGUOUS, FOUND, SubjectRecords, lookup
 from ..map import EMAIL
 from ..workspace import Workspace, current_actor
@@ -230,6 +231,7 @@ def _suppression(ws: Workspace, subjects: list[dict[str, Any]], reason: str | No
     return {"reason": reason or auto_reason, "keep": sorted(keep), "add": sorted(add)}
 
 
+@holding_ledger  # one opening of an embedded ledger for the steps' reads and writes
 def plan_erasure(ws: Workspace, case_id: str, identifier: str | None = None, *, pick: str | None = None,
                  as_of: dt.date | str | None = None, suppress: str | None = None, save: bool = True) -> ErasurePlan:
     """Look the subject up and decide every record (see the module docstring). The plan is stored in the ledger

@@ -142,10 +142,10 @@ def _check_source(ws: Workspace, plan: ErasurePlan, src: str, con) -> tuple[dict
         now = read_rows(con, ds, [p.key for p in prs])
         ignored = _once(lambda ds=ds: not_compared(con, ds))
         for pr in prs:
-            cur = now.get(key_json(pr.key))
+            cur = now.get(pr.rid[1])
             st = _state(pr, cur, ignored)
             if cur is not None:  # other parties' fields are not the subject's (their e-mails are never searched)
-                current[f"{name}\x00{key_json(pr.key)}"] = {c: v for c, v in cur.items() if c not in pr.withheld}
+                current[f"{name}\x00{pr.rid[1]}"] = {c: v for c, v in cur.items() if c not in pr.withheld}
             if st == "pre":
                 todo.setdefault(name, []).append(pr)
             elif st != "post":
@@ -165,6 +165,7 @@ def _new_children(ws: Workspace, plan: ErasurePlan, src: str, con) -> list[str]:
     for pr in plan.rows:
         if pr.owner:  # what belongs to a row the subject only appears in is its owner's, not theirs
             keys_by_ds.setdefault(pr.dataset, []).append(pr.key)
+    firsts = {name: {str(k[0]) for k in keys} for name, keys in keys_by_ds.items()}  # once, not once per row
     found: dict[str, int] = {}
     for child in dm.datasets.values():
         if child.source != src or (plan.kind == RETENTION and child.retention):
@@ -176,7 +177,7 @@ def _new_children(ws: Workspace, plan: ErasurePlan, src: str, con) -> list[str]:
                 continue
             for g in con.select_in(child, ref.column, [k[0] for k in keys]).dicts():
                 if (child.name, key_json(row_key(child, g))) not in planned and \
-                        not _someone_elses(dm, child, ref, g, keys_by_ds):
+                        not _someone_elses(dm, child, ref, g, firsts):
                     found[child.name] = found.get(child.name, 0) + 1
     return [f"{n} new record(s) in {name} belong to planned records" for name, n in found.items()]
 
@@ -191,10 +192,10 @@ def _planned_rids(plan: ErasurePlan) -> frozenset[tuple[str, str]]:
 
 
 def _someone_elses(dm: DataMap, child: Dataset, via: Reference, row: dict[str, Any],
-                   keys_by_ds: dict[str, list[tuple]]) -> bool:
+                   firsts: dict[str, set[str]]) -> bool:
     """Whether `row`, reached through `via` from a planned row, is another person's: the reference that says whose
     it is (the owner party's, or one straight to a person) points at a row the plan is not about (the owner wins,
-    as in the lookup)."""
+    as in the lookup). `firsts`: the planned rows' first key values (as text) per dataset."""
     if child.named_parties:
         if child.party_of_reference(via.column) is not None:
             return False  # the subject is a party of the row: a new row of theirs
@@ -205,7 +206,7 @@ def _someone_elses(dm: DataMap, child: Dataset, via: Reference, row: dict[str, A
     for d in deciding:
         value = row.get(d.column)
         if value is not None and dm.datasets[d.to_dataset].primary_key == (d.to_column,) and \
-                str(value) not in {str(k[0]) for k in keys_by_ds.get(d.to_dataset, [])}:
+                str(value) not in firsts.get(d.to_dataset, ()):
             return True
     return False
 
@@ -317,7 +318,7 @@ def verify_plan(ws: Workspace, plan: ErasurePlan, emails: Iterable[str] = (), *,
             triggers = _once(lambda con=con, ds=ds: _update_triggers(con, ds))
             for pr in prs:
                 checked += 1
-                cur = now.get(key_json(pr.key))
+                cur = now.get(pr.rid[1])
                 if pr.action == DELETE:
                     if cur is not None:
                         problems.append(f"{pr.ref} should be deleted but is still there")

@@ -1,5 +1,6 @@
 """What every notebook job shares: one object the notebook shows (the panel, or the headless views) and a text of
-its key figures (the cell nbval checks)."""
+its key figures (the cell the notebook prints; notebooks are stored without outputs, so nothing is compared
+with a stored run)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class NotebookJob(ABC):
 
     @abstractmethod
     def text(self) -> str:
-        """The key figures as text (the cell nbval compares with the stored output)."""
+        """The key figures as text (what the notebook prints)."""
 
     def _ipython_display_(self) -> None:
         for view in ([self.panel] if self.panel is not None else self.headless_views()):

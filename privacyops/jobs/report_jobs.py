@@ -1,5 +1,6 @@
 """Notebooks 04-06: the retention, consent and requests reports — computed, shown, and written headless (the page and
-its figures) for a scheduler."""
+its figures) for a scheduler. `as_of=None` (the notebooks' stored default) is today, as for `privacyops report`, so
+a notebook opened today and the page the CLI writes today agree; a scheduler or a test passes a date."""
 
 from __future__ import annotations
 

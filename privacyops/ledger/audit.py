@@ -109,7 +109,11 @@ def _append(ws: Workspace, con: LedgerConnection, action: str, details_json: str
         # reports these entries until the key is restored. Refusing would stop erasures that are due by law.
         _warn_once(f"warning: audit entries are written without MAC or checkpoint: {exc}")
         return _insert(ws, con, last, action, details_json, case_id, s_hash, who, None)
-    pending = getattr(con, "audit_pending", None)  # the checkpoint of this transaction's previous entry
+    # The checkpoint of this connection's previous entry: written by this transaction, or committed and written out
+    # by an earlier one on a connection kept open (store.open_ledger with keep_open), which has held the file's
+    # lock since, so nobody else can have changed the log. It stands for the head only while the log's last entry
+    # is that very entry (same number and hash); otherwise the head is read and the log checked against it.
+    pending = getattr(con, "audit_pending", None)
     unmacd: dict[str, list[int]] = {}
     if pending and last and (pending["seq"], pending["hash"]) == (last[0], last[1]):
         head = pending
@@ -166,6 +170,7 @@ def _checkpoint_after_commit(ws: Workspace, con: LedgerConnection, cp: dict[str,
             write_head(ws, con, cp)
         write_checkpoint(ws, cp, previous)
     except (PrivacyOpsError, OSError) as exc:
+        con.audit_pending = None  # the next append reads the head back and confirms what it lacks
         print(f"warning: the audit checkpoint for entry {cp['seq']} could not be written ({exc}); the entry stays "
               f"unconfirmed until the next command writes one", file=sys.stderr)
 

@@ -36,6 +36,7 @@ def _plain_key_json(key: tuple) -> str:  # ints and strings only: no two such ke
 
 
 def key_json(key: Iterable[Any]) -> str:
+    """A row key as JSON text (the one spelling plans, schedules and verification compare)."""
     key = tuple(key)
     if all(type(v) is int or type(v) is str for v in key):  # the usual keys (a batch asks for each many times)
         return _plain_key_json(key)

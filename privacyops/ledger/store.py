@@ -4,19 +4,26 @@ Two homes, one SQL: the embedded DuckDB file `ledger.duckdb` in the workspace (d
 a team shares (`ledger: {kind: postgres, dsn_env: NAME}` in the map), so several analysts and the scheduler work on
 the same cases and audit trail. The ledger is opened for one operation and closed again: processes take turns on
 the embedded file (waiting for its lock) instead of holding it; on PostgreSQL, appends to the audit chain are
-serialised with a transaction-scoped advisory lock.
+serialised with a transaction-scoped advisory lock. Two exceptions for the embedded file, both letting go as soon as
+another process waits for it (`writer_waiting`, checked twice a second): a workspace with `keep_open` (the panels)
+keeps it between operations like its sources, and `ledger_held` keeps it across the steps of one short operation
+(an export, a plan, an approval), since opening and closing DuckDB costs tens of milliseconds each time.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from ..errors import LedgerError, SourceError
 from ..sources import connect_duckdb, resolve_dsn
+from ..sources.duckdb import writer_waiting
 from ..workspace import Workspace
 from . import keyguard
 
+F = TypeVar("F", bound=Callable[..., Any])
 SCHEMA_VERSION = 1
 APPEND_LOCK = 0x70726976  # advisory-lock key serialising audit appends on PostgreSQL
 _READY: set[str] = set()  # ledgers whose tables this process has already created or seen
@@ -192,6 +199,9 @@ class LedgerConnection:
         self.keys_dir: Any = None  # the workspace's keys folder: what the ledger seals uses its secret
         self.depth = 0  # open transaction() blocks: > 0 while inside one
         self._after_commit: list[Callable[[], None]] = []
+        self.in_use = False  # a kept connection (open_ledger with keep_open / ledger_held) inside an operation
+        self.closed_in_use = False
+        self.key_checked: Any = None  # a kept connection: the key file's stat when its key was last checked
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run `fn` once the outermost transaction has committed (at once outside a transaction); dropped when it
@@ -241,6 +251,9 @@ class LedgerConnection:
             self._committed()
 
     def close(self) -> None:
+        if getattr(self, "in_use", False):  # a kept ledger closed by the workspace while an operation uses it
+            self.closed_in_use = True
+            return
         self.raw.close()
 
 
@@ -295,27 +308,186 @@ def _schema_current(con: LedgerConnection) -> bool:
     return bool(row) and row[0] == _ddl_digest()
 
 
+HELD_POLL = 0.5  # seconds between two looks for another process waiting for a held ledger
+KEPT = "ledger"  # the name of the ledger connection a workspace keeps (Workspace.kept) while keep_open is on
+_KEPT_LOCK = threading.Lock()
+
+
+def _prepare(ws: "Workspace", con: LedgerConnection, read_only: bool) -> None:
+    """Create the tables on first use (writable openings) and remember that they exist."""
+    if not read_only and con.key not in _READY and not _schema_current(con):
+        with con.transaction(lock=True):  # two processes creating the tables at once must not collide
+            for stmt in SCHEMA:
+                con.execute(stmt)
+            for stmt in MIGRATIONS:  # ledgers made by an earlier privacyops gain the newer columns
+                con.execute(stmt)
+            con.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+                        [str(SCHEMA_VERSION)])
+            con.execute("INSERT INTO meta VALUES ('ddl', ?) ON CONFLICT (key) DO UPDATE SET value = "
+                        "excluded.value", [_ddl_digest()])
+    if not read_only:
+        _READY.add(con.key)
+
+
+def _open_kept(ws: "Workspace") -> LedgerConnection:
+    """The embedded ledger opened writable, to be kept by the workspace (closed when idle, on `ws.close()`, or as
+    soon as another process waits for the file: `writer_waiting`)."""
+    con = _connect(ws, False)
+    con.keys_dir = ws.keys_dir
+    try:
+        _prepare(ws, con, False)
+    except BaseException:
+        con.close()
+        raise
+    path = ws.ledger_path
+    con.writer_waiting = lambda: writer_waiting(path)  # type: ignore[attr-defined]
+    return con
+
+
+@contextmanager
+def ledger_held(ws: "Workspace") -> Iterator[None]:
+    """Keep the embedded ledger open for one short operation of many steps (an export or an approval opens it ten
+    times or more: tens of milliseconds each). Closed at the end; given up earlier when another process waits for
+    the file (it gets in between two steps). Not for long operations that pause (an erasure's execution)."""
+    ws._ledger_held = getattr(ws, "_ledger_held", 0) + 1  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        ws._ledger_held -= 1  # type: ignore[attr-defined]
+        if not ws._ledger_held:  # type: ignore[attr-defined]
+            _drop_held(ws)
+            ws._ledger_yielded = False  # type: ignore[attr-defined]
+
+
+def holding_ledger(fn: F) -> F:
+    """Decorate a function whose first argument is the workspace: it runs under `ledger_held`."""
+    @functools.wraps(fn)
+    def held(ws: "Workspace", *args: Any, **kwargs: Any) -> Any:
+        with ledger_held(ws):
+            return fn(ws, *args, **kwargs)
+    return held  # type: ignore[return-value]
+
+
+def _drop_held(ws: "Workspace") -> None:
+    with _KEPT_LOCK:
+        con, ws._held_ledger = getattr(ws, "_held_ledger", None), None  # type: ignore[attr-defined]
+        if con is not None:
+            con.close()  # after its current step when one is under way
+
+
+def _held(ws: "Workspace") -> LedgerConnection | None:
+    """The ledger held by `ledger_held` (opened on first use); None once another process has asked for the file."""
+    con = getattr(ws, "_held_ledger", None)
+    if con is not None and not con.in_use and con.writer_waiting():  # type: ignore[attr-defined]
+        ws._ledger_yielded = True  # type: ignore[attr-defined]
+        _drop_held(ws)
+        return None
+    if con is None and not getattr(ws, "_ledger_yielded", False):
+        con = ws._held_ledger = _open_kept(ws)  # type: ignore[attr-defined]
+        _watch(ws, con)
+    return con
+
+
+def _watch(ws: "Workspace", con: LedgerConnection) -> None:
+    """Between two steps of a held operation, let another process that waits for the ledger in (checked twice a
+    second, like the connectors kept by keep_open): the operation goes on opening the ledger per step."""
+    def tick() -> None:
+        with _KEPT_LOCK:
+            if getattr(ws, "_held_ledger", None) is not con:
+                return  # dropped meanwhile: the watch ends
+            if not con.in_use and con.writer_waiting():  # type: ignore[attr-defined]
+                ws._ledger_yielded = True  # type: ignore[attr-defined]
+                ws._held_ledger = None  # type: ignore[attr-defined]
+                con.close()
+                return
+        _start(tick)
+    _start(tick)
+
+
+def _start(fn: Callable[[], None]) -> None:
+    timer = threading.Timer(HELD_POLL, fn)
+    timer.daemon = True
+    timer.start()
+
+
+def _kept_in_use(ws: "Workspace") -> LedgerConnection | None:
+    """The ledger a keep_open workspace already keeps, marked in use (under the workspace's lock, which its idle
+    close takes too: that close then waits for this use to end). Taken without restarting the idle clock: starting
+    a timer thread per audit entry cost milliseconds."""
+    if getattr(ws, "keep_open", 0) <= 0 or not hasattr(ws, "_connectors"):
+        return None
+    with ws._lock:
+        con = ws._connectors.get(f"\x00kept\x00{KEPT}")
+        with _KEPT_LOCK:
+            if con is None or con.in_use or con.closed_in_use:
+                return None
+            con.in_use = True
+    return con
+
+
+def _take_kept(ws: "Workspace", read_only: bool) -> LedgerConnection | None:
+    """The workspace's kept ledger connection (keep_open, or held by `ledger_held`), marked in use; None when the
+    ledger is not kept (a shared ledger, no ledger yet for a reader) or the kept one is in use already (a nested
+    opening, another thread: those open their own connection, as without keep_open)."""
+    if ws.datamap.ledger.kind != "duckdb" or (read_only and not ws.ledger_path.exists()):
+        return None
+    if getattr(ws, "keep_open", 0) > 0:
+        con: LedgerConnection | None = ws.kept(KEPT, lambda: _open_kept(ws))
+        with _KEPT_LOCK:
+            if con.in_use:
+                return None
+            con.in_use = True
+        ws.release()  # the idle close armed again (a kept ledger in use is closed once its use ends)
+        return con
+    elif getattr(ws, "_ledger_held", 0) > 0:
+        con = _held(ws)
+    else:
+        return None
+    if con is None:
+        return None
+    with _KEPT_LOCK:
+        if con.in_use or (getattr(ws, "keep_open", 0) <= 0 and con is not getattr(ws, "_held_ledger", None)):
+            return None  # in use (nested, another thread), or let go by the watch meanwhile
+        con.in_use = True
+    return con
+
+
 @contextmanager
 def open_ledger(ws: "Workspace", read_only: bool = False, check_keys: bool = True) -> Iterator[LedgerConnection]:
     """Open the ledger for one operation (creating its tables on first use) and close it afterwards. A writable
-    opening first checks the workspace key against the ledger's record (`check_keys=False`: `privacyops key`)."""
+    opening first checks the workspace key against the ledger's record (`check_keys=False`: `privacyops key`).
+
+    With `ws.keep_open` on (the panels, benchmarks) an embedded ledger stays open between operations, like the
+    sources' connectors: opening and closing a DuckDB file costs tens of milliseconds per audit entry. It is the
+    same file and the same checks (keys, schema); other processes wanting it make it close within a moment."""
+    kept = _kept_in_use(ws)
+    if kept is None:
+        kept = _take_kept(ws, read_only)
+    if kept is not None:
+        try:
+            if check_keys and kept.key_checked != _key_stat(ws):  # once per key file: a rotation re-checks
+                keyguard.check(ws.keys_dir, kept, writable=True)
+                kept.key_checked = _key_stat(ws)
+            yield kept
+        finally:
+            kept.in_use = False  # type: ignore[attr-defined]
+            if kept.closed_in_use:  # the workspace let it go meanwhile (idle, ws.close() inside the operation)
+                kept.raw.close()
+        return
     con = _connect(ws, read_only)
     con.keys_dir = ws.keys_dir
     try:
-        if not read_only and con.key not in _READY and not _schema_current(con):
-            with con.transaction(lock=True):  # two processes creating the tables at once must not collide
-                for stmt in SCHEMA:
-                    con.execute(stmt)
-                for stmt in MIGRATIONS:  # ledgers made by an earlier privacyops gain the newer columns
-                    con.execute(stmt)
-                con.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-                            [str(SCHEMA_VERSION)])
-                con.execute("INSERT INTO meta VALUES ('ddl', ?) ON CONFLICT (key) DO UPDATE SET value = "
-                            "excluded.value", [_ddl_digest()])
-        if not read_only:
-            _READY.add(con.key)
+        _prepare(ws, con, read_only)
         if check_keys and not read_only:  # before anything is read or written: the ledger's own key, or refused
             keyguard.check(ws.keys_dir, con, writable=True)
         yield con
     finally:
         con.close()
+
+
+def _key_stat(ws: "Workspace") -> tuple | None:
+    try:
+        st = (ws.keys_dir / keyguard.SECRET_FILE).stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)

@@ -7,11 +7,15 @@ offers a summary, DataFrame views for display and `to_dict()` for JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..values import json_safe
+
+SUMMARY_COLUMNS = ["dataset", "records", "source", "location", "categories", "purposes", "legal bases", "retention",
+                   "found via"]
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: a lookup from the shell need not load it
+    import pandas as pd
 
 FOUND, AMBIGUOUS, NOT_FOUND = "found", "ambiguous", "not_found"
 WITHHELD = "[another person's data]"  # what a field of another party of a row shows
@@ -92,6 +96,8 @@ class DatasetRecords:
         return any(self.withheld) or any(self.co_owned) or not all(self.owner or [True])
 
     def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(self.rows, columns=self.columns)
 
     def keys(self) -> list[tuple]:
@@ -167,6 +173,12 @@ class SubjectRecords:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per dataset: how many records, which categories, why held, how long."""
+        import pandas as pd
+
+        return pd.DataFrame(self.summary_rows(), columns=SUMMARY_COLUMNS)
+
+    def summary_rows(self) -> list[dict[str, Any]]:
+        """`to_frame`'s rows, as dicts (no pandas)."""
         rows = []
         for recs in self.records.values():
             cats = sorted({c for cs in recs.subject_categories.values() for c in cs})
@@ -179,11 +191,16 @@ class SubjectRecords:
                               f"({recs.retention['ground']})") if recs.retention else "no rule",
                 "found via": "; ".join(recs.via),
             })
-        return pd.DataFrame(rows, columns=["dataset", "records", "source", "location", "categories", "purposes",
-                                           "legal bases", "retention", "found via"])
+        return rows
 
     def by_category(self) -> pd.DataFrame:
         """One row per data category: which datasets and fields hold it, and how many records."""
+        import pandas as pd
+
+        return pd.DataFrame(self.category_rows(), columns=["category", "datasets", "fields", "records"])
+
+    def category_rows(self) -> list[dict[str, Any]]:
+        """`by_category`'s rows, as dicts (no pandas)."""
         acc: dict[str, dict[str, Any]] = {}
         for recs in self.records.values():
             for col, cats in recs.subject_categories.items():
@@ -196,7 +213,7 @@ class SubjectRecords:
         rows = [{"category": a["category"], "datasets": ", ".join(sorted(a["datasets"])),
                  "fields": ", ".join(sorted(a["fields"])), "records": a["records"]}
                 for a in sorted(acc.values(), key=lambda a: a["category"])]
-        return pd.DataFrame(rows, columns=["category", "datasets", "fields", "records"])
+        return rows
 
     def candidates_heading(self, shown: int) -> str:
         """How many people match, truthfully: "62 people match" or "the best 20 of 62 matches" when `shown` is
@@ -208,10 +225,14 @@ class SubjectRecords:
         return f"{total} {'person matches' if total == 1 else 'people match'} {self.query!r}"
 
     def candidates_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame([c.to_dict() for c in self.candidates],
                             columns=["ref", "label", "score", "subject_type", "dataset", "matched_on"])
 
     def mentions_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame([m.to_dict() for m in self.mentions],
                             columns=["dataset", "key", "field", "matched", "snippet"])
 

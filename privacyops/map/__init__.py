@@ -8,7 +8,6 @@ fides_findings, fides_validate, fides_collections, fides_references).
 
 from .categories import data_categories
 from .checker import parse_period
-from .fides import import_fides
 from .load import load_datamap, parse_datamap
 from .model import (
     CREDENTIAL_CATEGORIES,
@@ -58,3 +57,12 @@ __all__ = [
     "Settings",
     "Source",
 ]
+
+
+def __getattr__(name: str):
+    # The Fides import (pydantic models) loads on first use: commands that only read a map need not pay for it.
+    if name == "import_fides":
+        from .fides import import_fides
+
+        return import_fides
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,8 @@ import yaml
 
 from ..errors import DataMapError, MapProblem
 
+# libyaml's loader when PyYAML has it (same nodes, marks and data; ten times faster: a map loads on every command)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 KeyPath = tuple  # keys and list indexes from the document's root: ("datasets", "shop.orders", "fields", "email")
 
 
@@ -24,7 +26,7 @@ def compose(text: str, file: str | None) -> tuple[Any, dict[KeyPath, int], list[
     `file` and the parser's line.
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -35,7 +37,7 @@ def compose(text: str, file: str | None) -> tuple[Any, dict[KeyPath, int], list[
     lines: dict[KeyPath, int] = {}
     duplicates: list[tuple[KeyPath, int]] = []
     _walk(node, (), lines, duplicates)
-    return yaml.load(text, Loader=yaml.SafeLoader), lines, duplicates
+    return yaml.load(text, Loader=_LOADER), lines, duplicates
 
 
 def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], duplicates: list[tuple[KeyPath, int]]) -> None:

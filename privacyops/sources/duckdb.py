@@ -8,10 +8,9 @@ import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import duckdb
-import pyarrow as pa
 
 from ..errors import SourceError
 from ..map import Dataset, Source
@@ -22,6 +21,9 @@ from .errors import DEFAULT_LOCK_WAIT, duckdb_error, duckdb_lock_holder, file_lo
 from .types import CHUNK, Rows, type_family
 
 SEMI_JOIN_FROM = CHUNK  # values from which select_in joins an Arrow table instead of IN lists
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 LOCK_WAIT_SECONDS = DEFAULT_LOCK_WAIT
 
@@ -62,7 +64,7 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = N
                 return _limited(con, limits) if limits else con
             except duckdb.Error as exc:
                 text = str(exc)
-                if not read_only and marker is None and "conflicting lock" in text.lower():
+                if marker is None and "conflicting lock" in text.lower():  # readers too: a kept ledger steps aside
                     marker = writer_marker(path)
                     try:
                         marker.touch()
@@ -158,6 +160,8 @@ def _group_changes(changes: Sequence[tuple[Any, dict[str, Any]]]) -> dict[tuple[
 
 def _changes_table(items: list[tuple[Any, dict[str, Any]]], cols: tuple[str, ...]) -> pa.Table:
     """Per-row changes as an Arrow table: k (the key), v0..vn (the new values, in `cols` order)."""
+    import pyarrow as pa  # here, not at the top: a third of a second that reading commands need not pay
+
     data = {"k": [k for k, _ in items]}
     for i, c in enumerate(cols):
         data[f"v{i}"] = [v[c] for _, v in items]
@@ -260,6 +264,8 @@ class DuckDBConnector(DuckDBConstraints, Connector):
         vals = self.coerce(dataset, column, values)
         if not vals or type_family(self.columns(dataset).get(column, "")) not in ("integer", "text"):
             return super().select_in(dataset, column, vals)  # (other types compare as the IN list casts them)
+        import pyarrow as pa  # here, not at the top: reading commands need not pay its import
+
         try:
             table = pa.table({"v": vals})
         except (pa.ArrowException, TypeError, ValueError):  # values Arrow cannot type alike: the IN lists

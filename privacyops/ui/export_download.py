@@ -32,7 +32,7 @@ def offer_download(archive: Path, folder: str | Path = DOWNLOADS) -> tuple[Path,
     target.mkdir(parents=True, exist_ok=True)
     ignore = target / ".gitignore"
     if not ignore.exists():  # copies of subject archives never go into git, wherever the folder is
-        ignore.write_text("# copies of subject archives offered for download (privacyops export panel)\n*\n")
+        ignore.write_text("# copies of subject archives the export panel offers for download\n*\n")
     prune_downloads(target)
     dest = target / archive.name
     staging = target / f".{archive.name}.{secrets.token_hex(4)}.tmp"

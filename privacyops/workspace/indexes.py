@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from tqdm.auto import tqdm
 
 from ..map import EMAIL, NAME, PHONE, Dataset
 from ..sources import Connector, index_name, open_source
@@ -67,6 +66,8 @@ def create_indexes(ws: Workspace, progress: bool = True, drop: bool = False, loo
     report = IndexReport()
     t0 = time.perf_counter()
     ws.close()  # DuckDB will not open a file writable while this process keeps it open read-only
+    from tqdm.auto import tqdm  # here: every command imports this module, few build indexes
+
     jobs = []
     for source_name, datasets in _datasets_by_source(ws).items():
         source = ws.datamap.sources[source_name]

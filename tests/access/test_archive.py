@@ -34,6 +34,7 @@ def exported(demo_ws):
     return demo_ws, result
 
 
+@pytest.mark.slow
 def test_7z_extracts_the_archive_with_the_password_and_the_contents_match(exported, tmp_path):
     ws, result = exported
     out = tmp_path / "x"
@@ -89,6 +90,7 @@ def test_manifest_checksums_match_the_extracted_files(exported, tmp_path):
     assert manifest["generated_at"].startswith(result.created_at.date().isoformat())
 
 
+@pytest.mark.slow
 def test_7z_refuses_a_wrong_password_and_no_password(exported, tmp_path):
     ws, result = exported
     wrong = seven_zip("t", "-pnot-the-password-123", str(result.path))

@@ -429,6 +429,7 @@ def test_purge_marks_entries_whose_file_is_already_gone(demo_ws):
     assert res.export_ids == [gone.export_id] and res.missing == 1 and res.removed == []
 
 
+@pytest.mark.slow
 def test_the_register_works_on_a_postgresql_ledger(mini_ws, postgres_dsn):
     dsn = pgserver.create_database(postgres_dsn, "exports")
     (mini_ws.root / "keys").mkdir(exist_ok=True)

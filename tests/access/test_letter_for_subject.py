@@ -187,6 +187,7 @@ def northwind(postgres_dsn, tmp_path, monkeypatch):
         ws.close()
 
 
+@pytest.mark.slow
 def test_northwind_letter_names_the_products(northwind):
     ws, sql = northwind
     (customer,) = sql.rows("SELECT customer_id, contact_name FROM customers WHERE customer_id IN "

@@ -120,6 +120,7 @@ def test_help_is_not_cut_mid_phrase(ws):
     assert "(Art. 18)" in runner.invoke(main, ["erase", "--help"], terminal_width=WIDTH).output
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly_with_exit_0(ws):
     env = {**os.environ, "PYTHONPATH": str(REPO), "PRIVACYOPS_ACTOR": "alice", "COLUMNS": "120"}
     cmd = [sys.executable, "-m", "privacyops.cli", "lookup", "janis@mini.example", "-w", str(ws.root)]

@@ -165,6 +165,7 @@ def test_consent_report_rules_on_a_hand_made_timeline(mini_ws, store):
     assert "subject 1: mail withdrawn 2025-01-01 00:00, then 2 in mail.sends (2025-02-01 … 2025-03-01)" in r.text()
 
 
+@pytest.mark.slow
 def test_consent_report_rules_in_postgresql(mini_ws, postgres_dsn, monkeypatch):
     import psycopg
 

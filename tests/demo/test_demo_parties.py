@@ -161,6 +161,7 @@ def test_two_person_rows_make_sense_in_time_and_between_people(ws):
 # -- a lookup ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_customers_lookup_holds_exactly_their_messages_referrals_and_address(ws):
     root = ws.root
     for cid in subjects(root):
@@ -242,6 +243,7 @@ def shown_json(ws, result) -> str:
     return json.dumps(shown, default=str, ensure_ascii=False)
 
 
+@pytest.mark.slow
 def test_no_other_persons_personal_value_anywhere_in_the_result(ws):
     root = ws.root
     agents = [v for row in sql(root, "SELECT full_name, email, password_hash FROM support.agents") for v in row]
@@ -292,6 +294,7 @@ def plan_for(ws, subject=None, pick=None):
     return plan_erasure(ws, open_case(ws, "erasure", "2026-11-10").case_id, subject, pick=pick, as_of=AS_OF)
 
 
+@pytest.mark.slow
 def test_janis_erasure_masks_only_his_part_of_messages_he_received_and_never_plans_the_shared_address(
         demo_ws, monkeypatch):
     ws, root, cid = demo_ws, demo_ws.root, JANIS["customer_id"]
@@ -341,6 +344,7 @@ def test_janis_erasure_masks_only_his_part_of_messages_he_received_and_never_pla
                                                if k != own_address}
 
 
+@pytest.mark.slow
 def test_a_family_members_erasure_leaves_the_shared_address_for_review(demo_ws, monkeypatch):
     ws, root = demo_ws, demo_ws.root
     shared = FAM_A["delivery_address_id"]

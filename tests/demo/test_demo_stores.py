@@ -6,12 +6,15 @@ import json
 import os
 import stat
 
+import pytest
 from click.testing import CliRunner
 
 from privacyops.cli import main
 from privacyops.demo import STORIES
 from privacyops.workspace import open_workspace
 from tests.support import pg as pgserver
+
+pytestmark = pytest.mark.slow  # builds the demo and spreads it over PostgreSQL
 
 
 def test_demo_command_spreads_the_company_and_keeps_the_dsn_out_of_the_map(tmp_path, postgres_dsn):

@@ -393,6 +393,7 @@ def test_rows_are_read_once_inside_each_sources_transaction(ews, monkeypatch):
     assert sorted(calls) == [("files", False), ("main", False)]
 
 
+@pytest.mark.slow
 def test_a_change_racing_the_transaction_is_caught_inside_it(ews, monkeypatch):
     """When the transaction the check opened was closed before the source's turn (its connectors let go), the
     source's rows are checked again inside a new one: a change made meanwhile refuses the plan there."""
@@ -450,6 +451,7 @@ def test_a_plan_altered_in_the_ledger_is_refused(ews, monkeypatch):
 # Interrupted runs.
 
 
+@pytest.mark.slow
 def test_an_exception_in_the_second_source_leaves_it_untouched_and_a_rerun_completes(ews, monkeypatch):
     from privacyops.erasure import execute as erasure
 
@@ -485,6 +487,7 @@ def test_an_exception_in_the_second_source_leaves_it_untouched_and_a_rerun_compl
     assert [e.details["source"] for e in audit.entries(ews, action="erasure.source")] == ["files", "main"]
 
 
+@pytest.mark.slow
 def test_a_commit_the_ledger_missed_is_recognised_by_the_rows(ews, monkeypatch):
     from privacyops.erasure import execute as erasure
 
@@ -507,6 +510,7 @@ def test_a_commit_the_ledger_missed_is_recognised_by_the_rows(ews, monkeypatch):
     assert q(ews, "SELECT count(*) FROM people.person WHERE pid = 1") == [(0,)]
 
 
+@pytest.mark.slow
 def test_a_killed_execution_leaves_each_source_whole_and_a_rerun_completes(ews, monkeypatch):
     plan = planned(ews, monkeypatch)
     approve(ews, monkeypatch, plan)
@@ -607,6 +611,7 @@ def test_batch_from_a_csv_file_is_one_plan_executed_set_based(ews, monkeypatch, 
     assert sum(s.endswith('"people"."person"') for s in statements) == 1  # both people deleted by one statement
 
 
+@pytest.mark.slow
 def test_cli_flow(ews, monkeypatch, tmp_path, later_today):
     runner = CliRunner()
 
@@ -692,6 +697,7 @@ def lake(ws, sql, params=()):
     return [r[0] for r in con.execute(sql.replace("EVENTS", f"read_parquet('{files}')"), list(params)).fetchall()]
 
 
+@pytest.mark.slow
 def test_demo_janis_is_erased_with_his_new_invoices_kept_under_the_tax_rule(demo, monkeypatch, later_today):
     ws = demo
     invoices = dict(dq(ws, "SELECT invoice_id, issued_at FROM billing.invoices WHERE customer_id = 1"))
@@ -774,6 +780,7 @@ def test_demo_janis_is_erased_with_his_new_invoices_kept_under_the_tax_rule(demo
     assert not verify_certificate(doc, ws).ok
 
 
+@pytest.mark.slow
 def test_demo_family_only_the_chosen_persons_rows(demo, monkeypatch):
     ws = demo
     tables = ("crm.customers", "app.user_accounts", "support.tickets", "billing.invoices",
@@ -792,6 +799,7 @@ def test_demo_family_only_the_chosen_persons_rows(demo, monkeypatch):
     assert dq(ws, "SELECT * FROM marketing.newsletter_signups ORDER BY 1") == signups
 
 
+@pytest.mark.slow
 def test_demo_anna_closed_with_only_old_invoices_leaves_nothing(demo, monkeypatch):
     ws = demo
     c = open_case(ws, "erasure", "2026-11-10").case_id
@@ -820,6 +828,7 @@ def test_demo_anna_closed_with_only_old_invoices_leaves_nothing(demo, monkeypatc
     assert dq(ws, "SELECT count(*) FROM support.ticket_messages WHERE message_id = 1") == [1]
 
 
+@pytest.mark.slow
 def test_demo_batch_from_a_csv_file_with_progress(demo, tmp_path):
     ws = demo
     ids = list(range(10, 40))
@@ -850,6 +859,7 @@ def test_demo_batch_from_a_csv_file_with_progress(demo, tmp_path):
     assert "Verified" in res.stdout and elapsed < 30
 
 
+@pytest.mark.slow
 def test_demo_prospect_known_only_by_her_newsletter_address(demo, monkeypatch):
     ws = demo
     n = dq(ws, "SELECT count(*) FROM marketing.newsletter_signups")[0]

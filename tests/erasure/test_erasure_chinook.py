@@ -18,6 +18,8 @@ from privacyops.ledger import open_case
 from privacyops.workspace import open_workspace
 from tests.support.chinook import SQLITE, duckdb_build
 
+pytestmark = pytest.mark.slow  # Chinook end to end
+
 EMAIL = "luisg@embraer.com.br"
 AS_OF = dt.date(2030, 6, 1)  # 2021-2023 invoices are past their six years; 2024-2025 ones are not
 

@@ -114,6 +114,7 @@ def partition_keys(shop: Shop, column: str, referenced: str) -> list[str]:
         "AND a.attname = %s ORDER BY k.conname", [referenced, column])]
 
 
+@pytest.mark.slow
 def test_a_row_pointed_at_through_keys_on_partitions_is_kept_minimised_and_the_plan_names_them(shop, monkeypatch):
     ws = shop.workspace()
     others = shop.q("SELECT * FROM customer WHERE customer_id <> 1 ORDER BY 1")
@@ -148,6 +149,7 @@ def test_a_row_pointed_at_through_keys_on_partitions_is_kept_minimised_and_the_p
     assert shop.q("SELECT * FROM payment WHERE customer_id <> 1 ORDER BY payment_id") == other_payments
 
 
+@pytest.mark.slow
 def test_a_deferrable_key_is_noted(shop, monkeypatch):
     ws = shop.workspace()
     referring = shop.q("SELECT customer_id FROM customer WHERE referred_by = 2 ORDER BY 1")
@@ -179,6 +181,7 @@ def _customer_masked(text: str) -> str:
                         "birth_year: null, address_id: null}}\n")
 
 
+@pytest.mark.slow
 def test_a_cascade_to_rows_the_plan_does_not_list_refuses_the_plan(shop, monkeypatch):
     ws = shop.workspace(lambda t: _payments_deleted(_without_refund_reference(t)))
     (key,) = [r[0] for r in shop.q("SELECT conname FROM pg_constraint WHERE conrelid = 'refund'::regclass "
@@ -195,6 +198,7 @@ def test_a_cascade_to_rows_the_plan_does_not_list_refuses_the_plan(shop, monkeyp
     assert shop.q("SELECT count(*) FROM refund") == before
 
 
+@pytest.mark.slow
 def test_a_key_to_a_partition_from_another_table_keeps_the_payment_it_points_at(shop, monkeypatch):
     # Without the accounting rule the payments go, but the auditor's sample points at one of them through a key
     # to the January partition: that payment stays, minimised; its refund (ON DELETE CASCADE, listed) goes.
@@ -217,6 +221,7 @@ def test_a_key_to_a_partition_from_another_table_keeps_the_payment_it_points_at(
     assert shop.q("SELECT count(*) FROM refund") == [(0,)]
 
 
+@pytest.mark.slow
 def test_a_cascade_to_rows_the_plan_keeps_refuses_the_plan(shop, monkeypatch):
     # The payments go (no rule, no auditor's sample) and nothing keeps Mary's row: rental 11, not returned, is kept
     # while its return date is empty, and the store's key from rental would delete it with her.
@@ -243,6 +248,7 @@ def test_a_cascade_to_rows_the_plan_keeps_refuses_the_plan(shop, monkeypatch):
     assert "customer:1" in text
 
 
+@pytest.mark.slow
 def test_set_null_on_a_column_the_plan_keeps_refuses_the_plan(shop, monkeypatch):
     ws = shop.workspace(lambda t: t.replace("erasure: {keep_fields: [customer_id, staff_id, amount]}",
                                             "erasure: {keep_fields: [customer_id, staff_id, amount, rental_id]}"))
@@ -260,6 +266,7 @@ def test_set_null_on_a_column_the_plan_keeps_refuses_the_plan(shop, monkeypatch)
     assert shop.q("SELECT count(*) FROM rental WHERE customer_id = 1") == [(2,)]
 
 
+@pytest.mark.slow
 def test_a_not_null_field_no_value_can_hide_refuses_the_plan_with_the_map_line(shop, monkeypatch):
     ws = shop.workspace(lambda t: _customer_masked(t).replace("    fields: {inventory_id: user.behavior.media_consumption, "
                                             "rental_date: system.operations, return_date: system.operations}\n",
@@ -287,6 +294,7 @@ def _rental_placeholder(value: str):
     return lambda text: edit(_customer_masked(text))
 
 
+@pytest.mark.slow
 def test_a_placeholder_the_stores_check_refuses_refuses_the_plan(shop, monkeypatch):
     ws = shop.workspace(_rental_placeholder("1970-01-01"))
     (check,) = [r[0] for r in shop.q("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = "
@@ -299,6 +307,7 @@ def test_a_placeholder_the_stores_check_refuses_refuses_the_plan(shop, monkeypat
             f"datasets.rental.erasure.mask.return_date)") in str(exc.value)
 
 
+@pytest.mark.slow
 def test_a_placeholder_is_written_where_null_would_mean_not_returned(shop, monkeypatch):
     ws = shop.workspace(_rental_placeholder("2100-01-01"))
     others = shop.q("SELECT * FROM rental WHERE customer_id <> 1 ORDER BY 1")
@@ -311,6 +320,7 @@ def test_a_placeholder_is_written_where_null_would_mean_not_returned(shop, monke
     assert shop.q("SELECT * FROM rental WHERE customer_id <> 1 ORDER BY 1") == others
 
 
+@pytest.mark.slow
 def test_maintained_columns_are_not_compared_and_the_certificate_names_them(shop, monkeypatch):
     ws = shop.workspace()
     _, result = run(ws, monkeypatch, MARY)
@@ -323,6 +333,7 @@ def test_maintained_columns_are_not_compared_and_the_certificate_names_them(shop
         "customer": f"columns the store maintains, not compared: {', '.join(sorted(generated + ['last_update']))}"}
 
 
+@pytest.mark.slow
 def test_without_maintained_a_last_update_trigger_fails_verification_in_plain_words(shop, monkeypatch):
     ws = shop.workspace(lambda t: t.replace("    purposes: [rentals]\n    maintained: [last_update]\n    fields:\n"
                                             "      first_name", "    purposes: [rentals]\n    fields:\n"
@@ -339,6 +350,7 @@ def test_without_maintained_a_last_update_trigger_fails_verification_in_plain_wo
            f"datasets.customer), e.g. maintained: [last_update]" in problem
 
 
+@pytest.mark.slow
 def test_check_lists_triggers_store_filled_columns_and_placeholders_that_do_not_fit(shop):
     ws = shop.workspace(lambda t: t.replace("      birth_year: user.demographic.date_of_birth\n",
                                             "      birth_year: user.demographic.date_of_birth\n"

@@ -201,6 +201,7 @@ def failed_plan(shop, monkeypatch):
 # A foreign key the map does not know.
 
 
+@pytest.mark.slow
 def test_a_refused_delete_fails_the_plan_with_the_constraint_the_row_and_what_to_do(shop, monkeypatch):
     plan, err, before = failed_plan(shop, monkeypatch)
     pid = plan.plan_id
@@ -243,6 +244,7 @@ def test_a_refused_delete_fails_the_plan_with_the_constraint_the_row_and_what_to
     assert shop.shop_tables() == {t: before[t] for t in ("customer", "rental", "rental_note", "payment")}
 
 
+@pytest.mark.slow
 def test_retry_after_the_key_lets_go_completes_and_verifies(shop, monkeypatch):
     plan, _, _ = failed_plan(shop, monkeypatch)
     shop.pg("ALTER TABLE payment_p2022_04 DROP CONSTRAINT payment_p2022_04_rental_id_fkey")
@@ -267,6 +269,7 @@ def test_retry_after_the_key_lets_go_completes_and_verifies(shop, monkeypatch):
         cancel_plan(shop.ws, plan.plan_id, "too late")
 
 
+@pytest.mark.slow
 def test_retry_from_the_cli_after_the_blocking_row_is_removed(shop, monkeypatch):
     plan, _, _ = failed_plan(shop, monkeypatch)
     runner = CliRunner()
@@ -282,6 +285,7 @@ def test_retry_from_the_cli_after_the_blocking_row_is_removed(shop, monkeypatch)
     assert shop.pg("SELECT payment_id FROM payment") == [(102,)]
 
 
+@pytest.mark.slow
 def test_retry_reads_the_map_again_and_a_killed_retry_resumes_with_execute(shop, monkeypatch):
     from privacyops.erasure import execute as erasure
 
@@ -308,6 +312,7 @@ def test_retry_reads_the_map_again_and_a_killed_retry_resumes_with_execute(shop,
     assert shop.pg("SELECT customer_id FROM customer") == [(2,)] and shop.events() == [(2, 2, "10.0.0.2")]
 
 
+@pytest.mark.slow
 def test_an_interrupted_retry_under_yet_another_map_is_refused(shop, monkeypatch):
     from privacyops.erasure import execute as erasure
 
@@ -329,6 +334,7 @@ def test_an_interrupted_retry_under_yet_another_map_is_refused(shop, monkeypatch
     assert shop.shop_tables() == {t: before[t] for t in ("customer", "rental", "rental_note", "payment")}
 
 
+@pytest.mark.slow
 def test_fixing_the_map_makes_a_retry_plan_again_and_the_new_plan_keeps_what_john_needs(shop, monkeypatch):
     plan, _, _ = failed_plan(shop, monkeypatch)
     shop.reopen(map_text(payments=True))
@@ -352,6 +358,7 @@ def test_fixing_the_map_makes_a_retry_plan_again_and_the_new_plan_keeps_what_joh
 # Cancelling.
 
 
+@pytest.mark.slow
 def test_cancel_from_the_cli_and_plan_the_case_again(shop, monkeypatch):
     plan, _, _ = failed_plan(shop, monkeypatch)
     runner = CliRunner()
@@ -380,6 +387,7 @@ def test_cancel_from_the_cli_and_plan_the_case_again(shop, monkeypatch):
     assert shop.pg("SELECT email FROM customer WHERE customer_id = 1") != [("mary@shop.example",)]
 
 
+@pytest.mark.slow
 def test_an_approved_plan_is_cancelled_and_never_runs(shop, monkeypatch):
     plan = approved_plan(shop, monkeypatch)
     cancelled, committed = cancel_plan(shop.ws, plan.plan_id, "the subject withdrew the request")
@@ -394,6 +402,7 @@ def test_an_approved_plan_is_cancelled_and_never_runs(shop, monkeypatch):
 # The signing key, checked before anything changes.
 
 
+@pytest.mark.slow
 def test_a_damaged_signing_key_is_refused_before_anything_changes(shop, monkeypatch):
     plan = approved_plan(shop, monkeypatch)
     keys = shop.ws.keys_dir

@@ -28,6 +28,8 @@ from privacyops.ledger import add_hold, open_case
 from privacyops.workspace import open_workspace
 from tests.support.mini import build_mini, erase_map
 
+pytestmark = pytest.mark.slow  # hypothesis: generated companies erased and interrupted end to end
+
 D = dt.date
 _counter = itertools.count()
 

@@ -73,7 +73,7 @@ class Store:
             con.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
 def store(request, tmp_path, monkeypatch):
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
     if request.param == "sqlite":
@@ -170,6 +170,7 @@ def xstore(xstore_template, tmp_path, postgres_dsn, monkeypatch):
         yield open_workspace(root), dsn
 
 
+@pytest.mark.slow
 def test_cross_store_demo_janis(xstore, small_demo, monkeypatch):
     ws, dsn = xstore
 
@@ -250,6 +251,7 @@ def test_per_row_values_take_one_statement_per_chunk_not_per_row(store, monkeypa
     assert store.q("SELECT CustomerId, Email, Phone FROM Customer WHERE CustomerId > 4 ORDER BY 1") == before
 
 
+@pytest.mark.slow
 def test_a_shared_postgresql_ledger_holds_plans_schedule_holds_and_suppression(mini_ws, postgres_dsn, monkeypatch):
     from privacyops.ledger import add_hold, list_holds, open_ledger, suppress
     from privacyops.ledger.suppression import check

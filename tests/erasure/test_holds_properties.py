@@ -37,6 +37,8 @@ from privacyops.erasure.holds_resolve import place_hold
 from privacyops.ledger import open_case, open_ledger, release_hold
 from privacyops.workspace import open_workspace
 
+pytestmark = pytest.mark.slow  # hypothesis: hundreds of generated plans and executions
+
 D = dt.date
 TODAY = dt.date.today()
 

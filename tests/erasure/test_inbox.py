@@ -82,6 +82,7 @@ def expected(ws, actor):
     }
 
 
+@pytest.mark.slow
 def test_who_sees_what(demo, plans):
     ws = demo
     assert lq(ws, "SELECT count(*) FROM erasure_plans") == [len(plans)]
@@ -108,6 +109,7 @@ def test_who_sees_what(demo, plans):
     assert erasure_inbox(ws, "erin").mine == []
 
 
+@pytest.mark.slow
 def test_rows_carry_the_ledger_columns_and_counts(demo, plans):
     ws = demo
     inbox = erasure_inbox(ws, "alice")
@@ -136,11 +138,13 @@ def test_rows_carry_the_ledger_columns_and_counts(demo, plans):
     assert again == inbox
 
 
+@pytest.mark.slow
 def test_mine_is_limited_to_the_newest(demo, plans):
     newest = lq(demo, "SELECT plan_id FROM erasure_plans WHERE prepared_by = 'alice' ORDER BY prepared_at DESC")
     assert [p.plan_id for p in erasure_inbox(demo, "alice", mine_limit=2).mine] == newest[:2]
 
 
+@pytest.mark.slow
 def test_allowed_actions_agree_with_the_engine(demo, plans, monkeypatch):
     ws = demo
     status = dict(lq(ws, "SELECT plan_id, status FROM erasure_plans"))

@@ -117,6 +117,7 @@ def plan_actions(ws, case_id: str) -> dict:
     return {(r.dataset, r.key): r.action for r in plan.rows}
 
 
+@pytest.mark.slow
 def test_every_key_loss_is_refused_and_restore_brings_the_holds_back(held):
     ws, case_id, plan_id, backup = held
     path = ws.keys_dir / "workspace.key"
@@ -179,6 +180,7 @@ def test_a_fresh_workspace_reads_without_a_key_and_makes_one_on_its_first_ledger
     assert recorded == (fp(path.read_bytes()),) and len(subject) == 1
 
 
+@pytest.mark.slow
 def test_the_signing_key_is_held_to_the_id_the_ledger_recorded(held, monkeypatch):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

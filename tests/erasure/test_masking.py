@@ -181,6 +181,7 @@ def pg_src(postgres_dsn, tmp_path, monkeypatch):
         src.close()
 
 
+@pytest.mark.slow
 def test_postgres_reports_not_null_lengths_and_foreign_keys(pg_src):
     dm, src = pg_src
     info = column_info(src, dm.datasets["parent"])

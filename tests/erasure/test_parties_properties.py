@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,8 @@ from privacyops.erasure import MASK, plan_erasure
 from privacyops.ledger import open_case
 from privacyops.lookup import WITHHELD, lookup
 from privacyops.workspace import open_workspace
+
+pytestmark = pytest.mark.slow  # hypothesis: generated parties exported and erased end to end
 
 MAP = """
 version: 1

@@ -372,6 +372,7 @@ def test_retention_sweep_erases_exactly_the_ended_records(club):
     assert plan_retention(ws, AS_OF, save=False).rows == []
 
 
+@pytest.mark.slow
 def test_request_keeps_open_records_open_ended_and_the_due_run_erases_them_once_filled(club, monkeypatch):
     """Boris (member 2) asks for erasure: his card (a legal obligation, member left 2026-03-05) is retained until
     2027-03-31; his open rental, loan and the loan's fee are kept while empty, open-ended and restricted; due runs

@@ -62,6 +62,7 @@ def prepared(ws, monkeypatch, key):
     return plan_erasure(ws, case_id, "M-001", as_of=AS_OF)
 
 
+@pytest.mark.slow
 def test_signed_four_eyes_erases_and_the_certificate_names_who(ews, team, monkeypatch):
     plan = prepared(ews, monkeypatch, team["alice"])
     act_as(monkeypatch, team["bob"])
@@ -157,6 +158,7 @@ def test_a_plan_prepared_before_people_were_registered_does_not_run(ews, monkeyp
         execute_plan(ews, plan.plan_id)
 
 
+@pytest.mark.slow
 def test_certificate_verify_fails_when_a_signature_or_the_approver_is_altered(ews, team, monkeypatch, tmp_path):
     plan = prepared(ews, monkeypatch, team["alice"])
     act_as(monkeypatch, team["bob"])
@@ -200,6 +202,7 @@ def test_without_people_it_works_as_before_and_says_not_proven(ews, monkeypatch)
     assert load_plan(ews, plan.plan_id).approved_by == "bob"
 
 
+@pytest.mark.slow
 def test_due_erasures_are_signed_by_whoever_runs_them(ews, team, monkeypatch, later_today):
     import datetime as dt
 

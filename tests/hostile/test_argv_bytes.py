@@ -12,6 +12,8 @@ import pytest
 
 from tests.hostile.harness import PERSON, build_workspace, ledger_counts
 
+pytestmark = pytest.mark.slow  # each case starts the command line in a new process
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -33,12 +33,14 @@ def _report(bad) -> str:
     return "\n".join(f"{o.target} <- {o.entry.label}: {o.problem}" for o in bad[:40])
 
 
+@pytest.mark.slow
 def test_no_traceback_anywhere(outcomes):
     assert len(outcomes) > 1500
     tracebacks = [o for o in outcomes if o.traceback]
     assert not tracebacks, _report(tracebacks)
 
 
+@pytest.mark.slow
 def test_inputs_that_must_be_refused_are_refused_and_write_nothing(outcomes):
     refused = [o for o in outcomes if o.refused]
     assert len(refused) > 1000
@@ -47,6 +49,7 @@ def test_inputs_that_must_be_refused_are_refused_and_write_nothing(outcomes):
     assert not bad, _report(bad)
 
 
+@pytest.mark.slow
 def test_accepted_inputs_pass_their_ground_truth_checks(outcomes):
     accepted = [o for o in outcomes if not o.refused]
     assert len(accepted) >= 150
@@ -54,6 +57,7 @@ def test_accepted_inputs_pass_their_ground_truth_checks(outcomes):
     assert not bad, _report(bad)
 
 
+@pytest.mark.slow
 def test_every_target_sees_refused_and_accepted_inputs(outcomes):
     names = {t.name for t in targets()}
     assert {o.target for o in outcomes if o.refused} == names

@@ -307,6 +307,7 @@ _RECORD = st.tuples(st.sampled_from(["lookup", "export", "case.open", "erasure"]
 _COLUMNS = ["recorded_at", "actor", "action", "case_id", "subject_hash", "details"]
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records=st.lists(_RECORD, min_size=1, max_size=4), data=st.data())
 def test_property_any_single_edit_is_reported_at_its_entry(records, data):

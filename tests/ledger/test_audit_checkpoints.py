@@ -286,6 +286,7 @@ def test_export_and_verify_export_offline(mini_ws, tmp_path):
 # -- PostgreSQL: a shared ledger, checkpoints in a table of another database -----------------------------------------
 
 
+@pytest.mark.slow
 def test_postgres_ledger_and_postgres_checkpoint_sink(mini_ws, postgres_dsn, monkeypatch):
     ledger_dsn = pgserver.create_database(postgres_dsn, "ledger")
     sink_dsn = pgserver.create_database(postgres_dsn, "sink")

@@ -23,6 +23,8 @@ from privacyops.ledger import audit, open_ledger
 from privacyops.workspace import open_workspace
 from tests.support.mini import build_mini, erase_map
 
+pytestmark = pytest.mark.slow  # kills a process at every ledger statement (minutes)
+
 HELD = "../held/checkpoints.jsonl"  # the checkpoint file, outside the workspace (relative to it)
 EMAIL = "janis2@mini.example"
 

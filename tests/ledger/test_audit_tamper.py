@@ -30,6 +30,7 @@ def scratch(template, tmp_path):
     return s
 
 
+@pytest.mark.slow
 def test_random_mutations_of_every_kind_are_all_detected(scratch):
     rng = random.Random(7)
     kinds = list(tamper.KINDS)

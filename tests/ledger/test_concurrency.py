@@ -8,8 +8,12 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from privacyops.ledger import audit, list_cases
 from tests.support import pg as pgserver
+
+pytestmark = pytest.mark.slow  # several processes share a ledger
 
 WORKER = textwrap.dedent("""
     import sys

@@ -143,6 +143,7 @@ def test_cli_register_list_whoami_revoke(mini_ws, tmp_path, monkeypatch):
     assert ADMIN not in [r for p in listed.values() if p["name"] == "ana" for r in p["roles"]]
 
 
+@pytest.mark.slow
 def test_postgres_ledger_db_roles_and_grants(mini_ws, tmp_path, monkeypatch, postgres_dsn):
     """A shared ledger: the session user must be the acting person's db_role, and with `person grants` applied the
     server itself denies an analyst's direct UPDATE of the approval columns and of the people table, while the

@@ -90,6 +90,7 @@ def _plan_rows(ws, subject="people.person:1"):
     return {(r.dataset, r.key): r.action for r in plan.rows}
 
 
+@pytest.mark.slow
 def test_rotating_twice_keeps_every_match_and_leaves_no_old_hash(mini_ws, monkeypatch):
     ws = setup_consent(mini_ws)
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "dpo")
@@ -234,6 +235,7 @@ def test_restore_refuses_another_workspaces_key(mini_ws, tmp_path):
     assert key_bytes(mini_ws) == key
 
 
+@pytest.mark.slow
 def test_a_shared_postgresql_ledger_checks_rotates_and_restores(mini_ws, postgres_dsn, tmp_path):
     import psycopg
 

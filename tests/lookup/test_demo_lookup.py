@@ -21,7 +21,7 @@ from tests.support import pg as pgserver
 JANIS, VARIANT, FAM_A, FAM_B = STORIES["two_emails"], STORIES["name_variant"], STORIES["family_a"], STORIES["family_b"]
 
 
-@pytest.fixture(scope="module", params=["scan", "indexed", "cross-store"])
+@pytest.fixture(scope="module", params=["scan", "indexed", pytest.param("cross-store", marks=pytest.mark.slow)])
 def ws(request, small_demo, tmp_path_factory):
     """The same seeded company three ways: one DuckDB file scanned; indexed; spread over PostgreSQL, SQLite,
     CSV, DuckDB and Parquet. Expectations are always counted in the plain demo."""

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from privacyops.lookup import lookup
 from privacyops.sources import duckdb as duck
 
@@ -56,6 +58,7 @@ def test_a_writer_in_another_process_gets_the_file_while_lookups_keep_it_open(mi
     mini_ws.close()
 
 
+@pytest.mark.slow
 def test_kept_connectors_close_when_idle(mini_ws):
     mini_ws.keep_open = 0.5
     lookup(mini_ws, "janis@mini.example", audit_log=False)

@@ -46,6 +46,7 @@ def customers(ws, n: int, seed: int) -> list[tuple]:
     return random.Random(seed).sample(rows, n)
 
 
+@pytest.mark.slow
 def test_indexed_and_scanned_lookups_answer_alike_for_200_random_subjects(indexed, monkeypatch):
     probes = []
     real = li.LookupIndex.identity_hits
@@ -64,6 +65,7 @@ def test_indexed_and_scanned_lookups_answer_alike_for_200_random_subjects(indexe
     assert mentioned > 0  # the mention comparison was not vacuous
 
 
+@pytest.mark.slow
 def test_name_search_over_the_indexed_spellings_ranks_as_the_scan(indexed, monkeypatch):
     con = duckdb.connect(str(indexed.root / "company.duckdb"), read_only=True)
     try:
@@ -160,6 +162,7 @@ def test_refreshing_the_rows_privacyops_changed_purges_the_old_identifiers(index
     assert lookup(indexed, new, audit_log=False).subject.ref == f"crm.customers:{moved}"
 
 
+@pytest.mark.slow
 def test_an_executed_erasure_and_an_applied_rectification_leave_no_old_identifier_in_the_index(indexed,
                                                                                              monkeypatch):
     """The package's own writes keep the index exact at once: the erased customer's e-mail and the corrected
@@ -191,9 +194,9 @@ def test_an_executed_erasure_and_an_applied_rectification_leave_no_old_identifie
     assert found.notes == [] and found.subject.ref == f"crm.customers:{fixed}"
 
 
-def test_a_refresh_interrupted_after_purging_leaves_the_dataset_stale_never_hiding(indexed, monkeypatch):
-    """The refresh purges every changed row's entries first, then puts each dataset's current ones back: stopped
-    in between, the dataset is stale (its recorded fingerprint no longer matches) and lookups scan it."""
+def test_an_interrupted_refresh_leaves_the_dataset_stale_never_hiding(indexed, monkeypatch):
+    """A refresh stopped part way changes nothing of the index (one transaction): the dataset whose data changed
+    stays stale (its recorded fingerprint no longer matches) and lookups scan it, finding the new e-mail."""
     (_, _, _), (moved, old_email, _) = customers(indexed, 2, seed=77)
     new = f"again.{moved}@elsewhere.example"
     con = duckdb.connect(str(indexed.root / "company.duckdb"))
@@ -209,13 +212,6 @@ def test_a_refresh_interrupted_after_purging_leaves_the_dataset_stale_never_hidi
     with pytest.raises(RuntimeError):
         li.refresh_lookup_index(indexed, {"crm.customers": [(moved,)]})
     monkeypatch.undo()
-    ix = duckdb.connect(str(indexed.root / "index.duckdb"), read_only=True)
-    try:  # purged (SQL on the index), not yet put back
-        held = ix.execute("SELECT count(*) FROM ident WHERE dataset = 'crm.customers' AND k = ?",
-                          [[str(moved)]]).fetchone()[0]
-    finally:
-        ix.close()
-    assert held == 0
     assert li.index_status(indexed)["crm.customers"]  # stale: scanned
     got = lookup(indexed, new, audit_log=False)
     assert got.subject is not None and got.subject.ref == f"crm.customers:{moved}"

@@ -12,12 +12,15 @@ import tempfile
 from pathlib import Path
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from privacyops.lookup import lookup
 from privacyops.workspace import open_workspace
 from tests.support.mini import MINI_MAP
+
+pytestmark = pytest.mark.slow  # hypothesis: generated people looked up end to end
 
 EMAILS = ["a@x.example", "b@x.example", "c@x.example", "d@x.example"]
 

@@ -93,6 +93,7 @@ def _variant(first: str | None, last: str | None, how: int) -> str:
     return [full, " ".join(v for v in (last, first) if v), full.upper(), names.strip_accents(full)][how]
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(people=st.lists(st.tuples(name, name), min_size=1, max_size=25), pick=st.integers(0, 24),
        how=st.integers(0, 4), other=st.lists(word, min_size=1, max_size=3).map(" ".join),

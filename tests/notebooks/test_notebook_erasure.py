@@ -50,6 +50,7 @@ def row_counts(root: Path) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 def test_headless_default_plans_only_and_changes_nothing(demo, tmp_path):
     before = row_counts(demo.root)
     out = tmp_path / "out"
@@ -81,6 +82,7 @@ def approved_plan(ws, monkeypatch, preparer="alice", approver="dpo") -> str:
     return plan.plan_id
 
 
+@pytest.mark.slow
 def test_headless_executes_a_plan_approved_beforehand_and_certifies(demo, tmp_path, monkeypatch):
     cid = JANIS["customer_id"]
     kept = dq(demo, "SELECT invoice_id FROM billing.invoices WHERE customer_id = ? AND issued_at >= "
@@ -106,6 +108,7 @@ def test_headless_executes_a_plan_approved_beforehand_and_certifies(demo, tmp_pa
     assert check.ok and check.workspace_key and check.plan_id == plan.plan_id == plan_id
 
 
+@pytest.mark.slow
 def test_headless_refuses_an_unapproved_plan_before_anything(demo, tmp_path, monkeypatch):
     before = row_counts(demo.root)
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
@@ -117,6 +120,7 @@ def test_headless_refuses_an_unapproved_plan_before_anything(demo, tmp_path, mon
     assert row_counts(demo.root) == before
 
 
+@pytest.mark.slow
 def test_headless_with_registered_people_runs_as_the_key_in_place(demo, tmp_path, monkeypatch):
     """Proven mode: the kernel acts as $PRIVACYOPS_PERSON_KEY; an approval made by setting PRIVACYOPS_ACTOR (the old
     headless path) is no approval at all."""
@@ -154,10 +158,5 @@ def test_stored_notebook_is_clean():
     assert "widgets" not in nb.metadata
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", [])
-    checked = [c for c in code if "# NBVAL_CHECK_OUTPUT" in c.source]
-    assert len(checked) == 1 and checked[0].outputs
-    for c in code:
-        if c not in checked:
-            assert not c.outputs and c.execution_count is None
-    stored = "".join(o.get("text", "") for o in checked[0].outputs)
-    assert "four-eyes approval: on" in stored and "billing.invoices" in stored and "tax_records" in stored
+    for c in code:  # stored without outputs: what it prints is checked on a run (test_notebooks.py)
+        assert not c.outputs and c.execution_count is None

@@ -35,6 +35,7 @@ def run_headless(workspace: Path, out: Path, **params) -> Path:
     return executed
 
 
+@pytest.mark.slow
 def test_headless_run_opens_a_case_exports_and_keeps_the_password_apart(demo_ws, tmp_path):
     out = tmp_path / "out"
     executed = run_headless(demo_ws.root, out, password_out=str(tmp_path / "secret" / "password.txt"))
@@ -66,6 +67,7 @@ def test_headless_run_opens_a_case_exports_and_keeps_the_password_apart(demo_ws,
     assert re.search(rf"support\.ticket_messages +{n}  \(1 e-mail\(s\) of others masked\)", text)
 
 
+@pytest.mark.slow
 def test_headless_run_with_a_case_and_a_password_file(demo_ws, tmp_path):
     case_id = access_case(demo_ws, "portability")
     secret = tmp_path / "given.txt"
@@ -78,6 +80,7 @@ def test_headless_run_with_a_case_and_a_password_file(demo_ws, tmp_path):
     assert "Article 20" in archive_files(Path(data["path"]), "a long shared secret 42")["report.html"].decode()
 
 
+@pytest.mark.slow
 def test_headless_run_without_a_password_file_makes_nothing(demo_ws, tmp_path):
     """Nobody would see a generated password (and what a run prints is kept in the executed notebook)."""
     with pytest.raises(pm.PapermillExecutionError) as info:
@@ -87,6 +90,7 @@ def test_headless_run_without_a_password_file_makes_nothing(demo_ws, tmp_path):
     assert list_exports(demo_ws) == []
 
 
+@pytest.mark.slow
 def test_headless_run_fails_loudly_for_an_erasure_case(demo_ws, tmp_path):
     case_id = access_case(demo_ws, "erasure")
     with pytest.raises(pm.PapermillExecutionError) as info:
@@ -112,10 +116,5 @@ def test_stored_notebook_is_clean():
     assert "widgets" not in nb.metadata
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", [])
-    checked = [c for c in code if "# NBVAL_CHECK_OUTPUT" in c.source]
-    assert len(checked) == 1 and checked[0].outputs
-    for c in code:
-        if c not in checked:
-            assert not c.outputs and c.execution_count is None
-    stored = "".join(o.get("text", "") for o in checked[0].outputs)
-    assert JANIS["full_name"] in stored and "support.ticket_messages (1)" in stored
+    for c in code:  # stored without outputs: what it prints is checked on a run (test_notebooks.py)
+        assert not c.outputs and c.execution_count is None

@@ -11,6 +11,8 @@ import pytest
 
 from privacyops.jobs.runner import NotebookRunError, run_notebook, shared_kernel
 
+pytestmark = pytest.mark.slow  # each test starts notebook kernels
+
 
 def probe(folder: Path, name: str, body: str) -> Path:
     nb = nbformat.v4.new_notebook()

@@ -93,6 +93,7 @@ _DUCK = duckdb.connect()
 _LITE = sqlite3.connect(":memory:")
 
 
+@pytest.mark.slow
 def test_sql_end_dates_agree_with_python_in_postgresql(postgres_dsn):
     import psycopg
 

@@ -107,6 +107,7 @@ def test_retention_overdue_of_a_date_anchored_rule_matches_sql(edged, as_of):
     assert d.total == company(edged, "SELECT count(*) FROM marketing.email_sends")[0][0]
 
 
+@pytest.mark.slow
 def test_end_dates_in_postgresql_sqlite_and_csv_match_python_row_by_row(small_demo, tmp_path, postgres_dsn):
     """The demo spread over PostgreSQL (billing, a fiscal-year rule), SQLite (newsletter) and CSV (consent log): each
     dataset's end dates equal `retained_until` applied row by row, and the report's figures equal the DuckDB-only

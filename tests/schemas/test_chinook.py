@@ -19,6 +19,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+pytestmark = pytest.mark.slow  # Chinook end to end
+
 REPO = Path(__file__).resolve().parents[2]
 BUILD_PY = REPO / "data" / "chinook" / "build.py"
 EMAIL = "luisg@embraer.com.br"

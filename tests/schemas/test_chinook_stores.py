@@ -18,6 +18,8 @@ from privacyops.workspace import check_workspace, create_indexes, open_workspace
 from tests.support import pg as pgserver
 from tests.support.chinook import CHINOOK, DSN_ENV, PG_SCRIPT, SQLITE, duckdb_build, postgres_load, snake, sqlite_build
 
+pytestmark = pytest.mark.slow  # Chinook end to end in SQLite and PostgreSQL
+
 REPO = Path(__file__).resolve().parents[2]
 EMAIL = "luisg@embraer.com.br"
 
@@ -83,7 +85,7 @@ def duck_ws_dir(tmp_path_factory, src) -> Path:
     return root
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
 def store(request, monkeypatch) -> Store:
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "test-analyst")
     if request.param == "postgres":

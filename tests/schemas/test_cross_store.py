@@ -17,6 +17,8 @@ from privacyops.workspace import open_workspace
 from tests.support import pg as pgserver
 from tests.support.demo import cross_store_copy
 
+pytestmark = pytest.mark.slow  # the demo spread over PostgreSQL and four other stores
+
 JANIS = STORIES["two_emails"]
 
 

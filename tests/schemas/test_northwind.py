@@ -23,6 +23,8 @@ from privacyops.workspace import check_workspace, open_workspace
 from tests.support import northwind as nw
 from tests.support import pg as pgserver
 
+pytestmark = pytest.mark.slow  # Northwind end to end, most of it on the PostgreSQL test server
+
 # The test's own reading of Northwind: which columns hold personal data (for context rows and leak checks).
 PERSONAL = {
     "customers": {"customer_id", "company_name", "contact_name", "contact_title", "address", "city", "region",

@@ -118,6 +118,7 @@ def as_catalog(fk: ForeignKey) -> tuple:
             fk.columns, fk.ref_columns, fk.referenced)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("table", ["address", "staff", "customer", "rental", "payment", "payment_p2024_02",
                                    "refund", "audit_sample_2024_01", "customer_note", "complaint"])
 def test_postgres_foreign_keys_are_what_the_catalog_says(shop, table):
@@ -127,6 +128,7 @@ def test_postgres_foreign_keys_are_what_the_catalog_says(shop, table):
     assert len(keys) == len({as_catalog(fk) for fk in keys})  # each once
 
 
+@pytest.mark.slow
 def test_postgres_keys_declared_only_on_partitions_count_for_the_partitioned_table(shop):
     src, dm, _ = shop
     keys = src.foreign_keys(dm.datasets["payment"])
@@ -140,6 +142,7 @@ def test_postgres_keys_declared_only_on_partitions_count_for_the_partitioned_tab
     assert {p.column for p in pairs if fk_matches(p, src, customer)} == {"customer_id"}
 
 
+@pytest.mark.slow
 def test_postgres_actions_deferral_and_inheritance(shop):
     src, dm, _ = shop
     customer = {fk.column: fk for fk in src.foreign_keys(dm.datasets["customer"])}
@@ -155,6 +158,7 @@ def test_postgres_actions_deferral_and_inheritance(shop):
     assert [fk.column for fk in src.foreign_keys(dm.datasets["complaint"])] == ["staff_id"]
 
 
+@pytest.mark.slow
 def test_postgres_keys_to_a_partitioned_table_and_to_a_partition(shop):
     src, dm, _ = shop
     d = dm.datasets
@@ -170,6 +174,7 @@ def test_postgres_keys_to_a_partitioned_table_and_to_a_partition(shop):
     assert not src.points_at(sample, d["payment_p2024_02"])
 
 
+@pytest.mark.slow
 def test_postgres_a_partition_is_bound_by_its_parents_keys(shop):
     src, dm, _ = shop
     (on_parent,) = src.foreign_keys(dm.datasets["login"])
@@ -207,6 +212,7 @@ def _pg_type(data_type: str, length, precision, scale) -> str:
     return data_type
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("table", ["customer", "payment", "rental", "complaint"])
 def test_postgres_columns_are_what_the_catalog_says(shop, table):
     src, dm, con = shop
@@ -221,6 +227,7 @@ def test_postgres_columns_are_what_the_catalog_says(shop, table):
     assert list(got) == list(want)  # in table order
 
 
+@pytest.mark.slow
 def test_postgres_column_facts_of_the_customer(shop):
     src, dm, _ = shop
     c = src.column_info(dm.datasets["customer"])
@@ -235,6 +242,7 @@ def test_postgres_column_facts_of_the_customer(shop):
     assert pay["payment_id"].primary_key and not pay["payment_id"].unique  # the key is (payment_date, payment_id)
 
 
+@pytest.mark.slow
 def test_postgres_triggers_are_what_the_catalog_says(shop):
     src, dm, con = shop
     rows = con.execute("SELECT trigger_name, event_object_table, action_timing, event_manipulation, "
@@ -252,6 +260,7 @@ def test_postgres_triggers_are_what_the_catalog_says(shop):
     assert "last_update_now()" in t.definition
 
 
+@pytest.mark.slow
 def test_postgres_enforces_and_a_missing_table_is_a_source_error(shop):
     src, _, _ = shop
     assert src.enforces_foreign_keys()

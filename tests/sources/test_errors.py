@@ -118,6 +118,7 @@ def test_connection_refused_names_the_source_and_the_variable_never_the_dsn(monk
                         f"the server running and the host/port right?")
 
 
+@pytest.mark.slow
 def test_a_database_that_does_not_exist(billing, monkeypatch, tmp_path):
     dsn = make_conninfo(billing[1], dbname="no_such_db")
     monkeypatch.setenv(ENV, dsn)
@@ -156,6 +157,7 @@ def password_role(postgres_dsn):
             con.execute(f"DROP ROLE IF EXISTS {role}")
 
 
+@pytest.mark.slow
 def test_authentication_failed(postgres_dsn, password_role, monkeypatch, tmp_path):
     dsn = make_conninfo(postgres_dsn, user=password_role, password=SECRET)  # the wrong password
     monkeypatch.setenv(ENV, dsn)
@@ -173,6 +175,7 @@ def test_authentication_failed(postgres_dsn, password_role, monkeypatch, tmp_pat
 # PostgreSQL: statements.
 
 
+@pytest.mark.slow
 def test_permission_denied_says_which_table_and_what_to_grant_in_a_lookup(billing, monkeypatch, tmp_path):
     admin, dsn, role = billing
     monkeypatch.setenv(ENV, dsn)
@@ -199,6 +202,7 @@ def test_permission_denied_says_which_table_and_what_to_grant_in_a_lookup(billin
     assert pgserver.connect(admin).execute("SELECT count(*) FROM invoice").fetchone() == (1,)
 
 
+@pytest.mark.slow
 def test_statement_timeout_names_the_map_setting(billing, monkeypatch, tmp_path):
     admin, dsn, role = billing
     grant_all(admin, role)
@@ -220,6 +224,7 @@ def test_statement_timeout_names_the_map_setting(billing, monkeypatch, tmp_path)
                         "map, or make the query faster (privacyops index creates lookup indexes)")
 
 
+@pytest.mark.slow
 def test_lock_timeout_when_another_session_holds_the_row(billing, monkeypatch, tmp_path):
     admin, dsn, role = billing
     grant_all(admin, role)
@@ -244,6 +249,7 @@ def test_lock_timeout_when_another_session_holds_the_row(billing, monkeypatch, t
     assert pgserver.connect(admin).execute("SELECT count(*) FROM invoice").fetchone() == (1,)
 
 
+@pytest.mark.slow
 def test_without_timeouts_in_the_map_the_server_default_is_said(billing, monkeypatch, tmp_path):
     monkeypatch.setenv(ENV, billing[0])
     con = open_source(pg_map().sources["billing"], tmp_path)
@@ -256,6 +262,7 @@ def test_without_timeouts_in_the_map_the_server_default_is_said(billing, monkeyp
         in str(err)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sql, kind, expected", [
     ('DELETE FROM "public"."person" WHERE "pid" IN (%s)', store_errors.FOREIGN_KEY,
      "source 'billing': the database refuses to delete rows of table public.person: foreign key invoice_pid_fkey of "

@@ -42,7 +42,7 @@ def _pg_names(request):
         yield dsn
 
 
-@pytest.fixture(params=["duckdb", "sqlite", "postgres"])
+@pytest.fixture(params=["duckdb", "sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
 def store(request, tmp_path, monkeypatch):
     """make(rows) -> (connector, dataset): rows (id, first, last) in a new table of the store under test."""
     kind = request.param
@@ -137,6 +137,7 @@ def test_every_exact_match_comes_back_beyond_the_limit_and_ties_at_the_cut_are_k
     assert (nothing.rows.rows, nothing.total, nothing.exact) == ([], 0, 0)
 
 
+@pytest.mark.slow
 def test_the_total_counts_every_row_above_the_threshold_and_rankings_equal_python(store):
     people, queries = _people_and_queries()
     rows = [(i, a, b) for i, (a, b) in enumerate(people)]

@@ -31,6 +31,8 @@ from tests.support.stores import (
     structure,
 )
 
+pytestmark = pytest.mark.slow  # most tests here start the PostgreSQL test server
+
 DSN_ENV = "PRIVACYOPS_TEST_MINI_DSN"
 PG_MAP = MINI_MAP.replace(DUCKDB_SOURCE, f"  main: {{kind: postgres, dsn_env: {DSN_ENV}, location: LV}}")
 PG_TYPES = {"INTEGER": "integer", "VARCHAR": "text", "DATE": "date"}

@@ -194,6 +194,7 @@ def test_missing_file_and_missing_table_are_clear(sqlite_ws):
         lookup(sqlite_ws, "janis@mini.example", audit_log=False)
 
 
+@pytest.mark.slow
 def test_name_scoring_in_sqlite_equals_duckdb(sqlite_ws):
     """The shared SQL, run by SQLite with privacyops' Python functions, scores, ranks and counts exactly as
     DuckDB."""

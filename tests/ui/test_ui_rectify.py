@@ -151,6 +151,7 @@ print("STATUS", panel.status.value)
 """
 
 
+@pytest.mark.slow
 def test_the_panel_in_a_jupyter_kernel(mini_ws):
     """The same panel in a real kernel (as JupyterLab runs it): it displays as a widget and applies."""
     import nbformat

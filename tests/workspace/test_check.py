@@ -374,6 +374,7 @@ datasets:
 """
 
 
+@pytest.mark.slow
 def test_postgres_keys_on_partitions_warn_for_the_partitioned_payments(postgres_dsn, tmp_path):
     root = tmp_path / "rentals"
     root.mkdir()

@@ -162,6 +162,7 @@ def test_sealed_files_round_trip_and_reseal(tmp_path):
         sealing.unseal_file(path, A, "report-file")
 
 
+@pytest.mark.slow
 def test_reseal_ledger_on_a_postgresql_ledger(postgres_dsn):
     import psycopg
 

@@ -1,0 +1,58 @@
+"""The canonical JSON text of plans and rows (what plan hashes and row fingerprints are taken over): sorted keys, no
+spaces, values as `privacyops.values.json_safe` makes them, computed fast enough for plans of 70k rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from ..values import json_safe
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(_safe(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _canonical_large(obj: Any) -> str:
+    """`_canonical` of a large structure (a plan's body): when every dict key in it is text, json.dumps converts
+    the values itself (`json_safe` as its `default`: the same text), a third of the time of converting first."""
+    if not _text_keys(obj):
+        return _canonical(obj)
+    return json.dumps(obj, default=json_safe, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _text_keys(value: Any) -> bool:
+    """Whether every dict inside `value` has only text keys (json.dumps would sort and spell others differently
+    from `json_safe`) and every container is a plain dict, list or tuple."""
+    t = type(value)
+    if t is dict:
+        for k, v in value.items():
+            if type(k) is not str or (type(v) not in _PLAIN and not _text_keys(v)):
+                return False
+        return True
+    if t is list or t is tuple:
+        return all(type(v) in _PLAIN or _text_keys(v) for v in value)
+    return not isinstance(value, (dict, list, tuple, set, frozenset))
+
+
+def _safe(value: Any) -> Any:
+    """`json_safe`, the same result, faster on what plans hold (dicts and lists of plain values: a plan of 70k rows
+    is millions of values): exact types checked first, everything else handed to `json_safe`."""
+    t = type(value)
+    if t in _PLAIN:
+        return value
+    if t is dict:
+        return {k if type(k) is str else str(k): v if type(v) in _PLAIN else _safe(v) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [v if type(v) in _PLAIN else _safe(v) for v in value]
+    return json_safe(value)
+
+
+def hashed(obj: Any) -> tuple[str, str]:
+    """(SHA-256 of the canonical text, the text) of a large structure (a plan's body)."""
+    text = _canonical_large(obj)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest(), text

@@ -1,0 +1,43 @@
+"""A plan's hash is over its canonical JSON text; the fast conversion must give the very text `json_safe` gives
+(a stored plan's hash is recomputed on approval and execution), for every kind of value a store returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import uuid
+
+from privacyops.erasure.canonical import _canonical, _canonical_large
+from privacyops.erasure.plan import PlannedRow
+from privacyops.values import json_safe
+
+
+class Tag(str):
+    pass
+
+
+def reference(obj):
+    return json.dumps(json_safe(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_canonical_text_is_json_safes():
+    values = [None, True, 0, -7, 2.5, float("nan"), "ā\u00a0\"x\"", Tag("t"), dt.date(2026, 1, 2),
+              dt.datetime(2026, 1, 2, 3, 4, 5, 6), dt.time(1, 2), decimal.Decimal("10.00"), uuid.UUID(int=5),
+              b"\x00\xff", bytearray(b"ab"), (1, "a"), {3, 1}, [dt.date(2020, 1, 1), [decimal.Decimal("1.5")]],
+              {1: "int key", "b": {"c": (dt.date(2021, 2, 3),)}, Tag("k"): None}, ValueError("x")]
+    for v in values:
+        assert _canonical(v) == reference(v), v
+        assert _canonical_large(v) == reference(v), v
+        assert _canonical_large({"v": [v, {"w": v}]}) == reference({"v": [v, {"w": v}]}), v
+    body = {"rows": [{"key": [1, "x"], "masks": {"email": {"value": None, "until": dt.date(2027, 1, 1)}},
+                      "values": values}] * 3, "as_of": "2026-11-20"}
+    assert _canonical(body) == reference(body)
+    assert _canonical_large(body) == reference(body)
+    assert _canonical_large({"a": {10: 1, 9: 2}}) == reference({"a": {10: 1, 9: 2}})  # keys sorted as text
+
+
+def test_a_rows_id_is_its_dataset_and_key_text():
+    row = PlannedRow("shop.orders", "main", (7, dt.date(2026, 1, 1)), "delete", "")
+    assert row.rid == ("shop.orders", json.dumps([7, "2026-01-01"], separators=(",", ":")))
+    assert row.rid is row.rid  # computed once
