@@ -376,6 +376,9 @@ class LookupIndex:
         self.path = path
         self.stat = json.dumps(_stat(str(path)))
         self.con = connect_duckdb(str(path), True, "lookup index")
+        # Probes of a few keys and the scoring of a few thousand spellings: one thread (this file's own engine) saves
+        # handing work to a second one on a busy machine (name search ~10% faster at 1M; probes no slower).
+        self.con.execute("SET threads = 1")
         self.covered = {r[0]: (r[1], r[2], r[3]) for r in
                         self.con.execute("SELECT dataset, source, spec, fingerprint FROM datasets").fetchall()}
         self.signatures = dict(self.con.execute("SELECT source, signature FROM sources").fetchall())
