@@ -263,7 +263,8 @@ class DuckDBConnector(DuckDBConstraints, Connector):
 
 
 def _files_for(con: "FileConnector", dataset: Dataset, column: str, vals: list[Any]) -> list[str] | None:
-    """The files of a Parquet dataset that may hold one of the integer `vals` in `column`, by the min/max
+    """For `FileConnector.select_in` (a lookup's reference probe): the scan's rows in its order (files in glob
+    order, rows in file order) come from these files alone. The files of a Parquet dataset that may hold one of the integer `vals` in `column`, by the min/max
     statistics of the files' row groups (read once per file version: path, size, mtime, inode); None when
     this cannot be told (not Parquet, not an integer column, a file without statistics for it)."""
     if con.source.kind != "parquet" or type_family(con.columns(dataset).get(column, "")) != "integer" \
@@ -307,8 +308,7 @@ class FileConnector(DuckDBConnector):
         return False  # files hold no lock: writers replace them whole (see _rewrite)
 
     def select_in(self, dataset: Dataset, column: str, values: Iterable[Any]) -> Rows:
-        """A lookup's few integer values (a reference probe) read only the Parquet files whose statistics admit
-        one of them (`_files_for`): the scan's rows, in its order (files in glob order, rows in file order)."""
+        """A lookup's few integer values read only the Parquet files that may hold them (`_files_for`)."""
         vals = self.coerce(dataset, column, values)
         files = _files_for(self, dataset, column, vals) if 0 < len(vals) <= SEMI_JOIN_FROM else None
         if not files:
