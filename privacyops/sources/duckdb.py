@@ -135,6 +135,19 @@ def _being_created(path: str, text: str, started: float) -> bool:
         return False
 
 
+# (file stamp, column) -> the column's (min, max) over the file's row groups, None when unknown: a file rewritten
+# (an erasure replaces it whole) has another stamp, so its statistics are read again.
+_FILE_RANGES: dict[tuple[tuple | None, str], tuple[int, int] | None] = {}
+
+
+def _file_stamp(path: str) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (path, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 _HEADER_BYTES = 3 * 4096  # DuckDB's file header: a file shorter than this is still being written
 _ENGINE: duckdb.DuckDBPyConnection | None = None
 
@@ -299,6 +312,33 @@ class DuckDBConnector(DuckDBConstraints, Connector):
         self.con.close()
 
 
+def _files_for(con: "FileConnector", dataset: Dataset, column: str, vals: list[Any]) -> list[str] | None:
+    """For `FileConnector.select_in` (a lookup's reference probe): the scan's rows in its order (files in glob
+    order, rows in file order) come from these files alone. The files of a Parquet dataset that may hold one of the integer `vals` in `column`, by the min/max
+    statistics of the files' row groups (read once per file version: path, size, mtime, inode); None when
+    this cannot be told (not Parquet, not an integer column, a file without statistics for it)."""
+    if con.source.kind != "parquet" or type_family(con.columns(dataset).get(column, "")) != "integer" \
+            or not all(isinstance(v, int) for v in vals):
+        return None
+    files = con.files(dataset)
+    stamps = {f: _file_stamp(f) for f in files}
+    if not files or any(s is None for s in stamps.values()):
+        return None  # no files (the scan says so), or one vanished meanwhile
+    todo = [f for f in files if (stamps[f], column) not in _FILE_RANGES]
+    if todo:
+        got = {r[0]: r[1:] for r in con.execute(
+            "SELECT file_name, min(TRY_CAST(stats_min_value AS HUGEINT)), max(TRY_CAST(stats_max_value AS "
+            "HUGEINT)), bool_or(stats_min_value IS NULL OR stats_max_value IS NULL OR TRY_CAST(stats_min_value "
+            "AS HUGEINT) IS NULL OR TRY_CAST(stats_max_value AS HUGEINT) IS NULL) FROM parquet_metadata("
+            f"[{', '.join(_literal(f) for f in todo)}]) WHERE path_in_schema = ? GROUP BY file_name",
+            [column]).rows}
+        for f in todo:  # a file the query did not describe (no such column, unreadable): always read
+            lo, hi, unknown = got.get(f, (None, None, True))
+            _FILE_RANGES[(stamps[f], column)] = None if unknown or lo is None else (int(lo), int(hi))
+    ranges = [_FILE_RANGES[(stamps[f], column)] for f in files]
+    return [f for f, r in zip(files, ranges) if r is None or any(r[0] <= v <= r[1] for v in vals)]
+
+
 class FileConnector(DuckDBConnector):
     """A folder of Parquet or CSV files; a dataset's `table` is a path (glob allowed) inside the folder."""
 
@@ -316,6 +356,15 @@ class FileConnector(DuckDBConnector):
 
     def writer_waiting(self) -> bool:
         return False  # files hold no lock: writers replace them whole (see _rewrite)
+
+    def select_in(self, dataset: Dataset, column: str, values: Iterable[Any]) -> Rows:
+        """A lookup's few integer values read only the Parquet files that may hold them (`_files_for`)."""
+        vals = self.coerce(dataset, column, values)
+        files = _files_for(self, dataset, column, vals) if 0 < len(vals) <= SEMI_JOIN_FROM else None
+        if not files:
+            return super().select_in(dataset, column, vals) if files is None else Rows(list(self.columns(dataset)), [])
+        return self.execute(f"SELECT * FROM read_parquet([{', '.join(_literal(f) for f in files)}]) WHERE "
+                            f"{self.quote(column)} IN ({self._placeholders(len(vals))})", vals)
 
     # Files declare no constraints: the defaults of a store without a catalog, not DuckDB's.
     foreign_keys = StoreConstraints.foreign_keys

@@ -84,6 +84,7 @@ class Workspace:
     _busy: int = field(default=0, repr=False)  # operations (sessions, lookups) in progress: no idle close then
     _generation: int = field(default=0, repr=False)  # bumped on every use: a stale idle timer does nothing
     _timer: threading.Timer | None = field(default=None, repr=False)
+    _armed: tuple[int, float] = field(default=(0, 0.0), repr=False)  # (generation, deadline) the idle timer serves
 
     @property
     def ledger_path(self) -> Path:
@@ -99,10 +100,7 @@ class Workspace:
         return self.root / "outputs"
 
     def _touch(self) -> None:
-        self._generation += 1
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._generation += 1  # an idle timer armed before stands down at its next look (`_idle_tick`)
 
     def connector(self, source_name: str) -> Connector:
         """An open connector for a source, reused until `close()` (or the idle close, see the class doc)."""
@@ -162,6 +160,9 @@ class Workspace:
     def close(self) -> None:
         with self._lock:
             self._touch()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             for con in self._connectors.values():
                 con.close()
             self._connectors.clear()
@@ -178,7 +179,9 @@ class Workspace:
                 self.close()
                 return
             self._touch()
-            _arm(self, self._generation, time.monotonic() + self.keep_open)
+            self._armed = (self._generation, time.monotonic() + self.keep_open)
+            if self._timer is None or not self._timer.is_alive():  # the live one serves the new deadline: no
+                _arm(self)  # thread started per lookup (milliseconds on a busy machine)
 
     @contextmanager
     def reading(self) -> Iterator["Workspace"]:
@@ -206,21 +209,26 @@ class Workspace:
             self.close()
 
 
-def _arm(ws: Workspace, generation: int, deadline: float) -> None:
-    ws._timer = threading.Timer(min(IDLE_POLL, ws.keep_open), _idle_tick, args=(ws, generation, deadline))
+def _arm(ws: Workspace) -> None:
+    ws._timer = threading.Timer(min(IDLE_POLL, ws.keep_open), _idle_tick, args=(ws,))
     ws._timer.daemon = True
     ws._timer.start()
 
 
-def _idle_tick(ws: Workspace, generation: int, deadline: float) -> None:
-    """Close the kept readers once idle until `deadline`, or as soon as a writer elsewhere waits for a file."""
+def _idle_tick(ws: Workspace) -> None:
+    """Close the kept readers once idle until the deadline of the last release, or as soon as a writer elsewhere
+    waits for a file."""
     with ws._lock:
+        if ws._timer is not threading.current_thread():
+            return  # cancelled (close) after it fired, or replaced
+        generation, deadline = ws._armed
         if generation != ws._generation or ws._busy:
-            return  # used again since: its own release re-arms the timer
+            ws._timer = None
+            return  # used again since the last release (inside an operation, or outside one): the next release arms
         kept = [k for k in ws._connectors if not k.endswith("\x00write")]
         waiting = any(getattr(ws._connectors[k], "writer_waiting", lambda: False)() for k in kept)
         if time.monotonic() < deadline and not waiting:
-            _arm(ws, generation, deadline)
+            _arm(ws)
             return
         for key in kept:
             ws._connectors.pop(key).close()

@@ -117,6 +117,31 @@ def test_entry_macs_are_keyed_from_the_signing_key(mini_ws):
     assert mac_key != workspace_secret(mini_ws.keys_dir)  # not the rotatable workspace key
 
 
+def test_a_sink_held_elsewhere_is_synced_one_in_the_workspace_is_not(mini_ws, tmp_path, monkeypatch):
+    synced: list[str] = []
+    real = os.fsync
+    monkeypatch.setattr(cps.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    audit.record(mini_ws, "inside")
+    assert not any(p.endswith("audit.checkpoints") for p in synced)  # the ledger's commit is what is durable
+    held = tmp_path / "held" / "po.jsonl"
+    ws = _with_audit(mini_ws.root, f"audit: {{checkpoints: {{kind: file, path: {held}}}}}")
+    audit.record(ws, "elsewhere")
+    assert str(held) in synced
+
+
+def test_a_checkpoint_line_lost_from_the_workspace_sink_is_written_again(mini_ws):
+    for i in range(3):
+        audit.record(mini_ws, "step", {"i": i})
+    sink = mini_ws.root / "audit.checkpoints"
+    lines = sink.read_text().splitlines(keepends=True)
+    sink.write_text("".join(lines[:-1]))  # a crash before the unsynced last line reached the disk
+    assert audit.verify(mini_ws).checkpoints == 2  # the head (in the workspace too) still confirms entry 3
+    audit.record(mini_ws, "next")
+    assert [c["number"] for c in _lines(sink)] == [1, 2, 3, 4]  # the lost one first, from the head
+    assert _lines(sink)[2] == json.loads(lines[-1])
+    assert audit.verify(mini_ws).ok
+
+
 # -- one transaction per change -------------------------------------------------------------------------------------
 
 

@@ -73,3 +73,23 @@ def test_by_default_every_lookup_closes_its_connectors(mini_ws):
     lookup(mini_ws, "janis@mini.example", audit_log=False)
     done = write_elsewhere(mini_ws, 0, "closed@mini.example")
     assert done.returncode == 0, done.stderr
+
+
+def test_one_idle_timer_serves_many_lookups_and_still_closes(mini_ws, monkeypatch):
+    """A thread per lookup cost milliseconds on a busy machine: the live idle timer takes the new deadline."""
+    from privacyops.workspace import folder
+
+    started = []
+    real = folder.threading.Timer
+    monkeypatch.setattr(folder.threading, "Timer", lambda *a, **k: started.append(1) or real(*a, **k))
+    mini_ws.keep_open = 0.4
+    t0 = time.monotonic()
+    for _ in range(10):
+        lookup(mini_ws, "janis@mini.example", audit_log=False)
+    polls = (time.monotonic() - t0) / 0.4  # the timer looks again every poll while the workspace is used
+    assert 1 <= len(started) <= 2 + polls
+    assert mini_ws._connectors
+    deadline = time.monotonic() + 10
+    while mini_ws._connectors and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not mini_ws._connectors  # idle for keep_open seconds: closed
