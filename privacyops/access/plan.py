@@ -270,7 +270,8 @@ def _fetch(ws: Workspace, ds: Dataset, column: str, values: set[str]) -> dict[st
     """The rows of `ds` whose `column` holds one of `values`, by that value (as text)."""
     if not values:
         return {}
-    rows = ws.connector(ds.source).select_in(ds, column, sorted(values)).dicts()
+    with ws.reading():  # closed after (or kept, as the workspace's policy says), like a lookup's reads
+        rows = ws.connector(ds.source).select_in(ds, column, sorted(values)).dicts()
     return {str(r.get(column)): r for r in rows}
 
 
