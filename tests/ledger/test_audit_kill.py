@@ -1,16 +1,17 @@
 """Kill tests: an operation killed at any ledger statement never leaves a ledger change without its audit entry.
 
-Each operation (case open, hold add, suppress add, export create, erasure plan, approve, execute) runs in a forked
-child process whose LedgerConnection.execute is wrapped *from the test side* to call os._exit(9) at its k-th
-statement, for every k until the operation completes; a second series kills the child while it writes the head or
-the checkpoint (after the commit). After every kill the ledger is read with plain SQL and each kind of change is
-matched with its audit entries; `audit verify --against` (the checkpoints are held outside the workspace) is
-intact or names only unconfirmed trailing entries, and the next command confirms them.
+Each operation (case open, hold add, suppress add, export create, erasure plan, approve, execute) runs in a child
+process (forked from a clean fork server) whose LedgerConnection.execute is wrapped *from the test side* to call
+os._exit(9) at its k-th statement, for every k until the operation completes; a second series kills the child while
+it writes the head or the checkpoint (after the commit). After every kill the ledger is read with plain SQL and each
+kind of change is matched with its audit entries; `audit verify --against` (the checkpoints are held outside the
+workspace) is intact or names only unconfirmed trailing entries, and the next command confirms them.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -29,31 +30,47 @@ HELD = "../held/checkpoints.jsonl"  # the checkpoint file, outside the workspace
 EMAIL = "janis2@mini.example"
 
 
-def _run(root: Path, args: list[str], actor: str, kill_at: int | None = None, kill_hook: int | None = None) -> int:
-    """Run `privacyops ARGS` in a forked child; kill it (os._exit(9)) at its `kill_at`-th ledger statement or at
-    its `kill_hook`-th head/checkpoint write. Returns the child's exit code."""
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        code = 3
-        try:
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, 1)
-            os.dup2(null, 2)
-            sys.stdout = sys.stderr = open(os.devnull, "w")
-            os.environ["PRIVACYOPS_ACTOR"] = actor
-            _inject(root, kill_at, kill_hook)
-            from privacyops.cli import main
+_SERVER = None  # the fork server: a fresh interpreter, privacyops imported once, that forks each child
 
-            main.main(args + ["-w", str(root)], prog_name="privacyops", standalone_mode=False)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
-            code = 3
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+
+def _context():
+    """Children are forked from a fork server started for these tests, not from the pytest process: threads and
+    DuckDB connections other tests left in this process are not inherited (a forked copy of them can abort)."""
+    global _SERVER
+    if _SERVER is None:
+        _SERVER = multiprocessing.get_context("forkserver")
+        _SERVER.set_forkserver_preload(["privacyops.cli", __name__])
+    return _SERVER
+
+
+def _run(root: Path, args: list[str], actor: str, kill_at: int | None = None, kill_hook: int | None = None) -> int:
+    """Run `privacyops ARGS` in a child process; kill it (os._exit(9)) at its `kill_at`-th ledger statement or at
+    its `kill_hook`-th head/checkpoint write. Returns the child's exit code."""
+    child = _context().Process(target=_child, args=(str(root), args, actor, kill_at, kill_hook))
+    child.start()
+    child.join()
+    return child.exitcode
+
+
+def _child(root: str, args: list[str], actor: str, kill_at: int | None, kill_hook: int | None) -> None:
+    code = 3
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        sys.stdout = sys.stderr = open(os.devnull, "w")
+        os.environ["PRIVACYOPS_ACTOR"] = actor
+        _inject(Path(root), kill_at, kill_hook)
+        from privacyops.cli import main
+
+        main.main(args + ["-w", root], prog_name="privacyops", standalone_mode=False)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        code = 3
+    finally:
+        os._exit(code)
 
 
 def _inject(root: Path, kill_at: int | None, kill_hook: int | None) -> None:
