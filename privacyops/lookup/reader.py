@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import copy
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..map import EMAIL, IMPLICIT_PARTY, PHONE, DataMap, Dataset, Party, Reference
 from ..sources import SCORE, Rows, digits_of, type_family
+from ..sources.duckdb import DuckDBConnector, FileConnector
 from ..sources.queries import NameMatches
 from ..workspace import Workspace
 from ..workspace.lookup_index import index_applies, open_lookup_index
 
 Row = dict[str, Any]
 RowKey = tuple  # (dataset name, primary key tuple)
+_TWINNABLE = (DuckDBConnector, FileConnector)  # connectors `Reader.prefetch` may give a second cursor
+_POOL: dict[int, ThreadPoolExecutor] = {}  # by process: a forked child makes its own (the thread stays behind)
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The one helper thread of `Reader.prefetch` (a lookup runs at most two queries at a time: two cores)."""
+    pid = os.getpid()
+    if pid not in _POOL:
+        _POOL.clear()
+        _POOL[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="privacyops-lookup")
+    return _POOL[pid]
 
 
 @dataclass
@@ -71,6 +86,7 @@ class Reader:
         self._index_state: dict[str, str | None] = {}
         self._signatures: dict[str, str] = {}
         self._hits: dict[tuple, list] = {}
+        self._ahead: dict[tuple, list[Row]] = {}  # answers `prefetch` read ahead, by (dataset, column, values)
         self.notes: list[str] = []  # datasets scanned because the lookup index could not answer for them
 
     def indexed(self, ds: Dataset) -> bool:
@@ -100,7 +116,9 @@ class Reader:
         vals = con.coerce(ds, column, values)
         todo = [v for v in vals if (ds.name, column, v) not in self._rows_memo]
         if todo:
-            got = con.select_in(ds, column, todo).dicts()
+            got = self._ahead.pop((ds.name, column, tuple(todo)), None)
+            if got is None:
+                got = con.select_in(ds, column, todo).dicts()
             for v in todo:
                 self._rows_memo[(ds.name, column, v)] = []
             for r in got:
@@ -116,6 +134,43 @@ class Reader:
                     seen.add(k)
                     out.append(dict(r))
         return out
+
+    def prefetch(self, asks: Iterable[tuple[Dataset, str, Iterable[Any]]]) -> None:
+        """Run the `select_in`s a step of the walk is about to make (independent of each other) two at a time: one
+        in this thread, one in a helper thread on a cursor of the same DuckDB file (DuckDB runs a query without
+        Python's lock). `select_in` then takes each answer for the very query it would have run; an ask it no
+        longer makes is dropped at the next step. Only plain DuckDB and file sources; the others, and lookups in a
+        batch (`lookup_many`), run their queries as before."""
+        self._ahead.clear()
+        jobs: list[tuple[DuckDBConnector, Dataset, str, tuple]] = []
+        for ds, column, values in asks:
+            con = self.con(ds)
+            if type(con) not in _TWINNABLE or not con.read_only \
+                    or type_family(con.columns(ds).get(column, "")) not in ("integer", "text"):
+                continue  # a writer's cursor would not see its open transaction: its reads stay in order
+            todo = tuple(v for v in con.coerce(ds, column, values) if (ds.name, column, v) not in self._rows_memo)
+            if todo and all(j[1:] != (ds, column, todo) for j in jobs):
+                jobs.append((con, ds, column, todo))
+        if len(jobs) < 2:
+            return
+        twins: dict[int, DuckDBConnector] = {}
+        for con, *_ in jobs[1::2]:
+            if id(con) not in twins:
+                twin = copy.copy(con)  # its caches shared; its own cursor: the same file, another connection
+                twin.con = con.con.cursor()
+                twins[id(con)] = twin
+
+        def run(part: list) -> list[tuple[tuple, list[Row]]]:
+            return [((ds.name, column, todo), con.select_in(ds, column, list(todo)).dicts())
+                    for con, ds, column, todo in part]
+
+        try:
+            helper = _pool().submit(run, [(twins[id(con)], *rest) for con, *rest in jobs[1::2]])
+            mine = run(jobs[0::2])
+            self._ahead.update(mine + helper.result())
+        finally:
+            for twin in twins.values():
+                twin.con.close()
 
     def fetch_keys(self, ds: Dataset, keys: list[tuple]) -> list[Row]:
         if len(ds.primary_key) == 1:

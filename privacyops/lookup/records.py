@@ -56,10 +56,11 @@ def walk_down(reader: Reader, found: Found, person: Person, start: dict[str, dic
             if not frontier:
                 break
         nxt: dict[str, dict[tuple, Row]] = {}
+        reader.prefetch(_level_asks(reader, frontier))
         for name, rows in frontier.items():
             for ref in dm.children(name):
                 child = dm.datasets[ref.dataset]
-                values = {r[ref.to_column] for r in rows.values() if r.get(ref.to_column) is not None}
+                values = _values(rows, ref.to_column)
                 if not values:
                     continue
                 got = reader.select_in(child, ref.column, values)
@@ -77,10 +78,24 @@ def walk_down(reader: Reader, found: Found, person: Person, start: dict[str, dic
         frontier = nxt
 
 
+def _values(rows: dict[tuple, Row], column: str) -> set:
+    return {r[column] for r in rows.values() if r.get(column) is not None}
+
+
+def _level_asks(reader: Reader, frontier: dict[str, dict[tuple, Row]]) -> list[tuple[Dataset, str, set]]:
+    """The reads one step of `walk_down` starts with (children by reference, owned rows), for `Reader.prefetch`."""
+    dm, asks = reader.dm, []
+    for name, rows in frontier.items():
+        asks += [(dm.datasets[ref.dataset], ref.column, _values(rows, ref.to_column)) for ref in dm.children(name)]
+        asks += [(dm.datasets[ref.to_dataset], ref.to_column, _values(rows, ref.column))
+                 for ref in dm.datasets[name].owned_references]
+    return [a for a in asks if a[2]]
+
+
 def _owned_rows(reader: Reader, found: Found, ref: Reference, rows: dict[tuple, Row]) -> dict[tuple, Row]:
     """The rows `rows` own through `ref` (an address), marked co-owned when rows of other people own them too."""
     target = reader.dm.datasets[ref.to_dataset]
-    values = {r[ref.column] for r in rows.values() if r.get(ref.column) is not None}
+    values = _values(rows, ref.column)
     if not values:
         return {}
     got = reader.select_in(target, ref.to_column, values)
@@ -172,10 +187,12 @@ def expand_by_identity(reader: Reader, found: Found, person: Person, emails: set
 def context(reader: Reader, found: Found) -> Found:
     """Rows the records point at through `shared` references (one step): reference data, for display."""
     ctx = Found()
+    reader.prefetch([(reader.dm.datasets[ref.to_dataset], ref.to_column, _values(rows, ref.column))
+                     for name, rows in found.rows.items() for ref in reader.dm.datasets[name].shared_references])
     for name, rows in found.rows.items():
         for ref in reader.dm.datasets[name].shared_references:
             target = reader.dm.datasets[ref.to_dataset]
-            values = {r[ref.column] for r in rows.values() if r.get(ref.column) is not None}
+            values = _values(rows, ref.column)
             if values:
                 got = reader.select_in(target, ref.to_column, values)
                 ctx.add(target, [g for g in got if not found.has(target.name, reader.key(target, g))],
