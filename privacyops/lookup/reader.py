@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import copy
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..map import EMAIL, IMPLICIT_PARTY, PHONE, DataMap, Dataset, Party, Reference
 from ..sources import SCORE, Rows, digits_of, type_family
-from ..sources.duckdb import DuckDBConnector, FileConnector
 from ..sources.queries import NameMatches
 from ..workspace import Workspace
 from ..workspace.lookup_index import index_applies, open_lookup_index
+from .prefetch import read_ahead
 
 Row = dict[str, Any]
 RowKey = tuple  # (dataset name, primary key tuple)
-_TWINNABLE = (DuckDBConnector, FileConnector)  # connectors `Reader.prefetch` may give a second cursor
-_POOL: dict[int, ThreadPoolExecutor] = {}  # by process: a forked child makes its own (the thread stays behind)
-
-
-def _pool() -> ThreadPoolExecutor:
-    """The one helper thread of `Reader.prefetch` (a lookup runs at most two queries at a time: two cores)."""
-    pid = os.getpid()
-    if pid not in _POOL:
-        _POOL.clear()
-        _POOL[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="privacyops-lookup")
-    return _POOL[pid]
 
 
 @dataclass
@@ -86,7 +72,7 @@ class Reader:
         self._index_state: dict[str, str | None] = {}
         self._signatures: dict[str, str] = {}
         self._hits: dict[tuple, list] = {}
-        self._ahead: dict[tuple, list[Row]] = {}  # answers `prefetch` read ahead, by (dataset, column, values)
+        self._ahead: dict[tuple, list[dict[str, Any]]] = {}  # what `prefetch` read, by (dataset, column, values)
         self.notes: list[str] = []  # datasets scanned because the lookup index could not answer for them
 
     def indexed(self, ds: Dataset) -> bool:
@@ -116,9 +102,8 @@ class Reader:
         vals = con.coerce(ds, column, values)
         todo = [v for v in vals if (ds.name, column, v) not in self._rows_memo]
         if todo:
-            got = self._ahead.pop((ds.name, column, tuple(todo)), None)
-            if got is None:
-                got = con.select_in(ds, column, todo).dicts()
+            ahead = (ds.name, column, tuple(todo))  # read by `prefetch`: the very query below
+            got = self._ahead.pop(ahead) if ahead in self._ahead else con.select_in(ds, column, todo).dicts()
             for v in todo:
                 self._rows_memo[(ds.name, column, v)] = []
             for r in got:
@@ -136,41 +121,8 @@ class Reader:
         return out
 
     def prefetch(self, asks: Iterable[tuple[Dataset, str, Iterable[Any]]]) -> None:
-        """Run the `select_in`s a step of the walk is about to make (independent of each other) two at a time: one
-        in this thread, one in a helper thread on a cursor of the same DuckDB file (DuckDB runs a query without
-        Python's lock). `select_in` then takes each answer for the very query it would have run; an ask it no
-        longer makes is dropped at the next step. Only plain DuckDB and file sources; the others, and lookups in a
-        batch (`lookup_many`), run their queries as before."""
-        self._ahead.clear()
-        jobs: list[tuple[DuckDBConnector, Dataset, str, tuple]] = []
-        for ds, column, values in asks:
-            con = self.con(ds)
-            if type(con) not in _TWINNABLE or not con.read_only \
-                    or type_family(con.columns(ds).get(column, "")) not in ("integer", "text"):
-                continue  # a writer's cursor would not see its open transaction: its reads stay in order
-            todo = tuple(v for v in con.coerce(ds, column, values) if (ds.name, column, v) not in self._rows_memo)
-            if todo and all(j[1:] != (ds, column, todo) for j in jobs):
-                jobs.append((con, ds, column, todo))
-        if len(jobs) < 2:
-            return
-        twins: dict[int, DuckDBConnector] = {}
-        for con, *_ in jobs[1::2]:
-            if id(con) not in twins:
-                twin = copy.copy(con)  # its caches shared; its own cursor: the same file, another connection
-                twin.con = con.con.cursor()
-                twins[id(con)] = twin
-
-        def run(part: list) -> list[tuple[tuple, list[Row]]]:
-            return [((ds.name, column, todo), con.select_in(ds, column, list(todo)).dicts())
-                    for con, ds, column, todo in part]
-
-        try:
-            helper = _pool().submit(run, [(twins[id(con)], *rest) for con, *rest in jobs[1::2]])
-            mine = run(jobs[0::2])
-            self._ahead.update(mine + helper.result())
-        finally:
-            for twin in twins.values():
-                twin.con.close()
+        """Read ahead what a step of the walk is about to ask `select_in` (prefetch.py: two reads at a time)."""
+        self._ahead = read_ahead(self.con, lambda ds, column, v: (ds.name, column, v) in self._rows_memo, asks)
 
     def fetch_keys(self, ds: Dataset, keys: list[tuple]) -> list[Row]:
         if len(ds.primary_key) == 1:
@@ -253,17 +205,16 @@ class Reader:
         if not keys:
             return []
         rows = self.fetch_keys(ds, list(keys))
-        if kind != PHONE:
-            return rows
+        return rows if kind != PHONE else [r for r in rows if _phone_match(ds, r, keys, tails)]
 
-        def phone_match(row: Row) -> bool:  # the scan's range on the reversed digits, then its exact check
-            for col, value in keys.get(tuple(str(row[c]) for c in ds.primary_key), ()):
-                for t in tails:
-                    if t[::-1] <= value < t[::-1] + ":" and row.get(col) is not None \
-                            and digits_of(str(row[col])).endswith(t):
-                        return True
-            return False
-        return [r for r in rows if phone_match(r)]
+
+def _phone_match(ds: Dataset, row: Row, keys: dict[tuple, set[tuple[str, str]]], tails: list[str]) -> bool:
+    """The scan's range on the reversed digits, then its exact check."""
+    for col, value in keys.get(tuple(str(row[c]) for c in ds.primary_key), ()):
+        for t in tails:
+            if t[::-1] <= value < t[::-1] + ":" and row.get(col) is not None and digits_of(str(row[col])).endswith(t):
+                return True
+    return False
 
 
 def identity_groups(ds: Dataset, kind: str) -> list[tuple[Party | None, tuple[str, ...]]]:

@@ -9,7 +9,7 @@ import threading
 import duckdb
 
 from privacyops.lookup import lookup
-from privacyops.lookup import reader as reader_mod
+from privacyops.lookup import prefetch as reader_mod
 from privacyops.lookup.reader import Reader
 
 
