@@ -216,11 +216,14 @@ def batch(folder: Path, subjects: int, scratch: Path, table: Table) -> None:
                       quiet=True)
     got = json.loads(out.strip().splitlines()[-1])
     plan, execute = got["plan"], got["execute"]
+    rates = plan["subjects_per_s"] >= 500 and execute["subjects_per_s"] >= 1000
+    big = subjects >= 1_000_000  # the issue sets the rates on the 100k demo; at 1M its memory bound applies
     table.add(f"batch erasure of 1,000 subjects from a CSV ({label(subjects)})",
-              "plan >= 500/s, execute >= 1,000/s",
+              "peak RSS <= 1 GB" if big else "plan >= 500/s, execute >= 1,000/s",
               f"plan {plan['subjects_per_s']:.0f}/s, execute {execute['subjects_per_s']:.0f}/s "
               f"({got['subjects']} subjects, {got['rows']:,} rows)", execute["load"][0], rss,
-              plan["subjects_per_s"] >= 500 and execute["subjects_per_s"] >= 1000)
+              rss <= 1024 if big else rates)
+    shutil.rmtree(scratch / f"batch_{label(subjects)}", ignore_errors=True)
 
 
 def copy_of(folder: Path, scratch: Path) -> Path:
@@ -291,9 +294,13 @@ def main() -> None:
             build(folder, n, args.reuse, table)
             growth[n] = lookups(folder, n, scratch, table)
             single(folder, n, scratch, table)
-            if n == 100_000:  # the issue's batch figure is taken on the 100k demo
-                batch(folder, n, scratch, table)
+            batch(folder, n, scratch, table)
             reports(copy_of(folder, scratch), n, scratch, table, notebooks=(n == sizes[0]))
+        peaks = [r for r in table.rows if r["peak_rss_mb"] is not None and "pandas" not in r["operation"]]
+        worst = max(peaks, key=lambda r: r["peak_rss_mb"])
+        table.add("peak RSS of any privacyops process above", "<= 1 GB",
+                  f"{worst['peak_rss_mb']:,} MB ({worst['operation']})", None, worst["peak_rss_mb"],
+                  worst["peak_rss_mb"] <= 1024)
         if 100_000 in growth and 1_000_000 in growth:
             a, b = growth[100_000], growth[1_000_000]
             ratio = b["email_p50"] / a["email_p50"]
