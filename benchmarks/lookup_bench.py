@@ -114,13 +114,16 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=30)
     ap.add_argument("--reuse", action="store_true", help="reuse the demo already built in the folder")
     ap.add_argument("--scan", action="store_true", help="also time the unindexed path (before the index)")
-    ap.add_argument("--workspace", type=Path, default=None, help="this workspace folder (default: BASE/po_<size>)")
+    ap.add_argument("--workspace", type=Path, default=None,
+                    help="measure this existing workspace as it is (never rebuilt; default: BASE/po_<size>)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here (for benchmarks/bench.py)")
     args, _ = ap.parse_known_args()  # `./run bench` passes demo_scale.py's options too
     os.environ.setdefault("PRIVACYOPS_ACTOR", "benchmark")
     subjects = 1_000_000 if args.million else args.subjects
     root = args.workspace or folder(args.base, subjects)
-    prepare(root, subjects, args.reuse)
+    if args.workspace is not None and not (root / "company.duckdb").exists():
+        sys.exit(f"{root}: no demo workspace there (--workspace measures one that exists; it never builds one)")
+    prepare(root, subjects, args.reuse or args.workspace is not None)
     results = run(root, args.samples, args.scan)
     (root / "lookup_bench.json").write_text(json.dumps(results, indent=1))
     if args.json:
