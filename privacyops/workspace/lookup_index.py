@@ -7,6 +7,13 @@ every free-text field the e-mail local parts (`NAME@`) and the phone-number digi
 seeds, its identity expansion and its mentions instead of scanning, and reads the matching rows from the source by
 primary key.
 
+Format (INDEX_VERSION 2): `ident (h, value, c, k)`: `h` = hash() of "KIND:VALUE" (phones: "phone:" and the first
+6 reversed digits) carries the ART index: 8-byte keys make it about half the size of one over the key text and
+faster to build; a probe compares the hash, then the kind and the value as text, so a hash shared by two keys never
+answers wrongly. `c` numbers the (dataset, column, kind) of `ident_cols`; `k` is the primary key as text. `meta`
+holds the format and the hash of a fixed text: an index of another format, or read by an engine that hashes
+differently, is stale for every dataset ("rebuild it with `privacyops index`"), never misread.
+
 Why one file in the workspace rather than a table in each source: it serves DuckDB, Parquet and CSV sources alike
 (files cannot hold a table), needs no write access to the company's stores, and never takes their write locks.
 PostgreSQL and SQLite sources keep their in-database expression indexes (`indexes.py`) and are not covered here.
@@ -20,8 +27,6 @@ dataset whose data changed is *stale*: lookups scan it (and say so in the result
 
 from __future__ import annotations
 
-import glob
-import hashlib
 import json
 import os
 import shutil
@@ -34,157 +39,42 @@ from typing import Any, Iterable, Sequence
 import duckdb
 
 from ..errors import SourceError
-from ..map import EMAIL, NAME, PHONE, Dataset
+from ..map import PHONE, Dataset
 from ..sources import SCORE, Connector, connect_duckdb, names
 from ..sources.queries import NameQueries
 from .folder import Workspace
-
-INDEX_FILE = "index.duckdb"
-INDEX_VERSION = 1
-INDEXED_SOURCE_KINDS = ("duckdb", "parquet", "csv")  # read through DuckDB: the same SQL builds the index
-# The e-mail local part before an "@" (a superset of what the mention scan matches: see `email_key`), and a phone
-# number as the mention scan's PHONE_GAP allows it to be written: digits with at most two non-alphanumerics between.
-LOCAL_PART_RE = r"([\pL\pN_.+-]+)@"
-PHONE_RUN_RE = "[0-9](?:[^0-9A-Za-z]{0,2}[0-9])*"
-_LOCAL_CHARS = set("_.+-")
-# Columns of a names table beside the name columns (and of the scoring query over it).
-NAME_COUNT, NAME_KEYS, NAME_ROWS = "_privacyops_n", "_privacyops_k", "_privacyops_rows"
-
-
-def email_key(email: str) -> str | None:
-    """What the mention index holds for an e-mail: its local part; None when the index cannot answer for it (then
-    the scan does). An e-mail whose local part is all word characters and "._+-" is found by the mention scan only
-    where the maximal run of such characters before an "@" is exactly that local part, which the index records."""
-    if email.count("@") != 1:
-        return None
-    local = email.split("@")[0]
-    if not local or not all(ch.isalnum() or ch in _LOCAL_CHARS for ch in local):
-        return None
-    return local
-
-
-def index_path(ws: Workspace) -> Path:
-    return ws.root / INDEX_FILE
-
-
-# -- what the index covered --------------------------------------------------------------------------------------
-def _stat(path: str) -> list:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return [path, None]
-    return [path, st.st_size, st.st_mtime_ns, st.st_ino]
-
-
-def source_signature(con: Connector, datasets: Sequence[Dataset]) -> str:
-    """The stat of every file behind a source's datasets: changes whenever any of their data may have."""
-    kind = con.source.kind
-    if kind == "duckdb":
-        path = str(con.path)
-        parts = [_stat(path), _stat(path + ".wal")]
-    else:
-        files = sorted({f for ds in datasets for f in glob.glob(str(Path(con.path) / ds.table))})
-        parts = [_stat(f) for f in files] + [_stat(str(con.path))]
-    return json.dumps(parts)
-
-
-def dataset_spec(ws: Workspace, ds: Dataset) -> str:
-    """What of the map an index of `ds` depends on: a change (a new identity column) makes it stale."""
-    spec = {"v": INDEX_VERSION, "table": ds.table, "key": list(ds.primary_key), "source": ds.source,
-            "ids": {k: list(v) for k, v in sorted(ds.identities.items())},
-            "text": list(ds.free_text_fields), "digits": ws.datamap.settings.phone_match_digits}
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _indexed_columns(ds: Dataset) -> list[str]:
-    cols = list(ds.primary_key)
-    for _, cs in sorted(ds.identities.items()):
-        cols += list(cs)
-    cols += list(ds.free_text_fields)
-    return list(dict.fromkeys(cols))
-
-
-def fingerprint(con: Connector, ds: Dataset) -> str:
-    """Rows and a checksum of the key, identity and free-text columns (one scan of those columns)."""
-    cols = ", ".join(f"CAST({con.quote(c)} AS VARCHAR)" for c in _indexed_columns(ds))
-    got = con.execute(f"SELECT count(*), coalesce(sum(hash({cols})), 0) FROM {con.relation(ds)}").rows[0]
-    return f"{int(got[0])}:{int(got[1])}"
-
-
-def _covered(ds: Dataset) -> bool:
-    return bool(ds.identities or ds.free_text_fields)
-
-
-def index_applies(ws: Workspace, ds: Dataset) -> bool:
-    """Whether the lookup index is meant to answer for `ds` (its source is read through DuckDB and it has identity
-    or free-text fields)."""
-    return ws.datamap.sources[ds.source].kind in INDEXED_SOURCE_KINDS and _covered(ds)
-
-
-# -- building -----------------------------------------------------------------------------------------------------
-def _key_list(con: Connector, ds: Dataset) -> str:
-    return "[" + ", ".join(f"CAST({con.quote(c)} AS VARCHAR)" for c in ds.primary_key) + "]"
-
-
-def identity_sql(con: Connector, ds: Dataset, digits: int, rel: str | None = None) -> list[str]:
-    """SELECT key, value, dataset, col, k for every identity column of `ds` (NULL values left out). `key` is what
-    a probe compares with one equality (an ART index answers it): "KIND:VALUE"; a phone number's reversed digits
-    are keyed by their first 6..`digits` characters ("phone7:..."), as a query's last digits may be that many."""
-    out, rel, k = [], rel or con.relation(ds), _key_list(con, ds)
-    for kind, cols in sorted(ds.identities.items()):
-        if kind == NAME:
-            continue
-        for col in cols:
-            q = con.quote(col)
-            value = (con.email_expr(q) if kind == EMAIL else con.phone_key_expr(q) if kind == PHONE
-                     else f"CAST({q} AS VARCHAR)")
-            base = (f"SELECT {{key}} AS key, v AS value, '{_lit(ds.name)}' AS dataset, '{_lit(col)}' AS col, k FROM "
-                    f"(SELECT {value} AS v, {k} AS k FROM {rel} WHERE {q} IS NOT NULL)")
-            if kind == PHONE:
-                out.append(base.format(key="'phone' || n || ':' || left(v, n)") +
-                           f", range(6, {max(digits, 6) + 1}) t(n) WHERE length(v) >= n")
-            else:
-                out.append(base.format(key=f"'{_lit(kind)}:' || v"))
-    return out
-
-
-def mention_sql(con: Connector, ds: Dataset, digits: int, rel: str | None = None) -> list[str]:
-    """SELECT key ("email:LOCAL" or "phone:DIGITS"), dataset, k: the e-mail local parts and the phone digit windows
-    in `ds`'s free text."""
-    out, rel, k = [], rel or con.relation(ds), _key_list(con, ds)
-    for f in ds.free_text_fields:
-        q = con.quote(f)
-        out.append(f"SELECT DISTINCT 'email:' || lower(m) AS key, '{_lit(ds.name)}' AS dataset, k FROM "
-                   f"(SELECT {k} AS k, unnest(regexp_extract_all({q}, '{LOCAL_PART_RE}', 1)) AS m FROM {rel} "
-                   f"WHERE contains({q}, '@'))")
-        runs = (f"SELECT {k} AS k, regexp_replace(unnest(regexp_extract_all({q}, '{PHONE_RUN_RE}')), '[^0-9]', '', "
-                f"'g') AS d FROM {rel} WHERE regexp_matches({q}, '[0-9]')")
-        out.append(f"SELECT DISTINCT 'phone:' || substr(d, i + 1, {digits}) AS key, '{_lit(ds.name)}' AS "
-                   f"dataset, k FROM (SELECT k, d, unnest(range(0, length(d) - {digits} + 1)) AS i FROM ({runs}) r "
-                   f"WHERE length(d) >= {digits})")
-    return out
-
-
-def names_sql(con: Connector, ds: Dataset) -> str | None:
-    """SELECT the distinct spellings of `ds`'s name columns, how many rows bear each and their keys: a name query
-    scores these few thousand spellings instead of every row (the score depends on the spelling alone)."""
-    cols = ds.identity_columns(NAME)
-    if not cols:
-        return None
-    q = ", ".join(con.quote(c) for c in cols)
-    return (f"SELECT {q}, count(*) AS {NAME_COUNT}, list({_key_list(con, ds)}) AS {NAME_KEYS} FROM {con.relation(ds)} "
-            f"WHERE {' OR '.join(f'{con.quote(c)} IS NOT NULL' for c in cols)} GROUP BY ALL")
-
-
-def _lit(text: str) -> str:
-    return text.replace("'", "''")
-
+from .lookup_entries import (  # noqa: F401
+    HASH_CHECK,
+    INDEX_FILE,
+    INDEX_VERSION,
+    INDEXED_SOURCE_KINDS,
+    LOCAL_PART_RE,
+    NAME_COUNT,
+    NAME_KEYS,
+    NAME_ROWS,
+    PHONE_KEY_DIGITS,
+    PHONE_RUN_RE,
+    _covered,
+    _lit,
+    _stat,
+    dataset_spec,
+    email_key,
+    fingerprint,
+    ident_columns,
+    identity_sql,
+    index_applies,
+    index_format_problem,
+    index_path,
+    mention_sql,
+    names_sql,
+    source_signature,
+)
 
 BUILD_MEMORY_LIMIT = "600MB"
 """DuckDB memory_limit of the connection that builds the index: its sort and ART index spill to a folder beside the
 file beyond this, so `privacyops index` stays within about 1 GB at a million subjects."""
 ART_BYTES_PER_KEY = 56  # memory_limit while the ART indexes are built, per key (see build_lookup_index)
-_IDENT_COLUMNS = "key VARCHAR, value VARCHAR, dataset VARCHAR, col VARCHAR, k VARCHAR[]"
+_IDENT_COLUMNS = "h UBIGINT, value VARCHAR, c USMALLINT, k VARCHAR[]"
 _MENTION_COLUMNS = "key VARCHAR, dataset VARCHAR, k VARCHAR[]"
 
 
@@ -247,6 +137,11 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
                     "fingerprint VARCHAR, rows BIGINT, built_at VARCHAR)")
         out.execute("CREATE TABLE sources (source VARCHAR PRIMARY KEY, signature VARCHAR)")
         out.execute("CREATE TABLE name_tables (dataset VARCHAR PRIMARY KEY, name_table VARCHAR)")
+        out.execute("CREATE TABLE meta (name VARCHAR PRIMARY KEY, value VARCHAR)")
+        out.execute("INSERT INTO meta VALUES ('format', ?), ('hash_check', CAST(hash(?) AS VARCHAR))",
+                    [str(INDEX_VERSION), HASH_CHECK])
+        out.execute("CREATE TABLE ident_cols (c USMALLINT PRIMARY KEY, dataset VARCHAR, col VARCHAR, kind VARCHAR)")
+        cols: dict[tuple[str, str, str], int] = {}
         by_source: dict[str, list[Dataset]] = {}
         for ds in ws.datamap.datasets.values():
             if ws.datamap.sources[ds.source].kind not in INDEXED_SOURCE_KINDS:
@@ -265,7 +160,10 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
             con.execute("SET enable_progress_bar = false")
             fp = fingerprint(con, ds)
             rel = _attached_relation(out, con, ds, attached)
-            selects["ident"] += identity_sql(con, ds, digits, rel)
+            for entry in ident_columns(ds):
+                cols[entry] = len(cols) + 1
+                out.execute("INSERT INTO ident_cols VALUES (?, ?, ?, ?)", [cols[entry], *entry])
+            selects["ident"] += identity_sql(con, ds, digits, rel, cols)
             selects["mention"] += mention_sql(con, ds, digits, rel)
             sql = names_sql(con, ds)
             if sql is not None:
@@ -287,7 +185,7 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
         for table, columns in (("ident", _IDENT_COLUMNS), ("mention", _MENTION_COLUMNS)):
             out.execute(f"CREATE TABLE {table} ({columns})")
             for sql in selects[table]:
-                out.execute(f"INSERT INTO {table} SELECT * FROM ({sql}) ORDER BY key")
+                out.execute(f"INSERT INTO {table} SELECT * FROM ({sql}) ORDER BY {'h' if table == 'ident' else 'key'}")
         for source_name, dss in by_source.items():  # changed while we read: recorded as unknown, checked on use
             if _signatures(out).get(source_name) != source_signature(ws.connector(source_name), dss):
                 out.execute("UPDATE sources SET signature = NULL WHERE source = ?", [source_name])
@@ -300,8 +198,8 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
         # key; 12 million keys at a million subjects), never less than the limit of the inserts.
         art_mb = max(_mb(BUILD_MEMORY_LIMIT), (report.identities + report.mentions) * ART_BYTES_PER_KEY // 10**6)
         out.execute(f"SET memory_limit = '{art_mb}MB'")
-        for table in ("ident", "mention"):
-            out.execute(f"CREATE INDEX {table}_key ON {table} (key)")
+        for table, column in (("ident", "h"), ("mention", "key")):
+            out.execute(f"CREATE INDEX {table}_{column} ON {table} ({column})")
         out.execute("CHECKPOINT")
         out.close()
         os.replace(tmp, path)
@@ -330,27 +228,36 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
     out = connect_duckdb(str(path), False, "lookup index")  # a writer: no memory limit (see duckdb_limits)
     done: list[str] = []
     try:
-        covered = {r[0]: r[1] for r in out.execute("SELECT dataset, source FROM datasets").fetchall()}
+        if index_format_problem(out):  # another format: stays stale (reported) until rebuilt, never half-updated
+            return done
+        covered = {r[0]: (r[1], r[2]) for r in out.execute("SELECT dataset, source, spec FROM datasets").fetchall()}
         tables = dict(out.execute("SELECT dataset, name_table FROM name_tables").fetchall())
+        cols = {(r[1], r[2], r[3]): r[0] for r in out.execute("SELECT c, dataset, col, kind FROM ident_cols").fetchall()}
         digits = ws.datamap.settings.phone_match_digits
         todo = {name: [[str(v) for v in k] for k in keys] for name, keys in changed.items()}
-        todo = {name: keys for name, keys in todo.items()
-                if name in ws.datamap.datasets and name in covered and keys}
+        # A dataset whose map changed since the build stays stale: its other rows' entries are of the old map.
+        todo = {name: keys for name, keys in todo.items() if name in ws.datamap.datasets and name in covered and
+                keys and covered[name][1] == dataset_spec(ws, ws.datamap.datasets[name])}
         fps: dict[str, str] = {}
         # One transaction, and one pass over each entry table for every dataset's changed rows (the tables hold
         # tens of millions of entries at a million subjects: a pass per dataset took most of an erasure's time).
+        ids = {name: [c for (d, _, _), c in cols.items() if d == name] for name in todo}
         out.register("_keys", pa.table({"dataset": [n for n, keys in todo.items() for _ in keys],
                                         "k": [k for keys in todo.values() for k in keys]}))
+        out.register("_cols", pa.table({"dataset": [n for n, cs in ids.items() for _ in cs],
+                                        "c": pa.array([c for cs in ids.values() for c in cs], pa.uint16())}))
         out.execute("BEGIN TRANSACTION")
-        for table in ("ident", "mention") if todo else ():
-            out.execute(f"DELETE FROM {table} t USING _keys c WHERE t.dataset = c.dataset AND t.k = c.k")
+        if todo:
+            out.execute("DELETE FROM ident t USING (SELECT c, k FROM _keys JOIN _cols USING (dataset)) x "
+                        "WHERE t.c = x.c AND t.k = x.k")
+            out.execute("DELETE FROM mention t USING _keys x WHERE t.dataset = x.dataset AND t.k = x.k")
         for name, keys in todo.items():
             ds = ws.datamap.datasets[name]
             con = ws.connector(ds.source)
             firsts = con.coerce(ds, ds.primary_key[0], [k[0] for k in keys])
             rel = (f"(SELECT * FROM {con.relation(ds)} WHERE {con.quote(ds.primary_key[0])} IN "
                    f"({', '.join('?' * len(firsts))}) OFFSET 0) s") if firsts else None
-            for table, sqls in (("ident", identity_sql(con, ds, digits, rel) if rel else []),
+            for table, sqls in (("ident", identity_sql(con, ds, digits, rel, cols) if rel else []),
                                 ("mention", mention_sql(con, ds, digits, rel) if rel else [])):
                 for sql in sqls:
                     out.register("_batch", con.con.execute(sql, firsts).to_arrow_reader(100_000))
@@ -367,8 +274,9 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
             done.append(name)
         out.execute("COMMIT")
         out.unregister("_keys")
+        out.unregister("_cols")
         recorded = dict(out.execute("SELECT dataset, fingerprint FROM datasets").fetchall())
-        for source in {covered[n] for n in done}:
+        for source in {covered[n][0] for n in done}:
             datasets = [d for d in ws.datamap.datasets.values() if d.source == source]
             con = ws.connector(source)
             # A DuckDB file stayed open (read-locked: no other process wrote it) since its datasets' fingerprints
@@ -438,6 +346,9 @@ class LookupIndex:
                         self.con.execute("SELECT dataset, source, spec, fingerprint FROM datasets").fetchall()}
         self.signatures = dict(self.con.execute("SELECT source, signature FROM sources").fetchall())
         self.name_tables = dict(self.con.execute("SELECT dataset, name_table FROM name_tables").fetchall())
+        self.unusable = index_format_problem(self.con)
+        self.cols = ({} if self.unusable else
+                     {r[0]: (r[1], r[2], r[3]) for r in self.con.execute("SELECT * FROM ident_cols").fetchall()})
 
     def close(self) -> None:
         self.con.close()
@@ -451,6 +362,8 @@ class LookupIndex:
     def stale(self, ws: Workspace, ds: Dataset, signatures: dict[str, str]) -> str | None:
         """Why the index cannot answer for `ds` (None: it can). `signatures` memoises source signatures for the
         duration of one lookup."""
+        if self.unusable:
+            return self.unusable
         if ds.name not in self.covered:
             return "not in the lookup index"
         source, spec, _ = self.covered[ds.name]
@@ -477,27 +390,38 @@ class LookupIndex:
     def identity_hits(self, kind: str, values: Iterable[str], phone_digits: int) -> list[tuple[str, str, str, tuple]]:
         """(value, dataset, column, key) of every identity entry of `kind` matching one of `values` (e-mails
         normalised; phones: reversed digits starting with the value's last digits, as the stores compare them;
-        ids: as text). One query."""
-        keys, ranges = [], []
+        ids: as text). One query: the entries of the probes' hashes, then the kind and value compared as text (a
+        hash shared by two keys returns nothing it should not)."""
+        keys, ranges, exact = set(), [], set()
         for v in sorted(set(values)):
             if kind == PHONE:
                 from ..sources import digits_of
 
                 digits = digits_of(v)
                 k = min(phone_digits, len(digits))
-                if k < 6:
+                if k < PHONE_KEY_DIGITS:
                     continue
                 tail = digits[-k:][::-1]
-                keys.append(f"phone{k}:{tail}")
+                keys.add(f"{PHONE}:{tail[:PHONE_KEY_DIGITS]}")
                 ranges.append(tail)
             else:
-                keys.append(f"{kind}:{v}")
-        if not keys:
+                keys.add(f"{kind}:{v}")
+                exact.add(v)
+        if not keys or self.unusable:
             return []
-        rows = self.con.execute(f"SELECT value, dataset, col, k FROM ident WHERE {_key_in(keys)}", keys).fetchall()
-        if kind == PHONE:  # the stores' range: the reversed digits start with the tail, then a digit or nothing
-            rows = [r for r in rows if any(t <= r[0] < t + ":" for t in ranges)]
-        return [(r[0], r[1], r[2], tuple(r[3])) for r in rows]
+        probe = sorted(keys)
+        cond = "h = hash(?::VARCHAR)" if len(probe) == 1 else \
+            f"h IN ({', '.join(['hash(?::VARCHAR)'] * len(probe))})"
+        rows = self.con.execute(f"SELECT value, c, k FROM ident WHERE {cond}", probe).fetchall()
+        out = []
+        for value, c, k in rows:
+            dataset, col, of = self.cols[c]
+            if of != kind:
+                continue
+            # phones: the stores' range, the reversed digits start with the tail, then a digit or nothing
+            if value in exact if kind != PHONE else any(t <= value < t + ":" for t in ranges):
+                out.append((value, dataset, col, tuple(k)))
+        return out
 
     def mention_hits(self, emails: Sequence[str], needles: Sequence[str]) -> dict[str, set[tuple]]:
         """dataset -> keys of rows whose free text may mention one of the e-mails or phone needles (a superset:
