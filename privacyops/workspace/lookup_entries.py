@@ -85,8 +85,9 @@ def _indexed_columns(ds: Dataset) -> list[str]:
 
 
 def fingerprint(con: Connector, ds: Dataset) -> str:
-    """Rows and a checksum of the key, identity and free-text columns (one scan of those columns)."""
-    cols = ", ".join(f"CAST({con.quote(c)} AS VARCHAR)" for c in _indexed_columns(ds))
+    """Rows and a checksum of the key, identity and free-text columns (one scan of those columns; their values
+    hashed as they are stored, which costs half of hashing them as text)."""
+    cols = ", ".join(con.quote(c) for c in _indexed_columns(ds))
     got = con.execute(f"SELECT count(*), coalesce(sum(hash({cols})), 0) FROM {con.relation(ds)}").rows[0]
     return f"{int(got[0])}:{int(got[1])}"
 
@@ -151,14 +152,15 @@ def mention_sql(con: Connector, ds: Dataset, digits: int, rel: str | None = None
     return out
 
 
-def names_sql(con: Connector, ds: Dataset) -> str | None:
+def names_sql(con: Connector, ds: Dataset, rel: str | None = None) -> str | None:
     """SELECT the distinct spellings of `ds`'s name columns, how many rows bear each and their keys: a name query
-    scores these few thousand spellings instead of every row (the score depends on the spelling alone)."""
+    scores these few thousand spellings instead of every row (the score depends on the spelling alone). A spelling
+    may have several rows in the table (a refresh adds the changed rows' own): a name query sums them."""
     cols = ds.identity_columns(NAME)
     if not cols:
         return None
     q = ", ".join(con.quote(c) for c in cols)
-    return (f"SELECT {q}, count(*) AS {NAME_COUNT}, list({_key_list(con, ds)}) AS {NAME_KEYS} FROM {con.relation(ds)} "
+    return (f"SELECT {q}, count(*) AS {NAME_COUNT}, list({_key_list(con, ds)}) AS {NAME_KEYS} FROM {rel or con.relation(ds)} "
             f"WHERE {' OR '.join(f'{con.quote(c)} IS NOT NULL' for c in cols)} GROUP BY ALL")
 
 

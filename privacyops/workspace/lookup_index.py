@@ -55,6 +55,7 @@ from .lookup_entries import (  # noqa: F401
     PHONE_KEY_DIGITS,
     PHONE_RUN_RE,
     _covered,
+    _key_list,
     _lit,
     _stat,
     dataset_spec,
@@ -219,8 +220,6 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
     the index too), the datasets' name spellings rebuilt, and their coverage recorded anew. The source's file stat
     is recorded only when every other dataset of it still matches the index (else those stay stale). Returns the
     datasets refreshed (none without an index)."""
-    import pyarrow as pa
-
     path = index_path(ws)
     if not path.exists():
         return []
@@ -239,42 +238,31 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
         todo = {name: keys for name, keys in todo.items() if name in ws.datamap.datasets and name in covered and
                 keys and covered[name][1] == dataset_spec(ws, ws.datamap.datasets[name])}
         fps: dict[str, str] = {}
-        # One transaction, and one pass over each entry table for every dataset's changed rows (the tables hold
-        # tens of millions of entries at a million subjects: a pass per dataset took most of an erasure's time).
-        ids = {name: [c for (d, _, _), c in cols.items() if d == name] for name in todo}
-        out.register("_keys", pa.table({"dataset": [n for n, keys in todo.items() for _ in keys],
-                                        "k": [k for keys in todo.values() for k in keys]}))
-        out.register("_cols", pa.table({"dataset": [n for n, cs in ids.items() for _ in cs],
-                                        "c": pa.array([c for cs in ids.values() for c in cs], pa.uint16())}))
         out.execute("BEGIN TRANSACTION")
-        if todo:
-            out.execute("DELETE FROM ident t USING (SELECT c, k FROM _keys JOIN _cols USING (dataset)) x "
-                        "WHERE t.c = x.c AND t.k = x.k")
-            out.execute("DELETE FROM mention t USING _keys x WHERE t.dataset = x.dataset AND t.k = x.k")
+        _drop_entries(out, todo, cols)
         for name, keys in todo.items():
             ds = ws.datamap.datasets[name]
             con = ws.connector(ds.source)
             firsts = con.coerce(ds, ds.primary_key[0], [k[0] for k in keys])
-            rel = (f"(SELECT * FROM {con.relation(ds)} WHERE {con.quote(ds.primary_key[0])} IN "
-                   f"({', '.join('?' * len(firsts))}) OFFSET 0) s") if firsts else None
-            for table, sqls in (("ident", identity_sql(con, ds, digits, rel, cols) if rel else []),
-                                ("mention", mention_sql(con, ds, digits, rel) if rel else [])):
+            # the changed rows: by their first key column (the source's index answers it), then by the whole key
+            rel = (f"(SELECT * FROM (SELECT * FROM {con.relation(ds)} WHERE {con.quote(ds.primary_key[0])} IN "
+                   f"({', '.join('?' * len(firsts))}) OFFSET 0) r WHERE list_contains(?::VARCHAR[][], "
+                   f"{_key_list(con, ds)})) s")
+            params = [*firsts, keys]
+            for table, sqls in (("ident", identity_sql(con, ds, digits, rel, cols) if firsts else []),
+                                ("mention", mention_sql(con, ds, digits, rel) if firsts else [])):
                 for sql in sqls:
-                    out.register("_batch", con.con.execute(sql, firsts).to_arrow_reader(100_000))
+                    out.register("_batch", con.con.execute(sql, params).to_arrow_reader(100_000))
                     out.execute(f"INSERT INTO {table} SELECT * FROM _batch")
                     out.unregister("_batch")
             if name in tables and names_sql(con, ds):
-                out.execute(f"DELETE FROM {tables[name]}")
-                out.register("_batch", con.con.execute(names_sql(con, ds)).to_arrow_reader(100_000))
-                out.execute(f"INSERT INTO {tables[name]} SELECT * FROM _batch")
-                out.unregister("_batch")
+                _refresh_names(out, tables[name], keys, con.con.execute(names_sql(con, ds, rel), params)
+                               if firsts else None)
             fp = fps[name] = fingerprint(con, ds)
             out.execute("UPDATE datasets SET fingerprint = ?, rows = ?, spec = ? WHERE dataset = ?",
                         [fp, int(fp.split(":")[0]), dataset_spec(ws, ds), name])
             done.append(name)
         out.execute("COMMIT")
-        out.unregister("_keys")
-        out.unregister("_cols")
         recorded = dict(out.execute("SELECT dataset, fingerprint FROM datasets").fetchall())
         for source in {covered[n][0] for n in done}:
             datasets = [d for d in ws.datamap.datasets.values() if d.source == source]
@@ -291,6 +279,47 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
         out.close()
         ws.close()
     return done
+
+
+def _drop_entries(out: Any, todo: dict[str, list[list[str]]], cols: dict[tuple[str, str, str], int]) -> None:
+    """Delete the identity and mention entries of the changed rows (dataset -> keys as text). The identity entries
+    of one column lie together (inserted column by column): the column numbers, as constants, let the scan skip
+    the others' row groups."""
+    import pyarrow as pa
+
+    ids = sorted({c for (d, _, _), c in cols.items() if d in todo})
+    keys = pa.table({"dataset": [n for n, keys in todo.items() for _ in keys],
+                     "k": [k for keys in todo.values() for k in keys]})
+    pairs = pa.table({"c": pa.array([c for (d, _, _), c in cols.items() if d in todo for _ in todo[d]], pa.uint16()),
+                      "k": [k for (d, _, _), c in cols.items() if d in todo for k in todo[d]]})
+    out.register("_keys", keys)
+    out.register("_pairs", pairs)
+    try:
+        if ids:
+            out.execute(f"DELETE FROM ident t USING _pairs x WHERE t.c IN ({', '.join(str(int(c)) for c in ids)}) "
+                        "AND t.c = x.c AND t.k = x.k")
+        if todo:
+            out.execute("DELETE FROM mention t USING _keys x WHERE t.dataset = x.dataset AND t.k = x.k")
+    finally:
+        out.unregister("_keys")
+        out.unregister("_pairs")
+
+
+def _refresh_names(out: Any, table: str, keys: list[list[str]], fresh: Any) -> None:
+    """A names table after its dataset's rows `keys` changed: those keys leave the spellings that listed them (a
+    spelling listing none is dropped), and the rows' current spellings (`fresh`: `names_sql` over those rows) are
+    added as rows of their own. No scan of the source: the table is a few thousand spellings."""
+    k, n = NAME_KEYS, NAME_COUNT
+    out.execute(f"UPDATE {table} SET {k} = list_filter({k}, x -> NOT list_contains($1::VARCHAR[][], x)), "
+                f"{n} = len(list_filter({k}, x -> NOT list_contains($1::VARCHAR[][], x))) "
+                f"WHERE list_has_any({k}, $1::VARCHAR[][])", [keys])
+    out.execute(f"DELETE FROM {table} WHERE {n} = 0")
+    if fresh is not None:
+        out.register("_batch", fresh.to_arrow_reader(100_000))
+        try:
+            out.execute(f"INSERT INTO {table} SELECT * FROM _batch")
+        finally:
+            out.unregister("_batch")
 
 
 def _key_in(keys: Sequence[str]) -> str:
