@@ -103,17 +103,28 @@ def index_applies(ws: Workspace, ds: Dataset) -> bool:
 
 
 # -- building -----------------------------------------------------------------------------------------------------
+def key_text_sql(keys: str) -> str:
+    """A primary key (a VARCHAR[] expression) as the one text `ident.k` holds: the value of a one-column key, else
+    its JSON array (so every kind of key compares with one equality, and a sorted column skips by zone maps)."""
+    return f"CASE WHEN len({keys}) = 1 THEN {keys}[1] ELSE CAST(to_json({keys}) AS VARCHAR) END"
+
+
+def key_of_text(text: str, arity: int) -> tuple:
+    """The primary key `ident.k` holds as text (see `key_text_sql`), as a tuple of its columns' texts."""
+    return (text,) if arity == 1 else tuple(json.loads(text))
+
+
 def _key_list(con: Connector, ds: Dataset) -> str:
     return "[" + ", ".join(f"CAST({con.quote(c)} AS VARCHAR)" for c in ds.primary_key) + "]"
 
 
 def identity_sql(con: Connector, ds: Dataset, digits: int, rel: str | None = None,
                  cols: dict[tuple[str, str, str], int] | None = None) -> list[str]:
-    """SELECT h, value, c, k for every identity column of `ds` (NULL values left out). `h` is what a probe compares
+    """SELECT h, value, c, k (the key as text) for every identity column of `ds` (NULL values left out). `h` is what a probe compares
     with one equality (the ART index answers it): the hash of "KIND:VALUE"; a phone number's reversed digits are
     keyed by their first 6 ("phone:123456"), the fewest a query's last digits may be (the probe keeps the values
     that start with all of its digits). `c` numbers (dataset, column, kind) as `cols` does (see `ident_cols`)."""
-    out, rel, k = [], rel or con.relation(ds), _key_list(con, ds)
+    out, rel, k = [], rel or con.relation(ds), key_text_sql(_key_list(con, ds))
     for kind, columns in sorted(ds.identities.items()):
         if kind == NAME:
             continue

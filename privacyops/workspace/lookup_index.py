@@ -66,6 +66,8 @@ from .lookup_entries import (  # noqa: F401
     index_applies,
     index_format_problem,
     index_path,
+    key_of_text,
+    key_text_sql,
     mention_sql,
     names_sql,
     source_signature,
@@ -75,7 +77,7 @@ BUILD_MEMORY_LIMIT = "600MB"
 """DuckDB memory_limit of the connection that builds the index: its sort and ART index spill to a folder beside the
 file beyond this, so `privacyops index` stays within about 1 GB at a million subjects."""
 ART_BYTES_PER_KEY = 56  # memory_limit while the ART indexes are built, per key (see build_lookup_index)
-_IDENT_COLUMNS = "h UBIGINT, value VARCHAR, c USMALLINT, k VARCHAR[]"
+_IDENT_COLUMNS = "h UBIGINT, value VARCHAR, c USMALLINT, k VARCHAR"
 _MENTION_COLUMNS = "key VARCHAR, dataset VARCHAR, k VARCHAR[]"
 
 
@@ -132,8 +134,8 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
     out = duckdb.connect(str(tmp), config={"memory_limit": BUILD_MEMORY_LIMIT, "temp_directory": str(spill)})
     try:
         out.execute("SET enable_progress_bar = false")
-        # FSST string compression costs ~15% of the build (inserts and the ART scan) for ~30% smaller keys: off
-        out.execute("SET disabled_compression_methods = 'fsst'")
+        # (FSST string compression stays on: the identity ART is over hashes, not strings; it costs the inserts
+        # ~7% and saves a quarter of the file at a million subjects)
         out.execute("CREATE TABLE datasets (dataset VARCHAR PRIMARY KEY, source VARCHAR, spec VARCHAR, "
                     "fingerprint VARCHAR, rows BIGINT, built_at VARCHAR)")
         out.execute("CREATE TABLE sources (source VARCHAR PRIMARY KEY, signature VARCHAR)")
@@ -141,7 +143,8 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
         out.execute("CREATE TABLE meta (name VARCHAR PRIMARY KEY, value VARCHAR)")
         out.execute("INSERT INTO meta VALUES ('format', ?), ('hash_check', CAST(hash(?) AS VARCHAR))",
                     [str(INDEX_VERSION), HASH_CHECK])
-        out.execute("CREATE TABLE ident_cols (c USMALLINT PRIMARY KEY, dataset VARCHAR, col VARCHAR, kind VARCHAR)")
+        out.execute("CREATE TABLE ident_cols (c USMALLINT PRIMARY KEY, dataset VARCHAR, col VARCHAR, kind VARCHAR, "
+                    "arity USMALLINT)")
         cols: dict[tuple[str, str, str], int] = {}
         by_source: dict[str, list[Dataset]] = {}
         for ds in ws.datamap.datasets.values():
@@ -163,7 +166,8 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
             rel = _attached_relation(out, con, ds, attached)
             for entry in ident_columns(ds):
                 cols[entry] = len(cols) + 1
-                out.execute("INSERT INTO ident_cols VALUES (?, ?, ?, ?)", [cols[entry], *entry])
+                out.execute("INSERT INTO ident_cols VALUES (?, ?, ?, ?, ?)", [cols[entry], *entry,
+                                                                             len(ds.primary_key)])
             selects["ident"] += identity_sql(con, ds, digits, rel, cols)
             selects["mention"] += mention_sql(con, ds, digits, rel)
             sql = names_sql(con, ds)
@@ -179,14 +183,14 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
                         [ds.name, ds.source, dataset_spec(ws, ds), fp, rows,
                          time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())])
         ws.close()  # the sources' own connections (and their page caches) are let go before the big inserts
-        # Each identity column and free-text field is inserted sorted by key (a sort of that column's rows only):
-        # building the ART index over sorted runs is several times faster than over unsorted rows, and as fast as
-        # over one global sort, which would cost a spilling sort of every row. `key IN (...)` is then a probe
-        # (DuckDB uses the index for a lone IN/equality filter); the rows' physical order does not matter to it.
+        # Each identity column is inserted sorted by primary key (a sort of that column's rows only): the entries
+        # of one row of a dataset then lie in one row group per column, which a refresh finds by zone maps (the
+        # ART over hashes builds as fast over these runs as over hash-sorted ones). Each free-text field is
+        # inserted sorted by its mention key, over which the ART of that small table builds several times faster.
         for table, columns in (("ident", _IDENT_COLUMNS), ("mention", _MENTION_COLUMNS)):
             out.execute(f"CREATE TABLE {table} ({columns})")
             for sql in selects[table]:
-                out.execute(f"INSERT INTO {table} SELECT * FROM ({sql}) ORDER BY {'h' if table == 'ident' else 'key'}")
+                out.execute(f"INSERT INTO {table} SELECT * FROM ({sql}) ORDER BY {'k' if table == 'ident' else 'key'}")
         for source_name, dss in by_source.items():  # changed while we read: recorded as unknown, checked on use
             if _signatures(out).get(source_name) != source_signature(ws.connector(source_name), dss):
                 out.execute("UPDATE sources SET signature = NULL WHERE source = ?", [source_name])
@@ -283,26 +287,29 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
 
 def _drop_entries(out: Any, todo: dict[str, list[list[str]]], cols: dict[tuple[str, str, str], int]) -> None:
     """Delete the identity and mention entries of the changed rows (dataset -> keys as text). The identity entries
-    of one column lie together (inserted column by column): the column numbers, as constants, let the scan skip
-    the others' row groups."""
+    of one column lie together, sorted by key: with the column numbers and (for a few keys) the keys as constants,
+    the scan reads only the row groups that may hold them."""
     import pyarrow as pa
 
-    ids = sorted({c for (d, _, _), c in cols.items() if d in todo})
-    keys = pa.table({"dataset": [n for n, keys in todo.items() for _ in keys],
-                     "k": [k for keys in todo.values() for k in keys]})
-    pairs = pa.table({"c": pa.array([c for (d, _, _), c in cols.items() if d in todo for _ in todo[d]], pa.uint16()),
-                      "k": [k for (d, _, _), c in cols.items() if d in todo for k in todo[d]]})
-    out.register("_keys", keys)
-    out.register("_pairs", pairs)
+    out.register("_keys", pa.table({"dataset": [n for n, keys in todo.items() for _ in keys],
+                                    "k": [k for keys in todo.values() for k in keys]}))
     try:
-        if ids:
-            out.execute(f"DELETE FROM ident t USING _pairs x WHERE t.c IN ({', '.join(str(int(c)) for c in ids)}) "
-                        "AND t.c = x.c AND t.k = x.k")
+        for name, keys in todo.items():
+            ids = ", ".join(str(int(c)) for (d, _, _), c in sorted(cols.items(), key=lambda x: x[1]) if d == name)
+            if not ids:
+                continue
+            texts = out.execute(f"SELECT list_transform(?::VARCHAR[][], x -> {key_text_sql('x')})", [keys]).fetchone()[0]
+            if len(texts) <= _FEW_KEYS:
+                out.execute(f"DELETE FROM ident WHERE c IN ({ids}) AND k IN ({', '.join('?' * len(texts))})", texts)
+            else:
+                out.execute(f"DELETE FROM ident WHERE c IN ({ids}) AND k IN (SELECT unnest(?::VARCHAR[]))", [texts])
         if todo:
             out.execute("DELETE FROM mention t USING _keys x WHERE t.dataset = x.dataset AND t.k = x.k")
     finally:
         out.unregister("_keys")
-        out.unregister("_pairs")
+
+
+_FEW_KEYS = 200  # up to this many changed rows of a dataset, their keys are constants of the delete (zone maps)
 
 
 def _refresh_names(out: Any, table: str, keys: list[list[str]], fresh: Any) -> None:
@@ -377,7 +384,8 @@ class LookupIndex:
         self.name_tables = dict(self.con.execute("SELECT dataset, name_table FROM name_tables").fetchall())
         self.unusable = index_format_problem(self.con)
         self.cols = ({} if self.unusable else
-                     {r[0]: (r[1], r[2], r[3]) for r in self.con.execute("SELECT * FROM ident_cols").fetchall()})
+                     {r[0]: r[1:] for r in self.con.execute("SELECT c, dataset, col, kind, arity FROM ident_cols")
+                      .fetchall()})
 
     def close(self) -> None:
         self.con.close()
@@ -444,12 +452,12 @@ class LookupIndex:
         rows = self.con.execute(f"SELECT value, c, k FROM ident WHERE {cond}", probe).fetchall()
         out = []
         for value, c, k in rows:
-            dataset, col, of = self.cols[c]
+            dataset, col, of, arity = self.cols[c]
             if of != kind:
                 continue
             # phones: the stores' range, the reversed digits start with the tail, then a digit or nothing
             if value in exact if kind != PHONE else any(t <= value < t + ":" for t in ranges):
-                out.append((value, dataset, col, tuple(k)))
+                out.append((value, dataset, col, key_of_text(k, arity)))
         return out
 
     def mention_hits(self, emails: Sequence[str], needles: Sequence[str]) -> dict[str, set[tuple]]:

@@ -152,7 +152,7 @@ def test_refreshing_the_rows_privacyops_changed_purges_the_old_identifiers(index
     try:
         left = ix.execute("SELECT count(*) FROM ident JOIN ident_cols USING (c) WHERE dataset = 'crm.customers' "
                           "AND value IN (?, ?) AND k IN (?, ?)", [gone_email.strip().lower(), old_email.strip().lower(),
-                                             [str(gone)], [str(moved)]]).fetchone()[0]
+                                             str(gone), str(moved)]).fetchone()[0]
     finally:
         ix.close()
     assert left == 0

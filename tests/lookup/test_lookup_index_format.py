@@ -167,3 +167,14 @@ def test_a_refresh_leaves_a_dataset_whose_map_changed_stale(indexed, monkeypatch
     assert li.refresh_lookup_index(indexed, {"crm.customers": [(cid,)]}) == []
     monkeypatch.undo()
     assert li.refresh_lookup_index(indexed, {"crm.customers": [(cid,)]}) == ["crm.customers"]
+
+
+def test_a_key_of_several_columns_is_one_text_that_reads_back_as_its_columns():
+    con = duckdb.connect()
+    try:
+        keys = [["7"], ["a,b", 'say "hi"'], ["Zoë", "x\\y", ""], ["[1]", "2"]]
+        texts = con.execute(f"SELECT list_transform(?::VARCHAR[][], x -> {le.key_text_sql('x')})", [keys]).fetchone()[0]
+    finally:
+        con.close()
+    assert texts[0] == "7" and len(set(texts)) == len(keys)
+    assert [le.key_of_text(t, len(k)) for t, k in zip(texts, keys)] == [tuple(k) for k in keys]
