@@ -134,8 +134,10 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
     out = duckdb.connect(str(tmp), config={"memory_limit": BUILD_MEMORY_LIMIT, "temp_directory": str(spill)})
     try:
         out.execute("SET enable_progress_bar = false")
-        # (FSST string compression stays on: the identity ART is over hashes, not strings; it costs the inserts
-        # ~7% and saves a quarter of the file at a million subjects)
+        # FSST string compression: off for the names tables and the mentions (scanning the names' key lists, and
+        # the mention ART over strings, cost a third more with it), on for the identity entries (their ART is over
+        # hashes; it costs their inserts ~7% and saves a quarter of the file at a million subjects)
+        out.execute("SET disabled_compression_methods = 'fsst'")
         out.execute("CREATE TABLE datasets (dataset VARCHAR PRIMARY KEY, source VARCHAR, spec VARCHAR, "
                     "fingerprint VARCHAR, rows BIGINT, built_at VARCHAR)")
         out.execute("CREATE TABLE sources (source VARCHAR PRIMARY KEY, signature VARCHAR)")
@@ -188,6 +190,9 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
         # ART over hashes builds as fast over these runs as over hash-sorted ones). Each free-text field is
         # inserted sorted by its mention key, over which the ART of that small table builds several times faster.
         for table, columns in (("ident", _IDENT_COLUMNS), ("mention", _MENTION_COLUMNS)):
+            out.execute("CHECKPOINT")  # what is written so far keeps its compression; the next table gets its own
+            out.execute("RESET disabled_compression_methods" if table == "ident" else
+                        "SET disabled_compression_methods = 'fsst'")
             out.execute(f"CREATE TABLE {table} ({columns})")
             for sql in selects[table]:
                 out.execute(f"INSERT INTO {table} SELECT * FROM ({sql}) ORDER BY {'k' if table == 'ident' else 'key'}")
