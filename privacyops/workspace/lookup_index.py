@@ -10,9 +10,11 @@ primary key.
 Format (INDEX_VERSION 2): `ident (h, value, c, k)`: `h` = hash() of "KIND:VALUE" (phones: "phone:" and the first
 6 reversed digits) carries the ART index: 8-byte keys make it about half the size of one over the key text and
 faster to build; a probe compares the hash, then the kind and the value as text, so a hash shared by two keys never
-answers wrongly. `c` numbers the (dataset, column, kind) of `ident_cols`; `k` is the primary key as text. `meta`
-holds the format and the hash of a fixed text: an index of another format, or read by an engine that hashes
-differently, is stale for every dataset ("rebuild it with `privacyops index`"), never misread.
+answers wrongly. `c` numbers the (dataset, column, kind) of `ident_cols`; `k` is the primary key as one text (a
+one-column key's value, else its JSON array). Each column's entries are stored sorted by `k`, so a refresh finds
+the entries of a changed row by zone maps instead of a scan of every entry. `meta` holds the format and the hash of
+a fixed text: an index of another format, or read by an engine that hashes differently, is stale for every dataset
+("rebuild it with `privacyops index`"), never misread; a refresh leaves such an index untouched.
 
 Why one file in the workspace rather than a table in each source: it serves DuckDB, Parquet and CSV sources alike
 (files cannot hold a table), needs no write access to the company's stores, and never takes their write locks.
@@ -226,9 +228,12 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
 def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> list[str]:
     """After privacyops changed rows (an erasure, a rectification): the index entries of those rows (dataset ->
     primary keys) are replaced by what the source holds now (nothing for deleted rows: an erased identifier leaves
-    the index too), the datasets' name spellings rebuilt, and their coverage recorded anew. The source's file stat
-    is recorded only when every other dataset of it still matches the index (else those stay stale). Returns the
-    datasets refreshed (none without an index)."""
+    the index too), their name spellings updated, and the datasets' coverage recorded anew (a dataset whose map
+    changed since the build is left stale). The source's file stat is recorded only when every other dataset of it
+    still matches the index (else those stay stale). Returns the datasets refreshed (none without an index).
+
+    Cost at a million subjects (one subject: 4 datasets, 8 rows): ~0.9 s CPU, of which the checksums of the source's
+    datasets (`fingerprint`, a scan of each) are half; the entries' own update is proportional to the rows."""
     path = index_path(ws)
     if not path.exists():
         return []
