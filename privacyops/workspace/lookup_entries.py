@@ -29,6 +29,7 @@ PHONE_RUN_RE = "[0-9](?:[^0-9A-Za-z]{0,2}[0-9])*"
 _LOCAL_CHARS = set("_.+-")
 # Columns of a names table beside the name columns (and of the scoring query over it).
 NAME_COUNT, NAME_KEYS, NAME_ROWS = "_privacyops_n", "_privacyops_k", "_privacyops_rows"
+NAME_GROUP = "_privacyops_g"  # a spelling row's number: `{names table}_keys` (k, g) says which row lists a key
 
 
 def email_key(email: str) -> str | None:

@@ -52,6 +52,7 @@ from .lookup_entries import (  # noqa: F401
     INDEXED_SOURCE_KINDS,
     LOCAL_PART_RE,
     NAME_COUNT,
+    NAME_GROUP,
     NAME_KEYS,
     NAME_ROWS,
     PHONE_KEY_DIGITS,
@@ -178,8 +179,9 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
             if sql is not None:
                 table = f"names_{len(report.datasets)}"
                 out.register("_batch", con.con.execute(sql).to_arrow_reader(100_000))
-                out.execute(f"CREATE TABLE {table} AS SELECT * FROM _batch")
+                out.execute(f"CREATE TABLE {table} AS SELECT *, row_number() OVER () AS {NAME_GROUP} FROM _batch")
                 out.unregister("_batch")
+                _add_name_keys(out, table, 0)
                 out.execute("INSERT INTO name_tables VALUES (?, ?)", [ds.name, table])
             rows = int(fp.split(":")[0])
             report.datasets[ds.name] = rows
@@ -322,21 +324,40 @@ def _drop_entries(out: Any, todo: dict[str, list[list[str]]], cols: dict[tuple[s
 _FEW_KEYS = 200  # up to this many changed rows of a dataset, their keys are constants of the delete (zone maps)
 
 
+def _add_name_keys(out: Any, table: str, after: int) -> None:
+    """List in `{table}_keys` (sorted by key: zone maps find one) the keys of the spelling rows numbered above
+    `after`, so a refresh finds the spelling of a changed row without scanning every row's key."""
+    if after == 0:
+        out.execute(f"CREATE TABLE {table}_keys (k VARCHAR, g BIGINT)")
+    out.execute(f"INSERT INTO {table}_keys SELECT {key_text_sql('kl')} AS k, g FROM (SELECT unnest({NAME_KEYS}) AS kl, "
+                f"{NAME_GROUP} AS g FROM {table} WHERE {NAME_GROUP} > ?) ORDER BY k", [after])
+
+
 def _refresh_names(out: Any, table: str, keys: list[list[str]], fresh: Any) -> None:
     """A names table after its dataset's rows `keys` changed: those keys leave the spellings that listed them (a
     spelling listing none is dropped), and the rows' current spellings (`fresh`: `names_sql` over those rows) are
-    added as rows of their own. No scan of the source: the table is a few thousand spellings."""
-    k, n = NAME_KEYS, NAME_COUNT
-    out.execute(f"UPDATE {table} SET {k} = list_filter({k}, x -> NOT list_contains($1::VARCHAR[][], x)), "
-                f"{n} = len(list_filter({k}, x -> NOT list_contains($1::VARCHAR[][], x))) "
-                f"WHERE list_has_any({k}, $1::VARCHAR[][])", [keys])
-    out.execute(f"DELETE FROM {table} WHERE {n} = 0")
+    added as rows of their own. Neither the source nor the spellings' key lists are scanned: `{table}_keys` says
+    which spelling rows list the changed keys."""
+    k, n, g = NAME_KEYS, NAME_COUNT, NAME_GROUP
+    texts = out.execute(f"SELECT list_transform(?::VARCHAR[][], x -> {key_text_sql('x')})", [keys]).fetchone()[0]
+    few = len(texts) <= _FEW_KEYS
+    match = f"k IN ({', '.join('?' * len(texts))})" if few else "k IN (SELECT unnest(?::VARCHAR[]))"
+    params = texts if few else [texts]
+    groups = [r[0] for r in out.execute(f"SELECT DISTINCT g FROM {table}_keys WHERE {match}", params).fetchall()]
+    if groups:
+        out.execute(f"UPDATE {table} SET {k} = list_filter({k}, x -> NOT list_contains($1::VARCHAR[][], x)), "
+                    f"{n} = len(list_filter({k}, x -> NOT list_contains($1::VARCHAR[][], x))) "
+                    f"WHERE {g} IN (SELECT unnest($2::BIGINT[]))", [keys, groups])
+        out.execute(f"DELETE FROM {table} WHERE {n} = 0")
+        out.execute(f"DELETE FROM {table}_keys WHERE {match}", params)
     if fresh is not None:
+        top = out.execute(f"SELECT coalesce(max({g}), 0) FROM {table}").fetchone()[0]
         out.register("_batch", fresh.to_arrow_reader(100_000))
         try:
-            out.execute(f"INSERT INTO {table} SELECT * FROM _batch")
+            out.execute(f"INSERT INTO {table} SELECT *, ? + row_number() OVER () FROM _batch", [top])
         finally:
             out.unregister("_batch")
+        _add_name_keys(out, table, top)
 
 
 def _key_in(keys: Sequence[str]) -> str:

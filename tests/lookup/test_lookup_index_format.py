@@ -147,10 +147,14 @@ def test_a_refreshed_name_is_found_under_its_new_spelling_and_counted_once(index
         keys = ix.execute(f"SELECT list(k) FROM (SELECT unnest(_privacyops_k) AS k FROM {table})").fetchone()[0]
         stale = ix.execute(f"SELECT count(*) FROM {table} WHERE list_contains(_privacyops_k, ?) AND full_name = ?",
                            [[str(moved)], old_name]).fetchone()[0]
+        listed = set(ix.execute(f"SELECT k[1], _privacyops_g FROM (SELECT unnest(_privacyops_k) AS k, _privacyops_g "
+                                f"FROM {table})").fetchall())
+        where = ix.execute(f"SELECT k, g FROM {table}_keys").fetchall()  # the refresh's map: key -> spelling row
     finally:
         ix.close()
     assert total == truth == len(keys) == len(set(map(tuple, keys)))
     assert stale == 0 and [str(gone)] not in keys
+    assert len(where) == len(set(where)) and set(where) == listed
     for query in ("Zephyrine Quillfeather", old_name):
         fast = lookup(indexed, query, kind="name", audit_log=False)
         slow = lookup(indexed, query, kind="name", audit_log=False, use_index=False)
