@@ -150,9 +150,9 @@ def test_refreshing_the_rows_privacyops_changed_purges_the_old_identifiers(index
     assert not any(li.index_status(indexed).values())
     ix = duckdb.connect(str(indexed.root / "index.duckdb"), read_only=True)
     try:
-        left = ix.execute("SELECT count(*) FROM ident WHERE dataset = 'crm.customers' AND value IN (?, ?) "
-                          "AND k IN (?, ?)", [gone_email.strip().lower(), old_email.strip().lower(),
-                                             [str(gone)], [str(moved)]]).fetchone()[0]
+        left = ix.execute("SELECT count(*) FROM ident JOIN ident_cols USING (c) WHERE dataset = 'crm.customers' "
+                          "AND value IN (?, ?) AND k IN (?, ?)", [gone_email.strip().lower(), old_email.strip().lower(),
+                                             str(gone), str(moved)]).fetchone()[0]
     finally:
         ix.close()
     assert left == 0

@@ -1,0 +1,194 @@
+"""What the lookup index holds and covered: the SQL of its entries (identities, mentions, name spellings), the
+checks of what it covered (file stat, per-dataset checksum and map spec), and its format. Split from
+`lookup_index.py`, which builds, refreshes and reads `index.duckdb` with these."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import duckdb
+
+from ..map import EMAIL, NAME, PHONE, Dataset
+from ..sources import Connector
+from .folder import Workspace
+
+INDEX_FILE = "index.duckdb"
+INDEX_VERSION = 2  # the format of index.duckdb: an index of another format is reported stale ("rebuild it")
+PHONE_KEY_DIGITS = 6  # a phone entry is keyed by its first 6 reversed digits: the fewest a phone probe compares
+HASH_CHECK = "privacyops lookup index"  # hash() of this, recorded at build: the reading engine must hash alike
+INDEXED_SOURCE_KINDS = ("duckdb", "parquet", "csv")  # read through DuckDB: the same SQL builds the index
+# The e-mail local part before an "@" (a superset of what the mention scan matches: see `email_key`), and a phone
+# number as the mention scan's PHONE_GAP allows it to be written: digits with at most two non-alphanumerics between.
+LOCAL_PART_RE = r"([\pL\pN_.+-]+)@"
+PHONE_RUN_RE = "[0-9](?:[^0-9A-Za-z]{0,2}[0-9])*"
+_LOCAL_CHARS = set("_.+-")
+# Columns of a names table beside the name columns (and of the scoring query over it).
+NAME_COUNT, NAME_KEYS, NAME_ROWS = "_privacyops_n", "_privacyops_k", "_privacyops_rows"
+NAME_GROUP = "_privacyops_g"  # a spelling row's number: `{names table}_keys` (k, g) says which row lists a key
+
+
+def email_key(email: str) -> str | None:
+    """What the mention index holds for an e-mail: its local part; None when the index cannot answer for it (then
+    the scan does). An e-mail whose local part is all word characters and "._+-" is found by the mention scan only
+    where the maximal run of such characters before an "@" is exactly that local part, which the index records."""
+    if email.count("@") != 1:
+        return None
+    local = email.split("@")[0]
+    if not local or not all(ch.isalnum() or ch in _LOCAL_CHARS for ch in local):
+        return None
+    return local
+
+
+def index_path(ws: Workspace) -> Path:
+    return ws.root / INDEX_FILE
+
+
+# -- what the index covered --------------------------------------------------------------------------------------
+def _stat(path: str) -> list:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [path, None]
+    return [path, st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def source_signature(con: Connector, datasets: Sequence[Dataset]) -> str:
+    """The stat of every file behind a source's datasets: changes whenever any of their data may have."""
+    kind = con.source.kind
+    if kind == "duckdb":
+        path = str(con.path)
+        parts = [_stat(path), _stat(path + ".wal")]
+    else:
+        files = sorted({f for ds in datasets for f in glob.glob(str(Path(con.path) / ds.table))})
+        parts = [_stat(f) for f in files] + [_stat(str(con.path))]
+    return json.dumps(parts)
+
+
+def dataset_spec(ws: Workspace, ds: Dataset) -> str:
+    """What of the map an index of `ds` depends on: a change (a new identity column) makes it stale."""
+    spec = {"v": INDEX_VERSION, "table": ds.table, "key": list(ds.primary_key), "source": ds.source,
+            "ids": {k: list(v) for k, v in sorted(ds.identities.items())},
+            "text": list(ds.free_text_fields), "digits": ws.datamap.settings.phone_match_digits}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _indexed_columns(ds: Dataset) -> list[str]:
+    cols = list(ds.primary_key)
+    for _, cs in sorted(ds.identities.items()):
+        cols += list(cs)
+    cols += list(ds.free_text_fields)
+    return list(dict.fromkeys(cols))
+
+
+def fingerprint(con: Connector, ds: Dataset) -> str:
+    """Rows and a checksum of the key, identity and free-text columns (one scan of those columns; their values
+    hashed as they are stored, which costs half of hashing them as text)."""
+    cols = ", ".join(con.quote(c) for c in _indexed_columns(ds))
+    got = con.execute(f"SELECT count(*), coalesce(sum(hash({cols})), 0) FROM {con.relation(ds)}").rows[0]
+    return f"{int(got[0])}:{int(got[1])}"
+
+
+def _covered(ds: Dataset) -> bool:
+    return bool(ds.identities or ds.free_text_fields)
+
+
+def index_applies(ws: Workspace, ds: Dataset) -> bool:
+    """Whether the lookup index is meant to answer for `ds` (its source is read through DuckDB and it has identity
+    or free-text fields)."""
+    return ws.datamap.sources[ds.source].kind in INDEXED_SOURCE_KINDS and _covered(ds)
+
+
+# -- building -----------------------------------------------------------------------------------------------------
+def key_text_sql(keys: str) -> str:
+    """A primary key (a VARCHAR[] expression) as the one text `ident.k` holds: the value of a one-column key, else
+    its JSON array (so every kind of key compares with one equality, and a sorted column skips by zone maps)."""
+    return f"CASE WHEN len({keys}) = 1 THEN {keys}[1] ELSE CAST(to_json({keys}) AS VARCHAR) END"
+
+
+def key_of_text(text: str, arity: int) -> tuple:
+    """The primary key `ident.k` holds as text (see `key_text_sql`), as a tuple of its columns' texts."""
+    return (text,) if arity == 1 else tuple(json.loads(text))
+
+
+def _key_list(con: Connector, ds: Dataset) -> str:
+    return "[" + ", ".join(f"CAST({con.quote(c)} AS VARCHAR)" for c in ds.primary_key) + "]"
+
+
+def identity_sql(con: Connector, ds: Dataset, digits: int, rel: str | None = None,
+                 cols: dict[tuple[str, str, str], int] | None = None) -> list[str]:
+    """SELECT h, value, c, k (the key as text) for every identity column of `ds` (NULL values left out). `h` is what a probe compares
+    with one equality (the ART index answers it): the hash of "KIND:VALUE"; a phone number's reversed digits are
+    keyed by their first 6 ("phone:123456"), the fewest a query's last digits may be (the probe keeps the values
+    that start with all of its digits). `c` numbers (dataset, column, kind) as `cols` does (see `ident_cols`)."""
+    out, rel, k = [], rel or con.relation(ds), key_text_sql(_key_list(con, ds))
+    for kind, columns in sorted(ds.identities.items()):
+        if kind == NAME:
+            continue
+        for col in columns:
+            q = con.quote(col)
+            value = (con.email_expr(q) if kind == EMAIL else con.phone_key_expr(q) if kind == PHONE
+                     else f"CAST({q} AS VARCHAR)")
+            key = (f"'{PHONE}:' || left(v, {PHONE_KEY_DIGITS})" if kind == PHONE else f"'{_lit(kind)}:' || v")
+            c = (cols or {}).get((ds.name, col, kind), 0)
+            out.append(f"SELECT hash({key}) AS h, v AS value, {int(c)}::USMALLINT AS c, k FROM "
+                       f"(SELECT {value} AS v, {k} AS k FROM {rel} WHERE {q} IS NOT NULL) s"
+                       + (f" WHERE length(v) >= {PHONE_KEY_DIGITS}" if kind == PHONE else ""))
+    return out
+
+
+def ident_columns(ds: Dataset) -> list[tuple[str, str, str]]:
+    """(dataset, column, kind) of every identity column the index holds entries of, in `identity_sql`'s order."""
+    return [(ds.name, col, kind) for kind, columns in sorted(ds.identities.items()) if kind != NAME
+            for col in columns]
+
+
+def mention_sql(con: Connector, ds: Dataset, digits: int, rel: str | None = None) -> list[str]:
+    """SELECT key ("email:LOCAL" or "phone:DIGITS"), dataset, k: the e-mail local parts and the phone digit windows
+    in `ds`'s free text."""
+    out, rel, k = [], rel or con.relation(ds), _key_list(con, ds)
+    for f in ds.free_text_fields:
+        q = con.quote(f)
+        out.append(f"SELECT DISTINCT 'email:' || lower(m) AS key, '{_lit(ds.name)}' AS dataset, k FROM "
+                   f"(SELECT {k} AS k, unnest(regexp_extract_all({q}, '{LOCAL_PART_RE}', 1)) AS m FROM {rel} "
+                   f"WHERE contains({q}, '@'))")
+        runs = (f"SELECT {k} AS k, regexp_replace(unnest(regexp_extract_all({q}, '{PHONE_RUN_RE}')), '[^0-9]', '', "
+                f"'g') AS d FROM {rel} WHERE regexp_matches({q}, '[0-9]')")
+        out.append(f"SELECT DISTINCT 'phone:' || substr(d, i + 1, {digits}) AS key, '{_lit(ds.name)}' AS "
+                   f"dataset, k FROM (SELECT k, d, unnest(range(0, length(d) - {digits} + 1)) AS i FROM ({runs}) r "
+                   f"WHERE length(d) >= {digits})")
+    return out
+
+
+def names_sql(con: Connector, ds: Dataset, rel: str | None = None) -> str | None:
+    """SELECT the distinct spellings of `ds`'s name columns, how many rows bear each and their keys: a name query
+    scores these few thousand spellings instead of every row (the score depends on the spelling alone). A spelling
+    may have several rows in the table (a refresh adds the changed rows' own): a name query sums them."""
+    cols = ds.identity_columns(NAME)
+    if not cols:
+        return None
+    q = ", ".join(con.quote(c) for c in cols)
+    return (f"SELECT {q}, count(*) AS {NAME_COUNT}, list({_key_list(con, ds)}) AS {NAME_KEYS} FROM {rel or con.relation(ds)} "
+            f"WHERE {' OR '.join(f'{con.quote(c)} IS NOT NULL' for c in cols)} GROUP BY ALL")
+
+
+def _lit(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def index_format_problem(con: Any) -> str | None:
+    """Why an open index.duckdb cannot be read by this version (None: it can): another format (an index built by
+    an earlier privacyops), or an engine whose hash() differs from the one that built it."""
+    try:
+        meta = dict(con.execute("SELECT name, value FROM meta").fetchall())
+    except duckdb.Error:
+        meta = {}
+    if meta.get("format") != str(INDEX_VERSION):
+        return "the lookup index was built by another version of privacyops: rebuild it with `privacyops index`"
+    if meta.get("hash_check") != str(con.execute("SELECT hash(?::VARCHAR)", [HASH_CHECK]).fetchone()[0]):
+        return "the lookup index was built by another DuckDB version: rebuild it with `privacyops index`"
+    return None
