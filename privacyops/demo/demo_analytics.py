@@ -1,20 +1,34 @@
-"""Web analytics: ``web.analytics_events``, written to the Parquet lake (one part file per chunk)."""
+"""Web analytics: ``web.analytics_events``, written to the Parquet lake: one part file per ``FILE_SUBJECTS``
+customers, as a lake is partitioned (erasing one person's events rewrites the one file that holds them, so the
+file's size is what that costs)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from .demo_context import BuildContext, Chunk, sql_list
 from .demo_schema import END
 from .demo_texts import PAGES
 
-__all__ = ["write_analytics"]
+__all__ = ["FILE_SUBJECTS", "write_analytics"]
+
+FILE_SUBJECTS = 20_000
+"""Customers per part file (events numbered in customer order, so the files and the ids do not depend on it)."""
 
 
 def write_analytics(ctx: BuildContext, chunk: Chunk) -> None:
-    """Write the analytics events of the chunk's accounts to a lake part file."""
-    number, lo, hi = chunk.number, chunk.lo, chunk.hi
+    """Write the analytics events of the chunk's accounts to lake part files, one per `FILE_SUBJECTS` customers
+    (account ids grow with customer ids: numbering the events file by file numbers them as the whole chunk would)."""
+    start = chunk.lo
+    while start < chunk.hi:
+        end = min((1 + (start - 1) // FILE_SUBJECTS) * FILE_SUBJECTS + 1, chunk.hi)
+        _write_part(ctx, start, end, ctx.lake_dir / f"part-{start:010d}.parquet")  # names sort as the ids
+        start = end
+
+
+def _write_part(ctx: BuildContext, lo: int, hi: int, path: Path) -> None:
     off = ctx.next_id["web.analytics_events"]
     pages = sql_list(PAGES)
-    path = ctx.lake_dir / f"part-{number:05d}.parquet"
     # Straight from the query into the part file (no staging table: at a million subjects it would spill), in
     # event_id order, small row groups: a lookup decodes one.
     n = ctx.exec(f"""
