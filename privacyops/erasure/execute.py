@@ -318,7 +318,10 @@ def _run(ws: Workspace, plan: ErasurePlan, *, progress: bool, map_changed: bool 
                for s in order if s in committed]
     pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
     opened: dict[str, _Opened] = {}
-    with ws.session():  # one session: the transactions opened by the check stay open until each source's commit
+    # One session: the transactions opened by the check stay open until each source's commit, and the steps after
+    # (schedule, index, verification, certificate) read through the same connectors instead of reopening each
+    # source; with keep_open the ledger and readers stay open after it (only the writers close).
+    with ws.session(keep_readers=True):
         try:
             try:
                 identities = _check_stale(ws, plan, pending, committed, map_changed, opened)
@@ -333,7 +336,7 @@ def _run(ws: Workspace, plan: ErasurePlan, *, progress: bool, map_changed: bool 
                     time.sleep(pause)
         finally:
             _roll_back(opened)
-    return _complete(ws, plan, results, identities, actor, t0, progress)
+        return _complete(ws, plan, results, identities, actor, t0, progress)
 
 
 class _Opened:
