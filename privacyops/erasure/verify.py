@@ -104,10 +104,13 @@ def read_rows(con, ds: Dataset, keys: Iterable[tuple], columns: Sequence[str] | 
     keys = list(keys)
     if not keys:
         return {}
-    wanted = {key_json(k) for k in keys}
     firsts = [k[0] for k in keys]
     got = (con.select_in(ds, ds.primary_key[0], firsts) if columns is None else
            select_columns(con, ds, ds.primary_key[0], firsts, [*ds.primary_key, *columns])).dicts()
+    if len(ds.primary_key) == 1:  # every row read has one of the keys asked for: nothing to filter
+        pk = ds.primary_key[0]
+        return {key_json((r[pk],)): r for r in got}
+    wanted = {key_json(k) for k in keys}
     out = {}
     for r in got:
         kj = key_json(row_key(ds, r))
@@ -181,7 +184,8 @@ def _check_source(ws: Workspace, plan: ErasurePlan, src: str, con) -> tuple[dict
             cur = now.get(pr.rid[1])
             st = _state(pr, cur, ignored)
             if cur is not None:  # other parties' fields are not the subject's (their e-mails are never searched)
-                current[f"{name}\x00{pr.rid[1]}"] = {c: v for c, v in cur.items() if c not in pr.withheld}
+                current[f"{name}\x00{pr.rid[1]}"] = {c: v for c, v in cur.items() if c not in pr.withheld} \
+                    if pr.withheld else cur
             if st == "pre":
                 todo.setdefault(name, []).append(pr)
             elif st != "post":
