@@ -204,9 +204,9 @@ def _run(ws: Workspace, plan: ErasurePlan, *, progress: bool, map_changed: bool 
                for s in order if s in committed]
     pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
     opened: dict[str, _Opened] = {}
-    # One session: the transactions opened by the check stay open until each source's commit, and the steps after
-    # (schedule, index, verification, certificate) read through the same connectors instead of reopening each
-    # source; with keep_open the ledger and readers stay open after it (only the writers close).
+    # One session: the transactions opened by the check stay open until each source's commit. Its end closes the
+    # writers (a DuckDB file is checkpointed: reading it back through a fresh reader is faster than through the
+    # writer that changed it); with keep_open the ledger and the other readers stay open for the steps after.
     with ws.session(keep_readers=True):
         try:
             try:
@@ -222,6 +222,7 @@ def _run(ws: Workspace, plan: ErasurePlan, *, progress: bool, map_changed: bool 
                     time.sleep(pause)
         finally:
             _roll_back(opened)
+    with ws.session(keep_readers=True):  # schedule, index, verification, certificate: one set of readers
         return _complete(ws, plan, results, identities, actor, t0, progress)
 
 
