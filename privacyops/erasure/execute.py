@@ -37,22 +37,23 @@ from a CSV file) are importable from here.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import time
-from typing import Any, NoReturn
+from contextlib import contextmanager
+from typing import Any, Iterator, NoReturn
 
-import pyarrow as pa
 from tqdm.auto import tqdm
 
-from ..errors import PrivacyOpsError, SourceError
+from ..errors import PrivacyOpsError
 from ..ledger import audit, open_ledger, schedule
 from ..ledger.people import APPROVER, PREPARER, acting_person, audit_signature, sign_as
 from ..ledger.schedule import key_json
-from ..map import EMAIL, Dataset
-from ..sources import CHUNK
+from ..map import EMAIL
 from ..workspace import Workspace, current_actor, open_workspace
 from ..workspace.lookup_index import refresh_lookup_index
+from .apply import _apply
 from .certificate import check_signing_key, issue
 from .decide import Decider
 from .plan import (
@@ -77,7 +78,6 @@ from .plan import (
     StalePlanError,
     _audit_summary,
     committed_sources,
-    dataset_order,
     load_plan,
     preview_message,
     set_status,
@@ -89,136 +89,6 @@ from .signing import APPROVE, EXECUTE, check_execution
 from .verify import _check_source, _new_by_lookup, _orphans_by_email, verify_plan
 
 PAUSE_ENV = "PRIVACYOPS_TEST_PAUSE_BETWEEN_SOURCES"  # test hook: seconds to sleep after each committed source
-UPDATE_CHUNK = 200  # rows per per-row UPDATE statement (CASE ... WHEN key THEN value)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Writing one source.
-
-
-def _key_where(con, ds: Dataset, keys: list[tuple]) -> tuple[str, list[Any]]:
-    """WHERE for composite keys: (a = ? AND b = ?) OR ..."""
-    p = con.param
-    one = "(" + " AND ".join(f"{con.quote(c)} = {p}" for c in ds.primary_key) + ")"
-    return " OR ".join([one] * len(keys)), [v for k in keys for v in k]
-
-
-def _delete(con, ds: Dataset, keys: list[tuple]) -> int:
-    if len(ds.primary_key) == 1:
-        return con.delete_in(ds, ds.primary_key[0], [k[0] for k in keys])
-    if con.source.kind in ("parquet", "csv"):
-        raise ErasureError(f"{ds.name}: rows of file sources with a composite primary key cannot be erased yet")
-    n = 0
-    for i in range(0, len(keys), 200):
-        where, params = _key_where(con, ds, keys[i:i + 200])
-        n += con._count_of(con.execute(f"DELETE FROM {con.relation(ds)} WHERE {where}", params))
-    return n
-
-
-def _update_each(con, ds: Dataset, key: str, items: list[tuple[Any, dict[str, Any]]]) -> int:
-    """Per-row values. DuckDB and file sources join an Arrow table (the connector's update_rows); PostgreSQL and
-    SQLite get one UPDATE per chunk with a CASE per column, instead of one statement per row."""
-    if con.source.kind not in ("postgres", "sqlite") or len(items) == 1:
-        return con.update_rows(ds, key, items)
-    groups: dict[tuple[str, ...], list[tuple[Any, dict[str, Any]]]] = {}
-    for k, vals in items:
-        groups.setdefault(tuple(sorted(vals)), []).append((k, vals))
-    p, qk, n = con.param, con.quote(key), 0
-    for cols, group in groups.items():
-        for i in range(0, len(group), UPDATE_CHUNK):
-            part = group[i:i + UPDATE_CHUNK]
-            keys = con.coerce(ds, key, [k for k, _ in part])
-            if len(keys) != len(part):
-                raise ErasureError(f"{ds.name}: key values of {key} do not fit the column")
-            sets, params = [], []
-            for c in cols:
-                whens = " ".join([f"WHEN {p} THEN {p}"] * len(part))
-                sets.append(f"{con.quote(c)} = CASE {qk} {whens} ELSE {con.quote(c)} END")
-                for kv, (_, vals) in zip(keys, part):
-                    params += [kv, vals[c]]
-            sql = (f"UPDATE {con.relation(ds)} SET {', '.join(sets)} WHERE {qk} IN "
-                   f"({', '.join([p] * len(part))})")
-            n += con._count_of(con.execute(sql, params + keys))
-    return n
-
-
-def _mask(con, ds: Dataset, prs: list[PlannedRow]) -> int:
-    """Masks grouped: rows getting the same values share one UPDATE per chunk; per-row values (pseudonyms) go
-    through `_update_each`."""
-    if len(ds.primary_key) != 1:
-        if con.source.kind in ("parquet", "csv"):
-            raise ErasureError(f"{ds.name}: rows of file sources with a composite primary key cannot be masked yet")
-        n = 0
-        for pr in prs:
-            assignments = {c: m["value"] for c, m in pr.masks.items()}
-            where, params = _key_where(con, ds, [pr.key])
-            sets = ", ".join(f"{con.quote(c)} = {con.param}" for c in assignments)
-            n += con._count_of(con.execute(f"UPDATE {con.relation(ds)} SET {sets} WHERE {where}",
-                                           [*assignments.values(), *params]))
-        return n
-    key = ds.primary_key[0]
-    if con.source.kind not in ("postgres", "sqlite") and len(prs) > 1:
-        # DuckDB and files: every row's values in one Arrow table joined by one UPDATE per set of columns (the
-        # connector's update_rows), instead of one UPDATE per group of rows sharing their values
-        try:
-            return con.update_rows(ds, key, [(pr.key[0], {c: m["value"] for c, m in pr.masks.items()})
-                                             for pr in prs])
-        except (pa.ArrowException, TypeError, ValueError):
-            pass  # values of one column Arrow cannot type alike (a date beside a text): grouped as below
-    same: dict[str, list[PlannedRow]] = {}
-    for pr in prs:
-        same.setdefault(json.dumps({c: m["value"] for c, m in sorted(pr.masks.items())}, sort_keys=True),
-                        []).append(pr)
-    n, single = 0, []
-    for assignment, group in same.items():
-        if len(group) == 1:
-            single.append(group[0])
-            continue
-        n += con.update_in(ds, key, [pr.key[0] for pr in group], json.loads(assignment))
-    if single:
-        n += _update_each(con, ds, key, [(pr.key[0], {c: m["value"] for c, m in pr.masks.items()}) for pr in single])
-    return n
-
-
-def _apply(ws: Workspace, con, todo: dict[str, list[PlannedRow]]) -> dict[str, dict[str, int]]:
-    con.unwritten = False
-    if hasattr(con, "lift_limit") and con.source.kind == "duckdb":
-        con.lift_limit()  # the writes pin the tables' ART indexes whole: no limit below that
-    counts: dict[str, dict[str, int]] = {}
-    for name in dataset_order(ws.datamap):  # children first
-        prs = todo.get(name)
-        if not prs:
-            continue
-        try:
-            counts[name] = _apply_dataset(ws.datamap.datasets[name], con, prs)
-        except SourceError as exc:
-            exc.dataset = name  # which dataset's write the store refused: the failure message names it and its row
-            raise
-    return counts
-
-
-def _apply_dataset(ds: Dataset, con, prs: list[PlannedRow]) -> dict[str, int]:
-    """One dataset's masks, then its deletes (chunked), each count checked against the plan."""
-    name = ds.name
-    masks = [pr for pr in prs if pr.action in (MASK, RETAIN) and pr.masks]
-    deletes = [pr for pr in prs if pr.action == DELETE]
-    c = {"deleted": 0, "masked": 0}
-    if masks:
-        n = _mask(con, ds, masks)
-        if n != len(masks):
-            raise ErasureError(f"{name}: {n} row(s) masked where {len(masks)} were planned (is the primary key "
-                               f"unique?); this source was rolled back")
-        c["masked"] += n
-    for i in range(0, len(deletes), CHUNK * 10):
-        part = deletes[i:i + CHUNK * 10]
-        n = _delete(con, ds, [pr.key for pr in part])
-        if n != len(part):
-            raise ErasureError(f"{name}: {n} row(s) deleted where {len(part)} were planned (is the primary "
-                               f"key unique?); this source was rolled back")
-        c["deleted"] += n
-    return c
-
-
 def _record_commit(ws: Workspace, plan: ErasurePlan, src: str, counts: dict, recovered: bool) -> dt.datetime:
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     with open_ledger(ws) as con, con.transaction(lock=True):  # the commit row and its audit entry, together
@@ -233,11 +103,26 @@ def _record_commit(ws: Workspace, plan: ErasurePlan, src: str, counts: dict, rec
 # Executing.
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a plan runs: a batch holds hundreds of thousands of objects (its
+    rows, the rows read back) that each full collection walks again — a sixth of a batch's CPU — and an
+    execution makes next to no cyclic garbage (reference counting frees the rest at once). Restored after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def execute_plan(ws: Workspace, plan: ErasurePlan | str, *, progress: bool = False) -> ErasureResult:
     """Execute an approved plan (see the module docstring). Re-running a plan that was interrupted (killed)
     completes it; a plan the store refused is `failed`, and `retry_plan` runs it again after the fix."""
-    plan = load_plan(ws, plan if isinstance(plan, str) else plan.plan_id)
-    return _run(ws, plan, progress=progress, map_changed=_may_execute(ws, plan))
+    with _gc_paused():
+        plan = load_plan(ws, plan if isinstance(plan, str) else plan.plan_id)
+        return _run(ws, plan, progress=progress, map_changed=_may_execute(ws, plan))
 
 
 def retry_plan(ws: Workspace, plan_id: str, *, progress: bool = False) -> ErasureResult:
@@ -262,7 +147,8 @@ def retry_plan(ws: Workspace, plan_id: str, *, progress: bool = False) -> Erasur
     changed = plan.map_fingerprint != dm.fingerprint
     audit.record(fresh, "erasure.retry", {"plan_id": plan_id, "map_changed": changed,
                                           "map_fingerprint": dm.fingerprint[:16]}, case_id=plan.case_id)
-    return _run(fresh, plan, progress=progress, map_changed=changed)
+    with _gc_paused():
+        return _run(fresh, plan, progress=progress, map_changed=changed)
 
 
 def _may_execute(ws: Workspace, plan: ErasurePlan) -> bool:
@@ -318,7 +204,10 @@ def _run(ws: Workspace, plan: ErasurePlan, *, progress: bool, map_changed: bool 
                for s in order if s in committed]
     pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
     opened: dict[str, _Opened] = {}
-    with ws.session():  # one session: the transactions opened by the check stay open until each source's commit
+    # One session: the transactions opened by the check stay open until each source's commit. Its end closes the
+    # writers (a DuckDB file is checkpointed: reading it back through a fresh reader is faster than through the
+    # writer that changed it); with keep_open the ledger and the other readers stay open for the steps after.
+    with ws.session(keep_readers=True):
         try:
             try:
                 identities = _check_stale(ws, plan, pending, committed, map_changed, opened)
@@ -333,7 +222,8 @@ def _run(ws: Workspace, plan: ErasurePlan, *, progress: bool, map_changed: bool 
                     time.sleep(pause)
         finally:
             _roll_back(opened)
-    return _complete(ws, plan, results, identities, actor, t0, progress)
+    with ws.session(keep_readers=True):  # schedule, index, verification, certificate: one set of readers
+        return _complete(ws, plan, results, identities, actor, t0, progress)
 
 
 class _Opened:

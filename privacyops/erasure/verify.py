@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from contextlib import nullcontext
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from ..errors import LookupInputError
 from ..ledger.schedule import key_json
 from ..lookup import AMBIGUOUS, FOUND, lookup, rows_holding
 from ..map import EMAIL, DataMap, Dataset, Reference
+from ..sources import CHUNK, Rows, type_family
 from ..values import format_key
 from ..workspace import Workspace
 from .decide import map_place
@@ -95,18 +98,54 @@ def _update_triggers(con, ds: Dataset) -> list[str]:
         return []
 
 
-def read_rows(con, ds: Dataset, keys: Iterable[tuple]) -> dict[str, dict[str, Any]]:
-    """Current rows by key (JSON) — set-based on the first key column, filtered for composite keys."""
+def read_rows(con, ds: Dataset, keys: Iterable[tuple], columns: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Current rows by key (JSON) — set-based on the first key column, filtered for composite keys. `columns`:
+    only these (with the key's), for a check that needs no more (whether a deleted row is still there)."""
     keys = list(keys)
     if not keys:
         return {}
+    firsts = [k[0] for k in keys]
+    got = (con.select_in(ds, ds.primary_key[0], firsts) if columns is None else
+           select_columns(con, ds, ds.primary_key[0], firsts, [*ds.primary_key, *columns])).dicts()
+    if len(ds.primary_key) == 1:  # every row read has one of the keys asked for: nothing to filter
+        pk = ds.primary_key[0]
+        return {key_json((r[pk],)): r for r in got}
     wanted = {key_json(k) for k in keys}
-    got = con.select_in(ds, ds.primary_key[0], [k[0] for k in keys]).dicts()
     out = {}
     for r in got:
         kj = key_json(row_key(ds, r))
         if kj in wanted:
             out[kj] = r
+    return out
+
+
+def select_columns(con, ds: Dataset, column: str, values: Iterable[Any], columns: Sequence[str]) -> Rows:
+    """`select_in` reading only `columns` (distinct, in order): rows whose `column` holds one of `values`. Many
+    values on a DuckDB engine travel as one Arrow table in one semi-join (as the connector's select_in), else
+    IN lists of CHUNK values. Narrow rows are what checks of presence and references need: reading every column
+    of tens of thousands of rows costs most of the time."""
+    cols = list(dict.fromkeys(columns))
+    vals = con.coerce(ds, column, values)
+    out = Rows(cols, [])
+    if not vals:
+        return out
+    head = f"SELECT {', '.join(con.quote(c) for c in cols)} FROM {con.relation(ds)} WHERE {con.quote(column)} IN "
+    if con.source.kind in ("duckdb", "parquet", "csv") and len(vals) > CHUNK and \
+            type_family(con.columns(ds).get(column, "")) in ("integer", "text"):
+        try:
+            table = pa.table({"v": vals})
+        except (pa.ArrowException, TypeError, ValueError):
+            table = None  # values Arrow cannot type alike: the IN lists below
+        if table is not None:
+            name = f"_privacyops_keys_{uuid.uuid4().hex[:8]}"
+            con.con.register(name, table)
+            try:
+                return con.execute(f"{head}(SELECT v FROM {name})")
+            finally:
+                con.con.unregister(name)
+    for i in range(0, len(vals), CHUNK):
+        part = vals[i:i + CHUNK]
+        out.rows.extend(con.execute(f"{head}({con._placeholders(len(part))})", part).rows)
     return out
 
 
@@ -145,7 +184,8 @@ def _check_source(ws: Workspace, plan: ErasurePlan, src: str, con) -> tuple[dict
             cur = now.get(pr.rid[1])
             st = _state(pr, cur, ignored)
             if cur is not None:  # other parties' fields are not the subject's (their e-mails are never searched)
-                current[f"{name}\x00{pr.rid[1]}"] = {c: v for c, v in cur.items() if c not in pr.withheld}
+                current[f"{name}\x00{pr.rid[1]}"] = {c: v for c, v in cur.items() if c not in pr.withheld} \
+                    if pr.withheld else cur
             if st == "pre":
                 todo.setdefault(name, []).append(pr)
             elif st != "post":
@@ -175,7 +215,9 @@ def _new_children(ws: Workspace, plan: ErasurePlan, src: str, con) -> list[str]:
             keys = keys_by_ds.get(parent.name)
             if not keys or parent.primary_key != (ref.to_column,):
                 continue
-            for g in con.select_in(child, ref.column, [k[0] for k in keys]).dicts():
+            # the key and the references only: whether the row is planned, and whose it is (`_someone_elses`)
+            for g in select_columns(con, child, ref.column, [k[0] for k in keys],
+                                    [*child.primary_key, *(r.column for r in child.references)]).dicts():
                 if (child.name, key_json(row_key(child, g))) not in planned and \
                         not _someone_elses(dm, child, ref, g, firsts):
                     found[child.name] = found.get(child.name, 0) + 1
@@ -313,7 +355,9 @@ def verify_plan(ws: Workspace, plan: ErasurePlan, emails: Iterable[str] = (), *,
         for name, prs in by_ds.items():
             ds = dm.datasets[name]
             con = ws.connector(ds.source)
-            now = read_rows(con, ds, [p.key for p in prs])
+            # rows that all go: whether they are still there is the check, read by key alone
+            gone = all(pr.action == DELETE for pr in prs)
+            now = read_rows(con, ds, [p.key for p in prs], [] if gone else None)
             ignored = _once(lambda con=con, ds=ds: not_compared(con, ds))
             triggers = _once(lambda con=con, ds=ds: _update_triggers(con, ds))
             for pr in prs:

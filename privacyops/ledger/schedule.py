@@ -15,8 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from ..values import json_safe
 from ..workspace import Workspace, sealing
@@ -104,9 +106,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-ROWS_PER_STATEMENT = 200
-
-
 def _secret(con) -> bytes | None:
     keys_dir = getattr(con, "keys_dir", None)
     return workspace_secret(keys_dir) if keys_dir is not None else None
@@ -116,89 +115,108 @@ def _sealed(secret: bytes | None, row_key: str) -> str:
     return sealing.seal_deterministic(secret, sealing.ROW_KEY, row_key) if secret else row_key
 
 
-def _both(secret: bytes | None, keys: list[str]) -> list[str]:
-    """The keys as stored now (sealed) and as an earlier privacyops stored them (clear)."""
-    return [_sealed(secret, k) for k in keys] + (keys if secret else [])
+def _both(secret: bytes | None, items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(dataset, key) as stored now (sealed) and as an earlier privacyops stored them (clear)."""
+    return [(d, _sealed(secret, k)) for d, k in items] + (items if secret else [])
 
 
 def _opened(secret: bytes, row_key: str) -> str:
     return sealing.open_text(secret, sealing.ROW_KEY, row_key)
 
 
-def _chunks(items: list, n: int = ROWS_PER_STATEMENT):
-    for i in range(0, len(items), n):
-        yield items[i:i + n]
+_TYPES = {"text": ("VARCHAR", "text"), "date": ("DATE", "date"), "ts": ("TIMESTAMP", "timestamp")}
+
+
+@contextmanager
+def _rows(con, columns: dict[str, str], rows: list[tuple]) -> Iterator[tuple[str, list[Any]]]:
+    """The rows as one relation `r` with `columns` (name -> text, date, ts) for a set-based statement: an Arrow
+    table registered with the embedded ledger, arrays unnested on PostgreSQL. Yields (relation SQL, params): one
+    statement for all the rows, instead of one per row or per chunk."""
+    names = list(columns)
+    values = [list(col) for col in zip(*rows)] if rows else [[] for _ in names]
+    if con.kind == "postgres":
+        arrays = ", ".join(f"?::{_TYPES[columns[n]][1]}[]" for n in names)
+        yield f"unnest({arrays}) AS r({', '.join(names)})", values
+        return
+    import pyarrow as pa  # here: reading commands need not pay its import
+
+    kinds = {"text": pa.string(), "date": pa.date32(), "ts": pa.timestamp("us")}
+    table = pa.table({n: pa.array(v, type=kinds[columns[n]]) for n, v in zip(names, values)})
+    name = f"_privacyops_rows_{uuid.uuid4().hex[:8]}"
+    con.raw.register(name, table)
+    try:
+        yield f"{name} AS r", []
+    finally:
+        con.raw.unregister(name)
+
+
+def _unique(items: list[tuple], width: int = 2) -> list[tuple]:
+    """The last item per (dataset, key): one statement may not touch a row twice (ON CONFLICT)."""
+    return list({tuple(it[:width]): it for it in items}.values())
 
 
 def schedule(con, items: Iterable[tuple[str, str, dt.date | None, dt.date | None, str]], plan_id: str,
              case_id: str | None) -> int:
     """Put rows on the schedule (`items`: dataset, row_key, due_on, retain_until, basis) inside the caller's
-    ledger transaction, many rows per statement. A row already scheduled is taken over by the newer decision."""
-    secret, items = _secret(con), list(items)
+    ledger transaction, in one statement. A row already scheduled is taken over by the newer decision."""
+    secret, items = _secret(con), _unique(list(items))
+    if not items:
+        return 0
     if secret:  # a clear entry an earlier privacyops wrote for the same row is taken over too
-        for dataset, keys in _by_dataset((d, k) for d, k, *_ in items).items():
-            for part in _chunks(keys):
-                con.execute(f"DELETE FROM erasure_schedule WHERE dataset = ? AND row_key IN "
-                            f"({', '.join('?' for _ in part)})", [dataset, *part])
-    items = [(d, _sealed(secret, k), due_on, until, basis) for d, k, due_on, until, basis in items]
-    now = _now()
-    for part in _chunks(items):
-        con.execute(f"INSERT INTO erasure_schedule ({_SCOLS}) VALUES "
-                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)"] * len(part)) +
-                    " ON CONFLICT (dataset, row_key) DO UPDATE SET plan_id = excluded.plan_id, case_id = "
-                    "excluded.case_id, due_on = excluded.due_on, retain_until = excluded.retain_until, basis = "
-                    "excluded.basis, status = excluded.status, scheduled_at = excluded.scheduled_at, done_plan = "
-                    "NULL, done_at = NULL",
-                    [v for dataset, row_key, due_on, until, basis in part
-                     for v in (dataset, row_key, plan_id, case_id, due_on, until, basis, SCHEDULED, now)])
-    return len(items)
-
-
-def _by_dataset(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for dataset, row_key in items:
-        out.setdefault(dataset, []).append(row_key)
-    return out
+        with _rows(con, {"dataset": "text", "row_key": "text"}, [(d, k) for d, k, *_ in items]) as (rel, params):
+            con.execute(f"DELETE FROM erasure_schedule s USING {rel} WHERE s.dataset = r.dataset AND "
+                        f"s.row_key = r.row_key", params)
+    rows = [(d, _sealed(secret, k), due_on, until, basis) for d, k, due_on, until, basis in items]
+    cols = {"dataset": "text", "row_key": "text", "due_on": "date", "retain_until": "date", "basis": "text"}
+    with _rows(con, cols, rows) as (rel, params):
+        con.execute(f"INSERT INTO erasure_schedule ({_SCOLS}) SELECT r.dataset, r.row_key, ?, ?, r.due_on, "
+                    f"r.retain_until, r.basis, ?, ?, NULL, NULL FROM {rel} ON CONFLICT (dataset, row_key) DO "
+                    "UPDATE SET plan_id = excluded.plan_id, case_id = excluded.case_id, due_on = excluded.due_on, "
+                    "retain_until = excluded.retain_until, basis = excluded.basis, status = excluded.status, "
+                    "scheduled_at = excluded.scheduled_at, done_plan = NULL, done_at = NULL",
+                    [plan_id, case_id, SCHEDULED, _now(), *params])
+    return len(rows)
 
 
 def finish(con, items: Iterable[tuple[str, str]], plan_id: str, status: str = DONE) -> None:
     """Mark scheduled rows erased (or gone) by `plan_id`, inside the caller's ledger transaction."""
-    now, secret = _now(), _secret(con)
-    for dataset, keys in _by_dataset(items).items():
-        for part in _chunks(keys):
-            both = _both(secret, part)
-            con.execute(f"UPDATE erasure_schedule SET status = ?, done_plan = ?, done_at = ? WHERE dataset = ? AND "
-                        f"row_key IN ({', '.join('?' for _ in both)})", [status, plan_id, now, dataset, *both])
+    keys = _both(_secret(con), _unique(list(items)))
+    if not keys:
+        return
+    with _rows(con, {"dataset": "text", "row_key": "text"}, keys) as (rel, params):
+        con.execute(f"UPDATE erasure_schedule AS s SET status = ?, done_plan = ?, done_at = ? FROM {rel} "
+                    f"WHERE s.dataset = r.dataset AND s.row_key = r.row_key", [status, plan_id, _now(), *params])
 
 
 def reschedule(con, dataset: str, row_key: str, due_on: dt.date | None, until: dt.date | None) -> None:
-    both = _both(_secret(con), [row_key])
+    both = [k for _, k in _both(_secret(con), [(dataset, row_key)])]
     con.execute(f"UPDATE erasure_schedule SET due_on = ?, retain_until = ? WHERE dataset = ? AND row_key IN "
                 f"({', '.join('?' for _ in both)})", [due_on, until, dataset, *both])
 
 
 def restrict(con, items: Iterable[tuple[str, str, str, dt.date | None]], plan_id: str, case_id: str | None) -> int:
-    """Record restricted rows (`items`: dataset, row_key, basis, retain_until) in the register."""
-    secret = _secret(con)
-    items = [(d, _sealed(secret, k), basis, until) for d, k, basis, until in items]
-    now = _now()
-    for part in _chunks(items):
-        con.execute(f"INSERT INTO restrictions ({_RCOLS}) VALUES "
-                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, NULL, NULL)"] * len(part)) +
-                    " ON CONFLICT (dataset, row_key, plan_id) DO NOTHING",
-                    [v for dataset, row_key, basis, until in part
-                     for v in (dataset, row_key, plan_id, case_id, basis, until, now)])
-    return len(items)
+    """Record restricted rows (`items`: dataset, row_key, basis, retain_until) in the register, in one
+    statement."""
+    secret, items = _secret(con), _unique(list(items))
+    if not items:
+        return 0
+    rows = [(d, _sealed(secret, k), basis, until) for d, k, basis, until in items]
+    cols = {"dataset": "text", "row_key": "text", "basis": "text", "retain_until": "date"}
+    with _rows(con, cols, rows) as (rel, params):
+        con.execute(f"INSERT INTO restrictions ({_RCOLS}) SELECT r.dataset, r.row_key, ?, ?, r.basis, "
+                    f"r.retain_until, ?, NULL, NULL FROM {rel} ON CONFLICT (dataset, row_key, plan_id) DO NOTHING",
+                    [plan_id, case_id, _now(), *params])
+    return len(rows)
 
 
 def lift(con, items: Iterable[tuple[str, str]], plan_id: str) -> None:
     """Lift the restrictions of rows that have now been erased."""
-    now, secret = _now(), _secret(con)
-    for dataset, keys in _by_dataset(items).items():
-        for part in _chunks(keys):
-            both = _both(secret, part)
-            con.execute(f"UPDATE restrictions SET lifted_at = ?, lifted_by = ? WHERE dataset = ? AND lifted_at IS "
-                        f"NULL AND row_key IN ({', '.join('?' for _ in both)})", [now, plan_id, dataset, *both])
+    keys = _both(_secret(con), _unique(list(items)))
+    if not keys:
+        return
+    with _rows(con, {"dataset": "text", "row_key": "text"}, keys) as (rel, params):
+        con.execute(f"UPDATE restrictions AS s SET lifted_at = ?, lifted_by = ? FROM {rel} WHERE s.dataset = "
+                    f"r.dataset AND s.row_key = r.row_key AND s.lifted_at IS NULL", [_now(), plan_id, *params])
 
 
 def entries(ws: Workspace, status: str | None = SCHEDULED, plan_id: str | None = None) -> list[ScheduleEntry]:

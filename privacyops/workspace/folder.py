@@ -82,6 +82,7 @@ class Workspace:
     keep_open: float = field(default_factory=_keep_open_default)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _busy: int = field(default=0, repr=False)  # operations (sessions, lookups) in progress: no idle close then
+    _session_depth: int = field(default=0, repr=False)  # open session() blocks: the outermost one closes
     _generation: int = field(default=0, repr=False)  # bumped on every use: a stale idle timer does nothing
     _timer: threading.Timer | None = field(default=None, repr=False)
     _armed: tuple[int, float] = field(default=(0, 0.0), repr=False)  # (generation, deadline) the idle timer serves
@@ -197,16 +198,27 @@ class Workspace:
             self.release()
 
     @contextmanager
-    def session(self) -> Iterator["Workspace"]:
-        """Connectors opened inside are closed at the end (so other processes can take the file locks)."""
+    def session(self, keep_readers: bool = False) -> Iterator["Workspace"]:
+        """Connectors opened inside are closed at the end (so other processes can take the file locks).
+        A session inside another one closes nothing: the outermost one does (its open transactions stay open).
+        `keep_readers` (with `keep_open` on): only the writers are closed; the read-only handles (the kept ledger,
+        readers) stay under the keep_open policy, as after a lookup, instead of being reopened by the next step."""
         with self._lock:
+            outer = self._session_depth == 0
             self._busy += 1
+            self._session_depth += 1
         try:
             yield self
         finally:
             with self._lock:
                 self._busy -= 1
-            self.close()
+                self._session_depth -= 1
+                keep = keep_readers and self.keep_open > 0
+                if outer and keep:
+                    for key in [k for k in self._connectors if k.endswith("\x00write")]:
+                        self._connectors.pop(key).close()
+            if outer:
+                self.release() if keep else self.close()
 
 
 def _arm(ws: Workspace) -> None:

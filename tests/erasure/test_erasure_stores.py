@@ -223,7 +223,7 @@ def test_cross_store_demo_janis(xstore, small_demo, monkeypatch):
 
 
 def test_per_row_values_take_one_statement_per_chunk_not_per_row(store, monkeypatch):
-    from privacyops.erasure.execute import _update_each
+    from privacyops.erasure.apply import _update_each
 
     ws = store.ws
     ds = ws.datamap.datasets[store.n("Customer")]
