@@ -239,6 +239,12 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
     path = index_path(ws)
     if not path.exists():
         return []
+    # Inside the caller's session (an erasure's): its readers and ledger stay open; alone, closed at the end.
+    with ws.session(keep_readers=True):
+        return _refresh(ws, path, changed)
+
+
+def _refresh(ws: Workspace, path: Path, changed: dict[str, Iterable[tuple]]) -> list[str]:
     ws.forget_kept("lookup-index")
     out = connect_duckdb(str(path), False, "lookup index")  # a writer: no memory limit (see duckdb_limits)
     done: list[str] = []
@@ -293,7 +299,6 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
         out.execute("CHECKPOINT")
     finally:
         out.close()
-        ws.close()
     return done
 
 
