@@ -31,7 +31,7 @@ from ..ledger.schedule import key_json
 from ..ledger.store import holding_ledger
 from ..map import DataMap, Dataset
 from ..values import format_key, json_safe
-from .canonical import _canonical, _canonical_large, hashed
+from .canonical import _canonical, _canonical_large, hashed, row_text
 from ..ledger.keyring import workspace_key
 from ..workspace import Workspace, current_actor, sealing
 from .order import dataset_order, source_order
@@ -369,8 +369,7 @@ def _short_reason(r: PlannedRow) -> str:
 
 def fingerprint(row: dict[str, Any], skip: Iterable[str] = ()) -> str:
     """SHA-256 of a row's content (all columns but `skip`), as the store returns it."""
-    skip = set(skip)
-    return hashlib.sha256(_canonical({k: v for k, v in row.items() if k not in skip}).encode("utf-8")).hexdigest()
+    return hashlib.sha256(row_text(row, set(skip)).encode("utf-8")).hexdigest()
 
 
 def row_key(ds: Dataset, row: dict[str, Any]) -> tuple:

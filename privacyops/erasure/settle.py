@@ -161,6 +161,9 @@ def links_to(decider: Decider, ds: Dataset) -> list[Link]:
 
 def _value(row: dict[str, Any], columns: tuple[str, ...]) -> tuple[str, ...] | None:
     """The columns' values as text (how rows of two tables are matched), None when one is empty."""
+    if len(columns) == 1:  # the usual link: one column (asked for every row of both sides)
+        v = row.get(columns[0])
+        return None if v is None else (str(v),)
     vals = tuple(row.get(c) for c in columns)
     return None if any(v is None for v in vals) else tuple(str(v) for v in vals)
 

@@ -7,6 +7,7 @@ imports neither YAML nor fideslang, so anything that only needs the shapes stays
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -343,17 +344,17 @@ class Dataset:
         """Fields marked free_text (searched for mentions of a person)."""
         return tuple(f.name for f in self.fields.values() if f.free_text)
 
-    @property
+    @cached_property  # the map never changes once loaded: the lookup walk asks per row
     def owner_references(self) -> tuple[Reference, ...]:
         """Belongs-to references: to the rows this dataset's rows belong to (walked up to find the person)."""
         return tuple(r for r in self.references if r.belongs_to)
 
-    @property
+    @cached_property
     def shared_references(self) -> tuple[Reference, ...]:
         """References to shared reference data (context only, never walked down)."""
         return tuple(r for r in self.references if r.shared)
 
-    @property
+    @cached_property
     def owned_references(self) -> tuple[Reference, ...]:
         """References to rows that are the referencing row's own (an address, a profile photo)."""
         return tuple(r for r in self.references if r.owned)
@@ -362,12 +363,12 @@ class Dataset:
         """The reference held in `column`, if any."""
         return next((r for r in self.references if r.column == column), None)
 
-    @property
+    @cached_property
     def named_parties(self) -> bool:
         """Whether the map names the parties (then each row has several people in it)."""
         return any(not p.implicit for p in self.parties)
 
-    @property
+    @cached_property
     def owner_party(self) -> Party | None:
         """The party that owns the row (None: no party does; erasure then only masks)."""
         return next((p for p in self.parties if p.owner), None)
@@ -458,13 +459,19 @@ class DataMap:
 
     def children(self, dataset: str) -> list[Reference]:
         """Belongs-to references that point at `dataset` (rows that belong to its rows)."""
-        return [r for d in self.datasets.values() for r in d.owner_references if r.to_dataset == dataset]
+        memo = self.__dict__.setdefault("_children", {})  # asked per row by the lookup walk: worked out once
+        if dataset not in memo:
+            memo[dataset] = [r for d in self.datasets.values() for r in d.owner_references if r.to_dataset == dataset]
+        return list(memo[dataset])
 
     def person_references(self, ds: Dataset) -> tuple[Reference, ...]:
         """Belongs-to references of `ds` straight to a person (a subject dataset): when one is set, it says whose
         row it is, whatever other path reaches the row (the owner wins)."""
-        return tuple(r for r in ds.owner_references if r.to_dataset in self.datasets
-                     and self.datasets[r.to_dataset].subject)
+        memo = self.__dict__.setdefault("_person_refs", {})
+        if ds.name not in memo or memo[ds.name][0] is not ds:
+            memo[ds.name] = (ds, tuple(r for r in ds.owner_references if r.to_dataset in self.datasets
+                                       and self.datasets[r.to_dataset].subject))
+        return memo[ds.name][1]
 
     def owners_of(self, dataset: str) -> list[Reference]:
         """Owned references that point at `dataset` (its rows are the referencing rows' own)."""

@@ -8,7 +8,7 @@ import decimal
 import json
 import uuid
 
-from privacyops.erasure.canonical import _canonical, _canonical_large
+from privacyops.erasure.canonical import _canonical, _canonical_large, row_text
 from privacyops.erasure.plan import PlannedRow
 from privacyops.values import json_safe
 
@@ -35,6 +35,19 @@ def test_canonical_text_is_json_safes():
     assert _canonical(body) == reference(body)
     assert _canonical_large(body) == reference(body)
     assert _canonical_large({"a": {10: 1, 9: 2}}) == reference({"a": {10: 1, 9: 2}})  # keys sorted as text
+
+
+def test_a_rows_text_is_json_safes():
+    """Rows as stores return them (flat, text column names), and the odd ones (nested values, other keys)."""
+    values = [None, True, 0, -7, 2.5, float("nan"), "ā\u00a0\"x\"", Tag("t"), dt.date(2026, 1, 2),
+              dt.datetime(2026, 1, 2, 3, 4, 5, 6), dt.time(1, 2), decimal.Decimal("10.00"), uuid.UUID(int=5),
+              b"\x00\xff", bytearray(b"ab"), memoryview(b"m"), ValueError("x")]
+    row = {f"c{i:02d}": v for i, v in enumerate(values)}
+    assert row_text(row) == reference(row)
+    assert row_text(row, {"c01", "c05"}) == reference({k: v for k, v in row.items() if k not in ("c01", "c05")})
+    for odd in ({"n": {"x": dt.date(2020, 1, 1)}}, {"l": [decimal.Decimal("1.5")]}, {"t": (1, 2)}, {"s": {2, 1}},
+                {1: "int key", "a": 1}, {Tag("k"): 1, "b": dt.date(2021, 1, 1)}, {}):
+        assert row_text(odd) == reference(odd), odd
 
 
 def test_a_rows_id_is_its_dataset_and_key_text():
