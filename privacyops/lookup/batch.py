@@ -39,6 +39,7 @@ from .identify import AUTO
 from .reader import Reader
 from .subject import SubjectRecords
 
+_INT64 = (-2**63, 2**63 - 1)  # the ids `values.ascii_int` takes
 CHUNK = 2000  # items looked up together (their workers alive at once): bounds threads and memory
 Item = tuple  # (identifier, pick "DATASET:KEY"[, kind]); identifier or pick may be None, kind defaults to auto
 
@@ -151,9 +152,9 @@ class _Batcher:
         at: dict[Any, list[int]] = {}
         for i, r in enumerate(got):
             at.setdefault(r[column], []).append(i)
-        for a in asks:
+        for a in asks:  # the rows are shared, not copied: `Reader.select_in` keeps them and hands out copies
             pos = sorted(i for v in a.payload for i in at.get(v, ()))  # the store's order, as its own query
-            a.result = _Rows([dict(got[i]) for i in pos])
+            a.result = _Rows([got[i] for i in pos])
 
     def _identity(self, asks: list[_Ask]) -> None:
         """`LookupIndex.identity_hits` for each worker, from one probe of the union (see `_probes`)."""
@@ -207,8 +208,8 @@ class _Batcher:
         for i, r in enumerate(got):
             at.setdefault(str(r.get(col)), []).append(i)
         for a in asks:
-            test = _mention_test(a.payload[0], a.payload[1])
             pos = sorted({i for v in a.payload[3][1] for i in at.get(str(v), ())})
+            test = _mention_test(a.payload[0], a.payload[1]) if pos else None  # compiled only for candidates
             rows = [dict(got[i]) for i in pos if any(test(got[i].get(f)) for f in fields)]
             a.result = _Rows(rows[:a.payload[2]])
 
@@ -250,14 +251,25 @@ class _Connector:
 
     def __init__(self, real: Any, batcher: _Batcher):
         self._real, self._batcher = real, batcher
+        self._family: dict[tuple[str, str], str] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
     def select_in(self, ds: Any, column: str, values: Iterable[Any]) -> Any:
-        if type_family(self._real.columns(ds).get(column, "")) not in ("integer", "text"):
+        at = (ds.name, column)
+        family = self._family.get(at)
+        if family is None:
+            family = self._family[at] = type_family(self._real.columns(ds).get(column, ""))
+        if family not in ("integer", "text"):
             return self._real.select_in(ds, column, values)  # compared as the store casts: asked alone
-        vals = self._real.coerce(ds, column, values)
+        values = list(values)
+        plain = int if family == "integer" else str  # values `Reader.select_in` coerced already: kept as they are
+        if all(type(v) is plain for v in values) and (plain is str or all(_INT64[0] <= v <= _INT64[1]
+                                                                            for v in values)):
+            vals = list(dict.fromkeys(values))
+        else:
+            vals = self._real.coerce(ds, column, values)
         if not vals:
             return _Rows([])
         return self._batcher.ask(("in", ds.name, column), vals)

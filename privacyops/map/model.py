@@ -375,7 +375,14 @@ class Dataset:
 
     def party(self, name: str) -> Party | None:
         """The party called `name`."""
-        return next((p for p in self.parties if p.name == name), None)
+        return self._party_by_name.get(name)
+
+    @cached_property
+    def _party_by_name(self) -> dict[str, Party]:
+        out: dict[str, Party] = {}
+        for p in self.parties:
+            out.setdefault(p.name, p)  # the first of a name, as a search would find
+        return out
 
     def party_of_reference(self, column: str) -> Party | None:
         """The party found through the reference in `column` (None: a structural reference, or no parties)."""
@@ -394,7 +401,12 @@ class Dataset:
         """The fields of the other parties: never shown to, exported for or changed for `party`."""
         if party is None or not self.named_parties:
             return ()
-        return tuple(f for p in self.parties if p.name != party.name for f in p.fields if f not in party.fields)
+        memo = self.__dict__.setdefault("_withheld", {})  # asked per row shown: worked out once per party
+        at = (party.name, party.fields)
+        if at not in memo:
+            memo[at] = tuple(f for p in self.parties if p.name != party.name for f in p.fields
+                             if f not in party.fields)
+        return memo[at]
 
 
 @dataclass(frozen=True)
