@@ -70,6 +70,7 @@ def settle(decider: Decider, rows: dict[tuple[str, str], PlannedRow], data: dict
     if inherit:
         for name in reversed(order):  # parents first
             ds = dm.datasets[name]
+            same_duty = retention.is_binding(dm, ds) and not ds.retention  # serves a kept parent's obligation
             for pr in by_ds.get(name, []):
                 if pr.action in (RETAIN, BLOCKED) and (pr.hold_id or pr.rule):
                     continue  # decided by its own hold or rule
@@ -78,7 +79,6 @@ def settle(decider: Decider, rows: dict[tuple[str, str], PlannedRow], data: dict
                 row = data[pr.rid]
                 parents = parents_of(ds, row)
                 kept = [p for p in parents if p.action in (RETAIN, BLOCKED)]
-                same_duty = retention.is_binding(dm, ds) and not ds.retention
                 if kept and same_duty:
                     p = max(kept, key=lambda p: (p.action == BLOCKED, p.until or dt.date.max))
                     if p.action == BLOCKED:  # the parent's kind of basis: looked at again with it

@@ -73,7 +73,7 @@ class _Worker(threading.Thread):
         except BaseException as exc:  # handed to the caller (an input error is the item's answer)
             self.error = exc
         finally:
-            self.batcher.main.release()
+            self.batcher.pass_on()
 
 
 @dataclass
@@ -95,6 +95,15 @@ class _Batcher:
     pending: dict[tuple, list[_Ask]] = field(default_factory=dict)  # by group, in the order asked
     main: threading.Lock = field(default_factory=threading.Lock)
     queries: int = 0  # how many statements answered the batch (for the benchmark)
+    runnable: deque = field(default_factory=deque)  # workers whose answer is in, waiting for the baton
+
+    def pass_on(self) -> None:
+        """The baton (held by the worker calling this) to the next runnable worker, else back to the driver: one
+        thread switch per question, not two."""
+        if self.runnable:
+            self.runnable.popleft().go.release()
+        else:
+            self.main.release()
 
     def ask(self, group: tuple, payload: Any) -> Any:
         worker = threading.current_thread()
@@ -103,7 +112,7 @@ class _Batcher:
             self._answer([a])  # asked outside a batch: answered at once
         else:
             self.pending.setdefault(group, []).append(a)
-            self.main.release()  # the baton back to the driver ...
+            self.pass_on()  # the baton to the next worker (or the driver) ...
             worker.go.acquire()  # ... until the answer is in
         if a.error is not None:
             raise a.error
@@ -114,11 +123,11 @@ class _Batcher:
         self.main.acquire()
         for w in workers:
             w.start()
-        runnable = deque(workers)
+        runnable = self.runnable
+        runnable.extend(workers)
         while True:
-            while runnable:
-                w = runnable.popleft()
-                w.go.release()
+            if runnable:  # they run one after the other, the last hands the baton back
+                runnable.popleft().go.release()
                 self.main.acquire()
             if not self.pending:
                 break
