@@ -84,6 +84,17 @@ def row_text(row: dict[str, Any], skip: Any = ()) -> str:
     return _ROW_ENCODER.encode(d)
 
 
+def plan_hashed(body: dict[str, Any]) -> tuple[str, str]:
+    """`hashed` of a plan's body (`ErasurePlan.body`): of its rows (`PlannedRow.to_dict`) only the masks can hold a
+    dict whose keys are not text, so only they are looked through, not every row's every value."""
+    rows = body.get("rows")
+    if type(rows) is not list or not all(type(r) is dict and _text_keys(r.get("masks")) for r in rows) \
+            or not all(_text_keys(v) for k, v in body.items() if k != "rows"):
+        return hashed(body)
+    text = json.dumps(body, default=_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest(), text
+
+
 def hashed(obj: Any) -> tuple[str, str]:
     """(SHA-256 of the canonical text, the text) of a large structure (a plan's body)."""
     text = _canonical_large(obj)

@@ -15,7 +15,6 @@ key; identifiers only as keyed hashes.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import gc
 import hashlib
 import json
@@ -33,7 +32,7 @@ from ..ledger.schedule import key_json
 from ..ledger.store import holding_ledger
 from ..map import DataMap, Dataset
 from ..values import format_key, json_safe
-from .canonical import _canonical, _canonical_large, hashed, row_text
+from .canonical import _canonical, _canonical_large, plan_hashed, row_text
 from ..ledger.keyring import workspace_key
 from ..workspace import Workspace, current_actor, sealing
 from .order import dataset_order, source_order
@@ -130,11 +129,15 @@ class PlannedRow:
     owner: bool = True
     withheld: list[str] = field(default_factory=list)
 
-    @functools.cached_property
+    @property
     def rid(self) -> tuple[str, str]:
         # computed once per row (settling and ordering ask for it often: a JSON text per call at 70k rows is
-        # seconds); a row's dataset and key never change once planned
-        return self.dataset, key_json(self.key)
+        # seconds); a row's dataset and key never change once planned. Kept by hand: a cached_property takes a
+        # lock on every row's first use
+        got = self.__dict__.get("_rid")
+        if got is None:
+            got = self.__dict__["_rid"] = (self.dataset, key_json(self.key))
+        return got
 
     @property
     def ref(self) -> str:
@@ -145,10 +148,15 @@ class PlannedRow:
         return self.action != DELETE
 
     def to_dict(self) -> dict[str, Any]:
-        iso = (lambda v: v.isoformat() if v else None)
-        return {"dataset": self.dataset, "source": self.source, "key": json_safe(list(self.key)),
+        """The row as plain data. Of its values only `masks` may hold a dict whose keys are not text (a mask's
+        value); `canonical.plan_hashed` relies on it."""
+        key = list(self.key)
+        if not all(type(v) is int or type(v) is str for v in key):
+            key = json_safe(key)
+        return {"dataset": self.dataset, "source": self.source, "key": key,
                 "action": self.action, "reason": self.reason, "basis": self.basis, "rule": self.rule,
-                "ground": self.ground, "until": iso(self.until), "due_on": iso(self.due_on), "masks": self.masks,
+                "ground": self.ground, "until": self.until.isoformat() if self.until else None,
+                "due_on": self.due_on.isoformat() if self.due_on else None, "masks": self.masks,
                 "kept": self.kept, "restricted": self.restricted, "scheduled": self.scheduled,
                 "hold_id": self.hold_id, "fingerprint": self.fingerprint, "kept_fingerprint": self.kept_fingerprint,
                 "subject": self.subject, "notes": self.notes,
@@ -294,7 +302,7 @@ class ErasurePlan:
                 "suppression": self.suppression, "origin": self.origin, "notes": self.notes}
 
     def compute_hash(self) -> str:
-        self._canonical_body = hashed(self.body())  # save_plan stores this very text (the body is built once)
+        self._canonical_body = plan_hashed(self.body())  # save_plan stores this very text (built once)
         return self._canonical_body[0]
 
     def summary(self) -> dict[str, Any]:
@@ -538,6 +546,11 @@ def set_status(ws: Workspace, plan_id: str, status: str, audit_entry: tuple[str,
 def approve_plan(ws: Workspace, plan_id: str, note: str | None = None) -> ErasurePlan:
     """Approve a plan as the current actor: never the preparer while four-eyes is on; an approver when the map
     names approvers."""
+    with no_collection():  # the plan decoded is a million objects (see `no_collection`)
+        return _approve(ws, plan_id, note)
+
+
+def _approve(ws: Workspace, plan_id: str, note: str | None) -> ErasurePlan:
     plan = load_plan(ws, plan_id)
     acting = acting_person(ws, APPROVER, action=f"approve erasure plan {plan_id}")
     actor = current_actor()

@@ -8,8 +8,10 @@ import decimal
 import json
 import uuid
 
-from privacyops.erasure.canonical import _canonical, _canonical_large, row_text
-from privacyops.erasure.plan import PlannedRow
+import hashlib
+
+from privacyops.erasure.canonical import _canonical, _canonical_large, plan_hashed, row_text
+from privacyops.erasure.plan import ErasurePlan, NotErased, PlannedRow
 from privacyops.values import json_safe
 
 
@@ -54,3 +56,25 @@ def test_a_rows_id_is_its_dataset_and_key_text():
     row = PlannedRow("shop.orders", "main", (7, dt.date(2026, 1, 1)), "delete", "")
     assert row.rid == ("shop.orders", json.dumps([7, "2026-01-01"], separators=(",", ":")))
     assert row.rid is row.rid  # computed once
+
+
+def test_a_plans_hash_is_over_json_safes_text():
+    """The plan's text and hash (`plan_hashed`, which looks only through the rows' masks for keys that are not
+    text) are those of `json_safe`, with the odd values where a plan can hold them."""
+    rows = [PlannedRow("shop.orders", "main", (7, "a"), "retain", "kept", until=dt.date(2027, 1, 1),
+                       masks={"email": {"value": None, "strategy": "null"}}, kept=["id"], notes=["n"]),
+            PlannedRow("shop.lines", "main", (dt.date(2026, 1, 1), decimal.Decimal("1.50")), "delete", "",
+                       due_on=dt.date(2027, 1, 2), party="guest", withheld=["host_email"]),
+            PlannedRow("shop.meta", "main", (True,), "mask", "", masks={"doc": {"value": {"a": [1, dt.date(2020,
+                       1, 1)]}, "strategy": "value"}})]
+    odd = PlannedRow("shop.meta", "main", (1,), "mask", "", masks={"doc": {"value": {10: "x", 9: "y"},
+                                                                           "strategy": "value"}})
+    for extra in ([], [odd]):
+        plan = ErasurePlan("ERB-1", "batch", "C-1", dt.date(2026, 11, 20), "fp", rows + extra,
+                           subjects=[{"ref": "crm.customers:1", "hold_hashes": []}],
+                           not_erased=[NotErased("x.y", (1, dt.date(2020, 1, 1)), "why")], notes=["note"],
+                           origin={"datasets": ["a"]})
+        want = reference(plan.body())
+        assert plan_hashed(plan.body()) == (hashlib.sha256(want.encode("utf-8")).hexdigest(), want)
+        assert plan.compute_hash() == hashlib.sha256(want.encode("utf-8")).hexdigest()
+    assert plan_hashed({"rows": [], "origin": {1: "a"}})[1] == reference({"rows": [], "origin": {1: "a"}})
