@@ -15,13 +15,11 @@ key; identifiers only as keyed hashes.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import hashlib
 import json
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -32,7 +30,7 @@ from ..ledger.schedule import key_json
 from ..ledger.store import holding_ledger
 from ..map import DataMap, Dataset
 from ..values import format_key, json_safe
-from .canonical import _canonical, _canonical_large, plan_hashed, row_text
+from .canonical import _canonical_large, fingerprint, no_collection, plan_hashed, row_key
 from ..ledger.keyring import workspace_key
 from ..workspace import Workspace, current_actor, sealing
 from .order import dataset_order, source_order
@@ -377,15 +375,6 @@ def _short_reason(r: PlannedRow) -> str:
     return r.reason.split(" (")[0] if len(r.reason) > 90 else r.reason
 
 
-def fingerprint(row: dict[str, Any], skip: Iterable[str] = ()) -> str:
-    """SHA-256 of a row's content (all columns but `skip`), as the store returns it."""
-    return hashlib.sha256(row_text(row, set(skip)).encode("utf-8")).hexdigest()
-
-
-def row_key(ds: Dataset, row: dict[str, Any]) -> tuple:
-    return tuple(row[c] for c in ds.primary_key)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Orders, ids, dates.
 
@@ -452,20 +441,6 @@ def save_plan(ws: Workspace, plan: ErasurePlan, audit_details: dict[str, Any] | 
 def _sig_values(plan: ErasurePlan) -> list[str | None]:
     return [json.dumps(plan.signatures[k], sort_keys=True) if plan.signatures.get(k) else None
             for k in ("prepared", "approved", "executed")]
-
-
-@contextmanager
-def no_collection() -> Iterator[None]:
-    """The cycle collector paused while a plan's objects are made: a plan of 70k rows is a million of them, and the
-    collector would walk all the live ones again and again as they are made (they hold no cycles: two thirds of
-    decoding a stored plan). Collected as usual afterwards."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def load_plan(ws: Workspace, plan_id: str) -> ErasurePlan:
