@@ -125,3 +125,17 @@ def no_collection() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+class once:  # noqa: N801 (used as a decorator, like the property it replaces)
+    """`functools.cached_property` without its lock (taken on every row's first use): the value is kept in the
+    instance, which then answers without calling this."""
+
+    def __init__(self, fn: Any):
+        self.fn, self.name = fn, fn.__name__
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value

@@ -30,7 +30,7 @@ from ..ledger.schedule import key_json
 from ..ledger.store import holding_ledger
 from ..map import DataMap, Dataset
 from ..values import format_key, json_safe
-from .canonical import _canonical_large, fingerprint, no_collection, plan_hashed, row_key
+from .canonical import _canonical_large, fingerprint, no_collection, once, plan_hashed, row_key
 from ..ledger.keyring import workspace_key
 from ..workspace import Workspace, current_actor, sealing
 from .order import dataset_order, source_order
@@ -127,15 +127,11 @@ class PlannedRow:
     owner: bool = True
     withheld: list[str] = field(default_factory=list)
 
-    @property
+    @once
     def rid(self) -> tuple[str, str]:
         # computed once per row (settling and ordering ask for it often: a JSON text per call at 70k rows is
-        # seconds); a row's dataset and key never change once planned. Kept by hand: a cached_property takes a
-        # lock on every row's first use
-        got = self.__dict__.get("_rid")
-        if got is None:
-            got = self.__dict__["_rid"] = (self.dataset, key_json(self.key))
-        return got
+        # seconds); a row's dataset and key never change once planned
+        return self.dataset, key_json(self.key)
 
     @property
     def ref(self) -> str:
