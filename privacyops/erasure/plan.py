@@ -422,7 +422,7 @@ def save_plan(ws: Workspace, plan: ErasurePlan, audit_details: dict[str, Any] | 
     first = plan.subjects[0].get("ref_hash") if len(plan.subjects) == 1 else None
     made = getattr(plan, "_canonical_body", None)  # the text its hash was computed over, when it is this hash's
     text = made[1] if made and made[0] == plan.plan_hash else _canonical_large(plan.body())
-    body = sealing.seal_text(workspace_key(ws), sealing.PLAN_BODY, text)  # key checked first
+    body = sealing.seal_text(workspace_key(ws), sealing.PLAN_BODY, sealing.pack(text))  # key checked first
     with open_ledger(ws) as con, con.transaction(lock=True):
         if audit_details is not None:
             audit.record(ws, "erasure.plan", audit_details, case_id=plan.case_id, subject=subject, con=con)
