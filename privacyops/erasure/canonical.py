@@ -74,6 +74,7 @@ def _default(value: Any) -> Any:
 
 _ROW_ENCODER = json.JSONEncoder(default=_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 _NESTED = (dict, list, tuple, set, frozenset)
+_SCALARS = _PLAIN | _ISO | _TEXT  # what rows hold, told apart by their exact type first
 
 
 def row_text(row: dict[str, Any], skip: Any = ()) -> str:
@@ -81,8 +82,8 @@ def row_text(row: dict[str, Any], skip: Any = ()) -> str:
     by the encoder itself, `json_safe` only for the values JSON has no type for (the same text, a third of the time:
     every planned row is fingerprinted)."""
     d = {k: v for k, v in row.items() if k not in skip} if skip else row
-    for k, v in d.items():
-        if type(k) is not str or isinstance(v, _NESTED):  # nested values, other keys: converted first, as always
+    for k, v in d.items():  # nested values, other keys: converted first, as always
+        if type(k) is not str or (type(v) not in _SCALARS and isinstance(v, _NESTED)):
             return _canonical(d)
     return _ROW_ENCODER.encode(d)
 

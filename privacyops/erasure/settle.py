@@ -194,24 +194,24 @@ def _pointing(decider: Decider, link: Link, deleted: list[Any], rows: dict, data
     con = decider.con(link.child)  # one semi-join where the store has it, not an IN list per 1,000 values
     got = getattr(con, "select_in_joined", con.select_in)(link.child, link.columns[0], first).dicts()
     out: dict[tuple[str, str], list[Pointer]] = {}
+    cols, child = link.columns, link.child
+    # a row the plan deletes too points "early" when erasure's order would delete the referenced row first
+    early = (link.ref is None and link.keys and child.name != ds.name and link.action != SET_NULL
+             and not all(k.initially_deferred for k in link.keys)
+             and order_pos.get(child.name, 0) > order_pos.get(ds.name, 0))
     for g in got:
-        targets = wanted.get(_value(g, link.columns) or ())
+        targets = wanted.get(_value(g, cols) or ())
         if not targets:
             continue
-        rid = (link.child.name, key_json(row_key(link.child, g)))
+        rid = (child.name, key_json(row_key(child, g)))
         planned = rows.get(rid)
-        if planned is not None and any(c in planned.masks for c in link.columns):
+        if planned is not None and any(c in planned.masks for c in cols):
             continue  # no longer pointing at the row: the plan masks the reference
+        if planned is not None and planned.action == DELETE and not early:
+            continue  # gone with it, in an order the store accepts
         for pr in targets:
-            if rid == pr.rid:
-                continue  # a row pointing at itself goes with itself
-            if planned is not None and planned.action == DELETE:
-                early = (link.ref is None and link.keys and link.child.name != ds.name and link.action != SET_NULL
-                         and not all(k.initially_deferred for k in link.keys)
-                         and order_pos.get(link.child.name, 0) > order_pos.get(ds.name, 0))
-                if not early:
-                    continue  # gone with it, in an order the store accepts
-            out.setdefault(pr.rid, []).append(Pointer(link, rid, planned))
+            if rid != pr.rid:  # a row pointing at itself goes with itself
+                out.setdefault(pr.rid, []).append(Pointer(link, rid, planned))
     return out
 
 
