@@ -263,22 +263,33 @@ class _Connector:
         self._family: dict[tuple[str, str], str] = {}
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
+        got = getattr(self._real, name)
+        if callable(got):  # a method: kept, so the next call finds it at once
+            setattr(self, name, got)
+        return got
 
-    def select_in(self, ds: Any, column: str, values: Iterable[Any]) -> Any:
+    def _family_of(self, ds: Any, column: str) -> str:
         at = (ds.name, column)
         family = self._family.get(at)
         if family is None:
             family = self._family[at] = type_family(self._real.columns(ds).get(column, ""))
-        if family not in ("integer", "text"):
-            return self._real.select_in(ds, column, values)  # compared as the store casts: asked alone
+        return family
+
+    def coerce(self, ds: Any, column: str, values: Iterable[Any]) -> list[Any]:
+        """`Connector.coerce`: values of the column's type already (ids as int, text as str) kept as they are,
+        without converting each again (the same list: in order, without repeats)."""
         values = list(values)
-        plain = int if family == "integer" else str  # values `Reader.select_in` coerced already: kept as they are
-        if all(type(v) is plain for v in values) and (plain is str or all(_INT64[0] <= v <= _INT64[1]
-                                                                            for v in values)):
-            vals = list(dict.fromkeys(values))
-        else:
-            vals = self._real.coerce(ds, column, values)
+        family = self._family_of(ds, column)
+        if family == "integer" and all(type(v) is int and _INT64[0] <= v <= _INT64[1] for v in values):
+            return list(dict.fromkeys(values))
+        if family == "text" and all(type(v) is str for v in values):
+            return list(dict.fromkeys(values))
+        return self._real.coerce(ds, column, values)
+
+    def select_in(self, ds: Any, column: str, values: Iterable[Any]) -> Any:
+        if self._family_of(ds, column) not in ("integer", "text"):
+            return self._real.select_in(ds, column, values)  # compared as the store casts: asked alone
+        vals = self.coerce(ds, column, values)
         if not vals:
             return _Rows([])
         return self._batcher.ask(("in", ds.name, column), vals)
