@@ -12,6 +12,7 @@ import uuid
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
+from ..ledger.schedule import key_json
 from ..map import Dataset
 from ..values import json_safe
 
@@ -103,6 +104,14 @@ def hashed(obj: Any) -> tuple[str, str]:
     """(SHA-256 of the canonical text, the text) of a large structure (a plan's body)."""
     text = _canonical_large(obj)
     return hashlib.sha256(text.encode("utf-8")).hexdigest(), text
+
+
+def key_text(key: tuple) -> str:
+    """`schedule.key_json` of a row key, written at once for the usual key, one integer (JSON writes an integer as
+    Python does): a plan asks it of every row, settling of every row pointing at one."""
+    if len(key) == 1 and type(key[0]) is int:
+        return f"[{key[0]}]"
+    return key_json(key)
 
 
 def fingerprint(row: dict[str, Any], skip: Iterable[str] = ()) -> str:

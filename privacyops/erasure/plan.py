@@ -30,7 +30,7 @@ from ..ledger.schedule import key_json
 from ..ledger.store import holding_ledger
 from ..map import DataMap, Dataset
 from ..values import format_key, json_safe
-from .canonical import _canonical_large, fingerprint, no_collection, once, plan_hashed, row_key
+from .canonical import _canonical_large, fingerprint, key_text, no_collection, once, plan_hashed, row_key
 from ..ledger.keyring import workspace_key
 from ..workspace import Workspace, current_actor, sealing
 from .order import dataset_order, source_order
@@ -131,7 +131,7 @@ class PlannedRow:
     def rid(self) -> tuple[str, str]:
         # computed once per row (settling and ordering ask for it often: a JSON text per call at 70k rows is
         # seconds); a row's dataset and key never change once planned
-        return self.dataset, key_json(self.key)
+        return self.dataset, key_text(tuple(self.key))
 
     @property
     def ref(self) -> str:

@@ -23,11 +23,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ledger.schedule import key_json
 from ..map import Dataset, Reference
 from ..sources import CASCADE, NO_ACTION, RESTRICT, SET_NULL
 from ..sources import ForeignKey as StoreForeignKey
 from . import masking, retention
+from .canonical import key_text
 from .decide import Decider, map_place
 from .plan import (
     B_REFERENCED,
@@ -203,7 +203,7 @@ def _pointing(decider: Decider, link: Link, deleted: list[Any], rows: dict, data
         targets = wanted.get(_value(g, cols) or ())
         if not targets:
             continue
-        rid = (child.name, key_json(row_key(child, g)))
+        rid = (child.name, key_text(row_key(child, g)))
         planned = rows.get(rid)
         if planned is not None and any(c in planned.masks for c in cols):
             continue  # no longer pointing at the row: the plan masks the reference
