@@ -241,16 +241,21 @@ def _probes(kind: str, digits: int, values: Sequence[str]) -> list[str]:
 def _mention_test(emails: Sequence[str], phones: Sequence[str]) -> Callable[[Any], bool]:
     """The conditions `select_mentions` puts on one text field, in Python: an "@" and one of the e-mails (any
     case), or a phone number's last two digits and its digits with at most two separators between them."""
-    email_re = re.compile("|".join(re.escape(e) for e in emails), re.I) if emails else None
-    phone_res = [(p[-2:], re.compile(PHONE_GAP.join(re.escape(ch) for ch in p))) for p in phones]
+    compiled: dict[str | None, re.Pattern] = {}  # each compiled when a text first needs it (most never do)
+
+    def pattern(phone: str | None) -> re.Pattern:  # None: the e-mails'
+        if phone not in compiled:
+            compiled[phone] = (re.compile("|".join(re.escape(e) for e in emails), re.I) if phone is None else
+                               re.compile(PHONE_GAP.join(re.escape(ch) for ch in phone)))
+        return compiled[phone]
 
     def test(text: Any) -> bool:
         if text is None:
             return False
         text = str(text)
-        if email_re is not None and "@" in text and email_re.search(text):
+        if emails and "@" in text and pattern(None).search(text):
             return True
-        return any(tail in text and rx.search(text) for tail, rx in phone_res)
+        return any(p[-2:] in text and pattern(p).search(text) for p in phones)
 
     return test
 
