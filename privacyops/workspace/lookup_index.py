@@ -496,10 +496,7 @@ class LookupIndex:
             return []
         rows = self.con.execute(f"SELECT value, dataset, col, k FROM ident WHERE {_key_in(keys)}", keys).fetchall()
         if kind == PHONE:  # the stores' range: the reversed digits start with the tail, then a digit or nothing
-            tails: dict[int, set[str]] = {}  # by length: a set test per length, not a range per tail (a batch has
-            for t in ranges:                 # hundreds of tails)
-                tails.setdefault(len(t), set()).add(t)
-            rows = [r for r in rows if any(r[0][:n] in ts and r[0] < r[0][:n] + ":" for n, ts in tails.items())]
+            rows = [r for r in rows if any(t <= r[0] < t + ":" for t in ranges)]
         return [(r[0], r[1], r[2], tuple(r[3])) for r in rows]
 
     def mention_hits(self, emails: Sequence[str], needles: Sequence[str]) -> dict[str, set[tuple]]:
