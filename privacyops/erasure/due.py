@@ -76,6 +76,11 @@ def plan_due(ws: Workspace, as_of: dt.date | str | None = None) -> list[ErasureP
     """Plans for what has come due on `as_of` (one per originating plan), saved as approved (see the module
     docstring); rows still kept get their dates updated; rows that vanished are marked gone. Set-based across the
     originating plans: every dataset's due rows are read in one query, decided, held and settled together."""
+    with no_collection():  # a batch's due rows are many objects, none in cycles (see `no_collection`)
+        return _plan_due(ws, as_of)
+
+
+def _plan_due(ws: Workspace, as_of: dt.date | str | None) -> list[ErasurePlan]:
     as_of = _as_date(as_of)
     refuse_future(as_of, "erase --due")  # before anything is written: no second approval guards it
     entries = schedule.due(ws, as_of)
