@@ -9,8 +9,9 @@ import gc
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from ..ledger.schedule import key_json
 from ..map import Dataset
@@ -137,7 +138,7 @@ def no_collection() -> Iterator[None]:
             gc.enable()
 
 
-class once:  # noqa: N801 (used as a decorator, like the property it replaces)
+class once:  # used as a decorator, like the property it replaces (hence its lower-case name)
     """`functools.cached_property` without its lock (taken on every row's first use): the value is kept in the
     instance, which then answers without calling this."""
 

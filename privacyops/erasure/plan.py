@@ -28,7 +28,7 @@ from ..ledger import audit, ledger_exists, open_ledger
 from ..ledger.people import APPROVER, NOT_PROVEN, PREPARER, acting_person, audit_signature, sign_as
 from ..ledger.schedule import key_json
 from ..ledger.store import holding_ledger
-from ..map import DataMap, Dataset
+from ..map import DataMap
 from ..values import format_key, json_safe
 from .canonical import _canonical_large, fingerprint, key_text, no_collection, once, plan_hashed, row_key
 from ..ledger.keyring import workspace_key
@@ -447,8 +447,7 @@ def load_plan(ws: Workspace, plan_id: str) -> ErasurePlan:
         row = con.execute(f"SELECT {_PCOLS} FROM erasure_plans WHERE plan_id = ?", [plan_id]).fetchone()
     if not row:
         raise ErasureError(f"unknown erasure plan '{plan_id}'; see `privacyops erase list`")
-    (pid, kind, case_id, _, status, as_of, plan_hash, fp, prepared_by, prepared_at, approved_by, approved_at,
-     note, executed_by, executed_at, certificate, body) = row
+    pid, status, plan_hash, body = row[0], row[4], row[6], row[16]
     text = sealing.open_text(workspace_key(ws), sealing.PLAN_BODY, body)  # clear: older ledgers
     with no_collection():
         plan = _decoded(text, row)

@@ -311,7 +311,7 @@ __all__ = [
     "seal_deterministic",
     "seal_file",
     "seal_text",
+    "unpack",
     "unseal",
     "unseal_file",
-    "unpack",
 ]
