@@ -312,6 +312,7 @@ class Decider(RetentionDecisions, MaskingDecisions):
         self._personal: dict[str, set[str]] = {}  # dataset -> its personal fields
         self.refusals: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self._anchors: dict[str, dict[str, Any]] = {}  # dataset -> {reference value: referenced anchor value}
+        self._binding: dict[str, tuple[RetentionRule | None, bool]] = {}  # dataset -> (rule, binding by purpose)
 
     def set_holds(self, hold_hashes: Iterable[str]) -> None:
         self.subject_holds, _ = holds.match(self._active, forward_forms(self.secret, list(hold_hashes)), [],
@@ -339,7 +340,7 @@ class Decider(RetentionDecisions, MaskingDecisions):
         pr = PlannedRow(ds.name, ds.source, key, DELETE, "", subject=subject, fingerprint=fingerprint(row))
         hold = self.dataset_holds.get(ds.name) or (self.subject_holds[0] if self.subject_holds else None)
         referenced = self.anchor_dates(ds, [row])
-        rule = retention.binding_rule(self.dm, ds, row, referenced)
+        rule = self.binding_rule(ds, row, referenced)
         if hold is not None:
             self._block(pr, f"blocked by {hold.describe()}", f"{B_HOLD}: {hold.hold_id} {hold.reason}")
             pr.hold_id = hold.hold_id
@@ -347,6 +348,16 @@ class Decider(RetentionDecisions, MaskingDecisions):
         if rule is not None:
             return self.by_retention(pr, ds, row, rule, referenced)
         return self.by_policy(pr, ds, row)
+
+    def binding_rule(self, ds: Dataset, row: dict[str, Any], referenced: dict[str, Any]) -> RetentionRule | None:
+        """`retention.binding_rule` for one row, what depends only on the dataset worked out once."""
+        if ds.name not in self._binding:
+            rule = self.dm.retention.get(ds.retention) if ds.retention else None
+            self._binding[ds.name] = (rule, rule is not None and retention.is_binding(self.dm, ds))
+        rule, always = self._binding[ds.name]
+        if rule is None or not (always or retention.kept_while_empty(rule, row, referenced)):
+            return None
+        return rule
 
     def by_policy(self, pr: PlannedRow, ds: Dataset, row: dict[str, Any]) -> PlannedRow:
         pr.action, pr.until, pr.due_on, pr.restricted, pr.scheduled = DELETE, None, None, False, False

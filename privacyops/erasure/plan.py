@@ -15,7 +15,6 @@ key; identifiers only as keyed hashes.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import uuid
@@ -29,9 +28,9 @@ from ..ledger import audit, ledger_exists, open_ledger
 from ..ledger.people import APPROVER, NOT_PROVEN, PREPARER, acting_person, audit_signature, sign_as
 from ..ledger.schedule import key_json
 from ..ledger.store import holding_ledger
-from ..map import DataMap, Dataset
+from ..map import DataMap
 from ..values import format_key, json_safe
-from .canonical import _canonical, _canonical_large, hashed
+from .canonical import _canonical_large, fingerprint, key_text, no_collection, once, plan_hashed, row_key
 from ..ledger.keyring import workspace_key
 from ..workspace import Workspace, current_actor, sealing
 from .order import dataset_order, source_order
@@ -128,11 +127,11 @@ class PlannedRow:
     owner: bool = True
     withheld: list[str] = field(default_factory=list)
 
-    @functools.cached_property
+    @once
     def rid(self) -> tuple[str, str]:
         # computed once per row (settling and ordering ask for it often: a JSON text per call at 70k rows is
         # seconds); a row's dataset and key never change once planned
-        return self.dataset, key_json(self.key)
+        return self.dataset, key_text(tuple(self.key))
 
     @property
     def ref(self) -> str:
@@ -143,10 +142,15 @@ class PlannedRow:
         return self.action != DELETE
 
     def to_dict(self) -> dict[str, Any]:
-        iso = (lambda v: v.isoformat() if v else None)
-        return {"dataset": self.dataset, "source": self.source, "key": json_safe(list(self.key)),
+        """The row as plain data. Of its values only `masks` may hold a dict whose keys are not text (a mask's
+        value); `canonical.plan_hashed` relies on it."""
+        key = list(self.key)
+        if not all(type(v) is int or type(v) is str for v in key):
+            key = json_safe(key)
+        return {"dataset": self.dataset, "source": self.source, "key": key,
                 "action": self.action, "reason": self.reason, "basis": self.basis, "rule": self.rule,
-                "ground": self.ground, "until": iso(self.until), "due_on": iso(self.due_on), "masks": self.masks,
+                "ground": self.ground, "until": self.until.isoformat() if self.until else None,
+                "due_on": self.due_on.isoformat() if self.due_on else None, "masks": self.masks,
                 "kept": self.kept, "restricted": self.restricted, "scheduled": self.scheduled,
                 "hold_id": self.hold_id, "fingerprint": self.fingerprint, "kept_fingerprint": self.kept_fingerprint,
                 "subject": self.subject, "notes": self.notes,
@@ -292,7 +296,7 @@ class ErasurePlan:
                 "suppression": self.suppression, "origin": self.origin, "notes": self.notes}
 
     def compute_hash(self) -> str:
-        self._canonical_body = hashed(self.body())  # save_plan stores this very text (the body is built once)
+        self._canonical_body = plan_hashed(self.body())  # save_plan stores this very text (built once)
         return self._canonical_body[0]
 
     def summary(self) -> dict[str, Any]:
@@ -367,16 +371,6 @@ def _short_reason(r: PlannedRow) -> str:
     return r.reason.split(" (")[0] if len(r.reason) > 90 else r.reason
 
 
-def fingerprint(row: dict[str, Any], skip: Iterable[str] = ()) -> str:
-    """SHA-256 of a row's content (all columns but `skip`), as the store returns it."""
-    skip = set(skip)
-    return hashlib.sha256(_canonical({k: v for k, v in row.items() if k not in skip}).encode("utf-8")).hexdigest()
-
-
-def row_key(ds: Dataset, row: dict[str, Any]) -> tuple:
-    return tuple(row[c] for c in ds.primary_key)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Orders, ids, dates.
 
@@ -428,7 +422,7 @@ def save_plan(ws: Workspace, plan: ErasurePlan, audit_details: dict[str, Any] | 
     first = plan.subjects[0].get("ref_hash") if len(plan.subjects) == 1 else None
     made = getattr(plan, "_canonical_body", None)  # the text its hash was computed over, when it is this hash's
     text = made[1] if made and made[0] == plan.plan_hash else _canonical_large(plan.body())
-    body = sealing.seal_text(workspace_key(ws), sealing.PLAN_BODY, text)  # key checked first
+    body = sealing.seal_text(workspace_key(ws), sealing.PLAN_BODY, sealing.pack(text))  # key checked first
     with open_ledger(ws) as con, con.transaction(lock=True):
         if audit_details is not None:
             audit.record(ws, "erasure.plan", audit_details, case_id=plan.case_id, subject=subject, con=con)
@@ -453,19 +447,10 @@ def load_plan(ws: Workspace, plan_id: str) -> ErasurePlan:
         row = con.execute(f"SELECT {_PCOLS} FROM erasure_plans WHERE plan_id = ?", [plan_id]).fetchone()
     if not row:
         raise ErasureError(f"unknown erasure plan '{plan_id}'; see `privacyops erase list`")
-    (pid, kind, case_id, _, status, as_of, plan_hash, fp, prepared_by, prepared_at, approved_by, approved_at,
-     note, executed_by, executed_at, certificate, body) = row
+    pid, status, plan_hash, body = row[0], row[4], row[6], row[16]
     text = sealing.open_text(workspace_key(ws), sealing.PLAN_BODY, body)  # clear: older ledgers
-    b = json.loads(text)
-    plan = ErasurePlan(plan_id=pid, kind=kind, case_id=case_id, as_of=as_of if isinstance(as_of, dt.date) else
-                       dt.date.fromisoformat(str(as_of)), map_fingerprint=fp,
-                       rows=[PlannedRow.from_dict(r) for r in b["rows"]], subjects=b.get("subjects", []),
-                       not_erased=[NotErased.from_dict(n) for n in b.get("not_erased", [])],
-                       skipped=b.get("skipped", []), suppression=b.get("suppression", {}),
-                       origin=b.get("origin", {}), notes=b.get("notes", []), status=status,
-                       prepared_by=prepared_by, prepared_at=prepared_at, approved_by=approved_by,
-                       approved_at=approved_at, approval_note=note, executed_by=executed_by,
-                       executed_at=executed_at, certificate=certificate, plan_hash=plan_hash)
+    with no_collection():
+        plan = _decoded(text, row)
     if status == FAILED:
         plan.failure = last_failure(ws, pid)
     with open_ledger(ws) as con:
@@ -477,6 +462,22 @@ def load_plan(ws: Workspace, plan_id: str) -> ErasurePlan:
         raise ErasureError(f"plan {plan_id} in the ledger does not match its recorded hash: it was altered after "
                            f"planning; it will not be approved or executed (plan again)")
     return plan
+
+
+def _decoded(text: str, row: tuple) -> ErasurePlan:
+    """The plan of a stored row (`_PCOLS`) and its body's text."""
+    (pid, kind, case_id, _, status, as_of, plan_hash, fp, prepared_by, prepared_at, approved_by, approved_at,
+     note, executed_by, executed_at, certificate, _) = row
+    b = json.loads(text)
+    return ErasurePlan(plan_id=pid, kind=kind, case_id=case_id, as_of=as_of if isinstance(as_of, dt.date) else
+                       dt.date.fromisoformat(str(as_of)), map_fingerprint=fp,
+                       rows=[PlannedRow.from_dict(r) for r in b["rows"]], subjects=b.get("subjects", []),
+                       not_erased=[NotErased.from_dict(n) for n in b.get("not_erased", [])],
+                       skipped=b.get("skipped", []), suppression=b.get("suppression", {}),
+                       origin=b.get("origin", {}), notes=b.get("notes", []), status=status,
+                       prepared_by=prepared_by, prepared_at=prepared_at, approved_by=approved_by,
+                       approved_at=approved_at, approval_note=note, executed_by=executed_by,
+                       executed_at=executed_at, certificate=certificate, plan_hash=plan_hash)
 
 
 def list_plans(ws: Workspace, status: str | None = None) -> list[dict[str, Any]]:
@@ -515,6 +516,11 @@ def set_status(ws: Workspace, plan_id: str, status: str, audit_entry: tuple[str,
 def approve_plan(ws: Workspace, plan_id: str, note: str | None = None) -> ErasurePlan:
     """Approve a plan as the current actor: never the preparer while four-eyes is on; an approver when the map
     names approvers."""
+    with no_collection():  # the plan decoded is a million objects (see `no_collection`)
+        return _approve(ws, plan_id, note)
+
+
+def _approve(ws: Workspace, plan_id: str, note: str | None) -> ErasurePlan:
     plan = load_plan(ws, plan_id)
     acting = acting_person(ws, APPROVER, action=f"approve erasure plan {plan_id}")
     actor = current_actor()
@@ -538,11 +544,15 @@ def approve_plan(ws: Workspace, plan_id: str, note: str | None = None) -> Erasur
                            f"{', '.join(roles.approvers)}")
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     sig = sign_as(acting, actor, "erasure.approve", plan_id=plan_id, plan_hash=plan.plan_hash)
+    sig_text = json.dumps(sig, sort_keys=True)
     set_status(ws, plan_id, APPROVED, ("erasure.approve", {"plan_id": plan_id, "plan_hash": plan.plan_hash[:16],
                                                            "prepared_by": plan.prepared_by, **audit_signature(sig)},
                                        plan.case_id),
-               approved_by=actor, approved_at=now, approval_note=note, approved_sig=json.dumps(sig, sort_keys=True))
-    return load_plan(ws, plan_id)
+               approved_by=actor, approved_at=now, approval_note=note, approved_sig=sig_text)
+    # the plan as stored now, without reading (and decoding) it again: only these columns changed
+    plan.status, plan.approved_by, plan.approved_at, plan.approval_note = APPROVED, actor, now, note
+    plan.signatures["approved"] = json.loads(sig_text)
+    return plan
 
 
 def committed_sources(ws: Workspace, plan_id: str) -> dict[str, tuple[dt.datetime, dict]]:

@@ -134,7 +134,8 @@ def stored_rows(ws: Workspace, decider: Decider, people: list[SubjectRecords]) -
         for name, found in recs.records.items():
             ds = dm.datasets[name]
             mine = stored.get(name, {})
-            by_ds.setdefault(name, []).extend(mine.get(key_json(row_key(ds, r)), r) for r in found.rows)
+            by_ds.setdefault(name, []).extend((mine.get(key_json(row_key(ds, r)), r) for r in found.rows) if mine
+                                              else found.rows)
     for name, rows in by_ds.items():
         decider.anchor_dates(dm.datasets[name], rows)
     return stored
@@ -168,7 +169,7 @@ def subject_plan_rows(ws: Workspace, decider: Decider, records: SubjectRecords,
             mine = stored.get(name, {})
         else:
             mine = read_rows(ws.connector(ds.source), ds, recs.keys())
-        rows_of = [mine.get(key_json(row_key(ds, shown)), shown) for shown in recs.rows]
+        rows_of = [mine.get(key_json(row_key(ds, shown)), shown) for shown in recs.rows] if mine else recs.rows
         decider.anchor_dates(ds, rows_of)  # dates through a reference: one query per dataset, not per row
         for i, r in enumerate(rows_of):
             pr = for_party(decider, decider.decide(ds, r, subject=ref), ds, r, recs, i)

@@ -23,11 +23,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ledger.schedule import key_json
 from ..map import Dataset, Reference
 from ..sources import CASCADE, NO_ACTION, RESTRICT, SET_NULL
 from ..sources import ForeignKey as StoreForeignKey
 from . import masking, retention
+from .canonical import key_text
 from .decide import Decider, map_place
 from .plan import (
     B_REFERENCED,
@@ -70,6 +70,7 @@ def settle(decider: Decider, rows: dict[tuple[str, str], PlannedRow], data: dict
     if inherit:
         for name in reversed(order):  # parents first
             ds = dm.datasets[name]
+            same_duty = retention.is_binding(dm, ds) and not ds.retention  # serves a kept parent's obligation
             for pr in by_ds.get(name, []):
                 if pr.action in (RETAIN, BLOCKED) and (pr.hold_id or pr.rule):
                     continue  # decided by its own hold or rule
@@ -78,7 +79,6 @@ def settle(decider: Decider, rows: dict[tuple[str, str], PlannedRow], data: dict
                 row = data[pr.rid]
                 parents = parents_of(ds, row)
                 kept = [p for p in parents if p.action in (RETAIN, BLOCKED)]
-                same_duty = retention.is_binding(dm, ds) and not ds.retention
                 if kept and same_duty:
                     p = max(kept, key=lambda p: (p.action == BLOCKED, p.until or dt.date.max))
                     if p.action == BLOCKED:  # the parent's kind of basis: looked at again with it
@@ -161,6 +161,9 @@ def links_to(decider: Decider, ds: Dataset) -> list[Link]:
 
 def _value(row: dict[str, Any], columns: tuple[str, ...]) -> tuple[str, ...] | None:
     """The columns' values as text (how rows of two tables are matched), None when one is empty."""
+    if len(columns) == 1:  # the usual link: one column (asked for every row of both sides)
+        v = row.get(columns[0])
+        return None if v is None else (str(v),)
     vals = tuple(row.get(c) for c in columns)
     return None if any(v is None for v in vals) else tuple(str(v) for v in vals)
 
@@ -188,26 +191,27 @@ def _pointing(decider: Decider, link: Link, deleted: list[Any], rows: dict, data
     if not wanted:
         return {}
     first = {data[pr.rid][parents[0]] for prs in wanted.values() for pr in prs}
-    got = decider.con(link.child).select_in(link.child, link.columns[0], first).dicts()
+    con = decider.con(link.child)  # one semi-join where the store has it, not an IN list per 1,000 values
+    got = getattr(con, "select_in_joined", con.select_in)(link.child, link.columns[0], first).dicts()
     out: dict[tuple[str, str], list[Pointer]] = {}
+    cols, child = link.columns, link.child
+    # a row the plan deletes too points "early" when erasure's order would delete the referenced row first
+    early = (link.ref is None and link.keys and child.name != ds.name and link.action != SET_NULL
+             and not all(k.initially_deferred for k in link.keys)
+             and order_pos.get(child.name, 0) > order_pos.get(ds.name, 0))
     for g in got:
-        targets = wanted.get(_value(g, link.columns) or ())
+        targets = wanted.get(_value(g, cols) or ())
         if not targets:
             continue
-        rid = (link.child.name, key_json(row_key(link.child, g)))
+        rid = (child.name, key_text(row_key(child, g)))
         planned = rows.get(rid)
-        if planned is not None and any(c in planned.masks for c in link.columns):
+        if planned is not None and any(c in planned.masks for c in cols):
             continue  # no longer pointing at the row: the plan masks the reference
+        if planned is not None and planned.action == DELETE and not early:
+            continue  # gone with it, in an order the store accepts
         for pr in targets:
-            if rid == pr.rid:
-                continue  # a row pointing at itself goes with itself
-            if planned is not None and planned.action == DELETE:
-                early = (link.ref is None and link.keys and link.child.name != ds.name and link.action != SET_NULL
-                         and not all(k.initially_deferred for k in link.keys)
-                         and order_pos.get(link.child.name, 0) > order_pos.get(ds.name, 0))
-                if not early:
-                    continue  # gone with it, in an order the store accepts
-            out.setdefault(pr.rid, []).append(Pointer(link, rid, planned))
+            if rid != pr.rid:  # a row pointing at itself goes with itself
+                out.setdefault(pr.rid, []).append(Pointer(link, rid, planned))
     return out
 
 

@@ -4,9 +4,10 @@ queries of all items asked together.
 How: every item runs the very walk of `lookup()` (find.py: seeds, people, records, context, mentions) in a
 lockstep worker, and only one worker runs at a time. When a worker needs rows (a `select_in`, an identity probe of
 the lookup index, the mention index, a mention check) it hands its question in and stops; when every worker has
-stopped, the questions are answered per kind of question — ONE query per dataset and column for the union of the
+stopped, the question most of them wait on is answered — ONE query per dataset and column for the union of the
 values all workers asked for (one index probe for all identities of a kind, one for all mentions) — the answer is
-split back per worker (each gets the rows a query of its own values would have returned), and the workers run on.
+split back per worker (each gets the rows a query of its own values would have returned), and those workers run on
+(the others wait: workers walk at different depths, and the ones let go often ask the same questions later).
 So a batch of N subjects costs about as many queries as one lookup, and the answer of each item is the one
 `lookup()` gives (the rows in the same sets; their order within a dataset may differ).
 
@@ -38,6 +39,7 @@ from .identify import AUTO
 from .reader import Reader
 from .subject import SubjectRecords
 
+_INT64 = (-2**63, 2**63 - 1)  # the ids `values.ascii_int` takes
 CHUNK = 2000  # items looked up together (their workers alive at once): bounds threads and memory
 Item = tuple  # (identifier, pick "DATASET:KEY"[, kind]); identifier or pick may be None, kind defaults to auto
 
@@ -71,7 +73,7 @@ class _Worker(threading.Thread):
         except BaseException as exc:  # handed to the caller (an input error is the item's answer)
             self.error = exc
         finally:
-            self.batcher.main.release()
+            self.batcher.pass_on()
 
 
 @dataclass
@@ -90,9 +92,18 @@ class _Batcher:
 
     ws: Workspace
     index: Any  # the real LookupIndex, or None
-    pending: list[_Ask] = field(default_factory=list)
+    pending: dict[tuple, list[_Ask]] = field(default_factory=dict)  # by group, in the order asked
     main: threading.Lock = field(default_factory=threading.Lock)
     queries: int = 0  # how many statements answered the batch (for the benchmark)
+    runnable: deque = field(default_factory=deque)  # workers whose answer is in, waiting for the baton
+
+    def pass_on(self) -> None:
+        """The baton (held by the worker calling this) to the next runnable worker, else back to the driver: one
+        thread switch per question, not two."""
+        if self.runnable:
+            self.runnable.popleft().go.release()
+        else:
+            self.main.release()
 
     def ask(self, group: tuple, payload: Any) -> Any:
         worker = threading.current_thread()
@@ -100,8 +111,8 @@ class _Batcher:
         if not isinstance(worker, _Worker) or worker.batcher is not self:
             self._answer([a])  # asked outside a batch: answered at once
         else:
-            self.pending.append(a)
-            self.main.release()  # the baton back to the driver ...
+            self.pending.setdefault(group, []).append(a)
+            self.pass_on()  # the baton to the next worker (or the driver) ...
             worker.go.acquire()  # ... until the answer is in
         if a.error is not None:
             raise a.error
@@ -112,20 +123,18 @@ class _Batcher:
         self.main.acquire()
         for w in workers:
             w.start()
-        runnable = deque(workers)
+        runnable = self.runnable
+        runnable.extend(workers)
         while True:
-            while runnable:
-                w = runnable.popleft()
-                w.go.release()
+            if runnable:  # they run one after the other, the last hands the baton back
+                runnable.popleft().go.release()
                 self.main.acquire()
             if not self.pending:
                 break
-            asks, self.pending = self.pending, []
-            groups: dict[tuple, list[_Ask]] = {}
-            for a in asks:
-                groups.setdefault(a.group, []).append(a)
-            for group in groups.values():
-                self._answer(group)
+            # Only the question most workers wait on is answered; the others wait for the workers it lets run on,
+            # which often ask them too (workers walk at different depths): half the statements of answering all.
+            asks = self.pending.pop(max(self.pending, key=lambda g: len(self.pending[g])))
+            self._answer(asks)
             runnable.extend(a.worker for a in asks)
         self.main.release()
         for w in workers:
@@ -152,9 +161,9 @@ class _Batcher:
         at: dict[Any, list[int]] = {}
         for i, r in enumerate(got):
             at.setdefault(r[column], []).append(i)
-        for a in asks:
+        for a in asks:  # the rows are shared, not copied: `Reader.select_in` keeps them and hands out copies
             pos = sorted(i for v in a.payload for i in at.get(v, ()))  # the store's order, as its own query
-            a.result = _Rows([dict(got[i]) for i in pos])
+            a.result = _Rows([got[i] for i in pos])
 
     def _identity(self, asks: list[_Ask]) -> None:
         """`LookupIndex.identity_hits` for each worker, from one probe of the union (see `_probes`)."""
@@ -208,8 +217,8 @@ class _Batcher:
         for i, r in enumerate(got):
             at.setdefault(str(r.get(col)), []).append(i)
         for a in asks:
-            test = _mention_test(a.payload[0], a.payload[1])
             pos = sorted({i for v in a.payload[3][1] for i in at.get(str(v), ())})
+            test = _mention_test(a.payload[0], a.payload[1]) if pos else None  # compiled only for candidates
             rows = [dict(got[i]) for i in pos if any(test(got[i].get(f)) for f in fields)]
             a.result = _Rows(rows[:a.payload[2]])
 
@@ -232,16 +241,21 @@ def _probes(kind: str, digits: int, values: Sequence[str]) -> list[str]:
 def _mention_test(emails: Sequence[str], phones: Sequence[str]) -> Callable[[Any], bool]:
     """The conditions `select_mentions` puts on one text field, in Python: an "@" and one of the e-mails (any
     case), or a phone number's last two digits and its digits with at most two separators between them."""
-    email_re = re.compile("|".join(re.escape(e) for e in emails), re.I) if emails else None
-    phone_res = [(p[-2:], re.compile(PHONE_GAP.join(re.escape(ch) for ch in p))) for p in phones]
+    compiled: dict[str | None, re.Pattern] = {}  # each compiled when a text first needs it (most never do)
+
+    def pattern(phone: str | None) -> re.Pattern:  # None: the e-mails'
+        if phone not in compiled:
+            compiled[phone] = (re.compile("|".join(re.escape(e) for e in emails), re.I) if phone is None else
+                               re.compile(PHONE_GAP.join(re.escape(ch) for ch in phone)))
+        return compiled[phone]
 
     def test(text: Any) -> bool:
         if text is None:
             return False
         text = str(text)
-        if email_re is not None and "@" in text and email_re.search(text):
+        if emails and "@" in text and pattern(None).search(text):
             return True
-        return any(tail in text and rx.search(text) for tail, rx in phone_res)
+        return any(p[-2:] in text and pattern(p).search(text) for p in phones)
 
     return test
 
@@ -251,14 +265,36 @@ class _Connector:
 
     def __init__(self, real: Any, batcher: _Batcher):
         self._real, self._batcher = real, batcher
+        self._family: dict[tuple[str, str], str] = {}
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
+        got = getattr(self._real, name)
+        if callable(got):  # a method: kept, so the next call finds it at once
+            setattr(self, name, got)
+        return got
+
+    def _family_of(self, ds: Any, column: str) -> str:
+        at = (ds.name, column)
+        family = self._family.get(at)
+        if family is None:
+            family = self._family[at] = type_family(self._real.columns(ds).get(column, ""))
+        return family
+
+    def coerce(self, ds: Any, column: str, values: Iterable[Any]) -> list[Any]:
+        """`Connector.coerce`: values of the column's type already (ids as int, text as str) kept as they are,
+        without converting each again (the same list: in order, without repeats)."""
+        values = list(values)
+        family = self._family_of(ds, column)
+        if family == "integer" and all(type(v) is int and _INT64[0] <= v <= _INT64[1] for v in values):
+            return list(dict.fromkeys(values))
+        if family == "text" and all(type(v) is str for v in values):
+            return list(dict.fromkeys(values))
+        return self._real.coerce(ds, column, values)
 
     def select_in(self, ds: Any, column: str, values: Iterable[Any]) -> Any:
-        if type_family(self._real.columns(ds).get(column, "")) not in ("integer", "text"):
+        if self._family_of(ds, column) not in ("integer", "text"):
             return self._real.select_in(ds, column, values)  # compared as the store casts: asked alone
-        vals = self._real.coerce(ds, column, values)
+        vals = self.coerce(ds, column, values)
         if not vals:
             return _Rows([])
         return self._batcher.ask(("in", ds.name, column), vals)

@@ -13,7 +13,7 @@ def find_mentions(reader: Reader, found: Found, emails: set[str], phones: set[st
     """Rows outside `found` whose free text holds one of the e-mails (any case) or phone numbers (digits)."""
     digits = reader.dm.settings.phone_match_digits
     phone_needles = sorted({digits_of(p)[-digits:] for p in phones})
-    email_res = [(e, re.compile(r"(?<![\w.+-])" + re.escape(e) + r"(?![\w-])", re.I)) for e in sorted(emails)]
+    email_res: list = []  # compiled when a row is to be checked (most people are mentioned nowhere)
     out: list[Mention] = []
     hits = None  # dataset -> candidate keys, from the lookup index when it can answer for these values
     if reader.index is not None and reader.index.can_find_mentions(sorted(emails), phone_needles, digits):
@@ -29,6 +29,8 @@ def find_mentions(reader: Reader, found: Found, emails: set[str], phones: set[st
                 continue
             within = (ds.primary_key[0], sorted({k[0] for k in keys}))
         rows = reader.con(ds).select_mentions(ds, fields, sorted(emails), phone_needles, within=within).dicts()
+        if rows and not email_res and emails:
+            email_res = [(e, re.compile(r"(?<![\w.+-])" + re.escape(e) + r"(?![\w-])", re.I)) for e in sorted(emails)]
         for r in rows:
             k = reader.key(ds, r)
             if found.has(ds.name, k):

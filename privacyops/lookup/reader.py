@@ -219,7 +219,15 @@ def _phone_match(ds: Dataset, row: Row, keys: dict[tuple, set[tuple[str, str]]],
 
 def identity_groups(ds: Dataset, kind: str) -> list[tuple[Party | None, tuple[str, ...]]]:
     """Who an identity of `kind` names in a row of `ds`: (party, its columns of that kind). Columns no named party
-    lists belong to the owner (None: no party owns the row)."""
+    lists belong to the owner (None: no party owns the row). Worked out once per dataset and kind (every lookup
+    asks it of every dataset); the list is not to be changed."""
+    memo = ds.__dict__.setdefault("_identity_groups", {})
+    if kind not in memo:
+        memo[kind] = _identity_groups(ds, kind)
+    return memo[kind]
+
+
+def _identity_groups(ds: Dataset, kind: str) -> list[tuple[Party | None, tuple[str, ...]]]:
     if not ds.named_parties:
         cols = ds.identity_columns(kind)
         return [(ds.parties[0] if ds.parties else None, cols)] if cols else []

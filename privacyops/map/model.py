@@ -7,6 +7,7 @@ imports neither YAML nor fideslang, so anything that only needs the shapes stays
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -343,17 +344,17 @@ class Dataset:
         """Fields marked free_text (searched for mentions of a person)."""
         return tuple(f.name for f in self.fields.values() if f.free_text)
 
-    @property
+    @cached_property  # the map never changes once loaded: the lookup walk asks per row
     def owner_references(self) -> tuple[Reference, ...]:
         """Belongs-to references: to the rows this dataset's rows belong to (walked up to find the person)."""
         return tuple(r for r in self.references if r.belongs_to)
 
-    @property
+    @cached_property
     def shared_references(self) -> tuple[Reference, ...]:
         """References to shared reference data (context only, never walked down)."""
         return tuple(r for r in self.references if r.shared)
 
-    @property
+    @cached_property
     def owned_references(self) -> tuple[Reference, ...]:
         """References to rows that are the referencing row's own (an address, a profile photo)."""
         return tuple(r for r in self.references if r.owned)
@@ -362,19 +363,26 @@ class Dataset:
         """The reference held in `column`, if any."""
         return next((r for r in self.references if r.column == column), None)
 
-    @property
+    @cached_property
     def named_parties(self) -> bool:
         """Whether the map names the parties (then each row has several people in it)."""
         return any(not p.implicit for p in self.parties)
 
-    @property
+    @cached_property
     def owner_party(self) -> Party | None:
         """The party that owns the row (None: no party does; erasure then only masks)."""
         return next((p for p in self.parties if p.owner), None)
 
     def party(self, name: str) -> Party | None:
         """The party called `name`."""
-        return next((p for p in self.parties if p.name == name), None)
+        return self._party_by_name.get(name)
+
+    @cached_property
+    def _party_by_name(self) -> dict[str, Party]:
+        out: dict[str, Party] = {}
+        for p in self.parties:
+            out.setdefault(p.name, p)  # the first of a name, as a search would find
+        return out
 
     def party_of_reference(self, column: str) -> Party | None:
         """The party found through the reference in `column` (None: a structural reference, or no parties)."""
@@ -393,7 +401,12 @@ class Dataset:
         """The fields of the other parties: never shown to, exported for or changed for `party`."""
         if party is None or not self.named_parties:
             return ()
-        return tuple(f for p in self.parties if p.name != party.name for f in p.fields if f not in party.fields)
+        memo = self.__dict__.setdefault("_withheld", {})  # asked per row shown: worked out once per party
+        at = (party.name, party.fields)
+        if at not in memo:
+            memo[at] = tuple(f for p in self.parties if p.name != party.name for f in p.fields
+                             if f not in party.fields)
+        return memo[at]
 
 
 @dataclass(frozen=True)
@@ -458,13 +471,19 @@ class DataMap:
 
     def children(self, dataset: str) -> list[Reference]:
         """Belongs-to references that point at `dataset` (rows that belong to its rows)."""
-        return [r for d in self.datasets.values() for r in d.owner_references if r.to_dataset == dataset]
+        memo = self.__dict__.setdefault("_children", {})  # asked per row by the lookup walk: worked out once
+        if dataset not in memo:
+            memo[dataset] = [r for d in self.datasets.values() for r in d.owner_references if r.to_dataset == dataset]
+        return list(memo[dataset])
 
     def person_references(self, ds: Dataset) -> tuple[Reference, ...]:
         """Belongs-to references of `ds` straight to a person (a subject dataset): when one is set, it says whose
         row it is, whatever other path reaches the row (the owner wins)."""
-        return tuple(r for r in ds.owner_references if r.to_dataset in self.datasets
-                     and self.datasets[r.to_dataset].subject)
+        memo = self.__dict__.setdefault("_person_refs", {})
+        if ds.name not in memo or memo[ds.name][0] is not ds:
+            memo[ds.name] = (ds, tuple(r for r in ds.owner_references if r.to_dataset in self.datasets
+                                       and self.datasets[r.to_dataset].subject))
+        return memo[ds.name][1]
 
     def owners_of(self, dataset: str) -> list[Reference]:
         """Owned references that point at `dataset` (its rows are the referencing rows' own)."""

@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import os
 import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -163,10 +164,34 @@ def seal_text(secret: bytes, purpose: str, text: str) -> str:
 
 
 def open_text(secret: bytes, purpose: str, value: str) -> str:
-    """A stored text value in clear: unsealed when sealed, as it is when an earlier privacyops stored it clear."""
+    """A stored text value in clear: unsealed when sealed, as it is when an earlier privacyops stored it clear;
+    unpacked when it was packed (`pack`)."""
     if not is_sealed(value):
-        return value
-    return unseal(secret, purpose, value).decode("utf-8")
+        return unpack(value)
+    return unpack(unseal(secret, purpose, value).decode("utf-8"))
+
+
+PACKED = "po-packed:zlib:"  # the start of a packed text (no JSON text, no sealed value starts so)
+PACK_OVER = 1 << 20  # characters: smaller texts are stored as they are
+
+
+def pack(text: str) -> str:
+    """A long text (over PACK_OVER characters) compressed, as ASCII text (zlib, base64): a batch plan's body is
+    20 MB of JSON repeating itself, a tenth of it packed — sealed, stored and read back in a tenth of the time.
+    `open_text` unpacks it; shorter texts are returned as they are."""
+    if len(text) <= PACK_OVER:
+        return text
+    return PACKED + base64.b64encode(zlib.compress(text.encode("utf-8"), 1)).decode("ascii")
+
+
+def unpack(text: str) -> str:
+    """The text `pack` packed (any other text as it is)."""
+    if not text.startswith(PACKED):
+        return text
+    try:
+        return zlib.decompress(base64.b64decode(text[len(PACKED):], validate=True)).decode("utf-8")
+    except (ValueError, zlib.error) as exc:  # binascii.Error is a ValueError
+        raise SealingError(f"a packed value is damaged ({exc}): it was altered or cut short") from None
 
 
 def reseal(token: str, old_secret: bytes, new_secret: bytes) -> str:
@@ -277,6 +302,7 @@ __all__ = [
     "is_sealed",
     "key_fingerprint",
     "open_text",
+    "pack",
     "parse",
     "reseal",
     "reseal_file",
@@ -285,6 +311,7 @@ __all__ = [
     "seal_deterministic",
     "seal_file",
     "seal_text",
+    "unpack",
     "unseal",
     "unseal_file",
 ]
