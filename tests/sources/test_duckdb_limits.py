@@ -85,3 +85,45 @@ def test_a_writer_reads_under_the_limit_and_writes_without(tmp_path, monkeypatch
         writer.con.execute("DELETE FROM t")  # writes as before
     finally:
         writer.con.close()
+
+
+def _art_mb(con):
+    got = con.execute("SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'ART_INDEX'").fetchone()
+    return got[0] / 2 ** 20 if got else 0.0
+
+
+def _indexed_db(tmp_path, rows=2_000_000):
+    path = tmp_path / "big.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(f"CREATE TABLE t AS SELECT i AS id, hash(i) % 1000 AS v FROM range({rows}) r(i) ORDER BY hash(i)")
+    con.execute("CREATE INDEX t_id ON t(id)")
+    con.close()
+    return str(path)
+
+
+@pytest.mark.parametrize("read_only", [True, False])
+def test_a_long_in_list_scans_instead_of_loading_the_index(tmp_path, monkeypatch, read_only):
+    """ART buffers a probe reads stay in memory until the file closes: an IN list of many keys reads the table
+    (evictable) instead; one key still probes the index. The rows found are the same either way."""
+    monkeypatch.delenv("PRIVACYOPS_DUCKDB_MEMORY", raising=False)
+    path = _indexed_db(tmp_path)
+    keys = list(range(7, 2_000_000, 1999))  # 1,001 keys spread over the whole index
+    raw = duckdb.connect(path, read_only=True)  # DuckDB's defaults: the ground truth and the memory before
+    try:
+        want = raw.execute(f"SELECT id, v FROM t WHERE id IN ({', '.join('?' * len(keys))}) ORDER BY id",
+                           keys).fetchall()
+        uncapped = _art_mb(raw)
+        want_one = raw.execute("SELECT v FROM t WHERE id = 12345").fetchall()
+    finally:
+        raw.close()
+    assert len(want) == len(keys) and uncapped > 8  # the default probes every key
+    con = connect_duckdb(path, read_only, "test")
+    try:
+        assert con.execute("SELECT v FROM t WHERE id = 12345").fetchall() == want_one
+        assert _art_mb(con) > 0  # one key: the index answered (its path read)
+        got = con.execute(f"SELECT id, v FROM t WHERE id IN ({', '.join('?' * len(keys))}) ORDER BY id",
+                          keys).fetchall()
+        assert got == want
+        assert _art_mb(con) < uncapped / 4
+    finally:
+        con.close()
