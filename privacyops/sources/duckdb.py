@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -124,6 +125,18 @@ def _index_scans_capped(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnec
     return con
 
 
+def _evict(con: duckdb.DuckDBPyConnection) -> None:
+    """Let go of the table blocks `con`'s database keeps cached (they are on disk): a writer about to commit many
+    deletes needs the room for the ART index parts the commit loads. A limit just above what cannot be evicted
+    (index parts, the transaction's changes) makes DuckDB drop the rest; the caller sets its limit back."""
+    held = con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
+                       "WHERE tag NOT IN ('BASE_TABLE', 'EXTERNAL_FILE_CACHE')").fetchone()[0]
+    try:
+        con.execute(f"SET memory_limit = '{int(held) // 2**20 + 64}MB'")
+    except duckdb.Error:  # more is pinned than DuckDB counted: the blocks stay, the write goes on
+        pass
+
+
 def _wait_or_raise(text: str, path: str, what: str, wait: float, setting: str | None, deadline: float) -> None:
     """Raise the error of a failed open unless it is a lock held elsewhere and there is time left to wait."""
     # DuckDB's lock error ("Could not set lock on file ...: Conflicting lock is held"); not "block", which a corrupt
@@ -200,7 +213,14 @@ def _file_engine() -> duckdb.DuckDBPyConnection:
     files it can stay open, and each lookup saves starting an engine."""
     global _ENGINE
     if _ENGINE is None:
-        _ENGINE = duckdb.connect(":memory:")
+        engine = duckdb.connect(":memory:")
+        # The read limit here too: rewriting a Parquet file (an erasure) loads it whole into a temporary table,
+        # which under the limit spills to this process's own folder (DuckDB's spill file names are not unique
+        # per process) instead of holding it all (measured: 660 MB for a 42 MB file, 370 MB under 256MB)
+        _limited(engine, duckdb_limits())
+        spill = Path(tempfile.gettempdir()) / f"privacyops-spill-{os.getpid()}"
+        engine.execute(f"SET temp_directory = {_literal(str(spill))}")
+        _ENGINE = engine
     return _ENGINE
 
 
@@ -229,6 +249,7 @@ class DuckDBConnector(DuckDBConstraints, Connector):
         tables' ART indexes whole. (An explicit SET: DuckDB 1.5's RESET memory_limit reports the default but its
         buffer pool keeps the lower limit.)"""
         if getattr(self, "_unlimited", None):
+            _evict(self.con)
             self.con.execute(f"SET memory_limit = {_literal(self._unlimited)}")
 
     def writer_waiting(self) -> bool:

@@ -127,3 +127,64 @@ def test_a_long_in_list_scans_instead_of_loading_the_index(tmp_path, monkeypatch
         assert _art_mb(con) < uncapped / 4
     finally:
         con.close()
+
+
+def test_the_file_engine_reads_and_rewrites_under_the_limit(mini_ws, monkeypatch):
+    """The in-memory engine for Parquet/CSV gets the read limit too, and spills to this process's own folder: a
+    rewrite larger than the limit (an erasure in a big file) completes, keeping every other row."""
+    import os
+    import tempfile
+
+    from privacyops.sources import duckdb as duckdb_mod
+
+    monkeypatch.setenv("PRIVACYOPS_DUCKDB_MEMORY", "100MB")
+    monkeypatch.setattr(duckdb_mod, "_ENGINE", None)  # a new engine, with this setting
+    folder = mini_ws.root / "files" / "events"
+    for f in folder.glob("*.parquet"):
+        f.unlink()
+    big = folder / "big.parquet"
+    raw = duckdb.connect()
+    raw.execute(f"COPY (SELECT i AS eid, i % 1000 AS oid, md5(i::VARCHAR) || md5((i + 1)::VARCHAR) AS ip "
+                f"FROM range(1500000) r(i)) TO '{big}' (FORMAT parquet)")
+    engine = duckdb_mod._file_engine()
+    try:
+        assert abs(_bytes(_setting(engine, "memory_limit")) - 100e6) < 1e6
+        assert _setting(engine, "temp_directory").endswith(f"privacyops-spill-{os.getpid()}")
+        assert _setting(engine, "temp_directory").startswith(tempfile.gettempdir())
+        ev = mini_ws.datamap.datasets["shop.order_events"]
+        with mini_ws.session():
+            con = mini_ws.writer("files")
+            with con.transaction():
+                assert con.delete_in(ev, "oid", [7]) == 1500
+        got = raw.execute(f"SELECT count(*), count(*) FILTER (oid = 7), sum(eid) FROM '{big}'").fetchone()
+        assert got == (1_498_500, 0, sum(range(1_500_000)) - sum(range(7, 1_500_000, 1000)))
+    finally:
+        engine.close()
+        raw.close()
+
+
+def test_a_writer_lets_go_of_what_it_read_before_writing(tmp_path, monkeypatch):
+    """The blocks erasure's stale check read under the limit are dropped when the limit is lifted (they are on
+    disk): the room is the commit's, which loads the tables' ART index parts."""
+    from types import SimpleNamespace
+
+    from privacyops.sources.duckdb import DuckDBConnector
+
+    monkeypatch.setenv("PRIVACYOPS_DUCKDB_MEMORY", "400MB")
+    path = tmp_path / "wide.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE t AS SELECT hash(i) AS a, hash(i + 1) AS b FROM range(10000000) r(i)")
+    con.close()
+    writer = SimpleNamespace(con=connect_duckdb(str(path), False, "test"))
+    cached = "SELECT coalesce(sum(memory_usage_bytes), 0) / 2 ** 20 FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
+    try:
+        default = _setting(writer.con, "memory_limit")
+        DuckDBConnector.limit_reads(writer)
+        assert writer.con.execute("SELECT count(*) FROM t WHERE a % 3 = b % 5").fetchone()[0] > 0
+        read = writer.con.execute(cached).fetchone()[0]
+        DuckDBConnector.lift_limit(writer)
+        assert read > 100 and writer.con.execute(cached).fetchone()[0] < read / 2
+        assert abs(_bytes(_setting(writer.con, "memory_limit")) - _bytes(default)) < 0.01 * _bytes(default)
+        writer.con.execute("DELETE FROM t WHERE a % 7 = 0")
+    finally:
+        writer.con.close()
