@@ -125,6 +125,28 @@ def _index_scans_capped(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnec
     return con
 
 
+CROWDED_SHARE = 0.25  # of a reader's memory limit, in ART index parts it loaded: then it is closed and reopened
+
+
+def index_crowded(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the ART index parts a read-only `con` has loaded hold more than CROWDED_SHARE of its memory limit.
+    DuckDB never evicts them (each probe loads its path; a million subjects' indexes are larger than the limit), so
+    a process doing lookup after lookup would end on an out-of-memory error: its reader is closed at the end of
+    the operation instead (`Workspace.release`) and the next one opens the file afresh, in milliseconds."""
+    art = con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
+                      "WHERE tag = 'ART_INDEX'").fetchone()[0]
+    if not art:
+        return False
+    return art > CROWDED_SHARE * _bytes(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+
+def _bytes(size: str) -> float:
+    """DuckDB's rendering of a size ("488.2 MiB") in bytes."""
+    number, unit = (size.split() + ["B"])[:2]
+    return float(number) * {"B": 1, "KiB": 2 ** 10, "MiB": 2 ** 20, "GiB": 2 ** 30, "TiB": 2 ** 40,
+                            "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}.get(unit, 1)
+
+
 def _evict(con: duckdb.DuckDBPyConnection) -> None:
     """Let go of the table blocks `con`'s database keeps cached (they are on disk): a writer about to commit many
     deletes needs the room for the ART index parts the commit loads. A limit just above what cannot be evicted
@@ -255,6 +277,10 @@ class DuckDBConnector(DuckDBConstraints, Connector):
     def writer_waiting(self) -> bool:
         """Whether a privacyops writer in another process waits for this file (see `writer_marker`)."""
         return self.read_only and writer_waiting(self.path, self.source.lock_timeout)
+
+    def crowded(self) -> bool:
+        """Whether this reader should be closed at the end of the current operation (see `index_crowded`)."""
+        return self.read_only and index_crowded(self.con)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         try:

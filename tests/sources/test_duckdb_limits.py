@@ -188,3 +188,41 @@ def test_a_writer_lets_go_of_what_it_read_before_writing(tmp_path, monkeypatch):
         writer.con.execute("DELETE FROM t WHERE a % 7 = 0")
     finally:
         writer.con.close()
+
+
+def test_a_reader_whose_index_parts_crowd_its_limit_says_so(tmp_path, monkeypatch):
+    """ART parts a probe loads are never evicted: past half the limit the reader reports itself crowded."""
+    from privacyops.sources.duckdb import index_crowded
+
+    monkeypatch.setenv("PRIVACYOPS_DUCKDB_MEMORY", "24MB")
+    con = connect_duckdb(_indexed_db(tmp_path), True, "test")
+    try:
+        assert not index_crowded(con)
+        for k in range(5, 2_000_000, 4999):  # one probe each: each loads its own path
+            con.execute("SELECT v FROM t WHERE id = ?", [k]).fetchall()
+            if _art_mb(con) > 13:
+                break
+        assert _art_mb(con) > 12.5 and index_crowded(con)
+    finally:
+        con.close()
+
+
+def test_a_crowded_reader_is_closed_after_the_lookup(mini_ws, monkeypatch):
+    """A lookup whose readers crowd their limit closes them at its end (the next opens the files afresh); others
+    stay open for the next lookup."""
+    from privacyops.lookup import lookup
+    from privacyops.sources import duckdb as duckdb_mod
+    from privacyops.workspace import create_indexes
+
+    create_indexes(mini_ws, progress=False)
+    mini_ws.keep_open = 60
+    try:
+        monkeypatch.setattr(duckdb_mod, "CROWDED_SHARE", 10.0)
+        first = lookup(mini_ws, "janis@mini.example", audit_log=False)
+        assert "main" in mini_ws._connectors
+        monkeypatch.setattr(duckdb_mod, "CROWDED_SHARE", 0.0)
+        again = lookup(mini_ws, "janis@mini.example", audit_log=False)
+        assert "main" not in mini_ws._connectors
+        assert again.subject.ref == first.subject.ref == "people.person:1"
+    finally:
+        mini_ws.close()
