@@ -79,7 +79,7 @@ def test_a_writer_reads_under_the_limit_and_writes_without(tmp_path, monkeypatch
     try:
         default = _setting(writer.con, "memory_limit")
         DuckDBConnector.limit_reads(writer)
-        assert abs(_bytes(_setting(writer.con, "memory_limit")) - 300e6) < 1e6
+        assert abs(_bytes(_setting(writer.con, "memory_limit")) - 150e6) < 2e6  # half: readers are open beside it
         DuckDBConnector.lift_limit(writer)
         assert abs(_bytes(_setting(writer.con, "memory_limit")) - _bytes(default)) < 0.01 * _bytes(default)
         writer.con.execute("DELETE FROM t")  # writes as before
@@ -226,3 +226,4 @@ def test_a_crowded_reader_is_closed_after_the_lookup(mini_ws, monkeypatch):
         assert again.subject.ref == first.subject.ref == "people.person:1"
     finally:
         mini_ws.close()
+
