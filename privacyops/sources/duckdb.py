@@ -274,8 +274,8 @@ class DuckDBConnector(DuckDBConstraints, Connector):
     def lift_limit(self) -> None:
         """Back to the limit the writer had before `limit_reads` (DuckDB's default) before writing, the blocks read
         under the limit dropped first (`_evict`): a commit loads the ART index parts of the rows it deletes or
-        changes, which cannot be evicted, and a limit below them aborts the process. (An explicit SET: DuckDB 1.5's RESET memory_limit reports the default but its
-        buffer pool keeps the lower limit.)"""
+        changes, which cannot be evicted, and a limit below them aborts the process. (An explicit SET: DuckDB
+        1.5's RESET memory_limit reports the default but its buffer pool keeps the lower limit.)"""
         if getattr(self, "_unlimited", None):
             _evict(self.con)
             self.con.execute(f"SET memory_limit = {_literal(self._unlimited)}")
