@@ -175,7 +175,8 @@ class Workspace:
         with self._lock:
             if self._busy:
                 return
-            waiting = any(getattr(c, "writer_waiting", lambda: False)() for c in self._connectors.values())
+            waiting = any(getattr(c, "writer_waiting", lambda: False)() or getattr(c, "crowded", lambda: False)()
+                          for c in self._connectors.values())  # (crowded: index parts DuckDB cannot evict)
             if self.keep_open <= 0 or waiting:
                 self.close()
                 return

@@ -1,10 +1,14 @@
 """Lookup indexes: make identity and reference lookups answer in milliseconds on large stores.
 
-`privacyops index` creates, in each DuckDB, PostgreSQL and SQLite source, an index per identity column on the very
-expression lookup compares (`lower(trim(email))`, the last digits of a phone number, the raw id) and one per
-reference column. The store answers `expression = ?` from such an index instead of scanning; without them lookups
-stay correct, only slower. (SQLite gets no phone index: its expression needs a function only privacyops defines.)
-File sources (Parquet, CSV) cannot carry indexes: sort them by their reference columns instead.
+`privacyops index` creates, in each DuckDB, PostgreSQL and SQLite source, an index per reference column and per
+single-column primary key (the walks from a subject to its rows, and rows read by key), and one per identity column
+on the very expression lookup compares (`lower(trim(email))`, the last digits of a phone number, the raw id) where
+the workspace's lookup index (index.duckdb) does not answer identity probes for the dataset: PostgreSQL and SQLite
+sources, or `lookup_index=False`. In a DuckDB source the lookup index answers them, so those indexes are not made
+(and ones made before are dropped): every index of a table is updated, and its touched parts held in memory, when an
+erasure deletes or masks rows; a stale lookup index falls back to the scan, correct and slower. Without any index
+lookups stay correct, only slower. (SQLite gets no phone index: its expression needs a function only privacyops
+defines.) File sources (Parquet, CSV) cannot carry indexes: sort them by their reference columns instead.
 
 Index names are derived from the table, kind and column, so the connector can tell which predicates have one.
 """
@@ -18,15 +22,16 @@ from dataclasses import dataclass, field
 from ..map import EMAIL, NAME, PHONE, Dataset
 from ..sources import Connector, index_name, open_source
 from .folder import Workspace
-from .lookup_index import IndexBuild, build_lookup_index, drop_lookup_index
+from .lookup_index import IndexBuild, build_lookup_index, drop_lookup_index, index_applies, index_path
 
 INDEXED_KINDS = ("duckdb", "postgres", "sqlite")  # source kinds that can carry lookup indexes
 
 
-def wanted(dataset: Dataset, con: Connector) -> list[tuple[str, str, str]]:
-    """(name, kind, expression) of the indexes that serve a dataset's lookups."""
+def _candidates(dataset: Dataset, con: Connector, identities: bool = True) -> list[tuple[str, str, str]]:
+    """(name, kind, expression) of every index privacyops makes for a dataset, before `wanted` keeps one per
+    expression (so also the ones an earlier version made twice)."""
     out = []
-    for kind, cols in dataset.identities.items():
+    for kind, cols in dataset.identities.items() if identities else ():
         if kind == NAME:
             continue  # fuzzy: a scan by nature
         if not con.can_index(kind):
@@ -39,7 +44,24 @@ def wanted(dataset: Dataset, con: Connector) -> list[tuple[str, str, str]]:
         out.append((index_name(dataset, "ref", ref.column), "ref", con.quote(ref.column)))
     if len(dataset.primary_key) == 1:  # parents found from their children, picks by key
         out.append((index_name(dataset, "key", dataset.primary_key[0]), "key", con.quote(dataset.primary_key[0])))
-    return list({name: (name, kind, expr) for name, kind, expr in out}.values())
+    return out
+
+
+def wanted(dataset: Dataset, con: Connector, identities: bool = True) -> list[tuple[str, str, str]]:
+    """(name, kind, expression) of the indexes that serve a dataset's lookups, one per expression; `identities`
+    False: without the identity columns' (the lookup index answers those probes, see `lookup_index_serves`)."""
+    # one index per expression: an id column that is also the key (or a reference) gets one, not two (each is
+    # updated on every delete), named as the key's or reference's; the store probes any index on the column
+    by_expr: dict[str, tuple[str, str, str]] = {}
+    for name, kind, expr in _candidates(dataset, con, identities):
+        by_expr[expr] = (name, kind, expr)
+    return list(by_expr.values())
+
+
+def lookup_index_serves(ws: Workspace, dataset: Dataset, building: bool = False) -> bool:
+    """Whether the workspace's lookup index answers `dataset`'s identity probes (it exists, or is being built by
+    `building`, and covers the dataset's source kind): then its identity columns need no index in the store."""
+    return (building or index_path(ws).exists()) and index_applies(ws, dataset)
 
 
 @dataclass
@@ -79,13 +101,20 @@ def create_indexes(ws: Workspace, progress: bool = True, drop: bool = False, loo
         con = open_source(source, ws.root, read_only=False)
         try:
             existing = {ds.name: con.index_names(ds) for ds in datasets}
-            steps = [(ds, *w) for ds in datasets for w in wanted(ds, con)]
+            steps = []
+            for ds in datasets:
+                # with the lookup index, identity columns need none: the ones made before are dropped, as are
+                # the second indexes an earlier version made on one column
+                want = {} if drop else {w[0]: w for w in wanted(ds, con, not lookup_index_serves(
+                    ws, ds, building=lookup_index))}
+                steps += [(ds, name, kind, None) for name, kind, _ in _candidates(ds, con)
+                          if name in existing[ds.name] and name not in want]
+                steps += [(ds, *w) for w in want.values()]
             for ds, name, kind, expr in tqdm(steps, desc=f"indexes in {source.name}", unit="index",
                                              disable=not progress):
-                if drop:
-                    if name in existing[ds.name]:
-                        con.drop_index(ds, name)
-                        report.dropped.append(f"{ds.name}: {kind}")
+                if expr is None:
+                    con.drop_index(ds, name)
+                    report.dropped.append(f"{ds.name}: {kind}")
                 elif name in existing[ds.name]:
                     report.existing.append(f"{ds.name}: {kind}")
                 else:

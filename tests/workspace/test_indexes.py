@@ -46,7 +46,7 @@ def test_index_creation_is_idempotent_and_reversible(mini_ws):
 
 
 def test_lookups_use_the_index_for_emails_and_phones(mini_ws):
-    create_indexes(mini_ws, progress=False)
+    create_indexes(mini_ws, progress=False, lookup_index=False)  # without index.duckdb: the stores' own
     ds = mini_ws.datamap.datasets["people.person"]
     con = mini_ws.connector("main")
     try:
@@ -91,3 +91,69 @@ def test_index_refresh_and_check_name_the_datasets_changed_outside_privacyops(mi
     assert "stale" not in runner.invoke(main, ["check", "-w", str(mini_ws.root)]).output
     r = lookup(mini_ws, "someone.else@mini.example", audit_log=False)
     assert r.subject.ref == "people.person:1" and r.notes == []
+
+
+def _source_indexes(ws):
+    """(table, index sql) of privacyops' indexes in the mini workspace's DuckDB source, read from DuckDB itself."""
+    con = duckdb.connect(str(ws.root / "main.duckdb"), read_only=True)
+    try:
+        return con.execute("SELECT schema_name || '.' || table_name, sql FROM duckdb_indexes() "
+                           "WHERE index_name LIKE 'privacyops_ix_%' ORDER BY 1, 2").fetchall()
+    finally:
+        con.close()
+
+
+def _on(sql):
+    return sql.split(" ON ", 1)[1].split("(", 1)[1].rstrip(");").lower()  # the indexed expression
+
+
+def test_with_the_lookup_index_identity_columns_get_no_store_index(mini_ws):
+    """index.duckdb answers identity probes: the stores keep the key and reference indexes only (every index of a
+    table is updated when an erasure deletes or masks rows); those made before are dropped; no answer changes,
+    and the scan a stale lookup index falls back to answers the same."""
+    before = {q: answer(mini_ws, q) for q in QUERIES}
+    create_indexes(mini_ws, progress=False, lookup_index=False)
+    with_identity = _source_indexes(mini_ws)
+    assert any("lower(" in sql for _, sql in with_identity)  # the e-mail expression, without the lookup index
+    report = create_indexes(mini_ws, progress=False)
+    now = _source_indexes(mini_ws)
+    assert report.lookup_index is not None and report.dropped
+    assert not any("lower(" in sql or "reverse(" in sql for _, sql in now)
+    indexed = {(t, _on(sql)) for t, sql in now}
+    for ds in mini_ws.datamap.datasets.values():
+        if mini_ws.datamap.sources[ds.source].kind != "duckdb":
+            continue
+        for r in ds.references:
+            assert (ds.table, r.column.lower()) in indexed, (ds.name, r.column)
+        if len(ds.primary_key) == 1:
+            assert (ds.table, ds.primary_key[0].lower()) in indexed, ds.name
+    assert {q: answer(mini_ws, q) for q in QUERIES} == before
+    scanned = {q: lookup(mini_ws, q, audit_log=False, use_index=False) for q in QUERIES}
+    assert {q: (r.status, r.subject.ref if r.subject else None) for q, r in scanned.items()} == \
+        {q: before[q][:2] for q in QUERIES}
+    again = create_indexes(mini_ws, progress=False)
+    assert not again.created and not again.dropped and _source_indexes(mini_ws) == now
+
+
+def test_one_index_per_column_expression(mini_ws):
+    """An id column that is also the key gets one index, not two (a delete updates each); the lookup by it still
+    finds the person."""
+    from privacyops.workspace import open_workspace
+
+    path = mini_ws.root / "privacyops.yaml"
+    text = path.read_text()
+    assert "member_no: member_no}" in text and "      member_no: user.unique_id\n" in text
+    text = text.replace("member_no: member_no}", "member_no: member_no, person_no: pid}", 1)
+    path.write_text(text.replace("      member_no: user.unique_id\n",
+                                 "      member_no: user.unique_id\n      pid: user.unique_id\n", 1))
+    ws = open_workspace(mini_ws.root)
+    create_indexes(ws, progress=False, lookup_index=False)
+    got = [(t, _on(sql)) for t, sql in _source_indexes(ws)]
+    assert ("people.person", "pid") in got and len(got) == len(set(got))
+    con = duckdb.connect(str(ws.root / "main.duckdb"), read_only=True)
+    try:
+        pid = con.execute("SELECT min(pid) FROM people.person").fetchone()[0]
+    finally:
+        con.close()
+    r = lookup(ws, str(pid), kind="person_no", audit_log=False, use_index=False)
+    assert r.subject is not None and r.subject.ref == f"people.person:{pid}"
