@@ -18,6 +18,7 @@ from .person import proven_name
 
 MAP_FILE = "privacyops.yaml"
 IDLE_POLL = 0.5  # seconds between two looks for a waiting writer while connectors are kept open
+CROWDED_EVERY = 8  # operations between two looks at whether a kept reader's index parts crowd its memory limit
 KEEP_OPEN_ENV = "PRIVACYOPS_KEEP_OPEN"  # seconds read connectors stay open after a lookup (default 0: closed)
 
 
@@ -83,6 +84,7 @@ class Workspace:
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _busy: int = field(default=0, repr=False)  # operations (sessions, lookups) in progress: no idle close then
     _session_depth: int = field(default=0, repr=False)  # open session() blocks: the outermost one closes
+    _releases: int = field(default=0, repr=False)  # operations ended (`release`)
     _generation: int = field(default=0, repr=False)  # bumped on every use: a stale idle timer does nothing
     _timer: threading.Timer | None = field(default=None, repr=False)
     _armed: tuple[int, float] = field(default=(0, 0.0), repr=False)  # (generation, deadline) the idle timer serves
@@ -175,9 +177,8 @@ class Workspace:
         with self._lock:
             if self._busy:
                 return
-            waiting = any(getattr(c, "writer_waiting", lambda: False)() or getattr(c, "crowded", lambda: False)()
-                          for c in self._connectors.values())  # (crowded: index parts DuckDB cannot evict)
-            if self.keep_open <= 0 or waiting:
+            self._releases += 1
+            if self.keep_open <= 0 or _wanted_closed(self):
                 self.close()
                 return
             self._touch()
@@ -220,6 +221,14 @@ class Workspace:
                         self._connectors.pop(key).close()
             if outer:
                 self.release() if keep else self.close()
+
+
+def _wanted_closed(ws: Workspace) -> bool:
+    """Whether a writer elsewhere waits for one of the kept files, or (looked at every CROWDED_EVERY operations) a
+    kept reader's index parts crowd its memory limit (DuckDB cannot evict them; each lookup's probes add a little)."""
+    look = ws._releases % CROWDED_EVERY == 0
+    return any(getattr(c, "writer_waiting", lambda: False)() or (look and getattr(c, "crowded", lambda: False)())
+               for c in ws._connectors.values())
 
 
 def _arm(ws: Workspace) -> None:

@@ -432,6 +432,12 @@ class LookupIndex:
 
         return writer_waiting(self.path)
 
+    def crowded(self) -> bool:
+        """Whether its ART index parts crowd its memory limit (`index_crowded`): closed after the operation."""
+        from ..sources.duckdb import index_crowded
+
+        return index_crowded(self.con)
+
     def stale(self, ws: Workspace, ds: Dataset, signatures: dict[str, str]) -> str | None:
         """Why the index cannot answer for `ds` (None: it can). `signatures` memoises source signatures for the
         duration of one lookup."""

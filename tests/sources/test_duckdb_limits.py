@@ -214,8 +214,11 @@ def test_a_crowded_reader_is_closed_after_the_lookup(mini_ws, monkeypatch):
     from privacyops.sources import duckdb as duckdb_mod
     from privacyops.workspace import create_indexes
 
+    from privacyops.workspace import folder
+
     create_indexes(mini_ws, progress=False)
     mini_ws.keep_open = 60
+    monkeypatch.setattr(folder, "CROWDED_EVERY", 1)  # looked at after every operation
     try:
         monkeypatch.setattr(duckdb_mod, "CROWDED_SHARE", 10.0)
         first = lookup(mini_ws, "janis@mini.example", audit_log=False)
@@ -224,6 +227,9 @@ def test_a_crowded_reader_is_closed_after_the_lookup(mini_ws, monkeypatch):
         again = lookup(mini_ws, "janis@mini.example", audit_log=False)
         assert "main" not in mini_ws._connectors
         assert again.subject.ref == first.subject.ref == "people.person:1"
+        monkeypatch.setattr(folder, "CROWDED_EVERY", 10 ** 9)  # not looked at: kept, however crowded
+        lookup(mini_ws, "janis@mini.example", audit_log=False)
+        assert "main" in mini_ws._connectors
     finally:
         mini_ws.close()
 
