@@ -37,12 +37,10 @@ from a CSV file) are importable from here.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import os
 import time
-from contextlib import contextmanager
-from typing import Any, Iterator, NoReturn
+from typing import Any, NoReturn
 
 from tqdm.auto import tqdm
 
@@ -54,6 +52,7 @@ from ..map import EMAIL
 from ..workspace import Workspace, current_actor, open_workspace
 from ..workspace.lookup_index import refresh_lookup_index
 from .apply import _apply
+from .canonical import no_collection
 from .certificate import check_signing_key, issue
 from .decide import Decider
 from .plan import (
@@ -89,6 +88,8 @@ from .signing import APPROVE, EXECUTE, check_execution
 from .verify import _check_source, _new_by_lookup, _orphans_by_email, verify_plan
 
 PAUSE_ENV = "PRIVACYOPS_TEST_PAUSE_BETWEEN_SOURCES"  # test hook: seconds to sleep after each committed source
+
+
 def _record_commit(ws: Workspace, plan: ErasurePlan, src: str, counts: dict, recovered: bool) -> dt.datetime:
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     with open_ledger(ws) as con, con.transaction(lock=True):  # the commit row and its audit entry, together
@@ -103,24 +104,10 @@ def _record_commit(ws: Workspace, plan: ErasurePlan, src: str, counts: dict, rec
 # Executing.
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a plan runs: a batch holds hundreds of thousands of objects (its
-    rows, the rows read back) that each full collection walks again — a sixth of a batch's CPU — and an
-    execution makes next to no cyclic garbage (reference counting frees the rest at once). Restored after."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def execute_plan(ws: Workspace, plan: ErasurePlan | str, *, progress: bool = False) -> ErasureResult:
     """Execute an approved plan (see the module docstring). Re-running a plan that was interrupted (killed)
     completes it; a plan the store refused is `failed`, and `retry_plan` runs it again after the fix."""
-    with _gc_paused():
+    with no_collection():  # a run holds a plan's rows and the rows read back, none in cycles
         plan = load_plan(ws, plan if isinstance(plan, str) else plan.plan_id)
         return _run(ws, plan, progress=progress, map_changed=_may_execute(ws, plan))
 
@@ -147,7 +134,7 @@ def retry_plan(ws: Workspace, plan_id: str, *, progress: bool = False) -> Erasur
     changed = plan.map_fingerprint != dm.fingerprint
     audit.record(fresh, "erasure.retry", {"plan_id": plan_id, "map_changed": changed,
                                           "map_fingerprint": dm.fingerprint[:16]}, case_id=plan.case_id)
-    with _gc_paused():
+    with no_collection():  # a run holds a plan's rows and the rows read back, none in cycles
         return _run(fresh, plan, progress=progress, map_changed=changed)
 
 
