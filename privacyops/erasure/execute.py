@@ -362,7 +362,7 @@ def _refresh_index(ws: Workspace, plan: ErasurePlan) -> None:
     """An erased identifier leaves the lookup index too (deleted rows drop out, masked rows hold the mask)."""
     changed: dict[str, list[tuple]] = {}
     for r in plan.rows:
-        if r.action in (DELETE, MASK):
+        if r.action in (DELETE, MASK) or (r.action == RETAIN and r.masks):  # every row `_apply` wrote
             changed.setdefault(r.dataset, []).append(tuple(r.key))
     refresh_lookup_index(ws, changed)
 

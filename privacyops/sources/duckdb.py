@@ -20,6 +20,7 @@ from .constraints import StoreConstraints
 from .duckdb_constraints import DuckDBConstraints
 from .errors import DEFAULT_LOCK_WAIT, duckdb_error, duckdb_lock_holder, file_locked_message
 from .types import CHUNK, Rows, type_family
+from .write_chain import writer_closed, writer_opened
 
 SEMI_JOIN_FROM = CHUNK  # values from which select_in joins an Arrow table instead of IN lists
 
@@ -257,6 +258,9 @@ class DuckDBConnector(DuckDBConstraints, Connector):
         self.path = self.database_file()
         self.con = connect_duckdb(str(self.path), read_only, f"source '{source.name}'", source.lock_timeout,
                                   f"sources.{source.name}.lock_timeout")
+        self._chained = not read_only
+        if self._chained:  # what this process writes into the file, by stat (write_chain.py)
+            writer_opened(str(self.path))
         # The file's catalog is named after the file: "club.duckdb" holding a schema "club" makes club.visits
         # ambiguous, so schema-qualified names are qualified with the catalog too.
         self.catalog = self.con.execute("SELECT current_database()").fetchone()[0]
@@ -377,6 +381,9 @@ class DuckDBConnector(DuckDBConstraints, Connector):
 
     def close(self) -> None:
         self.con.close()
+        if getattr(self, "_chained", False):
+            self._chained = False
+            writer_closed(str(self.path))
 
 
 def _files_for(con: "FileConnector", dataset: Dataset, column: str, vals: list[Any]) -> list[str] | None:

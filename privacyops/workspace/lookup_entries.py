@@ -7,7 +7,6 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -15,6 +14,7 @@ import duckdb
 
 from ..map import EMAIL, NAME, PHONE, Dataset
 from ..sources import Connector
+from ..sources.write_chain import database_stat, file_stat, written_since
 from .folder import Workspace
 
 INDEX_FILE = "index.duckdb"
@@ -49,23 +49,14 @@ def index_path(ws: Workspace) -> Path:
 
 
 # -- what the index covered --------------------------------------------------------------------------------------
-def _stat(path: str) -> list:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return [path, None]
-    return [path, st.st_size, st.st_mtime_ns, st.st_ino]
-
-
 def source_signature(con: Connector, datasets: Sequence[Dataset]) -> str:
     """The stat of every file behind a source's datasets: changes whenever any of their data may have."""
     kind = con.source.kind
     if kind == "duckdb":
-        path = str(con.path)
-        parts = [_stat(path), _stat(path + ".wal")]
+        parts = database_stat(str(con.path))
     else:
         files = sorted({f for ds in datasets for f in glob.glob(str(Path(con.path) / ds.table))})
-        parts = [_stat(f) for f in files] + [_stat(str(con.path))]
+        parts = [file_stat(f) for f in files] + [file_stat(str(con.path))]
     return json.dumps(parts)
 
 
@@ -192,3 +183,42 @@ def index_format_problem(con: Any) -> str | None:
     if meta.get("hash_check") != str(con.execute("SELECT hash(?::VARCHAR)", [HASH_CHECK]).fetchone()[0]):
         return "the lookup index was built by another DuckDB version: rebuild it with `privacyops index`"
     return None
+
+
+UNVERIFIED = "unverified"  # a dataset's checksum that matches no data: it reads stale until `index --refresh`
+
+
+def _only_ours(con: Connector, certified: str | None, now: str) -> bool:
+    """Whether the DuckDB file behind `con` changed, since the index last certified it (`certified`), only by this
+    process's writers and is as they left it (`now`): `sources/write_chain.py`."""
+    if con.source.kind != "duckdb" or certified is None:
+        return False
+    chain = written_since(str(con.path))
+    return chain is not None and json.dumps(chain[0]) == certified and json.dumps(chain[1]) == now
+
+
+def drop_entries(out: Any, todo: dict[str, list[list[str]]], cols: dict[tuple[str, str, str], int]) -> None:
+    """Delete the identity and mention entries of the changed rows (dataset -> keys as text). The identity entries
+    of one column lie together, sorted by key: with the column numbers and (for a few keys) the keys as constants,
+    the scan reads only the row groups that may hold them."""
+    import pyarrow as pa
+
+    out.register("_keys", pa.table({"dataset": [n for n, keys in todo.items() for _ in keys],
+                                    "k": [k for keys in todo.values() for k in keys]}))
+    try:
+        for name, keys in todo.items():
+            ids = ", ".join(str(int(c)) for (d, _, _), c in sorted(cols.items(), key=lambda x: x[1]) if d == name)
+            if not ids:
+                continue
+            texts = out.execute(f"SELECT list_transform(?::VARCHAR[][], x -> {key_text_sql('x')})", [keys]).fetchone()[0]
+            if len(texts) <= FEW_KEYS:
+                out.execute(f"DELETE FROM ident WHERE c IN ({ids}) AND k IN ({', '.join('?' * len(texts))})", texts)
+            else:
+                out.execute(f"DELETE FROM ident WHERE c IN ({ids}) AND k IN (SELECT unnest(?::VARCHAR[]))", [texts])
+        if todo:
+            out.execute("DELETE FROM mention t USING _keys x WHERE t.dataset = x.dataset AND t.k = x.k")
+    finally:
+        out.unregister("_keys")
+
+
+FEW_KEYS = 200  # up to this many changed rows of a dataset, their keys are constants of the delete (zone maps)

@@ -44,8 +44,10 @@ from ..errors import SourceError
 from ..map import PHONE, Dataset
 from ..sources import SCORE, Connector, connect_duckdb, names
 from ..sources.queries import NameQueries
+from ..sources.write_chain import file_stat
 from .folder import Workspace
 from .lookup_entries import (  # noqa: F401
+    FEW_KEYS,
     HASH_CHECK,
     INDEX_FILE,
     INDEX_VERSION,
@@ -57,10 +59,12 @@ from .lookup_entries import (  # noqa: F401
     NAME_ROWS,
     PHONE_KEY_DIGITS,
     PHONE_RUN_RE,
+    UNVERIFIED,
     _covered,
     _key_list,
     _lit,
-    _stat,
+    _only_ours,
+    drop_entries,
     dataset_spec,
     email_key,
     fingerprint,
@@ -260,8 +264,18 @@ def _refresh(ws: Workspace, path: Path, changed: dict[str, Iterable[tuple]]) -> 
         todo = {name: keys for name, keys in todo.items() if name in ws.datamap.datasets and name in covered and
                 keys and covered[name][1] == dataset_spec(ws, ws.datamap.datasets[name])}
         fps: dict[str, str] = {}
+        before = _signatures(out)  # what the index certified of each source's files
+        memo: dict[str, bool] = {}
+
+        def proven(source: str) -> bool:  # changed only by this process's last writing session (write_chain.py)
+            if source not in memo:
+                con = ws.connector(source)
+                memo[source] = _only_ours(con, before.get(source), source_signature(
+                    con, [d for d in ws.datamap.datasets.values() if d.source == source]))
+            return memo[source]
+
         out.execute("BEGIN TRANSACTION")
-        _drop_entries(out, todo, cols)
+        drop_entries(out, todo, cols)
         for name, keys in todo.items():
             ds = ws.datamap.datasets[name]
             con = ws.connector(ds.source)
@@ -280,15 +294,25 @@ def _refresh(ws: Workspace, path: Path, changed: dict[str, Iterable[tuple]]) -> 
             if name in tables and names_sql(con, ds):
                 _refresh_names(out, tables[name], keys, con.con.execute(names_sql(con, ds, rel), params)
                                if firsts else None)
-            fp = fps[name] = fingerprint(con, ds)
+            # A DuckDB file changed by someone else too since the index held: this dataset's other rows may
+            # have changed with it (its checksum would take them in), so it stays stale until `index --refresh`.
+            fp = fps[name] = (fingerprint(con, ds) if con.source.kind != "duckdb" or
+                              proven(ds.source) else UNVERIFIED)
             out.execute("UPDATE datasets SET fingerprint = ?, rows = ?, spec = ? WHERE dataset = ?",
-                        [fp, int(fp.split(":")[0]), dataset_spec(ws, ds), name])
+                        [fp, int(fp.split(":")[0]) if fp != UNVERIFIED else None, dataset_spec(ws, ds), name])
             done.append(name)
         out.execute("COMMIT")
         recorded = dict(out.execute("SELECT dataset, fingerprint FROM datasets").fetchall())
         for source in {covered[n][0] for n in done}:
             datasets = [d for d in ws.datamap.datasets.values() if d.source == source]
             con = ws.connector(source)
+            written = {n for n in changed if n in covered and covered[n][0] == source}
+            if any(fps.get(d.name) == UNVERIFIED for d in datasets):
+                continue  # (see above) not certified: the unverified dataset reads stale
+            if proven(source) and written <= set(done):
+                out.execute("UPDATE sources SET signature = ? WHERE source = ?",
+                            [source_signature(con, datasets), source])
+                continue  # every change since the index last held is one refreshed above: no checksums needed
             # A DuckDB file stayed open (read-locked: no other process wrote it) since its datasets' fingerprints
             # above; files have no lock: they are checked again right before their stat is taken.
             taken = fps if con.source.kind == "duckdb" else {}
@@ -300,33 +324,6 @@ def _refresh(ws: Workspace, path: Path, changed: dict[str, Iterable[tuple]]) -> 
     finally:
         out.close()
     return done
-
-
-def _drop_entries(out: Any, todo: dict[str, list[list[str]]], cols: dict[tuple[str, str, str], int]) -> None:
-    """Delete the identity and mention entries of the changed rows (dataset -> keys as text). The identity entries
-    of one column lie together, sorted by key: with the column numbers and (for a few keys) the keys as constants,
-    the scan reads only the row groups that may hold them."""
-    import pyarrow as pa
-
-    out.register("_keys", pa.table({"dataset": [n for n, keys in todo.items() for _ in keys],
-                                    "k": [k for keys in todo.values() for k in keys]}))
-    try:
-        for name, keys in todo.items():
-            ids = ", ".join(str(int(c)) for (d, _, _), c in sorted(cols.items(), key=lambda x: x[1]) if d == name)
-            if not ids:
-                continue
-            texts = out.execute(f"SELECT list_transform(?::VARCHAR[][], x -> {key_text_sql('x')})", [keys]).fetchone()[0]
-            if len(texts) <= _FEW_KEYS:
-                out.execute(f"DELETE FROM ident WHERE c IN ({ids}) AND k IN ({', '.join('?' * len(texts))})", texts)
-            else:
-                out.execute(f"DELETE FROM ident WHERE c IN ({ids}) AND k IN (SELECT unnest(?::VARCHAR[]))", [texts])
-        if todo:
-            out.execute("DELETE FROM mention t USING _keys x WHERE t.dataset = x.dataset AND t.k = x.k")
-    finally:
-        out.unregister("_keys")
-
-
-_FEW_KEYS = 200  # up to this many changed rows of a dataset, their keys are constants of the delete (zone maps)
 
 
 def _add_name_keys(out: Any, table: str, after: int) -> None:
@@ -345,7 +342,7 @@ def _refresh_names(out: Any, table: str, keys: list[list[str]], fresh: Any) -> N
     which spelling rows list the changed keys."""
     k, n, g = NAME_KEYS, NAME_COUNT, NAME_GROUP
     texts = out.execute(f"SELECT list_transform(?::VARCHAR[][], x -> {key_text_sql('x')})", [keys]).fetchone()[0]
-    few = len(texts) <= _FEW_KEYS
+    few = len(texts) <= FEW_KEYS
     match = f"k IN ({', '.join('?' * len(texts))})" if few else "k IN (SELECT unnest(?::VARCHAR[]))"
     params = texts if few else [texts]
     groups = [r[0] for r in out.execute(f"SELECT DISTINCT g FROM {table}_keys WHERE {match}", params).fetchall()]
@@ -409,7 +406,7 @@ class LookupIndex:
 
     def __init__(self, path: Path):
         self.path = path
-        self.stat = json.dumps(_stat(str(path)))
+        self.stat = json.dumps(file_stat(str(path)))
         self.con = connect_duckdb(str(path), True, "lookup index")
         # Probes of a few keys and the scoring of a few thousand spellings: one thread (this file's own engine) saves
         # handing work to a second one on a busy machine (name search ~10% faster at 1M; probes no slower).
@@ -561,7 +558,7 @@ def open_lookup_index(ws: Workspace) -> LookupIndex | None:
     if not path.exists():
         return None
     idx = ws.kept("lookup-index", lambda: LookupIndex(path))
-    if idx.stat != json.dumps(_stat(str(path))):  # rebuilt since it was opened
+    if idx.stat != json.dumps(file_stat(str(path))):  # rebuilt since it was opened
         ws.forget_kept("lookup-index")
         idx = ws.kept("lookup-index", lambda: LookupIndex(path))
     return idx

@@ -139,12 +139,12 @@ def test_without_an_index_file_lookups_scan_and_agree(indexed, tmp_path):
 def test_refreshing_the_rows_privacyops_changed_purges_the_old_identifiers(indexed):
     (gone, gone_email, _), (moved, old_email, _) = customers(indexed, 2, seed=123)
     new = f"renamed.{moved}@elsewhere.example"
-    con = duckdb.connect(str(indexed.root / "company.duckdb"))
-    try:  # as an erasure and a rectification would: one row deleted, one e-mail changed
+    con = indexed.writer("company")  # privacyops's own writer, as an erasure and a rectification write
+    try:  # one row deleted, one e-mail changed
         con.execute("DELETE FROM crm.customers WHERE customer_id = ?", [gone])
         con.execute("UPDATE crm.customers SET email = ? WHERE customer_id = ?", [new, moved])
     finally:
-        con.close()
+        indexed.close()
     assert li.index_status(indexed)["crm.customers"]
     assert li.refresh_lookup_index(indexed, {"crm.customers": [(gone,), (moved,)]}) == ["crm.customers"]
     assert not any(li.index_status(indexed).values())
@@ -199,11 +199,11 @@ def test_an_interrupted_refresh_leaves_the_dataset_stale_never_hiding(indexed, m
     stays stale (its recorded fingerprint no longer matches) and lookups scan it, finding the new e-mail."""
     (_, _, _), (moved, old_email, _) = customers(indexed, 2, seed=77)
     new = f"again.{moved}@elsewhere.example"
-    con = duckdb.connect(str(indexed.root / "company.duckdb"))
+    con = indexed.writer("company")  # privacyops's own write (a rectification's)
     try:
         con.execute("UPDATE crm.customers SET email = ? WHERE customer_id = ?", [new, moved])
     finally:
-        con.close()
+        indexed.close()
 
     def broken(*a, **kw):
         raise RuntimeError("interrupted")

@@ -131,13 +131,13 @@ def _customers(ws) -> list[tuple]:
 def test_a_refreshed_name_is_found_under_its_new_spelling_and_counted_once(indexed):
     rows = _customers(indexed)
     (moved, _, old_name), (gone, _, _) = random.Random(21).sample(rows, 2)
-    con = duckdb.connect(str(indexed.root / "company.duckdb"))
-    try:  # a rectification of a name and an erasure, as privacyops writes them
+    con = indexed.writer("company")
+    try:  # a rectification of a name and an erasure, through privacyops's writer
         con.execute("UPDATE crm.customers SET full_name = 'Zephyrine Quillfeather' WHERE customer_id = ?", [moved])
         con.execute("DELETE FROM crm.customers WHERE customer_id = ?", [gone])
-        truth = con.execute("SELECT count(*) FROM crm.customers WHERE full_name IS NOT NULL").fetchone()[0]
+        truth = con.execute("SELECT count(*) FROM crm.customers WHERE full_name IS NOT NULL").rows[0][0]
     finally:
-        con.close()
+        indexed.close()
     assert li.refresh_lookup_index(indexed, {"crm.customers": [(moved,), (gone,)]}) == ["crm.customers"]
     assert li.index_status(indexed)["crm.customers"] is None
     ix = duckdb.connect(str(indexed.root / "index.duckdb"), read_only=True)
