@@ -8,7 +8,7 @@ import glob
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import duckdb
 
@@ -188,13 +188,17 @@ def index_format_problem(con: Any) -> str | None:
 UNVERIFIED = "unverified"  # a dataset's checksum that matches no data: it reads stale until `index --refresh`
 
 
-def _only_ours(con: Connector, certified: str | None, now: str) -> bool:
-    """Whether the DuckDB file behind `con` changed, since the index last certified it (`certified`), only by this
-    process's writers and is as they left it (`now`): `sources/write_chain.py`."""
-    if con.source.kind != "duckdb" or certified is None:
+def _only_ours(con: Connector, certified: str | None, now: str, checked: Callable[[str], bool]) -> bool:
+    """Whether the DuckDB file behind `con` changed, since it last matched the index (its stat the index certified,
+    or one at which this process checked every dataset: `checked`), only by this process's last writing session, and
+    is as that left it (`now`): `sources/write_chain.py`."""
+    if con.source.kind != "duckdb":
         return False
     chain = written_since(str(con.path))
-    return chain is not None and json.dumps(chain[0]) == certified and json.dumps(chain[1]) == now
+    if chain is None or json.dumps(chain[1]) != now:
+        return False
+    first = json.dumps(chain[0])
+    return first == certified or checked(first)
 
 
 def drop_entries(out: Any, todo: dict[str, list[list[str]]], cols: dict[tuple[str, str, str], int]) -> None:

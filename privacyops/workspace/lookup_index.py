@@ -248,7 +248,15 @@ def refresh_lookup_index(ws: Workspace, changed: dict[str, Iterable[tuple]]) -> 
         return _refresh(ws, path, changed)
 
 
+def _all_fresh(index_stat: str, source: str, signature: str) -> bool:
+    """Whether this process found every dataset of `source` as the index recorded it while the files had
+    `signature` (a lookup's checksums, `LookupIndex.stale`: a copied workspace's index holds until its first write)."""
+    got = _CHECKED.get((index_stat, source, signature))
+    return got is not None and not any(got.values())
+
+
 def _refresh(ws: Workspace, path: Path, changed: dict[str, Iterable[tuple]]) -> list[str]:
+    index_stat = json.dumps(file_stat(str(path)))  # as lookups knew it, before this refresh writes it
     ws.forget_kept("lookup-index")
     out = connect_duckdb(str(path), False, "lookup index")  # a writer: no memory limit (see duckdb_limits)
     done: list[str] = []
@@ -271,7 +279,8 @@ def _refresh(ws: Workspace, path: Path, changed: dict[str, Iterable[tuple]]) -> 
             if source not in memo:
                 con = ws.connector(source)
                 memo[source] = _only_ours(con, before.get(source), source_signature(
-                    con, [d for d in ws.datamap.datasets.values() if d.source == source]))
+                    con, [d for d in ws.datamap.datasets.values() if d.source == source]),
+                    lambda sig: _all_fresh(index_stat, source, sig))
             return memo[source]
 
         out.execute("BEGIN TRANSACTION")

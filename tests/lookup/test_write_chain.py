@@ -95,3 +95,19 @@ def test_a_change_made_between_the_writes_and_the_refresh_stays_stale(indexed, m
     assert stale.get("crm.customers"), stale
     found = lookup(open_workspace(indexed.root), "changed.elsewhere@example.org", audit_log=False)
     assert found.subject is not None and found.subject.key == (bystander[0],)
+
+
+def test_a_copied_workspace_checked_by_a_lookup_stays_indexed_after_its_first_erasure(indexed, monkeypatch, tmp_path):
+    """A byte copy has other file stats than the index recorded; once a lookup of this process has found every
+    dataset as recorded, its erasure's refresh holds the index without marking anything stale."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(indexed.root, copy)
+    ws = open_workspace(copy)
+    victim, other = customer(ws, 40), customer(ws, 41)
+    assert lookup(ws, other[1], audit_log=False).notes == []  # checked by checksums: the data is as indexed
+    erase(ws, monkeypatch, victim[1])
+    assert not any(index_status(open_workspace(copy)).values())
+    again = lookup(open_workspace(copy), other[1], audit_log=False)
+    assert again.notes == [] and again.subject.key == (other[0],)
