@@ -81,7 +81,12 @@ def test_one_idle_timer_serves_many_lookups_and_still_closes(mini_ws, monkeypatc
 
     started = []
     real = folder.threading.Timer
-    monkeypatch.setattr(folder.threading, "Timer", lambda *a, **k: started.append(1) or real(*a, **k))
+    def timer(interval, function, *a, **k):  # threading.Timer is patched for the whole process: count ours only
+        if function is folder._idle_tick and k.get("args", a[0] if a else None) == (mini_ws,):
+            started.append(1)
+        return real(interval, function, *a, **k)
+
+    monkeypatch.setattr(folder.threading, "Timer", timer)
     mini_ws.keep_open = 0.4
     t0 = time.monotonic()
     for _ in range(10):
