@@ -495,9 +495,12 @@ class LookupIndex:
         if not keys or self.unusable:
             return []
         probe = sorted(keys)
-        cond = "h = hash(?::VARCHAR)" if len(probe) == 1 else \
-            f"h IN ({', '.join(['hash(?::VARCHAR)'] * len(probe))})"
-        rows = self.con.execute(f"SELECT value, c, k FROM ident WHERE {cond}", probe).fetchall()
+        if len(probe) > FEW_KEYS:  # a batch's thousands: one list parameter (an IN list of that many parameters
+            cond, params = "h IN (SELECT hash(unnest(?::VARCHAR[])))", [probe]  # cost DuckDB ~0.1-0.3 s)
+        else:
+            cond, params = ("h = hash(?::VARCHAR)" if len(probe) == 1 else
+                            f"h IN ({', '.join(['hash(?::VARCHAR)'] * len(probe))})"), probe
+        rows = self.con.execute(f"SELECT value, c, k FROM ident WHERE {cond}", params).fetchall()
         tails: dict[int, set[str]] = {}  # by length: a batch's thousands of tails tested per hit in a few lookups
         for t in ranges:
             tails.setdefault(len(t), set()).add(t)
