@@ -161,7 +161,7 @@ class _Batcher:
     def drive(self, workers: list[_Worker]) -> None:
         """Run the workers to the end: each until it asks or finishes, then answer all questions together."""
         if workers and not isinstance(workers[0], _Worker):
-            return self._drive_green(workers)
+            return _drive_green(self, workers)
         self.main.acquire()
         for w in workers:
             w.start()
@@ -181,18 +181,6 @@ class _Batcher:
         self.main.release()
         for w in workers:
             w.join()
-
-    def _drive_green(self, workers: list[Any]) -> None:
-        """`drive` with greenlets: the same order of runs and answers, each run a switch into the worker."""
-        runnable = deque(workers)
-        while True:
-            while runnable:
-                runnable.popleft().switch()  # back here when it asks (or finishes)
-            if not self.pending:
-                break
-            asks = self.pending.pop(max(self.pending, key=lambda g: len(self.pending[g])))
-            self._answer(asks)
-            runnable.extend(a.worker for a in asks)
 
     def _answer(self, asks: list[_Ask]) -> None:
         kind = asks[0].group[0]
@@ -277,6 +265,19 @@ class _Batcher:
             test = _mention_test(a.payload[0], a.payload[1]) if pos else None  # compiled only for candidates
             rows = [dict(got[i]) for i in pos if any(test(got[i].get(f)) for f in fields)]
             a.result = _Rows(rows[:a.payload[2]])
+
+
+def _drive_green(batcher: _Batcher, workers: list[Any]) -> None:
+    """`_Batcher.drive` with greenlets: the same order of runs and answers, each run a switch into the worker."""
+    runnable, pending = deque(workers), batcher.pending
+    while True:
+        while runnable:
+            runnable.popleft().switch()  # back here when it asks (or finishes)
+        if not pending:
+            break
+        asks = pending.pop(max(pending, key=lambda g: len(pending[g])))
+        batcher._answer(asks)
+        runnable.extend(a.worker for a in asks)
 
 
 def _probes(kind: str, digits: int, values: Sequence[str]) -> list[str]:

@@ -413,6 +413,16 @@ def _files_for(con: "FileConnector", dataset: Dataset, column: str, vals: list[A
     return [f for f, r in zip(files, ranges) if r is None or any(r[0] <= v <= r[1] for v in vals)]
 
 
+def _in_list(con: "FileConnector", dataset: Dataset, column: str, vals: list[Any]) -> tuple[str, list[Any]]:
+    """`column IN (values)` for a file source's staging scan and each file's rewrite: integer and text values as ONE
+    list parameter unnested (a batch's thousands of keys: an IN list of that many parameters costs DuckDB ~0.25 s
+    per statement, the list ~5 ms); other types as the IN list, compared as the store casts them."""
+    if len(vals) > 1 and type_family(con.columns(dataset).get(column, "")) in ("integer", "text") \
+            and len({type(v) for v in vals}) == 1 and type(vals[0]) in (int, str):
+        return f"{con.quote(column)} IN (SELECT unnest(?))", [vals]
+    return f"{con.quote(column)} IN ({con._placeholders(len(vals))})", list(vals)
+
+
 class FileConnector(DuckDBConnector):
     """A folder of Parquet or CSV files; a dataset's `table` is a path (glob allowed) inside the folder."""
 
@@ -481,7 +491,7 @@ class FileConnector(DuckDBConnector):
         vals = self.coerce(dataset, column, values)
         if not vals:
             return 0
-        where, params = self._in_list(dataset, column, vals)
+        where, params = _in_list(self, dataset, column, vals)
         return self._stage(dataset, where, params, ("sql", (f"DELETE FROM {{t}} WHERE {where}", params)))
 
     def update_in(self, dataset: Dataset, column: str, values: Iterable[Any], assignments: dict[str, Any]) -> int:
@@ -489,19 +499,10 @@ class FileConnector(DuckDBConnector):
         vals = self.coerce(dataset, column, values)
         if not vals or not assignments:
             return 0
-        where, params = self._in_list(dataset, column, vals)
+        where, params = _in_list(self, dataset, column, vals)
         sets = ", ".join(f"{self.quote(c)} = {self.param}" for c in assignments)
         return self._stage(dataset, where, params,
                            ("sql", (f"UPDATE {{t}} SET {sets} WHERE {where}", [*assignments.values(), *params])))
-
-    def _in_list(self, dataset: Dataset, column: str, vals: list[Any]) -> tuple[str, list[Any]]:
-        """`column IN (values)` for the staging scan and each file's rewrite: integer and text values as ONE list
-        parameter unnested (a batch's thousands of keys: an IN list of that many parameters costs DuckDB ~0.25 s per
-        statement, the list ~5 ms); other types as the IN list, compared as the store casts them."""
-        if len(vals) > 1 and type_family(self.columns(dataset).get(column, "")) in ("integer", "text") \
-                and len({type(v) for v in vals}) == 1 and type(vals[0]) in (int, str):
-            return f"{self.quote(column)} IN (SELECT unnest(?))", [vals]
-        return f"{self.quote(column)} IN ({self._placeholders(len(vals))})", list(vals)
 
     def update_rows(self, dataset: Dataset, key: str, changes: Sequence[tuple[Any, dict[str, Any]]]) -> int:
         self._require_writable()

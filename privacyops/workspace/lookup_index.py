@@ -376,6 +376,15 @@ def _key_in(keys: Sequence[str]) -> str:
     return "key = ?" if len(keys) == 1 else f"key IN ({', '.join('?' * len(keys))})"
 
 
+def _hash_in(probe: list[str]) -> tuple[str, list[Any]]:
+    """The identity probe's condition on the entries' hashes: a few keys as constants (the index answers), a batch's
+    thousands as one list parameter (an IN list of that many parameters costs DuckDB ~0.1-0.3 s)."""
+    if len(probe) > FEW_KEYS:
+        return "h IN (SELECT hash(unnest(?::VARCHAR[])))", [probe]
+    return ("h = hash(?::VARCHAR)" if len(probe) == 1 else
+            f"h IN ({', '.join(['hash(?::VARCHAR)'] * len(probe))})"), list(probe)
+
+
 def _signatures(out: Any) -> dict[str, str | None]:
     return dict(out.execute("SELECT source, signature FROM sources").fetchall())
 
@@ -494,12 +503,7 @@ class LookupIndex:
                 exact.add(v)
         if not keys or self.unusable:
             return []
-        probe = sorted(keys)
-        if len(probe) > FEW_KEYS:  # a batch's thousands: one list parameter (an IN list of that many parameters
-            cond, params = "h IN (SELECT hash(unnest(?::VARCHAR[])))", [probe]  # cost DuckDB ~0.1-0.3 s)
-        else:
-            cond, params = ("h = hash(?::VARCHAR)" if len(probe) == 1 else
-                            f"h IN ({', '.join(['hash(?::VARCHAR)'] * len(probe))})"), probe
+        cond, params = _hash_in(sorted(keys))
         rows = self.con.execute(f"SELECT value, c, k FROM ident WHERE {cond}", params).fetchall()
         tails: dict[int, set[str]] = {}  # by length: a batch's thousands of tails tested per hit in a few lookups
         for t in ranges:
