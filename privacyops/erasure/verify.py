@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from ..errors import LookupInputError
 from ..ledger.schedule import key_json
-from ..lookup import AMBIGUOUS, FOUND, lookup, rows_holding
+from ..lookup import AMBIGUOUS, FOUND, lookup, rows_holding_each
 from ..map import EMAIL, DataMap, Dataset, Reference
 from ..sources import CHUNK, Rows, type_family
 from ..values import format_key
@@ -263,11 +263,10 @@ def _orphans_by_email(ws: Workspace, emails: Iterable[str], known: set[tuple[str
     if not emails:
         return out
     with ws.session() if session else nullcontext():
-        for ds in ws.datamap.datasets.values():
-            cols = ds.identity_columns(EMAIL)
-            if not cols or ds.subject:
-                continue
-            rows = rows_holding(ws, ds, EMAIL, emails)  # the lookup index's one probe, where it answers
+        held = rows_holding_each(ws, [ds for ds in ws.datamap.datasets.values()  # the lookup index's one probe
+                                      if ds.identity_columns(EMAIL) and not ds.subject], EMAIL, emails)
+        for name, rows in held.items():
+            ds = ws.datamap.datasets[name]
             for r in rows:
                 if any(r.get(ref.column) is not None for ref in ds.owner_references):
                     continue  # it belongs to a person: the key checks and the children's walk cover it

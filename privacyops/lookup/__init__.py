@@ -7,7 +7,7 @@ the queries of all asked together. The answer is a `SubjectRecords` (subject.py)
 removed, it also says what that erasure still keeps, under which rule and until when (kept.py).
 """
 
-from .batch import lookup_many, rows_holding
+from .batch import lookup_many, rows_holding, rows_holding_each
 from .find import lookup
 from .identify import AUTO, detect_kinds, parse_ref
 from .kept import ErasureOnRecord, KeptDataset, erasures_on_record
@@ -15,4 +15,4 @@ from .subject import AMBIGUOUS, FOUND, NOT_FOUND, WITHHELD, Candidate, DatasetRe
 
 __all__ = ["AMBIGUOUS", "AUTO", "FOUND", "NOT_FOUND", "Candidate", "DatasetRecords", "ErasureOnRecord", "KeptDataset",
            "Mention", "SubjectRecords", "WITHHELD", "detect_kinds", "erasures_on_record", "lookup", "lookup_many",
-           "parse_ref", "rows_holding"]
+           "parse_ref", "rows_holding", "rows_holding_each"]

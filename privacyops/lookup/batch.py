@@ -445,6 +445,17 @@ def rows_holding(ws: Workspace, ds: Any, kind: str, values: Iterable[str]) -> li
         return Reader(ws).identity_rows(ds, kind, values)
 
 
+def rows_holding_each(ws: Workspace, datasets: Iterable[Any], kind: str,
+                      values: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """`rows_holding` of several datasets (name -> rows) through one reader: the lookup index is probed once for
+    the values (its answer names every dataset), not once per dataset (the probe scans the index: a batch's
+    thousands of addresses)."""
+    values = list(values)
+    with ws.reading():
+        reader = Reader(ws)
+        return {ds.name: reader.identity_rows(ds, kind, values) for ds in datasets}
+
+
 def _job(shared: _Shared, dm: Any, identifier: str | None, pick: str | None, kind: str,
          mentions: bool) -> Callable[[], SubjectRecords]:
     def run() -> SubjectRecords:
@@ -457,4 +468,4 @@ def _job(shared: _Shared, dm: Any, identifier: str | None, pick: str | None, kin
     return run
 
 
-__all__ = ["CHUNK", "Item", "lookup_many", "rows_holding"]
+__all__ = ["CHUNK", "Item", "lookup_many", "rows_holding", "rows_holding_each"]
