@@ -58,7 +58,7 @@ class _Ask:
 
     group: tuple
     payload: Any
-    worker: "_Worker"
+    worker: _Worker
     result: Any = None
     error: BaseException | None = None
 
@@ -66,7 +66,7 @@ class _Ask:
 class _Worker(threading.Thread):
     """One item's lookup; runs only while it holds the baton (`go`)."""
 
-    def __init__(self, batcher: "_Batcher", fn: Callable[[], Any]):
+    def __init__(self, batcher: _Batcher, fn: Callable[[], Any]):
         super().__init__(daemon=True)  # a worker left waiting (the caller interrupted) never keeps the process
         self.batcher, self.fn = batcher, fn
         self.go = threading.Lock()
@@ -89,7 +89,7 @@ if _greenlet is not None:
         """One item's lookup as a greenlet of the driver's thread: runs when the driver switches to it, and
         switches back to the driver (its parent) when it asks a question or finishes."""
 
-        def __init__(self, batcher: "_Batcher", fn: Callable[[], Any]):
+        def __init__(self, batcher: _Batcher, fn: Callable[[], Any]):
             super().__init__()
             self.batcher, self.fn = batcher, fn
             self.result: Any = None
@@ -98,15 +98,15 @@ if _greenlet is not None:
         def run(self) -> None:
             try:
                 self.result = self.fn()
-            except BaseException as exc:  # handed to the caller (an input error is the item's answer)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller (an input error is the item's answer)
                 self.error = exc
 
 
-def _new_worker(batcher: "_Batcher", fn: Callable[[], Any]) -> Any:
+def _new_worker(batcher: _Batcher, fn: Callable[[], Any]) -> Any:
     return _Green(batcher, fn) if _greenlet is not None else _Worker(batcher, fn)
 
 
-def _current_worker(batcher: "_Batcher") -> Any:
+def _current_worker(batcher: _Batcher) -> Any:
     """The worker of `batcher` running this code, or None (asked outside a batch)."""
     cur = _greenlet.getcurrent() if _greenlet is not None else threading.current_thread()
     return cur if isinstance(cur, (_Worker, _Green) if _greenlet is not None else _Worker) and \

@@ -386,7 +386,7 @@ class DuckDBConnector(DuckDBConstraints, Connector):
             writer_closed(str(self.path))
 
 
-def _files_for(con: "FileConnector", dataset: Dataset, column: str, vals: list[Any]) -> list[str] | None:
+def _files_for(con: FileConnector, dataset: Dataset, column: str, vals: list[Any]) -> list[str] | None:
     """For `FileConnector.select_in` (a lookup's reference probe): the scan's rows in its order (files in glob
     order, rows in file order) come from these files alone. The files of a Parquet dataset that may hold one of the integer `vals` in `column`, by the min/max
     statistics of the files' row groups (read once per file version: path, size, mtime, inode); None when
@@ -413,7 +413,7 @@ def _files_for(con: "FileConnector", dataset: Dataset, column: str, vals: list[A
     return [f for f, r in zip(files, ranges) if r is None or any(r[0] <= v <= r[1] for v in vals)]
 
 
-def _in_list(con: "FileConnector", dataset: Dataset, column: str, vals: list[Any]) -> tuple[str, list[Any]]:
+def _in_list(con: FileConnector, dataset: Dataset, column: str, vals: list[Any]) -> tuple[str, list[Any]]:
     """`column IN (values)` for a file source's staging scan and each file's rewrite: integer and text values as ONE
     list parameter unnested (a batch's thousands of keys: an IN list of that many parameters costs DuckDB ~0.25 s
     per statement, the list ~5 ms); other types as the IN list, compared as the store casts them."""

@@ -65,6 +65,8 @@ from .lookup_entries import (  # noqa: F401
     _lit,
     _only_ours,
     drop_entries,
+    firsts_in,
+    hash_in,
     dataset_spec,
     email_key,
     fingerprint,
@@ -290,7 +292,7 @@ def _refresh(ws: Workspace, path: Path, changed: dict[str, Iterable[tuple]]) -> 
             con = ws.connector(ds.source)
             firsts = con.coerce(ds, ds.primary_key[0], [k[0] for k in keys])
             # the changed rows: by their first key column (the source's index answers it), then by the whole key
-            within, params = _firsts_in(firsts)
+            within, params = firsts_in(firsts)
             rel = (f"(SELECT * FROM (SELECT * FROM {con.relation(ds)} WHERE {con.quote(ds.primary_key[0])} IN "
                    f"{within} OFFSET 0) r WHERE list_contains(?::VARCHAR[][], {_key_list(con, ds)})) s")
             params = [*params, keys]
@@ -374,24 +376,6 @@ def _refresh_names(out: Any, table: str, keys: list[list[str]], fresh: Any) -> N
 def _key_in(keys: Sequence[str]) -> str:
     """The probe's condition: one key as an equality (a cheaper index scan than a one-value IN list)."""
     return "key = ?" if len(keys) == 1 else f"key IN ({', '.join('?' * len(keys))})"
-
-
-def _hash_in(probe: list[str]) -> tuple[str, list[Any]]:
-    """The identity probe's condition on the entries' hashes: a few keys as constants (the index answers), a batch's
-    thousands as one list parameter (an IN list of that many parameters costs DuckDB ~0.1-0.3 s)."""
-    if len(probe) > FEW_KEYS:
-        return "h IN (SELECT hash(unnest(?::VARCHAR[])))", [probe]
-    return ("h = hash(?::VARCHAR)" if len(probe) == 1 else
-            f"h IN ({', '.join(['hash(?::VARCHAR)'] * len(probe))})"), list(probe)
-
-
-def _firsts_in(firsts: list[Any]) -> tuple[str, list[Any]]:
-    """The changed rows' first key values: a few as constants (the source's index answers), a batch's thousands of
-    integers or texts as one list parameter (an IN list of that many parameters costs DuckDB ~0.25 s a statement,
-    and a refresh runs two or three per dataset)."""
-    if len(firsts) > FEW_KEYS and len({type(v) for v in firsts}) == 1 and type(firsts[0]) in (int, str):
-        return "(SELECT unnest(?))", [list(firsts)]
-    return f"({', '.join('?' * len(firsts))})", list(firsts)
 
 
 def _signatures(out: Any) -> dict[str, str | None]:
@@ -512,7 +496,7 @@ class LookupIndex:
                 exact.add(v)
         if not keys or self.unusable:
             return []
-        cond, params = _hash_in(sorted(keys))
+        cond, params = hash_in(sorted(keys))
         rows = self.con.execute(f"SELECT value, c, k FROM ident WHERE {cond}", params).fetchall()
         tails: dict[int, set[str]] = {}  # by length: a batch's thousands of tails tested per hit in a few lookups
         for t in ranges:
