@@ -114,3 +114,13 @@ def test_lookup_many_on_parties_shared_addresses_and_picks_of_the_mini_workspace
     assert [full(r) for r in lookup_many(mini_ws, items)] == [full(r) for r in one_by_one(mini_ws, items)]
     assert [full(r) for r in lookup_many(mini_ws, items[::-1], chunk=3)] == \
         [full(r) for r in one_by_one(mini_ws, items[::-1])]
+
+
+def test_lookup_many_with_threads_where_greenlet_is_missing_answers_alike(indexed, monkeypatch):
+    from privacyops.lookup import batch
+
+    items = sample(indexed, 40, seed=11)
+    singles = [full(r) for r in one_by_one(indexed, items)]
+    assert [full(r) for r in lookup_many(indexed, items)] == singles  # greenlets
+    monkeypatch.setattr(batch, "_greenlet", None)
+    assert [full(r) for r in lookup_many(indexed, items, chunk=9)] == singles  # the thread workers

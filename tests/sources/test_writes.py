@@ -135,3 +135,37 @@ def test_reads_go_through_the_open_writer(mini_ws):
         with writer.transaction():
             writer.delete_in(orders, "oid", [104])
         assert mini_ws.connector("main").count(orders) == 4
+
+
+def test_a_file_with_only_deletes_keeps_its_other_rows_in_file_order(mini_ws, monkeypatch):
+    """Deletes only: each file is written by one COPY of the rows no delete matches (no temporary table); the
+    rows left, their order in each file, and rows whose key is NULL are those of the file minus the deleted keys."""
+    from privacyops.sources import DuckDBConnector
+
+    folder = mini_ws.root / "files" / "events"
+    first = sorted(glob.glob(str(folder / "*.parquet")))[0]
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * REPLACE (eid + 5000 AS eid, CASE WHEN eid % 2 = 0 THEN NULL ELSE oid END AS oid) "
+                f"FROM read_parquet('{first}')) TO '{folder / 'zz-extra.parquet'}' (FORMAT parquet)")
+
+    def per_file() -> dict[str, list[tuple]]:
+        return {f: con.execute(f"SELECT eid, oid, ip FROM read_parquet('{f}')").fetchall()
+                for f in sorted(glob.glob(str(folder / "*.parquet")))}
+
+    before = per_file()
+    drop = [100, 102, 104]  # several keys: the list parameter, not one constant
+    expected = {f: [r for r in rows if r[1] not in drop] for f, rows in before.items()}
+    assert any(r[1] is None for rows in expected.values() for r in rows)  # NULL keys are there, and must stay
+    statements: list[str] = []
+    real = DuckDBConnector.execute
+    monkeypatch.setattr(DuckDBConnector, "execute", lambda self, sql, params=(): statements.append(sql) or
+                        real(self, sql, params))
+    ev = mini_ws.datamap.datasets["shop.order_events"]
+    with mini_ws.session():
+        w = mini_ws.writer("files")
+        with w.transaction():
+            n = w.delete_in(ev, "oid", drop)
+    assert n == sum(len(before[f]) - len(expected[f]) for f in before) > 0
+    assert per_file() == expected
+    assert not any("CREATE TEMP TABLE" in s for s in statements)
+    assert glob.glob(str(folder / ".*tmp")) == []
