@@ -34,15 +34,16 @@ class Found:
         own: the owner's role wins)."""
         bucket = self.rows.setdefault(ds.name, {})
         new = {}
+        name, pk, owned, roles = ds.name, ds.primary_key, self.owned, self.role  # a name search adds thousands
         for r in rows:
-            k = tuple(r[c] for c in ds.primary_key)
-            rid = (ds.name, k)
-            if k in bucket and (rid in self.owned or not owns):
+            k = (r[pk[0]],) if len(pk) == 1 else tuple(r[c] for c in pk)
+            rid = (name, k)
+            if k in bucket and (rid in owned or not owns):
                 continue
             bucket[k] = r
-            self.role[rid] = role
+            roles[rid] = role
             if owns:
-                self.owned.add(rid)
+                owned.add(rid)
             new[k] = r
         if new:
             vias = self.via.setdefault(ds.name, [])
