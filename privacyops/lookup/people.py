@@ -122,12 +122,12 @@ def candidate(reader: Reader, root: RowKey, row: Row | None, score: float, match
     ds = reader.dm.datasets[root[0]]
     names, contacts = _label_columns(ds)
     row = row or {}
-    name = " ".join(str(row[c]) for c in names if row.get(c) not in (None, ""))
+    name = " ".join([str(row[c]) for c in names if row.get(c) not in (None, "")])
     label_parts = [name] + [str(row[c]).strip() for c in contacts if row.get(c) not in (None, "")]
-    label_parts = [x for x in label_parts if x]
-    label = " · ".join(dict.fromkeys(label_parts)) or f"{ds.name} {format_key(root[1])}"
-    return Candidate(ref=f"{ds.name}:{format_key(root[1])}", dataset=ds.name, key=root[1],
-                     subject_type=ds.subject, label=label, score=score, matched_on=sorted(set(matched)))
+    key = format_key(root[1])
+    label = " · ".join(dict.fromkeys([x for x in label_parts if x])) or f"{ds.name} {key}"
+    return Candidate(ref=f"{ds.name}:{key}", dataset=ds.name, key=root[1], subject_type=ds.subject, label=label,
+                     score=score, matched_on=sorted(set(matched)))
 
 
 def _label_columns(ds: Dataset) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Iterable
 
 from ..map import EMAIL, IMPLICIT_PARTY, PHONE, DataMap, Dataset, Party, Reference
@@ -239,8 +240,8 @@ def indexed_name_matches(reader: Reader, ds: Dataset, columns: tuple[str, ...], 
 def _best_first(ds: Dataset, rows: Rows) -> Rows:
     """`rows` (SCORE last) best first, then by key, as the unindexed name search sorts them (the store sorted
     them already: the sort in Python keeps Python's order of keys, in a few microseconds)."""
-    pk = [rows.columns.index(c) for c in ds.primary_key]
-    rows.rows.sort(key=lambda r: (-r[-1], tuple(r[i] for i in pk)))
+    rows.rows.sort(key=itemgetter(*(rows.columns.index(c) for c in ds.primary_key)))  # two stable sorts: by key,
+    rows.rows.sort(key=itemgetter(-1), reverse=True)  # then best first (equal scores keep their key order)
     return rows
 
 
