@@ -217,7 +217,9 @@ def indexed_name_matches(reader: Reader, ds: Dataset, columns: tuple[str, ...], 
     equality filter each (a DuckDB file), or the rows read by key. Of the rows, only the columns a name search
     reads (`seed_columns`). None when the index holds no names of `ds`."""
     con, threshold, index = reader.con(ds), reader.dm.settings.name_match_threshold, reader.index
-    if con.source.kind == "duckdb":  # a scan per spelling: a file source would read its files again each time
+    # A DuckDB file only: a file source would read its files again per spelling (its reads by key prune files)
+    duck = isinstance(con, DuckDBConnector) and con.source.kind == "duckdb"
+    if duck:
         got = index.name_spellings(con, ds, columns, query, threshold)
         rows = None if got is None else select_spelled(con, ds, seed_columns(reader.dm, ds), columns,
                                                          [(values, score) for values, _, score in got[0]])
@@ -227,7 +229,7 @@ def indexed_name_matches(reader: Reader, ds: Dataset, columns: tuple[str, ...], 
     if hits is None:
         return None
     score, total = dict(hits[0]), hits[1]
-    rows = select_scored(con, ds, seed_columns(reader.dm, ds), score) if isinstance(con, DuckDBConnector) else None
+    rows = select_scored(con, ds, seed_columns(reader.dm, ds), score) if duck else None
     if rows is not None:  # one join in the store: the rows with their scores
         return NameMatches(_best_first(ds, rows), total)
     scored = [(r, score[tuple(str(r[c]) for c in ds.primary_key)]) for r in reader.fetch_keys(ds, list(score))

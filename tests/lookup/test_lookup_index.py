@@ -8,8 +8,7 @@ import shutil
 import duckdb
 import pytest
 
-from privacyops.lookup import lookup
-from privacyops.lookup import reader
+from privacyops.lookup import lookup, reader
 from privacyops.sources import scored
 from privacyops.workspace import create_indexes, open_workspace
 from privacyops.workspace import lookup_index as li
