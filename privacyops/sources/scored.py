@@ -18,6 +18,9 @@ from ..map import Dataset
 from ..values import ascii_int
 from .types import SCORE, Rows, type_family
 
+if TYPE_CHECKING:
+    from .duckdb import DuckDBConnector
+
 MAX_SPELLINGS = 8  # statements of more spellings (a scan each) read the rows by key instead
 
 
@@ -41,9 +44,6 @@ def select_spelled(con: DuckDBConnector, dataset: Dataset, columns: Sequence[str
         params += [float(score), *(str(v) for v in values if v is not None)]
     order = ", ".join([f"{SCORE} DESC", *(q(c) for c in dataset.primary_key)])
     return con.execute(f"{' UNION ALL '.join(parts)} ORDER BY {order}", params)
-
-if TYPE_CHECKING:
-    from .duckdb import DuckDBConnector
 
 
 def select_scored(con: DuckDBConnector, dataset: Dataset, columns: Sequence[str],
