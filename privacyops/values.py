@@ -31,7 +31,7 @@ def json_safe(value: Any) -> Any:
 
 
 def format_key(key: tuple) -> str:
-    return ",".join(str(k) for k in key)
+    return ",".join(map(str, key))
 
 
 # -- input from people: what a command line, a form or a file may hand us ---------------------------------------------

@@ -61,7 +61,9 @@ class Roots:
         self.rows_of: dict[RowKey, Row] = {}
         self.parents: dict[RowKey, set[RowKey]] = {}
         self._climb(start, parties)
-        self.tops = {(name, k): self._top((name, k), frozenset()) for name, rows in start.rows.items() for k in rows}
+        parents = self.parents
+        self.tops = {(name, k): self._top((name, k), frozenset()) if (name, k) in parents else {(name, k)}
+                     for name, rows in start.rows.items() for k in rows}
 
     def _climb(self, start: Found, parties: dict[RowKey, Party | None]) -> None:
         frontier = {name: dict(rows) for name, rows in start.rows.items()}
@@ -70,9 +72,9 @@ class Roots:
             nxt: dict[str, dict[tuple, Row]] = {}
             for name, rows in frontier.items():
                 ds = self.reader.dm.datasets[name]
-                for k, r in rows.items():
-                    self.rows_of[(name, k)] = r
-                    seen.add((name, k))
+                ids = [(name, k) for k in rows]
+                self.rows_of.update(zip(ids, rows.values()))
+                seen.update(ids)
                 for (target, gk, g), child in self._parents_of(ds, rows, parties):
                     self.parents.setdefault((name, child), set()).add((target, gk))
                     if (target, gk) not in seen:
@@ -83,7 +85,7 @@ class Roots:
         """((dataset, key, row), child key) for every parent of the rows: set-based, one query per reference."""
         reader = self.reader
         by_ref: dict[Reference, list[tuple]] = {}
-        for k, r in rows.items():
+        for k, r in (rows.items() if ds.named_parties or ds.owner_references else ()):  # else: nothing to follow
             for ref in up_references(reader, ds, r, parties.get((ds.name, k))):
                 if r.get(ref.column) is not None:
                     by_ref.setdefault(ref, []).append(k)
@@ -118,11 +120,21 @@ class Roots:
 def candidate(reader: Reader, root: RowKey, row: Row | None, score: float, matched: Iterable[str]) -> Candidate:
     """A person as the user sees it among candidates: name, e-mails and phones, and the pick reference."""
     ds = reader.dm.datasets[root[0]]
+    names, contacts = _label_columns(ds)
     row = row or {}
-    name = " ".join(str(row[c]) for c in ds.identity_columns(NAME) if row.get(c) not in (None, ""))
-    label_parts = [name] + [str(row[c]).strip() for kind in (EMAIL, PHONE) for c in ds.identity_columns(kind)
-                            if row.get(c) not in (None, "")]
-    label_parts = [x for x in label_parts if x]
-    label = " · ".join(dict.fromkeys(label_parts)) or f"{ds.name} {format_key(root[1])}"
-    return Candidate(ref=f"{ds.name}:{format_key(root[1])}", dataset=ds.name, key=root[1],
-                     subject_type=ds.subject, label=label, score=score, matched_on=sorted(set(matched)))
+    name = " ".join([str(row[c]) for c in names if row.get(c) not in (None, "")])
+    label_parts = [name] + [str(row[c]).strip() for c in contacts if row.get(c) not in (None, "")]
+    key = format_key(root[1])
+    label = " · ".join(dict.fromkeys([x for x in label_parts if x])) or f"{ds.name} {key}"
+    return Candidate(ref=f"{ds.name}:{key}", dataset=ds.name, key=root[1], subject_type=ds.subject, label=label,
+                     score=score, matched_on=sorted(set(matched)))
+
+
+def _label_columns(ds: Dataset) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A candidate's label columns in `ds`: the name's, then the e-mails' and phones' (worked out once: a common
+    name makes thousands of candidates)."""
+    memo = ds.__dict__.get("_label_columns")
+    if memo is None:
+        memo = ds.__dict__["_label_columns"] = (
+            ds.identity_columns(NAME), tuple(c for kind in (EMAIL, PHONE) for c in ds.identity_columns(kind)))
+    return memo

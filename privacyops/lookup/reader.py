@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Iterable
 
 from ..map import EMAIL, IMPLICIT_PARTY, PHONE, DataMap, Dataset, Party, Reference
-from ..sources import SCORE, Rows, digits_of, type_family
+from ..sources import SCORE, DuckDBConnector, Rows, digits_of, type_family
 from ..sources.queries import NameMatches
+from ..sources.scored import select_scored, select_spelled
 from ..workspace import Workspace
 from ..workspace.lookup_index import index_applies, open_lookup_index
 from .prefetch import read_ahead
@@ -33,15 +35,16 @@ class Found:
         own: the owner's role wins)."""
         bucket = self.rows.setdefault(ds.name, {})
         new = {}
+        name, pk, owned, roles = ds.name, ds.primary_key, self.owned, self.role  # a name search adds thousands
         for r in rows:
-            k = tuple(r[c] for c in ds.primary_key)
-            rid = (ds.name, k)
-            if k in bucket and (rid in self.owned or not owns):
+            k = (r[pk[0]],) if len(pk) == 1 else tuple(r[c] for c in pk)
+            rid = (name, k)
+            if k in bucket and (rid in owned or not owns):
                 continue
             bucket[k] = r
-            self.role[rid] = role
+            roles[rid] = role
             if owns:
-                self.owned.add(rid)
+                owned.add(rid)
             new[k] = r
         if new:
             vias = self.via.setdefault(ds.name, [])
@@ -133,18 +136,10 @@ class Reader:
 
     def name_matches(self, ds: Dataset, columns: tuple[str, ...], query: str) -> NameMatches:
         """`Connector.name_matches` (rows best first, the score last; how many matched), from the lookup index's
-        distinct spellings when it answers for `ds`: the same scores, then the rows read by key."""
-        con, threshold = self.con(ds), self.dm.settings.name_match_threshold
-        got = self.index.name_matches(con, ds, columns, query, threshold) if self.indexed(ds) else None
-        if got is None:
-            return con.name_matches(ds, columns, query, threshold)
-        hits, total = got
-        score = dict(hits)
-        scored = [(r, score[tuple(str(r[c]) for c in ds.primary_key)]) for r in self.fetch_keys(ds, list(score))
-                  if tuple(str(r[c]) for c in ds.primary_key) in score]
-        scored.sort(key=lambda x: (-x[1], self.key(ds, x[0])))  # as the SQL: best first, then by key
-        columns_out = list(scored[0][0]) if scored else []
-        return NameMatches(Rows(columns_out + [SCORE], [tuple(r.values()) + (s,) for r, s in scored]), total)
+        distinct spellings when it answers for `ds` (`indexed_name_matches`)."""
+        con = self.con(ds)
+        got = indexed_name_matches(self, ds, columns, query) if self.indexed(ds) else None
+        return con.name_matches(ds, columns, query, self.dm.settings.name_match_threshold) if got is None else got
 
     def norm(self, kind: str, value: Any) -> str:
         """An e-mail or phone number as lookup compares it (lower-cased; the last N digits)."""
@@ -215,6 +210,53 @@ def _phone_match(ds: Dataset, row: Row, keys: dict[tuple, set[tuple[str, str]]],
             if t[::-1] <= value < t[::-1] + ":" and row.get(col) is not None and digits_of(str(row[col])).endswith(t):
                 return True
     return False
+
+
+def indexed_name_matches(reader: Reader, ds: Dataset, columns: tuple[str, ...], query: str) -> NameMatches | None:
+    """`Reader.name_matches` from the lookup index: the same scores, then the rows bearing the spellings found, one
+    equality filter each (a DuckDB file), or the rows read by key. Of the rows, only the columns a name search
+    reads (`seed_columns`). None when the index holds no names of `ds`."""
+    con, threshold, index = reader.con(ds), reader.dm.settings.name_match_threshold, reader.index
+    # A DuckDB file only: a file source would read its files again per spelling (its reads by key prune files)
+    duck = isinstance(con, DuckDBConnector) and con.source.kind == "duckdb"
+    if duck:
+        got = index.name_spellings(con, ds, columns, query, threshold)
+        rows = None if got is None else select_spelled(con, ds, seed_columns(reader.dm, ds), columns,
+                                                         [(values, score) for values, _, score in got[0]])
+        if got is not None and rows is not None:
+            return NameMatches(_best_first(ds, rows), got[1])
+    hits = index.name_matches(con, ds, columns, query, threshold)
+    if hits is None:
+        return None
+    score, total = dict(hits[0]), hits[1]
+    rows = select_scored(con, ds, seed_columns(reader.dm, ds), score) if duck else None
+    if rows is not None:  # one join in the store: the rows with their scores
+        return NameMatches(_best_first(ds, rows), total)
+    scored = [(r, score[tuple(str(r[c]) for c in ds.primary_key)]) for r in reader.fetch_keys(ds, list(score))
+              if tuple(str(r[c]) for c in ds.primary_key) in score]
+    scored.sort(key=lambda x: (-x[1], reader.key(ds, x[0])))  # as the SQL: best first, then by key
+    columns_out = list(scored[0][0]) if scored else []
+    return NameMatches(Rows(columns_out + [SCORE], [tuple(r.values()) + (s,) for r, s in scored]), total)
+
+
+def _best_first(ds: Dataset, rows: Rows) -> Rows:
+    """`rows` (SCORE last) best first, then by key, as the unindexed name search sorts them (the store sorted
+    them already: the sort in Python keeps Python's order of keys, in a few microseconds)."""
+    rows.rows.sort(key=itemgetter(*(rows.columns.index(c) for c in ds.primary_key)))  # two stable sorts: by key,
+    rows.rows.sort(key=itemgetter(-1), reverse=True)  # then best first (equal scores keep their key order)
+    return rows
+
+
+def seed_columns(dm: DataMap, ds: Dataset) -> tuple[str, ...]:
+    """The columns a name search reads of its matching rows (a common name has thousands): the key, every
+    identity (a candidate's label), the references walked up from the row and the columns rows owning it point
+    at. The rows never go further: a name search always answers with candidates to pick from."""
+    memo = dm.__dict__.setdefault("_seed_columns", {})  # per dataset of this map: asked per name search
+    if ds.name not in memo or memo[ds.name][0] is not ds:
+        cols = [*ds.primary_key, *(c for cols in ds.identities.values() for c in cols),
+                *(r.column for r in ds.references), *(r.to_column for r in dm.owners_of(ds.name))]
+        memo[ds.name] = (ds, tuple(dict.fromkeys(cols)))
+    return memo[ds.name][1]
 
 
 def identity_groups(ds: Dataset, kind: str) -> list[tuple[Party | None, tuple[str, ...]]]:

@@ -42,8 +42,7 @@ import duckdb
 
 from ..errors import SourceError
 from ..map import PHONE, Dataset
-from ..sources import SCORE, Connector, connect_duckdb, names
-from ..sources.queries import NameQueries
+from ..sources import Connector, connect_duckdb
 from ..sources.write_chain import file_stat
 from .folder import Workspace
 from .lookup_entries import (  # noqa: F401
@@ -81,6 +80,7 @@ from .lookup_entries import (  # noqa: F401
     names_sql,
     source_signature,
 )
+from .lookup_names import picked_spellings
 
 BUILD_MEMORY_LIMIT = "600MB"
 """DuckDB memory_limit of the connection that builds the index: its sort and ART index spill to a folder beside the
@@ -392,22 +392,6 @@ def drop_lookup_index(ws: Workspace) -> bool:
 
 
 # -- reading ------------------------------------------------------------------------------------------------------
-class _Spellings(NameQueries):
-    """The source's name scoring (its dialect hooks) over a names table of the index instead of the source table."""
-
-    param = "?"
-
-    def __init__(self, source: Connector, relation: str):
-        self._source = source
-        self._relation = relation
-
-    def relation(self, dataset: Dataset) -> str:
-        return self._relation
-
-    def __getattr__(self, name: str) -> Any:  # quote, name_expr, similarity_expr, ...: the source's
-        return getattr(self._source, name)
-
-
 # Data checks already made in this process: (index file stat, source, source signature) -> {dataset: reason or None}
 _CHECKED: dict[tuple[str, str, str], dict[str, str | None]] = {}
 
@@ -533,28 +517,23 @@ class LookupIndex:
         """`Connector.name_matches` over the distinct spellings: (key, score) of the rows it would return and how
         many rows matched in all; None when the index holds no names of `ds`. The same score SQL (the source's),
         the same threshold, and the same rank: a spelling borne by n rows counts n times."""
-        table = self.name_tables.get(ds.name)
-        if table is None:
+        got = self.name_spellings(con, ds, columns, query, threshold, limit)
+        if got is None:
             return None
-        cols = ", ".join(con.quote(c) for c in columns)
-        spellings = _Spellings(con, f"(SELECT {cols}, sum({NAME_COUNT}) AS {NAME_COUNT}, list(rowid) AS {NAME_ROWS} "
-                                    f"FROM {table} GROUP BY ALL) g")  # the keys stay behind: fetched for the few
-        scored, params = spellings._name_scored_sql(ds, columns, query)
-        s, n, keep = SCORE, NAME_COUNT, max(int(limit), 1)
-        exact = f"({s} >= {names.EXACT})"
-        ranked = (f"SELECT {NAME_ROWS}, {s}, {exact} AS ex, sum({n}) OVER () AS total, 1 + sum({n}) OVER "
-                  f"(PARTITION BY {exact} ORDER BY {s} DESC RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - "
-                  f"sum({n}) OVER (PARTITION BY {exact}, {s}) AS rnk FROM ({scored}) x WHERE {s} >= ?")
-        picked = self.con.execute(f"SELECT {NAME_ROWS}, {s}, total FROM ({ranked}) r WHERE ex OR "
-                                  f"({'rnk <= ' + str(keep) if limit >= 1 else 'false'})",
-                                  [*params, threshold]).fetchall()
-        total = int(picked[0][2]) if picked else 0
-        score_of = {row: float(p[1]) for p in picked for row in p[0]}
+        picked, total = got
+        score_of = {row: score for _, rows, score in picked for row in rows}
         if not score_of:
             return [], total
-        keys = self.con.execute(f"SELECT rowid, {NAME_KEYS} FROM {table} WHERE rowid IN "
+        keys = self.con.execute(f"SELECT rowid, {NAME_KEYS} FROM {self.name_tables[ds.name]} WHERE rowid IN "
                                 f"({', '.join('?' * len(score_of))})", list(score_of)).fetchall()
         return [(tuple(k), score_of[row]) for row, ks in keys for k in ks], total
+
+    def name_spellings(self, con: Connector, ds: Dataset, columns: Sequence[str], query: str, threshold: float,
+                       limit: int = 20) -> tuple[list[tuple[tuple, list[int], float]], int] | None:
+        """The spellings whose rows `name_matches` returns (lookup_names.picked_spellings); None when the index holds
+        no names of `ds`. While the index is current for `ds`, the source's rows bearing them are those rows."""
+        table = self.name_tables.get(ds.name)
+        return None if table is None else picked_spellings(self.con, table, con, ds, columns, query, threshold, limit)
 
     def can_find_mentions(self, emails: Sequence[str], needles: Sequence[str], phone_digits: int) -> bool:
         """Whether the mention index can answer for these e-mails and phone needles (else: scan)."""

@@ -8,7 +8,8 @@ import shutil
 import duckdb
 import pytest
 
-from privacyops.lookup import lookup
+from privacyops.lookup import lookup, reader
+from privacyops.sources import scored
 from privacyops.workspace import create_indexes, open_workspace
 from privacyops.workspace import lookup_index as li
 from tests.support.demo import demo_workspace
@@ -66,7 +67,10 @@ def test_indexed_and_scanned_lookups_answer_alike_for_200_random_subjects(indexe
 
 
 @pytest.mark.slow
-def test_name_search_over_the_indexed_spellings_ranks_as_the_scan(indexed, monkeypatch):
+@pytest.mark.parametrize("path", ["spelled", "joined", "read"])
+def test_name_search_over_the_indexed_spellings_ranks_as_the_scan(indexed, monkeypatch, path):
+    """The same candidates, all of their fields, as the scan: whether the rows bearing the spellings are read with
+    a filter per spelling (DuckDB files), by their keys joined in the store (many spellings) or by key."""
     con = duckdb.connect(str(indexed.root / "company.duckdb"), read_only=True)
     try:
         names = [r[0] for r in con.execute("SELECT full_name FROM crm.customers WHERE full_name IS NOT NULL "
@@ -77,13 +81,16 @@ def test_name_search_over_the_indexed_spellings_ranks_as_the_scan(indexed, monke
     rng = random.Random(31)
     queries = rng.sample(names, 12) + agents[:2] + [n[:3] + n[4:] for n in rng.sample(names, 6)]  # typos too
     used = []
-    real = li.LookupIndex.name_matches
-    monkeypatch.setattr(li.LookupIndex, "name_matches", lambda self, *a, **k: used.append(1) or real(self, *a, **k))
+    real = li.LookupIndex.name_spellings if path == "spelled" else li.LookupIndex.name_matches
+    monkeypatch.setattr(li.LookupIndex, real.__name__, lambda self, *a, **k: used.append(1) or real(self, *a, **k))
+    if path != "spelled":
+        monkeypatch.setattr(scored, "MAX_SPELLINGS", -1)  # never a filter per spelling
+    if path == "read":
+        monkeypatch.setattr(reader, "select_scored", lambda *a, **k: None)
     for q in queries:
         fast = lookup(indexed, q, kind="name", audit_log=False)
         slow = lookup(indexed, q, kind="name", audit_log=False, use_index=False)
-        assert [(c.ref, round(c.score, 9)) for c in fast.candidates] == \
-               [(c.ref, round(c.score, 9)) for c in slow.candidates], q
+        assert [c.to_dict() for c in fast.candidates] == [c.to_dict() for c in slow.candidates], q
         assert fast.candidates_total == slow.candidates_total and fast.status == slow.status
     assert used
 
