@@ -33,7 +33,7 @@ from ..map import PHONE
 from ..sources import digits_of, type_family
 from ..sources.types import PHONE_GAP
 from ..workspace import Workspace
-from ..workspace.lookup_index import email_key, open_lookup_index
+from ..workspace.lookup_index import PROBE_JOIN_FROM, email_key, open_lookup_index, probed
 from .find import _run, prepare
 from .identify import AUTO
 from .reader import Reader
@@ -189,7 +189,9 @@ class _Batcher:
         by_key: dict[str, list[tuple[str, tuple]]] = {}
         if keys:
             sql = f"SELECT key, dataset, k FROM mention WHERE key IN ({', '.join('?' * len(keys))})"
-            for key, dataset, k in self.index.con.execute(sql, keys).fetchall():
+            got = probed(self.index.con, "SELECT key, dataset, k FROM mention WHERE key IN (SELECT v FROM {t})",
+                         keys) if len(keys) > PROBE_JOIN_FROM else self.index.con.execute(sql, keys).fetchall()
+            for key, dataset, k in got:
                 by_key.setdefault(key, []).append((dataset, tuple(k)))
             self.queries += 1
         for a in asks:
