@@ -33,7 +33,7 @@ from ..map import PHONE
 from ..sources import digits_of, type_family
 from ..sources.types import PHONE_GAP
 from ..workspace import Workspace
-from ..workspace.lookup_index import PROBE_JOIN_FROM, email_key, open_lookup_index, probed
+from ..workspace.lookup_index import email_key, open_lookup_index, probed
 from .find import _run, prepare
 from .identify import AUTO
 from .reader import Reader
@@ -188,10 +188,7 @@ class _Batcher:
         keys = sorted(set().union(*wanted.values()))
         by_key: dict[str, list[tuple[str, tuple]]] = {}
         if keys:
-            sql = f"SELECT key, dataset, k FROM mention WHERE key IN ({', '.join('?' * len(keys))})"
-            got = probed(self.index.con, "SELECT key, dataset, k FROM mention WHERE key IN (SELECT v FROM {t})",
-                         keys) if len(keys) > PROBE_JOIN_FROM else self.index.con.execute(sql, keys).fetchall()
-            for key, dataset, k in got:
+            for key, dataset, k in probed(self.index.con, "SELECT key, dataset, k FROM mention WHERE key", keys):
                 by_key.setdefault(key, []).append((dataset, tuple(k)))
             self.queries += 1
         for a in asks:

@@ -59,6 +59,7 @@ from .lookup_entries import (  # noqa: F401
     NAME_ROWS,
     PHONE_KEY_DIGITS,
     PHONE_RUN_RE,
+    PROBE_JOIN_FROM,
     UNVERIFIED,
     _covered,
     _key_list,
@@ -68,6 +69,7 @@ from .lookup_entries import (  # noqa: F401
     dataset_spec,
     email_key,
     fingerprint,
+    probed,
     ident_columns,
     identity_sql,
     index_applies,
@@ -371,29 +373,6 @@ def _refresh_names(out: Any, table: str, keys: list[list[str]], fresh: Any) -> N
         _add_name_keys(out, table, top)
 
 
-PROBE_JOIN_FROM = 64  # keys from which a probe of the index is a scan joined to them, not ART lookups
-
-
-def probed(con: Any, sql: str, keys: Sequence[str]) -> list[tuple]:
-    """`sql` (reading the keys as `v` of the table named `{t}`) with `keys` as a registered Arrow table: a batch's
-    thousands of probes as one scan, whose blocks the reader's memory limit may evict. As an IN list DuckDB probes
-    the ART key by key first, and every ART part a probe loads stays in memory until the file is closed (measured
-    at a million subjects: 220 MB of ART for the identity probes of 1,000 subjects, as fast as the scan)."""
-    import pyarrow as pa  # here, not at the top: a single lookup's few probes need not pay its import
-
-    name = f"_privacyops_probe_{uuid.uuid4().hex[:8]}"
-    con.register(name, pa.table({"v": pa.array(list(keys), pa.string())}))
-    try:
-        return con.execute(sql.format(t=name)).fetchall()
-    finally:
-        con.unregister(name)
-
-
-def _key_in(keys: Sequence[str]) -> str:
-    """The probe's condition: one key as an equality (a cheaper index scan than a one-value IN list)."""
-    return "key = ?" if len(keys) == 1 else f"key IN ({', '.join('?' * len(keys))})"
-
-
 def _signatures(out: Any) -> dict[str, str | None]:
     return dict(out.execute("SELECT source, signature FROM sources").fetchall())
 
@@ -513,12 +492,7 @@ class LookupIndex:
         if not keys or self.unusable:
             return []
         probe = sorted(keys)
-        if len(probe) > PROBE_JOIN_FROM:  # a batch's thousands: a scan joined to them (see `probed`)
-            rows = probed(self.con, "SELECT value, c, k FROM ident WHERE h IN (SELECT hash(v) FROM {t})", probe)
-        else:
-            cond = "h = hash(?::VARCHAR)" if len(probe) == 1 else \
-                f"h IN ({', '.join(['hash(?::VARCHAR)'] * len(probe))})"
-            rows = self.con.execute(f"SELECT value, c, k FROM ident WHERE {cond}", probe).fetchall()
+        rows = probed(self.con, "SELECT value, c, k FROM ident WHERE h", probe, "hash")
         tails: dict[int, set[str]] = {}  # by length: a batch's thousands of tails tested per hit in a few lookups
         for t in ranges:
             tails.setdefault(len(t), set()).add(t)
@@ -544,10 +518,7 @@ class LookupIndex:
         out: dict[str, set[tuple]] = {}
         if not keys:
             return out
-        got = probed(self.con, "SELECT dataset, k FROM mention WHERE key IN (SELECT v FROM {t})", keys) \
-            if len(keys) > PROBE_JOIN_FROM else \
-            self.con.execute(f"SELECT dataset, k FROM mention WHERE {_key_in(keys)}", keys).fetchall()
-        for dataset, k in got:
+        for dataset, k in probed(self.con, "SELECT dataset, k FROM mention WHERE key", keys):
             out.setdefault(dataset, set()).add(tuple(k))
         return out
 
