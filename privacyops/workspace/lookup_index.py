@@ -45,7 +45,7 @@ from ..map import PHONE, Dataset
 from ..sources import SCORE, Connector, connect_duckdb, names
 from ..sources.queries import NameQueries
 from ..sources.write_chain import file_stat
-from .folder import Workspace
+from .folder import Workspace, close_readers
 from .lookup_entries import (  # noqa: F401
     FEW_KEYS,
     HASH_CHECK,
@@ -312,6 +312,7 @@ def _refresh(ws: Workspace, path: Path, changed: dict[str, Iterable[tuple]]) -> 
             out.execute("UPDATE datasets SET fingerprint = ?, rows = ?, spec = ? WHERE dataset = ?",
                         [fp, int(fp.split(":")[0]) if fp != UNVERIFIED else None, dataset_spec(ws, ds), name])
             done.append(name)
+        close_readers(ws)  # the sources' caches let go: the commit loads the ART parts of every changed entry
         out.execute("COMMIT")
         recorded = dict(out.execute("SELECT dataset, fingerprint FROM datasets").fetchall())
         for source in {covered[n][0] for n in done}:
