@@ -174,12 +174,13 @@ def run(args: argparse.Namespace) -> dict:
     case_id = open_case(ws, "erasure", time.strftime("%Y-%m-%d")).case_id
     t0 = time.perf_counter()
     plan = plan_batch(ws, csv_path, case_id, progress=args.progress)
-    subjects = len(plan.subjects)
+    subjects, plan_id = len(plan.subjects), plan.plan_id
     figures["subjects"], figures["rows"], figures["skipped"] = subjects, len(plan.rows), len(plan.skipped)
+    del plan  # `privacyops erase execute` runs in a process of its own, which never held the planning's objects
     phase("plan", subjects, t0)
     as_person(args.approver, args.approver_key)
     t0 = time.perf_counter()
-    approve_plan(ws, plan.plan_id)
+    approve_plan(ws, plan_id)
     phase("approve", subjects, t0)
     verify_secs = []
     real_verify = execute_mod.verify_plan
@@ -193,7 +194,7 @@ def run(args: argparse.Namespace) -> dict:
 
     execute_mod.verify_plan = timed_verify
     t0 = time.perf_counter()
-    result = execute_plan(ws, plan.plan_id, progress=args.progress)
+    result = execute_plan(ws, plan_id, progress=args.progress)
     phase("execute", subjects, t0)
     execute_mod.verify_plan = real_verify
     figures["verify"] = {"seconds": round(sum(verify_secs), 2),

@@ -110,9 +110,10 @@ def _mask(con, ds: Dataset, prs: list[PlannedRow]) -> int:
     return n
 
 
-def _apply(ws: Workspace, con, todo: dict[str, list[PlannedRow]], split: bool = False) -> dict[str, dict[str, int]]:
-    """`split` (a plan of many subjects): a DuckDB source commits dataset by dataset (`_commit_dataset`)."""
+def _apply(ws: Workspace, con, todo: dict[str, list[PlannedRow]]) -> dict[str, dict[str, int]]:
+    """`con.split_commits` (a plan of many subjects): a DuckDB source commits dataset by dataset (`_commit_dataset`)."""
     con.unwritten = False
+    split = getattr(con, "split_commits", False)
     if hasattr(con, "lift_limit") and con.source.kind == "duckdb":
         con.lift_limit()  # the writes pin the tables' ART indexes whole: no limit below that
     counts: dict[str, dict[str, int]] = {}

@@ -137,7 +137,7 @@ def retry_plan(ws: Workspace, plan_id: str, *, progress: bool = False) -> Erasur
     changed = plan.map_fingerprint != dm.fingerprint
     audit.record(fresh, "erasure.retry", {"plan_id": plan_id, "map_changed": changed,
                                           "map_fingerprint": dm.fingerprint[:16]}, case_id=plan.case_id)
-    with no_collection():  # a run holds a plan's rows and the rows read back, none in cycles
+    with no_collection(), batch_reads(plan.kind in (BATCH, DUE, RETENTION)):  # (see execute_plan)
         return _run(fresh, plan, progress=progress, map_changed=changed)
 
 
@@ -337,7 +337,8 @@ def _erase_source(ws: Workspace, plan: ErasurePlan, src: str, identities: set[st
         try:
             if stale:
                 raise StalePlanError("changed while executing")  # rolls this source back
-            counts = _apply(ws, con, todo, split=plan.kind in (BATCH, DUE, RETENTION))  # many subjects
+            con.split_commits = plan.kind in (BATCH, DUE, RETENTION)  # many subjects: see apply._commit_dataset
+            counts = _apply(ws, con, todo)
         except BaseException:
             try:
                 con.rollback()
