@@ -4,6 +4,7 @@ with the peak RSS and the load average beside each figure.
     python benchmarks/batch_bench.py                                 # 1,000 subjects, a copy of /tmp/po_100k
     python benchmarks/batch_bench.py --demo /tmp/po_1m --n 1000      # the 1M demo (copied to /tmp/batch_1m)
     python benchmarks/batch_bench.py --json                          # the figures as JSON on the last line
+    python benchmarks/batch_bench.py --trace                         # the peak RSS of each step, DuckDB's memory
 
 The shared demos (/tmp/po_100k, /tmp/po_1m) are never written: the benchmark works on a copy (`--work`, by default
 /tmp/batch_<size>), made once and reused — each run erases other subjects (sampled among those still there);
