@@ -49,6 +49,7 @@ from ..ledger import audit, open_ledger, schedule
 from ..ledger.people import APPROVER, PREPARER, acting_person, audit_signature, sign_as
 from ..ledger.schedule import key_json
 from ..map import EMAIL
+from ..sources import batch_reads
 from ..workspace import Workspace, current_actor, open_workspace
 from ..workspace.lookup_index import refresh_lookup_index
 from .apply import _apply
@@ -57,6 +58,7 @@ from .certificate import check_signing_key, issue
 from .decide import Decider
 from .plan import (
     APPROVED,
+    BATCH,
     BLOCKED,
     CANCELLED,
     DELETE,
@@ -109,7 +111,8 @@ def execute_plan(ws: Workspace, plan: ErasurePlan | str, *, progress: bool = Fal
     completes it; a plan the store refused is `failed`, and `retry_plan` runs it again after the fix."""
     with no_collection():  # a run holds a plan's rows and the rows read back, none in cycles
         plan = load_plan(ws, plan if isinstance(plan, str) else plan.plan_id)
-        return _run(ws, plan, progress=progress, map_changed=_may_execute(ws, plan))
+        with batch_reads(plan.kind in (BATCH, DUE, RETENTION)):  # many subjects: half the read limit
+            return _run(ws, plan, progress=progress, map_changed=_may_execute(ws, plan))
 
 
 def retry_plan(ws: Workspace, plan_id: str, *, progress: bool = False) -> ErasureResult:
@@ -134,7 +137,7 @@ def retry_plan(ws: Workspace, plan_id: str, *, progress: bool = False) -> Erasur
     changed = plan.map_fingerprint != dm.fingerprint
     audit.record(fresh, "erasure.retry", {"plan_id": plan_id, "map_changed": changed,
                                           "map_fingerprint": dm.fingerprint[:16]}, case_id=plan.case_id)
-    with no_collection():  # a run holds a plan's rows and the rows read back, none in cycles
+    with no_collection(), batch_reads(plan.kind in (BATCH, DUE, RETENTION)):  # (see execute_plan)
         return _run(fresh, plan, progress=progress, map_changed=changed)
 
 
@@ -334,6 +337,7 @@ def _erase_source(ws: Workspace, plan: ErasurePlan, src: str, identities: set[st
         try:
             if stale:
                 raise StalePlanError("changed while executing")  # rolls this source back
+            con.split_commits = plan.kind in (BATCH, DUE, RETENTION)  # many subjects: see apply._commit_dataset
             counts = _apply(ws, con, todo)
         except BaseException:
             try:

@@ -40,14 +40,13 @@ from ..map import PHONE
 from ..sources import digits_of, type_family
 from ..sources.types import PHONE_GAP
 from ..workspace import Workspace
-from ..workspace.lookup_index import email_key, open_lookup_index
+from ..workspace.lookup_index import email_key, open_lookup_index, probed
 from .find import _run, prepare
 from .identify import AUTO
 from .reader import Reader
 from .subject import SubjectRecords
 
 _INT64 = (-2**63, 2**63 - 1)  # the ids `values.ascii_int` takes
-MANY_KEYS = 200  # from this many keys a probe of the lookup index passes them as one list, not an IN list
 CHUNK = 2000  # items looked up together (their workers alive at once): bounds threads and memory
 Item = tuple  # (identifier, pick "DATASET:KEY"[, kind]); identifier or pick may be None, kind defaults to auto
 
@@ -230,10 +229,7 @@ class _Batcher:
         keys = sorted(set().union(*wanted.values()))
         by_key: dict[str, list[tuple[str, tuple]]] = {}
         if keys:
-            many = len(keys) > MANY_KEYS  # one list parameter: an IN list of thousands costs DuckDB ~0.1-0.3 s
-            sql = ("SELECT key, dataset, k FROM mention WHERE key IN " +
-                   ("(SELECT unnest(?::VARCHAR[]))" if many else f"({', '.join('?' * len(keys))})"))
-            for key, dataset, k in self.index.con.execute(sql, [keys] if many else keys).fetchall():
+            for key, dataset, k in probed(self.index.con, "SELECT key, dataset, k FROM mention WHERE key", keys):
                 by_key.setdefault(key, []).append((dataset, tuple(k)))
             self.queries += 1
         for a in asks:

@@ -27,7 +27,7 @@ from .constraints import (
     LiveColumn,
     Trigger,
 )
-from .duckdb import DuckDBConnector, FileConnector, connect_duckdb
+from .duckdb import DuckDBConnector, FileConnector, batch_reads, connect_duckdb
 from .errors import StoreError
 from .secrets import resolve_dsn
 from .sqlite import SQLiteConnector
@@ -79,6 +79,7 @@ __all__ = [
     "LiveColumn",
     "Rows",
     "Trigger",
+    "batch_reads",
     "connect_duckdb",
     "digits_of",
     "index_name",

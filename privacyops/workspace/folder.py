@@ -223,6 +223,14 @@ class Workspace:
                 self.release() if keep else self.close()
 
 
+def close_readers(ws: Workspace) -> None:
+    """Close the sources' read-only connectors (not the writers, not the kept handles): their caches let go before
+    a step that needs the memory (a commit loading ART index parts); the next use reopens them."""
+    with ws._lock:
+        for key in [k for k in ws._connectors if "\x00" not in k]:
+            ws._connectors.pop(key).close()
+
+
 def _wanted_closed(ws: Workspace) -> bool:
     """Whether a writer elsewhere waits for one of the kept files, or (looked at every CROWDED_EVERY operations) a
     kept reader's index parts crowd its memory limit (DuckDB cannot evict them; each lookup's probes add a little)."""

@@ -44,7 +44,7 @@ from ..errors import SourceError
 from ..map import PHONE, Dataset
 from ..sources import Connector, connect_duckdb
 from ..sources.write_chain import file_stat
-from .folder import Workspace
+from .folder import Workspace, close_readers
 from .lookup_entries import (  # noqa: F401
     FEW_KEYS,
     HASH_CHECK,
@@ -58,6 +58,7 @@ from .lookup_entries import (  # noqa: F401
     NAME_ROWS,
     PHONE_KEY_DIGITS,
     PHONE_RUN_RE,
+    PROBE_JOIN_FROM,
     UNVERIFIED,
     _covered,
     _key_list,
@@ -65,10 +66,10 @@ from .lookup_entries import (  # noqa: F401
     _only_ours,
     drop_entries,
     firsts_in,
-    hash_in,
     dataset_spec,
     email_key,
     fingerprint,
+    probed,
     ident_columns,
     identity_sql,
     index_applies,
@@ -312,6 +313,7 @@ def _refresh(ws: Workspace, path: Path, changed: dict[str, Iterable[tuple]]) -> 
             out.execute("UPDATE datasets SET fingerprint = ?, rows = ?, spec = ? WHERE dataset = ?",
                         [fp, int(fp.split(":")[0]) if fp != UNVERIFIED else None, dataset_spec(ws, ds), name])
             done.append(name)
+        close_readers(ws)  # the sources' caches let go: the commit loads the ART parts of every changed entry
         out.execute("COMMIT")
         recorded = dict(out.execute("SELECT dataset, fingerprint FROM datasets").fetchall())
         for source in {covered[n][0] for n in done}:
@@ -371,11 +373,6 @@ def _refresh_names(out: Any, table: str, keys: list[list[str]], fresh: Any) -> N
         finally:
             out.unregister("_batch")
         _add_name_keys(out, table, top)
-
-
-def _key_in(keys: Sequence[str]) -> str:
-    """The probe's condition: one key as an equality (a cheaper index scan than a one-value IN list)."""
-    return "key = ?" if len(keys) == 1 else f"key IN ({', '.join('?' * len(keys))})"
 
 
 def _signatures(out: Any) -> dict[str, str | None]:
@@ -480,8 +477,8 @@ class LookupIndex:
                 exact.add(v)
         if not keys or self.unusable:
             return []
-        cond, params = hash_in(sorted(keys))
-        rows = self.con.execute(f"SELECT value, c, k FROM ident WHERE {cond}", params).fetchall()
+        probe = sorted(keys)
+        rows = probed(self.con, "SELECT value, c, k FROM ident WHERE h", probe, "hash")
         tails: dict[int, set[str]] = {}  # by length: a batch's thousands of tails tested per hit in a few lookups
         for t in ranges:
             tails.setdefault(len(t), set()).add(t)
@@ -507,8 +504,7 @@ class LookupIndex:
         out: dict[str, set[tuple]] = {}
         if not keys:
             return out
-        sql = f"SELECT dataset, k FROM mention WHERE {_key_in(keys)}"
-        for dataset, k in self.con.execute(sql, keys).fetchall():
+        for dataset, k in probed(self.con, "SELECT dataset, k FROM mention WHERE key", keys):
             out.setdefault(dataset, set()).add(tuple(k))
         return out
 

@@ -179,6 +179,56 @@ def test_a_batch_killed_mid_execution_resumes_and_completes(mini_ws, tmp_path, m
     assert audit.verify(ws).ok
 
 
+def test_a_batch_killed_between_two_datasets_commits_resumes_and_each_subject_ends_fully_erased(mini_ws, tmp_path,
+                                                                                               monkeypatch):
+    """A batch commits a DuckDB source dataset by dataset (its ART parts let go between): a kill -9 after the first
+    dataset's commit leaves that dataset erased and the rest untouched (SQL), the plan executing; running it again
+    erases the rest, verifies and certifies every subject."""
+    ws = open_workspace(mini_ws.root)
+    (ws.root / "privacyops.yaml").write_text(erase_map())
+    ws = open_workspace(ws.root)
+    f = tmp_path / "subjects.csv"
+    f.write_text("subject\nM-001\nM-002\n")
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
+    plan = plan_batch(ws, f, open_case(ws, "erasure", "2026-11-10").case_id, as_of=AS_OF)
+    monkeypatch.setenv("PRIVACYOPS_ACTOR", "bob")
+    approve_plan(ws, plan.plan_id)
+    planned = {}
+    for pr in plan.rows:
+        if pr.source == "main" and pr.action == "delete":
+            planned.setdefault(pr.dataset, set()).add(tuple(pr.key))
+    assert len(planned) >= 2  # two datasets of the DuckDB source: a kill between their commits means something
+
+    def present() -> dict[str, set]:
+        con = duckdb.connect(str(ws.root / "main.duckdb"), read_only=True)
+        try:
+            out = {}
+            for name, keys in planned.items():
+                ds = ws.datamap.datasets[name]
+                rows = con.execute(f"SELECT {', '.join(ds.primary_key)} FROM {ds.table}").fetchall()
+                out[name] = {tuple(r) for r in rows} & keys
+            return out
+        finally:
+            con.close()
+
+    assert present() == planned
+    env = {**os.environ, "PRIVACYOPS_ACTOR": "bob", "PRIVACYOPS_TEST_KILL_AFTER_DATASETS": "1",
+           "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "privacyops.cli", "erase", "execute", plan.plan_id,
+                           "-w", str(ws.root)], env=env, capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    left = present()
+    gone = [name for name in planned if not left[name]]
+    assert len(gone) == 1 and all(left[n] == planned[n] for n in planned if n not in gone)  # one dataset committed
+    assert load_plan(ws, plan.plan_id).status == "executing"
+    result = execute_plan(ws, plan.plan_id)
+    assert result.ok and [s.source for s in result.sources] == ["files", "main"]
+    assert present() == {name: set() for name in planned}
+    cert = json.loads(result.certificate_path.read_text())["certificate"]
+    assert len(plan.subjects) == 2 and all(s["ref_hash"] in json.dumps(cert) for s in plan.subjects)
+    assert audit.verify(ws).ok
+
+
 def test_due_rows_of_several_plans_are_read_and_decided_together(mini_ws, monkeypatch, later_today):
     (mini_ws.root / "privacyops.yaml").write_text(erase_map())
     ws = open_workspace(mini_ws.root)

@@ -225,3 +225,38 @@ def test_an_interrupted_refresh_leaves_the_dataset_stale_never_hiding(indexed, m
     assert answer(got) == answer(lookup(indexed, new, audit_log=False, use_index=False))
     assert li.refresh_lookup_index(indexed, {"crm.customers": [(moved,)]}) == ["crm.customers"]
     assert li.index_status(indexed)["crm.customers"] is None
+
+
+def _art_bytes(idx) -> int:
+    return idx.con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
+                           "WHERE tag = 'ART_INDEX'").fetchone()[0]
+
+
+def test_a_batch_of_probes_is_one_scan_answering_as_the_probes_one_by_one_and_loads_no_index_part(indexed):
+    """A batch's identity and mention probes (over PROBE_JOIN_FROM keys) go through a joined scan: the same hits
+    as each key probed alone (the ART path), the customers' own rows among them (ground truth by SQL), and no ART
+    part loaded (they would stay in memory until the file is closed)."""
+    picked = customers(indexed, 150, seed=31)
+    emails = sorted({e.strip().lower() for _, e, _ in picked if e})
+    assert len(emails) > li.PROBE_JOIN_FROM
+    path = li.index_path(indexed)
+    big = li.LookupIndex(path)
+    try:
+        hits = big.identity_hits("email", emails, 8)
+        mentions = big.mention_hits(emails, [])
+        assert _art_bytes(big) == 0
+    finally:
+        big.close()
+    one = li.LookupIndex(path)
+    try:
+        alone = [h for e in emails for h in one.identity_hits("email", [e], 8)]
+        alone_mentions: dict[str, set] = {}
+        for e in emails:
+            for name, keys in one.mention_hits([e], []).items():
+                alone_mentions.setdefault(name, set()).update(keys)
+        assert _art_bytes(one) > 0  # the probes one by one do load index parts: the check above can fail
+    finally:
+        one.close()
+    assert sorted(hits) == sorted(alone) and mentions == alone_mentions
+    truth = {(e.strip().lower(), (str(cid),)) for cid, e, _ in picked if e}  # keys as the index holds them
+    assert truth <= {(v, k) for v, name, col, k in hits if name == "crm.customers" and col == "email"}
