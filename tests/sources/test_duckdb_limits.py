@@ -211,7 +211,7 @@ def test_a_crowded_reader_is_closed_after_the_lookup(mini_ws, monkeypatch):
     """A lookup whose readers crowd their limit closes them at its end (the next opens the files afresh); others
     stay open for the next lookup."""
     from privacyops.lookup import lookup
-    from privacyops.sources import duckdb as duckdb_mod
+    from privacyops.sources import duckdb_memory as duckdb_mod
     from privacyops.workspace import create_indexes
 
     from privacyops.workspace import folder
