@@ -21,7 +21,7 @@ from .identify import AUTO, parse_ref, search_kinds
 from .kept import erasures_on_record
 from .mentions import find_mentions
 from .people import Roots, candidate, seeds
-from .reader import Found, Person, Reader, Row, RowKey
+from .reader import Found, Person, Reader, Row, RowKey, identity_groups
 from .records import context, context_columns, expand_by_identity, identity_values, walk_down
 from .subject import AMBIGUOUS, FOUND, NOT_FOUND, WITHHELD, DatasetRecords, SubjectRecords
 
@@ -78,6 +78,9 @@ def _start_from_seeds(reader: Reader, result: SubjectRecords, found: Found, text
     """The person (or the rows of nobody's, e.g. a newsletter list) the identifier leads to; None when nothing
     matched or the user must pick one of several candidates (then `result` says so)."""
     dm = reader.dm
+    if NAME not in kinds:  # one index probe for every kind the identifier may be, the seed rows read ahead
+        reader.prime_identities([(ds, kind, cols, [text]) for ds in dm.datasets.values() for kind in kinds
+                                 for _, cols in identity_groups(ds, kind)])
     start_rows, matched, name_total = seeds(reader, kinds, text)
     if not start_rows.rows:
         return None
@@ -181,6 +184,8 @@ def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pi
         except LookupInputError:  # a picked row an erasure removed: say what the erasure kept, not "no such row"
             if not (pick and check and erasures_on_record(ws, None, pick)):
                 raise
+        finally:
+            reader.close()  # before the connectors are closed or kept
         result.notes = reader.notes
     if check and (kinds != [NAME] or pick):  # never by name
         result.erasures = erasures_on_record(ws, text if kinds != [NAME] else None, pick,

@@ -150,6 +150,9 @@ def expand_by_identity(reader: Reader, found: Found, person: Person, emails: set
     matched only through shared values are returned apart (the result), not as the person's records.
     """
     mine_of = {EMAIL: {reader.norm(EMAIL, e) for e in emails}, PHONE: {reader.norm(PHONE, p) for p in phones}}
+    reader.prime_identities([(ds, kind, cols, values) for ds in reader.dm.datasets.values()
+                             for kind, values in ((EMAIL, emails), (PHONE, phones))
+                             for _, cols in (identity_groups(ds, kind) if values else [])])
     matches = []
     for ds in reader.dm.datasets.values():
         for kind, values in ((EMAIL, emails), (PHONE, phones)):

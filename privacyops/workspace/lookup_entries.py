@@ -8,12 +8,12 @@ import glob
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import duckdb
 
 from ..map import EMAIL, NAME, PHONE, Dataset
-from ..sources import Connector
+from ..sources import Connector, digits_of
 from ..sources.write_chain import database_stat, file_stat, written_since
 from .folder import Workspace
 
@@ -226,3 +226,23 @@ def drop_entries(out: Any, todo: dict[str, list[list[str]]], cols: dict[tuple[st
 
 
 FEW_KEYS = 200  # up to this many changed rows of a dataset, their keys are constants of the delete (zone maps)
+
+
+def probe_plan(kind: str, values: Iterable[str], phone_digits: int) -> tuple[set[str], dict[int, set[str]], set[str]]:
+    """What `identity_hits` probes for (kind, values): the hashed keys, the phones' reversed-digit tails by length (a
+    batch's thousands of tails tested per hit in a few lookups) and the exact values of other kinds."""
+    keys, exact = set(), set()
+    tails: dict[int, set[str]] = {}
+    for v in sorted(set(values)):
+        if kind == PHONE:
+            digits = digits_of(v)
+            k = min(phone_digits, len(digits))
+            if k < PHONE_KEY_DIGITS:
+                continue
+            tail = digits[-k:][::-1]
+            keys.add(f"{PHONE}:{tail[:PHONE_KEY_DIGITS]}")
+            tails.setdefault(len(tail), set()).add(tail)
+        else:
+            keys.add(f"{kind}:{v}")
+            exact.add(v)
+    return keys, tails, exact

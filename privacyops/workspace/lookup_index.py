@@ -77,6 +77,7 @@ from .lookup_entries import (  # noqa: F401
     key_text_sql,
     mention_sql,
     names_sql,
+    probe_plan,
     source_signature,
 )
 
@@ -477,39 +478,36 @@ class LookupIndex:
         normalised; phones: reversed digits starting with the value's last digits, as the stores compare them;
         ids: as text). One query: the entries of the probes' hashes, then the kind and value compared as text (a
         hash shared by two keys returns nothing it should not)."""
-        keys, ranges, exact = set(), [], set()
-        for v in sorted(set(values)):
-            if kind == PHONE:
-                from ..sources import digits_of
+        return self.identity_hits_many([(kind, values)], phone_digits)[0]
 
-                digits = digits_of(v)
-                k = min(phone_digits, len(digits))
-                if k < PHONE_KEY_DIGITS:
-                    continue
-                tail = digits[-k:][::-1]
-                keys.add(f"{PHONE}:{tail[:PHONE_KEY_DIGITS]}")
-                ranges.append(tail)
-            else:
-                keys.add(f"{kind}:{v}")
-                exact.add(v)
+    def identity_hits_many(self, asks: Sequence[tuple[str, Iterable[str]]],
+                           phone_digits: int) -> list[list[tuple[str, str, str, tuple]]]:
+        """`identity_hits` of each (kind, values) of `asks`, in one query for all (a lookup's seeds ask an e-mail as
+        e-mail and as username; its expansion asks e-mails and phones): each answer is that of its own query, as
+        every entry is checked against its own ask's kind and values."""
+        plans, keys = [], set()
+        for kind, values in asks:
+            plan = probe_plan(kind, values, phone_digits)
+            plans.append(plan)
+            keys |= plan[0]
         if not keys or self.unusable:
-            return []
+            return [[] for _ in asks]
         probe = sorted(keys)
         cond = "h = hash(?::VARCHAR)" if len(probe) == 1 else \
             f"h IN ({', '.join(['hash(?::VARCHAR)'] * len(probe))})"
         rows = self.con.execute(f"SELECT value, c, k FROM ident WHERE {cond}", probe).fetchall()
-        tails: dict[int, set[str]] = {}  # by length: a batch's thousands of tails tested per hit in a few lookups
-        for t in ranges:
-            tails.setdefault(len(t), set()).add(t)
-        out = []
-        for value, c, k in rows:
-            dataset, col, of, arity = self.cols[c]
-            if of != kind:
-                continue
-            # phones: the stores' range, the reversed digits start with the tail, then a digit or nothing
-            if value in exact if kind != PHONE else any(value[:n] in ts and value[n:n + 1] < ":"  # t <= v < t:
-                                                       for n, ts in tails.items()):
-                out.append((value, dataset, col, key_of_text(k, arity)))
+        out: list[list[tuple[str, str, str, tuple]]] = []
+        for (kind, _), (own, tails, exact) in zip(asks, plans):
+            hits = []
+            for value, c, k in rows if own else ():
+                dataset, col, of, arity = self.cols[c]
+                if of != kind:
+                    continue
+                # phones: the stores' range, the reversed digits start with the tail, then a digit or nothing
+                if value in exact if kind != PHONE else any(value[:n] in ts and value[n:n + 1] < ":"  # t <= v < t:
+                                                           for n, ts in tails.items()):
+                    hits.append((value, dataset, col, key_of_text(k, arity)))
+            out.append(hits)
         return out
 
     def mention_hits(self, emails: Sequence[str], needles: Sequence[str]) -> dict[str, set[tuple]]:
