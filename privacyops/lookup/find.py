@@ -19,7 +19,7 @@ from ..map import EMAIL, IMPLICIT_PARTY, NAME, DataMap, Party
 from ..workspace import Workspace
 from .identify import AUTO, parse_ref, search_kinds
 from .kept import erasures_on_record
-from .mentions import find_mentions
+from .mentions import find_mentions, mention_probe
 from .people import Roots, candidate, seeds
 from .reader import Found, Person, Reader, Row, RowKey, identity_groups
 from .records import context, context_columns, expand_by_identity, identity_values, walk_down
@@ -137,6 +137,8 @@ def _run(reader: Reader, result: SubjectRecords, text: str, kinds: list[str], pi
     emails, phones = identity_values(reader, found)
     if kinds and kinds[0] == EMAIL:
         emails.add(text.lower())
+    ask = mention_probe(reader, emails, phones) if mentions else None
+    reader.mention_ask = (tuple(ask[0]), tuple(ask[1])) if ask else None  # asked with the expansion's probe
     apart = expand_by_identity(reader, found, person, emails, phones)
     result.records = dataset_records(reader, found)
     result.shared = dataset_records(reader, apart)

@@ -20,6 +20,15 @@ class IdentityProbes:
     dm: Any
     _hits: dict[tuple, list]
     _identity_memo: dict[tuple, list[Row]]
+    # The mention probe a later step will make (e-mails, phone needles: `mentions.mention_probe`), asked with the
+    # next identity probe; and the answers so got.
+    mention_ask: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    _mention_answers: dict[tuple, dict[str, set[tuple]]]
+
+    def mention_hits(self, emails: list[str], needles: list[str]) -> dict[str, set[tuple]]:
+        """`LookupIndex.mention_hits`, answered by the identity probe that asked it ahead when one did."""
+        got = getattr(self, "_mention_answers", {}).pop((tuple(emails), tuple(needles)), None)
+        return got if got is not None else self.index.mention_hits(emails, needles)
 
     def prime_identities(self, asks: Iterable[tuple[Dataset, str, tuple[str, ...], Iterable[str]]]) -> None:
         """Ahead of a step that asks `identity_rows` for each (dataset, kind, columns, values) of `asks`: the lookup
@@ -35,9 +44,12 @@ class IdentityProbes:
                 todo_of.append((ds, kind, columns, todo))
         probes = list(dict.fromkeys(m for m in (self._probe(ds, kind, columns, todo)[1]
                                                 for ds, kind, columns, todo in todo_of) if m not in self._hits))
+        ask, self.mention_ask = self.mention_ask, None
         if probes:
-            got = self.index.identity_hits_many(probes, self.dm.settings.phone_match_digits)
+            got, mentioned = self.index.identity_hits_many(probes, self.dm.settings.phone_match_digits, ask)
             self._hits.update(zip(probes, got))
+            if mentioned is not None:
+                self.__dict__.setdefault("_mention_answers", {})[ask] = mentioned
         keys = [(ds, self._identity_keys(ds, kind, columns, todo)) for ds, kind, columns, todo in todo_of]
         self.prefetch([(ds, ds.primary_key[0], [k[0] for k in ks]) for ds, ks in keys if ks])
 

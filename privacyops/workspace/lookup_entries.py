@@ -246,3 +246,31 @@ def probe_plan(kind: str, values: Iterable[str], phone_digits: int) -> tuple[set
             keys.add(f"{kind}:{v}")
             exact.add(v)
     return keys, tails, exact
+
+
+def mention_keys(emails: Sequence[str], needles: Sequence[str]) -> list[str] | None:
+    """The mention index's keys for e-mails (their local parts, lower-cased) and phone needles; None when a local
+    part is not ASCII (DuckDB lower-cases it, as the index was built: `mention_hits` asks it)."""
+    locals_ = [k for k in (email_key(e) for e in emails) if k]
+    if not all(k.isascii() for k in locals_):  # ASCII lower-cases alike here and in DuckDB
+        return None
+    return [f"email:{k.lower()}" for k in locals_] + [f"phone:{n}" for n in needles]
+
+
+def hits_of(rows: Iterable[tuple], kind: str, plan: tuple[set[str], dict[int, set[str]], set[str]],
+            cols: dict[int, tuple]) -> list[tuple[str, str, str, tuple]]:
+    """The probe's entries (value, c, k, _) that answer one (kind, values) ask (its `probe_plan`), as (value,
+    dataset, column, key): of its kind, and its value (phones: the stores' range, the reversed digits start with a
+    tail, then a digit or nothing)."""
+    own, tails, exact = plan
+    hits = []
+    for value, c, k, _ in rows if own else ():
+        if c is None:  # a mention entry
+            continue
+        dataset, col, of, arity = cols[c]
+        if of != kind:
+            continue
+        if value in exact if kind != PHONE else any(value[:n] in ts and value[n:n + 1] < ":"  # t <= v < t:
+                                                   for n, ts in tails.items()):
+            hits.append((value, dataset, col, key_of_text(k, arity)))
+    return hits
