@@ -25,6 +25,7 @@ Asks = Iterable[tuple[Dataset, str, Iterable[Any]]]  # (dataset, column, values)
 Key = tuple  # (dataset name, column, the values read)
 _TWINNABLE = (DuckDBConnector, FileConnector)
 _POOL: dict[int, ThreadPoolExecutor] = {}  # by process: a forked child makes its own (the thread stays behind)
+_ASIDE: dict[int, ThreadPoolExecutor] = {}
 _PENDING, _RUNNING, _DONE = 0, 1, 2
 
 
@@ -35,6 +36,15 @@ def _pool() -> ThreadPoolExecutor:
         _POOL.clear()
         _POOL[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="privacyops-lookup")
     return _POOL[pid]
+
+
+def run_aside(fn: Callable[..., Any], *args: Any) -> Future:
+    """Run `fn(*args)` in a thread of its own (not the reads' helper: a lookup's ledger read beside its walk)."""
+    pid = os.getpid()
+    if pid not in _ASIDE:
+        _ASIDE.clear()
+        _ASIDE[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="privacyops-aside")
+    return _ASIDE[pid].submit(fn, *args)
 
 
 class _Job:

@@ -187,11 +187,16 @@ def expand_by_identity(reader: Reader, found: Found, person: Person, emails: set
     return apart
 
 
+def context_asks(reader: Reader, found: Found) -> list[tuple[Dataset, str, set]]:
+    """The reads `context` starts with, for `Reader.prefetch`."""
+    return [(reader.dm.datasets[ref.to_dataset], ref.to_column, _values(rows, ref.column))
+            for name, rows in found.rows.items() for ref in reader.dm.datasets[name].shared_references]
+
+
 def context(reader: Reader, found: Found) -> Found:
     """Rows the records point at through `shared` references (one step): reference data, for display."""
     ctx = Found()
-    reader.prefetch([(reader.dm.datasets[ref.to_dataset], ref.to_column, _values(rows, ref.column))
-                     for name, rows in found.rows.items() for ref in reader.dm.datasets[name].shared_references])
+    reader.prefetch(context_asks(reader, found))
     for name, rows in found.rows.items():
         for ref in reader.dm.datasets[name].shared_references:
             target = reader.dm.datasets[ref.to_dataset]
