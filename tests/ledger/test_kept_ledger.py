@@ -109,3 +109,26 @@ def test_a_held_ledger_serves_an_operations_steps_and_lets_a_waiting_process_in(
     assert getattr(mini_ws, "_held_ledger", None) is None
     assert audit.verify(mini_ws).ok
     assert [r[3] for r in chain(mini_ws)][-1] == "test.held"
+
+
+def test_the_head_is_one_page_rewritten_in_place_and_always_names_the_last_entry(mini_ws):
+    """audit.head is rewritten in place (no new file per entry: a rename per lookup made the next commit wait),
+    always one whole page naming the log's last entry (read back with SQL); a head of another size (restored from
+    an older copy, written by an earlier privacyops) is replaced by a page on the next append."""
+    mini_ws.keep_open = 60.0
+    path = mini_ws.root / audit.HEAD_FILE
+    audit.record(mini_ws, "test.kept", {"i": 0})
+    inode = path.stat().st_ino
+    for i in range(1, 5):
+        audit.record(mini_ws, "test.kept", {"i": i})
+        raw = path.read_bytes()
+        rows = chain(mini_ws)
+        assert len(raw) == 4096 and raw.rstrip(b" ").endswith(b"}") and path.stat().st_ino == inode
+        head = json.loads(raw)
+        assert (head["seq"], head["hash"]) == (rows[-1][0], rows[-1][8])
+    path.write_text(json.dumps(json.loads(path.read_bytes())))  # the same head, unpadded (as written before)
+    audit.record(mini_ws, "test.kept", {"i": 5})
+    rows = chain(mini_ws)
+    assert len(path.read_bytes()) == 4096
+    assert (json.loads(path.read_bytes())["seq"], json.loads(path.read_bytes())["hash"]) == (rows[-1][0], rows[-1][8])
+    assert audit.verify(mini_ws).ok
