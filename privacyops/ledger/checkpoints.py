@@ -341,7 +341,10 @@ def read_head(ws: Workspace, con: Any) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        head = json.loads(path.read_bytes().decode("utf-8"))
+        raw = path.read_bytes()
+        if raw[-1:].isspace() and len(raw) != HEAD_PAGE:  # a page cut short (or grown): damaged, whatever it holds
+            raise ValueError
+        head = json.loads(raw.decode("utf-8"))
         if not isinstance(head, dict) or not isinstance(head.get("seq"), int) or not isinstance(head.get("hash"),
                                                                                                   str):
             raise ValueError
