@@ -61,10 +61,19 @@ def source_signature(con: Connector, datasets: Sequence[Dataset]) -> str:
 
 
 def dataset_spec(ws: Workspace, ds: Dataset) -> str:
-    """What of the map an index of `ds` depends on: a change (a new identity column) makes it stale."""
+    """What of the map an index of `ds` depends on: a change (a new identity column) makes it stale. Worked out
+    once per dataset (every lookup asks it of every dataset; a changed map is parsed into new datasets)."""
+    digits = ws.datamap.settings.phone_match_digits
+    memo = ds.__dict__.setdefault("_index_spec", {})
+    if digits not in memo:
+        memo[digits] = _dataset_spec(ds, digits)
+    return memo[digits]
+
+
+def _dataset_spec(ds: Dataset, digits: int) -> str:
     spec = {"v": INDEX_VERSION, "table": ds.table, "key": list(ds.primary_key), "source": ds.source,
             "ids": {k: list(v) for k, v in sorted(ds.identities.items())},
-            "text": list(ds.free_text_fields), "digits": ws.datamap.settings.phone_match_digits}
+            "text": list(ds.free_text_fields), "digits": digits}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
