@@ -72,9 +72,10 @@ class ReadAhead:
         self._helper: Future | None = None
 
     def add(self, con_of: Callable[[Dataset], Connector], known: Callable[[Dataset, str, Any], bool],
-            asks: Asks) -> None:
-        """Queue `asks` (values `known` already are left out, as `select_in` leaves them). Fewer than two reads:
-        nothing is read ahead (the walk is about to run it anyway)."""
+            asks: Asks, least: int = 2) -> None:
+        """Queue `asks` (values `known` already are left out, as `select_in` leaves them). Fewer than `least` reads:
+        nothing is read ahead (one read the walk is about to run anyway; `least` 1 for reads of the walk's next
+        step, asked while it is still on this one)."""
         jobs: list[_Job] = []
         for ds, column, values in asks:
             con = con_of(ds)
@@ -85,7 +86,7 @@ class ReadAhead:
             key = (ds.name, column, todo)
             if todo and key not in self._jobs and all((j.ds.name, j.column, j.todo) != key for j in jobs):
                 jobs.append(_Job(con, ds, column, todo))
-        if len(jobs) < 2:
+        if not jobs or len(jobs) < least:
             return
         with self._lock:
             for j in jobs:

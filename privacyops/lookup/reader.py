@@ -122,9 +122,9 @@ class Reader(IdentityProbes):
                     out.append(dict(r))
         return out
 
-    def prefetch(self, asks: Iterable[tuple[Dataset, str, Iterable[Any]]]) -> None:
+    def prefetch(self, asks: Iterable[tuple[Dataset, str, Iterable[Any]]], least: int = 2) -> None:
         """Read ahead what a step of the walk is about to ask `select_in` (prefetch.py: two reads at a time)."""
-        self._ahead.add(self.con, lambda ds, column, v: (ds.name, column, v) in self._rows_memo, asks)
+        self._ahead.add(self.con, lambda ds, column, v: (ds.name, column, v) in self._rows_memo, asks, least)
 
     def close(self) -> None:
         """The end of the lookup: reads ahead it did not take are dropped (the helper's cursor closed)."""

@@ -71,6 +71,9 @@ def walk_down(reader: Reader, found: Found, person: Person, start: dict[str, dic
                 new = found.add(child, mine, f"belongs to {name}", role, owns)
                 if owns and new:
                     nxt.setdefault(child.name, {}).update(new)
+                    if len(child.owner_references) == 1 and not dm.owners_of(child.name):
+                        # the next step's rows of `child` are these (no other way in): its reads start now
+                        reader.prefetch(_level_asks(reader, {child.name: new}), 1)
             for ref in dm.datasets[name].owned_references:
                 new = _owned_rows(reader, found, ref, rows)
                 if new:
