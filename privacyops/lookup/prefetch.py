@@ -70,6 +70,7 @@ class ReadAhead:
         self._queue: list[_Job] = []  # pending, in the walk's order: the helper takes from the end
         self._twins: dict[int, Any] = {}
         self._helper: Future | None = None
+        self._draining = False  # a helper runs (or is about to) the queue
 
     def add(self, con_of: Callable[[Dataset], Connector], known: Callable[[Dataset, str, Any], bool],
             asks: Asks, least: int = 2) -> None:
@@ -92,7 +93,8 @@ class ReadAhead:
             for j in jobs:
                 self._jobs[(j.ds.name, j.column, j.todo)] = j
             self._queue.extend(jobs)
-            if self._helper is None or self._helper.done():
+            if not self._draining:  # (decided under the lock the helper leaves by: no job is left behind)
+                self._draining = True
                 self._helper = _pool().submit(self._drain)
 
     def take(self, key: Key) -> list[dict[str, Any]] | None:
@@ -116,6 +118,7 @@ class ReadAhead:
         while True:
             with self._lock:
                 if not self._queue:
+                    self._draining = False
                     return
                 job = self._queue.pop()
                 job.state = _RUNNING
@@ -140,6 +143,7 @@ class ReadAhead:
             helper, self._helper = self._helper, None
         if helper is not None and not helper.cancel():  # not started (another lookup's drain first): never will
             helper.exception()  # waits (the helper never raises: failures are marked on their job)
+        self._draining = False
         for twin in self._twins.values():
             twin.con.close()
         self._twins.clear()
