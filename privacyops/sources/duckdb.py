@@ -63,9 +63,7 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = N
         while True:
             try:
                 con = _index_scans_capped(duckdb.connect(path, read_only=read_only))
-                if not limits:
-                    return con
-                return _limited(con, (limits[0], READER_THREADS if limits[1] is None else limits[1]))
+                return _limited(con, limits) if limits else con
             except duckdb.Error as exc:
                 text = str(exc)
                 if marker is None and "conflicting lock" in text.lower():  # readers too: a kept ledger steps aside
@@ -83,12 +81,7 @@ def connect_duckdb(path: str, read_only: bool, what: str, wait: float | None = N
 
 
 MEMORY_ENV = "PRIVACYOPS_DUCKDB_MEMORY"  # DuckDB's memory_limit per database file opened read-only (default below)
-THREADS_ENV = "PRIVACYOPS_DUCKDB_THREADS"  # DuckDB's threads per file opened read-only (default below; 0: the cores)
-# A database file opened read-only gets one thread unless told otherwise: its statements are point reads (a lookup's
-# dozen, each a few rows by index), where a second DuckDB thread only hands the work over (measured at 1M on 2 busy
-# cores: an e-mail lookup 27 -> 19-23 ms, lookup_many of 1,000 e-mails 6.0 -> 5.7 s); a lookup reads two at a time
-# on its own (lookup/prefetch.py). Writers and the Parquet engine (which rewrites files) keep DuckDB's default.
-READER_THREADS = 1
+THREADS_ENV = "PRIVACYOPS_DUCKDB_THREADS"  # DuckDB's threads per file opened read-only (default: DuckDB's, the cores)
 DEFAULT_MEMORY = "512MB"
 _SIZE_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
@@ -97,7 +90,7 @@ def duckdb_limits() -> tuple[str, int | None]:
     """(memory_limit, threads) for the DuckDB files privacyops opens read-only (sources, lookup index, ledger).
     DuckDB's own default is 80% of the machine's memory per database; a reader with a limit evicts the blocks it
     read (they are on disk) instead of keeping them. Set from PRIVACYOPS_DUCKDB_MEMORY (e.g. 1GB) and
-    PRIVACYOPS_DUCKDB_THREADS (None when not set: a database file opened read-only gets READER_THREADS)."""
+    PRIVACYOPS_DUCKDB_THREADS."""
     memory = os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_MEMORY
     if not _SIZE_RE.match(memory):
         raise SourceError(f"{MEMORY_ENV}={memory!r} is not a size: give e.g. 512MB or 2GB")

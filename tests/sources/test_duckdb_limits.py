@@ -35,26 +35,6 @@ def test_a_reader_gets_the_default_limit(tmp_path, monkeypatch):
         con.close()
 
 
-def test_a_reader_gets_one_thread_unless_told_otherwise(tmp_path, monkeypatch):
-    """Point reads: one thread by default; PRIVACYOPS_DUCKDB_THREADS=0 gives DuckDB's own (the cores)."""
-    monkeypatch.delenv("PRIVACYOPS_DUCKDB_THREADS", raising=False)
-    path = _db(tmp_path)
-    con = connect_duckdb(path, True, "test")
-    try:
-        assert _setting(con, "threads") == "1"
-    finally:
-        con.close()
-    fresh = duckdb.connect(":memory:")
-    cores = _setting(fresh, "threads")
-    fresh.close()
-    monkeypatch.setenv("PRIVACYOPS_DUCKDB_THREADS", "0")
-    con = connect_duckdb(path, True, "test")
-    try:
-        assert _setting(con, "threads") == cores
-    finally:
-        con.close()
-
-
 def test_the_limit_and_threads_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("PRIVACYOPS_DUCKDB_MEMORY", "300MB")
     monkeypatch.setenv("PRIVACYOPS_DUCKDB_THREADS", "1")
