@@ -10,7 +10,8 @@ are never merged: they come back as candidates.
 from __future__ import annotations
 
 import time
-from typing import Any
+from concurrent.futures import Future, wait
+from typing import Any, Callable
 
 from ..errors import LookupInputError
 from ..ledger import audit, get_case, open_ledger
@@ -19,10 +20,11 @@ from ..map import EMAIL, IMPLICIT_PARTY, NAME, DataMap, Party
 from ..workspace import Workspace
 from .identify import AUTO, parse_ref, search_kinds
 from .kept import erasures_on_record
-from .mentions import find_mentions
+from .mentions import find_mentions, mention_probe
 from .people import Roots, candidate, seeds
-from .reader import Found, Person, Reader, Row, RowKey
-from .records import context, context_columns, expand_by_identity, identity_values, walk_down
+from .prefetch import run_aside
+from .reader import Found, Person, Reader, Row, RowKey, identity_groups
+from .records import context, context_asks, context_columns, expand_by_identity, identity_values, walk_down
 from .subject import AMBIGUOUS, FOUND, NOT_FOUND, WITHHELD, DatasetRecords, SubjectRecords
 
 
@@ -78,6 +80,9 @@ def _start_from_seeds(reader: Reader, result: SubjectRecords, found: Found, text
     """The person (or the rows of nobody's, e.g. a newsletter list) the identifier leads to; None when nothing
     matched or the user must pick one of several candidates (then `result` says so)."""
     dm = reader.dm
+    if NAME not in kinds:  # one index probe for every kind the identifier may be, the seed rows read ahead
+        reader.prime_identities([(ds, kind, cols, [text]) for ds in dm.datasets.values() for kind in kinds
+                                 for _, cols in identity_groups(ds, kind)])
     start_rows, matched, name_total = seeds(reader, kinds, text)
     if not start_rows.rows:
         return None
@@ -120,8 +125,9 @@ def _start_from_seeds(reader: Reader, result: SubjectRecords, found: Found, text
 
 
 def _run(reader: Reader, result: SubjectRecords, text: str, kinds: list[str], pick: str | None,
-         mentions: bool) -> None:
-    """Fill `result` in place."""
+         mentions: bool, started: Callable[[], None] | None = None) -> None:
+    """Fill `result` in place; `started()` once the person (`result.subject`) is known, before their rows are
+    read."""
     found = Found()
     if pick:
         start, person = _start_from_pick(reader, result, found, pick)
@@ -130,10 +136,15 @@ def _run(reader: Reader, result: SubjectRecords, text: str, kinds: list[str], pi
         if got is None:
             return
         start, person = got
+    if started is not None:
+        started()
     walk_down(reader, found, person, start)
     emails, phones = identity_values(reader, found)
     if kinds and kinds[0] == EMAIL:
         emails.add(text.lower())
+    ask = mention_probe(reader, emails, phones) if mentions else None
+    reader.mention_ask = (tuple(ask[0]), tuple(ask[1])) if ask else None  # asked with the expansion's probe
+    reader.prefetch(context_asks(reader, found))  # read while the expansion probes (it seldom adds rows)
     apart = expand_by_identity(reader, found, person, emails, phones)
     result.records = dataset_records(reader, found)
     result.shared = dataset_records(reader, apart)
@@ -174,17 +185,26 @@ def lookup(ws: Workspace, identifier: str | None = None, *, kind: str = AUTO, pi
     if case_id:
         get_case(ws, case_id)  # raises CaseError for an unknown case, before any data is read
     check = audit_log if erasures is None else erasures
+    early: list[Future] = []
+
+    def started() -> None:  # the person is known: their erasures are read from the ledger while the walk reads
+        early.append(run_aside(erasures_on_record, ws, text, None, (result.subject.ref,) if result.subject else ()))
+
     with ws.reading():  # connectors closed at the end, or kept for the next lookup (Workspace.keep_open)
         reader = Reader(ws, use_index=use_index)
         try:
-            _run(reader, result, text, kinds, pick, mentions)
+            _run(reader, result, text, kinds, pick, mentions,
+                 started if check and not pick and kinds != [NAME] else None)
         except LookupInputError:  # a picked row an erasure removed: say what the erasure kept, not "no such row"
             if not (pick and check and erasures_on_record(ws, None, pick)):
                 raise
+        finally:
+            reader.close()  # before the connectors are closed or kept
+            wait(early)  # (its ledger in use until then)
         result.notes = reader.notes
     if check and (kinds != [NAME] or pick):  # never by name
-        result.erasures = erasures_on_record(ws, text if kinds != [NAME] else None, pick,
-                                             (result.subject.ref,) if result.subject else ())
+        result.erasures = early[0].result() if early else erasures_on_record(
+            ws, text if kinds != [NAME] else None, pick, (result.subject.ref,) if result.subject else ())
     result.elapsed_ms = (time.perf_counter() - t0) * 1000
     if audit_log:
         _audit(ws, result, text or pick, case_id)

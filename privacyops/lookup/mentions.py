@@ -9,15 +9,30 @@ from .reader import Found, Reader
 from .subject import Mention
 
 
+def needles(reader: Reader, phones: set[str]) -> list[str]:
+    """What a phone number is looked for as in free text: its last `phone_match_digits` digits."""
+    digits = reader.dm.settings.phone_match_digits
+    return sorted({digits_of(p)[-digits:] for p in phones})
+
+
+def mention_probe(reader: Reader, emails: set[str], phones: set[str]) -> tuple[list[str], list[str]] | None:
+    """The lookup index's mention probe for these e-mails and phones (None: the index cannot answer for them)."""
+    phone_needles = needles(reader, phones)
+    if reader.index is None or not reader.index.can_find_mentions(sorted(emails), phone_needles,
+                                                                   reader.dm.settings.phone_match_digits):
+        return None
+    return sorted(emails), phone_needles
+
+
 def find_mentions(reader: Reader, found: Found, emails: set[str], phones: set[str]) -> list[Mention]:
     """Rows outside `found` whose free text holds one of the e-mails (any case) or phone numbers (digits)."""
-    digits = reader.dm.settings.phone_match_digits
-    phone_needles = sorted({digits_of(p)[-digits:] for p in phones})
+    phone_needles = needles(reader, phones)
     email_res: list = []  # compiled when a row is to be checked (most people are mentioned nowhere)
     out: list[Mention] = []
     hits = None  # dataset -> candidate keys, from the lookup index when it can answer for these values
-    if reader.index is not None and reader.index.can_find_mentions(sorted(emails), phone_needles, digits):
-        hits = reader.index.mention_hits(sorted(emails), phone_needles)
+    ask = mention_probe(reader, emails, phones)
+    if ask is not None:
+        hits = reader.mention_hits(*ask)
     for ds in reader.dm.datasets.values():
         fields = ds.free_text_fields
         if not fields or not (emails or phone_needles):

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Iterable
 
-from ..map import EMAIL, IMPLICIT_PARTY, PHONE, DataMap, Dataset, Party, Reference
+from ..map import EMAIL, IMPLICIT_PARTY, DataMap, Dataset, Party, Reference
 from ..sources import SCORE, DuckDBConnector, Rows, digits_of, type_family
 from ..sources.queries import NameMatches
 from ..sources.scored import select_scored, select_spelled
 from ..workspace import Workspace
 from ..workspace.lookup_index import index_applies, open_lookup_index
-from .prefetch import read_ahead
+from .identities import IdentityProbes
+from .prefetch import ReadAhead
 
 Row = dict[str, Any]
 RowKey = tuple  # (dataset name, primary key tuple)
@@ -63,7 +64,7 @@ class Found:
         return {str(r.get(column)) for k, r in self.rows.get(ds, {}).items() if (ds, k) in self.owned}
 
 
-class Reader:
+class Reader(IdentityProbes):
     """The data access of one lookup over an open workspace."""
 
     def __init__(self, ws: Workspace, use_index: bool = True):
@@ -75,7 +76,7 @@ class Reader:
         self._index_state: dict[str, str | None] = {}
         self._signatures: dict[str, str] = {}
         self._hits: dict[tuple, list] = {}
-        self._ahead: dict[tuple, list[dict[str, Any]]] = {}  # what `prefetch` read, by (dataset, column, values)
+        self._ahead = ReadAhead()  # what `prefetch` reads, by (dataset, column, values)
         self.notes: list[str] = []  # datasets scanned because the lookup index could not answer for them
 
     def indexed(self, ds: Dataset) -> bool:
@@ -105,8 +106,9 @@ class Reader:
         vals = con.coerce(ds, column, values)
         todo = [v for v in vals if (ds.name, column, v) not in self._rows_memo]
         if todo:
-            ahead = (ds.name, column, tuple(todo))  # read by `prefetch`: the very query below
-            got = self._ahead.pop(ahead) if ahead in self._ahead else con.select_in(ds, column, todo).dicts()
+            got = self._ahead.take((ds.name, column, tuple(todo)))  # read by `prefetch`: the very query below
+            if got is None:
+                got = con.select_in(ds, column, todo).dicts()
             for v in todo:
                 self._rows_memo[(ds.name, column, v)] = []
             for r in got:
@@ -123,9 +125,13 @@ class Reader:
                     out.append(dict(r))
         return out
 
-    def prefetch(self, asks: Iterable[tuple[Dataset, str, Iterable[Any]]]) -> None:
+    def prefetch(self, asks: Iterable[tuple[Dataset, str, Iterable[Any]]], least: int = 2) -> None:
         """Read ahead what a step of the walk is about to ask `select_in` (prefetch.py: two reads at a time)."""
-        self._ahead = read_ahead(self.con, lambda ds, column, v: (ds.name, column, v) in self._rows_memo, asks)
+        self._ahead.add(self.con, lambda ds, column, v: (ds.name, column, v) in self._rows_memo, asks, least)
+
+    def close(self) -> None:
+        """The end of the lookup: reads ahead it did not take are dropped (the helper's cursor closed)."""
+        self._ahead.close()
 
     def fetch_keys(self, ds: Dataset, keys: list[tuple]) -> list[Row]:
         if len(ds.primary_key) == 1:
@@ -153,7 +159,7 @@ class Reader:
         (dataset, kind, columns, value) queried once per lookup: the expansion step asks again for the values the
         seed step already searched."""
         columns = ds.identity_columns(kind) if columns is None else columns
-        values = sorted({self.norm(kind, v) if kind in (EMAIL, PHONE) else v.strip() for v in values})
+        values = self._identity_values(kind, values)
         memo = (ds.name, kind, columns)
         todo = [v for v in values if memo + (v,) not in self._identity_memo]
         if todo:
@@ -172,44 +178,6 @@ class Reader:
                     seen.add(k)
                     out.append(r)
         return out
-
-
-    def _indexed_identity(self, ds: Dataset, kind: str, columns: tuple[str, ...], values: list[str]) -> list[Row]:
-        """`select_identity`'s answer from the lookup index: the same comparisons, on the values the index holds
-        (the same expressions), then the rows read by primary key."""
-        con = self.con(ds)
-        wanted: dict[str, set[str]] = {}
-        if kind not in (EMAIL, PHONE):  # ids compare as the column's type: "007" finds 7 in an integer column
-            for c in columns:
-                wanted[c] = {str(v) for v in con.coerce(ds, c, [v.strip() for v in values])}
-            probe = sorted(set().union(*wanted.values())) if wanted else []
-        else:
-            probe = sorted(values)
-        memo = (kind, tuple(probe))
-        if memo not in self._hits:
-            self._hits[memo] = self.index.identity_hits(kind, probe, self.dm.settings.phone_match_digits)
-        tails = []
-        if kind == PHONE:
-            n = self.dm.settings.phone_match_digits
-            tails = [d[-min(n, len(d)):] for d in (digits_of(v) for v in values) if min(n, len(d)) >= 6]
-        keys: dict[tuple, set[tuple[str, str]]] = {}
-        for value, name, col, key in self._hits[memo]:
-            if name != ds.name or col not in columns or (wanted and value not in wanted.get(col, ())):
-                continue
-            keys.setdefault(key, set()).add((col, value))
-        if not keys:
-            return []
-        rows = self.fetch_keys(ds, list(keys))
-        return rows if kind != PHONE else [r for r in rows if _phone_match(ds, r, keys, tails)]
-
-
-def _phone_match(ds: Dataset, row: Row, keys: dict[tuple, set[tuple[str, str]]], tails: list[str]) -> bool:
-    """The scan's range on the reversed digits, then its exact check."""
-    for col, value in keys.get(tuple(str(row[c]) for c in ds.primary_key), ()):
-        for t in tails:
-            if t[::-1] <= value < t[::-1] + ":" and row.get(col) is not None and digits_of(str(row[col])).endswith(t):
-                return True
-    return False
 
 
 def indexed_name_matches(reader: Reader, ds: Dataset, columns: tuple[str, ...], query: str) -> NameMatches | None:

@@ -71,6 +71,9 @@ def walk_down(reader: Reader, found: Found, person: Person, start: dict[str, dic
                 new = found.add(child, mine, f"belongs to {name}", role, owns)
                 if owns and new:
                     nxt.setdefault(child.name, {}).update(new)
+                    if len(child.owner_references) == 1 and not dm.owners_of(child.name):
+                        # the next step's rows of `child` are these (no other way in): its reads start now
+                        reader.prefetch(_level_asks(reader, {child.name: new}), 1)
             for ref in dm.datasets[name].owned_references:
                 new = _owned_rows(reader, found, ref, rows)
                 if new:
@@ -150,6 +153,9 @@ def expand_by_identity(reader: Reader, found: Found, person: Person, emails: set
     matched only through shared values are returned apart (the result), not as the person's records.
     """
     mine_of = {EMAIL: {reader.norm(EMAIL, e) for e in emails}, PHONE: {reader.norm(PHONE, p) for p in phones}}
+    reader.prime_identities([(ds, kind, cols, values) for ds in reader.dm.datasets.values()
+                             for kind, values in ((EMAIL, emails), (PHONE, phones))
+                             for _, cols in (identity_groups(ds, kind) if values else [])])
     matches = []
     for ds in reader.dm.datasets.values():
         for kind, values in ((EMAIL, emails), (PHONE, phones)):
@@ -184,11 +190,16 @@ def expand_by_identity(reader: Reader, found: Found, person: Person, emails: set
     return apart
 
 
+def context_asks(reader: Reader, found: Found) -> list[tuple[Dataset, str, set]]:
+    """The reads `context` starts with, for `Reader.prefetch`."""
+    return [(reader.dm.datasets[ref.to_dataset], ref.to_column, _values(rows, ref.column))
+            for name, rows in found.rows.items() for ref in reader.dm.datasets[name].shared_references]
+
+
 def context(reader: Reader, found: Found) -> Found:
     """Rows the records point at through `shared` references (one step): reference data, for display."""
     ctx = Found()
-    reader.prefetch([(reader.dm.datasets[ref.to_dataset], ref.to_column, _values(rows, ref.column))
-                     for name, rows in found.rows.items() for ref in reader.dm.datasets[name].shared_references])
+    reader.prefetch(context_asks(reader, found))
     for name, rows in found.rows.items():
         for ref in reader.dm.datasets[name].shared_references:
             target = reader.dm.datasets[ref.to_dataset]

@@ -9,12 +9,12 @@ import hashlib
 import json
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import duckdb
 
 from ..map import EMAIL, NAME, PHONE, Dataset
-from ..sources import Connector
+from ..sources import Connector, digits_of
 from ..sources.write_chain import database_stat, file_stat, written_since
 from .folder import Workspace
 
@@ -62,10 +62,19 @@ def source_signature(con: Connector, datasets: Sequence[Dataset]) -> str:
 
 
 def dataset_spec(ws: Workspace, ds: Dataset) -> str:
-    """What of the map an index of `ds` depends on: a change (a new identity column) makes it stale."""
+    """What of the map an index of `ds` depends on: a change (a new identity column) makes it stale. Worked out
+    once per dataset (every lookup asks it of every dataset; a changed map is parsed into new datasets)."""
+    digits = ws.datamap.settings.phone_match_digits
+    memo = ds.__dict__.setdefault("_index_spec", {})
+    if digits not in memo:
+        memo[digits] = _dataset_spec(ds, digits)
+    return memo[digits]
+
+
+def _dataset_spec(ds: Dataset, digits: int) -> str:
     spec = {"v": INDEX_VERSION, "table": ds.table, "key": list(ds.primary_key), "source": ds.source,
             "ids": {k: list(v) for k, v in sorted(ds.identities.items())},
-            "text": list(ds.free_text_fields), "digits": ws.datamap.settings.phone_match_digits}
+            "text": list(ds.free_text_fields), "digits": digits}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -260,3 +269,51 @@ def probed(con: Any, sql: str, keys: Sequence[str], wrap: str = "") -> list[tupl
         return con.execute(f"{sql} IN (SELECT {wrap}(v) FROM {name})").fetchall()
     finally:
         con.unregister(name)
+
+
+def probe_plan(kind: str, values: Iterable[str], phone_digits: int) -> tuple[set[str], dict[int, set[str]], set[str]]:
+    """What `identity_hits` probes for (kind, values): the hashed keys, the phones' reversed-digit tails by length (a
+    batch's thousands of tails tested per hit in a few lookups) and the exact values of other kinds."""
+    keys, exact = set(), set()
+    tails: dict[int, set[str]] = {}
+    for v in sorted(set(values)):
+        if kind == PHONE:
+            digits = digits_of(v)
+            k = min(phone_digits, len(digits))
+            if k < PHONE_KEY_DIGITS:
+                continue
+            tail = digits[-k:][::-1]
+            keys.add(f"{PHONE}:{tail[:PHONE_KEY_DIGITS]}")
+            tails.setdefault(len(tail), set()).add(tail)
+        else:
+            keys.add(f"{kind}:{v}")
+            exact.add(v)
+    return keys, tails, exact
+
+
+def mention_keys(emails: Sequence[str], needles: Sequence[str]) -> list[str] | None:
+    """The mention index's keys for e-mails (their local parts, lower-cased) and phone needles; None when a local
+    part is not ASCII (DuckDB lower-cases it, as the index was built: `mention_hits` asks it)."""
+    locals_ = [k for k in (email_key(e) for e in emails) if k]
+    if not all(k.isascii() for k in locals_):  # ASCII lower-cases alike here and in DuckDB
+        return None
+    return [f"email:{k.lower()}" for k in locals_] + [f"phone:{n}" for n in needles]
+
+
+def hits_of(rows: Iterable[tuple], kind: str, plan: tuple[set[str], dict[int, set[str]], set[str]],
+            cols: dict[int, tuple]) -> list[tuple[str, str, str, tuple]]:
+    """The probe's entries (value, c, k, _) that answer one (kind, values) ask (its `probe_plan`), as (value,
+    dataset, column, key): of its kind, and its value (phones: the stores' range, the reversed digits start with a
+    tail, then a digit or nothing)."""
+    own, tails, exact = plan
+    hits = []
+    for value, c, k, _ in rows if own else ():
+        if c is None:  # a mention entry
+            continue
+        dataset, col, of, arity = cols[c]
+        if of != kind:
+            continue
+        if value in exact if kind != PHONE else any(value[:n] in ts and value[n:n + 1] < ":"  # t <= v < t:
+                                                   for n, ts in tails.items()):
+            hits.append((value, dataset, col, key_of_text(k, arity)))
+    return hits

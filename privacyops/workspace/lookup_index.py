@@ -41,7 +41,7 @@ from typing import Any, Iterable, Sequence
 import duckdb
 
 from ..errors import SourceError
-from ..map import PHONE, Dataset
+from ..map import Dataset
 from ..sources import Connector, connect_duckdb
 from ..sources.write_chain import file_stat
 from .folder import Workspace, close_readers
@@ -69,6 +69,7 @@ from .lookup_entries import (  # noqa: F401
     dataset_spec,
     email_key,
     fingerprint,
+    hits_of,
     probed,
     ident_columns,
     identity_sql,
@@ -77,8 +78,10 @@ from .lookup_entries import (  # noqa: F401
     index_path,
     key_of_text,
     key_text_sql,
+    mention_keys,
     mention_sql,
     names_sql,
+    probe_plan,
     source_signature,
 )
 from .lookup_names import picked_spellings
@@ -460,47 +463,52 @@ class LookupIndex:
         normalised; phones: reversed digits starting with the value's last digits, as the stores compare them;
         ids: as text). One query: the entries of the probes' hashes, then the kind and value compared as text (a
         hash shared by two keys returns nothing it should not)."""
-        keys, ranges, exact = set(), [], set()
-        for v in sorted(set(values)):
-            if kind == PHONE:
-                from ..sources import digits_of
+        return self.identity_hits_many([(kind, values)], phone_digits)[0][0]
 
-                digits = digits_of(v)
-                k = min(phone_digits, len(digits))
-                if k < PHONE_KEY_DIGITS:
-                    continue
-                tail = digits[-k:][::-1]
-                keys.add(f"{PHONE}:{tail[:PHONE_KEY_DIGITS]}")
-                ranges.append(tail)
-            else:
-                keys.add(f"{kind}:{v}")
-                exact.add(v)
-        if not keys or self.unusable:
-            return []
+    def identity_hits_many(self, asks: Sequence[tuple[str, Iterable[str]]], phone_digits: int,
+                           mentions: tuple[Sequence[str], Sequence[str]] | None = None
+                           ) -> tuple[list[list[tuple[str, str, str, tuple]]], dict[str, set[tuple]] | None]:
+        """`identity_hits` of each (kind, values) of `asks`, in one query for all (a lookup's seeds ask an e-mail as
+        e-mail and as username; its expansion asks e-mails and phones): each answer is that of its own query, as
+        every entry is checked against its own ask's kind and values. `mentions` (e-mails, phone needles): the same
+        query answers `mention_hits` for them too, returned second (None when not asked, or not ASCII)."""
+        plans, keys = [], set()
+        for kind, values in asks:
+            plan = probe_plan(kind, values, phone_digits)
+            plans.append(plan)
+            keys |= plan[0]
+        mkeys = mention_keys(mentions[0], mentions[1]) if mentions and not self.unusable else None
+        if (not keys and not mkeys) or self.unusable:
+            return [[] for _ in asks], None
         probe = sorted(keys)
-        rows = probed(self.con, "SELECT value, c, k FROM ident WHERE h", probe, "hash")
-        tails: dict[int, set[str]] = {}  # by length: a batch's thousands of tails tested per hit in a few lookups
-        for t in ranges:
-            tails.setdefault(len(t), set()).add(t)
-        out = []
-        for value, c, k in rows:
-            dataset, col, of, arity = self.cols[c]
-            if of != kind:
-                continue
-            # phones: the stores' range, the reversed digits start with the tail, then a digit or nothing
-            if value in exact if kind != PHONE else any(value[:n] in ts and value[n:n + 1] < ":"  # t <= v < t:
-                                                       for n, ts in tails.items()):
-                out.append((value, dataset, col, key_of_text(k, arity)))
-        return out
+        if len(probe) + len(mkeys or ()) > PROBE_JOIN_FROM:  # a batch's thousands: joined scans, no ART parts
+            rows = [(v, c, k, None) for v, c, k in probed(self.con, "SELECT value, c, k FROM ident WHERE h", probe,
+                                                          "hash")] if probe else []
+            rows += [(d, None, None, k) for d, k in probed(self.con, "SELECT dataset, k FROM mention WHERE key",
+                                                           mkeys)] if mkeys else []
+        else:  # a lookup's few keys as constants (ART probes), the mention entries beside them in one statement
+            one = "= ?" if mkeys and len(mkeys) == 1 else f"IN ({', '.join('?' * len(mkeys or ()))})"
+            cond = "h = hash(?::VARCHAR)" if len(probe) == 1 else \
+                f"h IN ({', '.join(['hash(?::VARCHAR)'] * len(probe))})"
+            sql = f"SELECT value, c, k, NULL::VARCHAR[] AS m FROM ident WHERE {cond}" if probe else ""
+            if mkeys:  # c NULL marks the mention entries
+                sql = (f"{sql} UNION ALL " if sql else "") + \
+                    f"SELECT dataset, NULL::USMALLINT, NULL::VARCHAR, k FROM mention WHERE key {one}"
+            rows = self.con.execute(sql, probe + (mkeys or [])).fetchall()
+        found: dict[str, set[tuple]] | None = {} if mkeys else None
+        for dataset, _, _, k in (r for r in rows if r[1] is None) if mkeys else ():
+            found.setdefault(dataset, set()).add(tuple(k))  # type: ignore[union-attr]
+        out = [hits_of(rows, kind, plan, self.cols) for (kind, _), plan in zip(asks, plans)]
+        return out, found
 
     def mention_hits(self, emails: Sequence[str], needles: Sequence[str]) -> dict[str, set[tuple]]:
         """dataset -> keys of rows whose free text may mention one of the e-mails or phone needles (a superset:
         the caller checks the text as the scan does). One query (and one to lower-case as the index did)."""
-        locals_ = [k for k in (email_key(e) for e in emails) if k]
-        if locals_ and not all(k.isascii() for k in locals_):  # ASCII lower-cases alike here and in DuckDB
+        keys = mention_keys(emails, needles)
+        if keys is None:  # a local part that is not ASCII: lower-cased as the index did
+            locals_ = [k for k in (email_key(e) for e in emails) if k]
             locals_ = self.con.execute("SELECT list_transform(?::VARCHAR[], x -> lower(x))", [locals_]).fetchone()[0]
-        locals_ = [k.lower() if k.isascii() else k for k in locals_]
-        keys = [f"email:{k}" for k in locals_] + [f"phone:{n}" for n in needles]
+            keys = [f"email:{k}" for k in locals_] + [f"phone:{n}" for n in needles]
         out: dict[str, set[tuple]] = {}
         if not keys:
             return out

@@ -109,3 +109,47 @@ def test_a_held_ledger_serves_an_operations_steps_and_lets_a_waiting_process_in(
     assert getattr(mini_ws, "_held_ledger", None) is None
     assert audit.verify(mini_ws).ok
     assert [r[3] for r in chain(mini_ws)][-1] == "test.held"
+
+
+def test_the_head_is_one_page_rewritten_in_place_and_always_names_the_last_entry(mini_ws):
+    """audit.head is rewritten in place (no new file per entry: a rename per lookup made the next commit wait),
+    always one whole page naming the log's last entry (read back with SQL); a head of another size (restored from
+    an older copy, written by an earlier privacyops) is replaced by a page on the next append."""
+    mini_ws.keep_open = 60.0
+    path = mini_ws.root / audit.HEAD_FILE
+    audit.record(mini_ws, "test.kept", {"i": 0})
+    inode = path.stat().st_ino
+    for i in range(1, 5):
+        audit.record(mini_ws, "test.kept", {"i": i})
+        raw = path.read_bytes()
+        rows = chain(mini_ws)
+        assert len(raw) == 4096 and raw.rstrip(b" ").endswith(b"}") and path.stat().st_ino == inode
+        head = json.loads(raw)
+        assert (head["seq"], head["hash"]) == (rows[-1][0], rows[-1][8])
+    path.write_text(json.dumps(json.loads(path.read_bytes())))  # the same head, unpadded (as written before)
+    audit.record(mini_ws, "test.kept", {"i": 5})
+    rows = chain(mini_ws)
+    assert len(path.read_bytes()) == 4096
+    assert (json.loads(path.read_bytes())["seq"], json.loads(path.read_bytes())["hash"]) == (rows[-1][0], rows[-1][8])
+    assert audit.verify(mini_ws).ok
+
+
+def test_the_last_entry_is_looked_for_from_the_connections_last_append_and_over_the_whole_log_otherwise(mini_ws):
+    """`_last` (each append's read of the log's end) starts from the entry the connection appended last; where that
+    finds nothing (the log cut below it) or the connection appended nothing, it reads the whole log: the same answer
+    as SQL over the whole log in every case."""
+    mini_ws.keep_open = 60.0
+    for i in range(5):
+        audit.record(mini_ws, "test.kept", {"i": i})
+    with open_ledger(mini_ws) as con:
+        truth = tuple(con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone())
+        kept = con.audit_pending
+        assert kept["seq"] == truth[0]  # the connection appended the last entry: the usual case
+        try:
+            for pending in (None, {"seq": 1}, {"seq": truth[0]}, {"seq": truth[0] + 3}):
+                con.audit_pending = pending
+                assert audit._last(con) == truth, pending
+        finally:
+            con.audit_pending = kept
+    audit.record(mini_ws, "test.kept", {"i": 5})
+    assert audit.verify(mini_ws).ok

@@ -50,8 +50,9 @@ def customers(ws, n: int, seed: int) -> list[tuple]:
 @pytest.mark.slow
 def test_indexed_and_scanned_lookups_answer_alike_for_200_random_subjects(indexed, monkeypatch):
     probes = []
-    real = li.LookupIndex.identity_hits
-    monkeypatch.setattr(li.LookupIndex, "identity_hits", lambda self, *a: probes.append(a[0]) or real(self, *a))
+    real = li.LookupIndex.identity_hits_many  # (identity_hits asks through it too)
+    monkeypatch.setattr(li.LookupIndex, "identity_hits_many",
+                        lambda self, asks, *a: probes.extend(k for k, _ in asks) or real(self, asks, *a))
     mentioned = 0
     for i, (cid, email, phone) in enumerate(customers(indexed, 200, seed=2026)):
         ident, kind = [(email, "auto"), (phone, "phone"), (str(cid), "customer_id")][i % 3]

@@ -46,7 +46,7 @@ def test_prefetched_lookups_answer_as_sequential_ones_and_use_the_helper_thread(
     monkeypatch.setattr(reader_mod.DuckDBConnector, "select_in", counting)
     together = [lookup(demo_ws, email or str(cid), audit_log=False) for cid, email, _ in subjects]
     assert helper_reads, "no read ran in the helper thread: prefetch did nothing"
-    monkeypatch.setattr(Reader, "prefetch", lambda self, asks: None)
+    monkeypatch.setattr(Reader, "prefetch", lambda self, asks, least=2: None)
     one_by_one = [lookup(demo_ws, email or str(cid), audit_log=False) for cid, email, _ in subjects]
     assert sum(x.count for a in together for x in a.records.values()) > 40  # not vacuous: the subjects have rows
     for a, b in zip(together, one_by_one):
