@@ -129,7 +129,8 @@ def ledger(ws, sql, params=()):
         return con.execute(sql, list(params)).fetchall()
 
 
-def test_a_batch_killed_mid_execution_resumes_and_completes(mini_ws, tmp_path, monkeypatch):
+def approved_batch(mini_ws, tmp_path, monkeypatch):
+    """The erase map's workspace with a batch plan of M-001 and M-002, prepared by alice and approved by bob."""
     ws = open_workspace(mini_ws.root)
     (ws.root / "privacyops.yaml").write_text(erase_map())
     ws = open_workspace(ws.root)
@@ -139,6 +140,11 @@ def test_a_batch_killed_mid_execution_resumes_and_completes(mini_ws, tmp_path, m
     plan = plan_batch(ws, f, open_case(ws, "erasure", "2026-11-10").case_id, as_of=AS_OF)
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "bob")
     approve_plan(ws, plan.plan_id)
+    return ws, plan
+
+
+def test_a_batch_killed_mid_execution_resumes_and_completes(mini_ws, tmp_path, monkeypatch):
+    ws, plan = approved_batch(mini_ws, tmp_path, monkeypatch)
     main = duckdb.connect(str(ws.root / "main.duckdb"), read_only=True)
     before = main.execute("SELECT * FROM people.person ORDER BY 1").fetchall()
     main.close()
@@ -184,15 +190,7 @@ def test_a_batch_killed_between_two_datasets_commits_resumes_and_each_subject_en
     """A batch commits a DuckDB source dataset by dataset (its ART parts let go between): a kill -9 after the first
     dataset's commit leaves that dataset erased and the rest untouched (SQL), the plan executing; running it again
     erases the rest, verifies and certifies every subject."""
-    ws = open_workspace(mini_ws.root)
-    (ws.root / "privacyops.yaml").write_text(erase_map())
-    ws = open_workspace(ws.root)
-    f = tmp_path / "subjects.csv"
-    f.write_text("subject\nM-001\nM-002\n")
-    monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
-    plan = plan_batch(ws, f, open_case(ws, "erasure", "2026-11-10").case_id, as_of=AS_OF)
-    monkeypatch.setenv("PRIVACYOPS_ACTOR", "bob")
-    approve_plan(ws, plan.plan_id)
+    ws, plan = approved_batch(mini_ws, tmp_path, monkeypatch)
     planned = {}
     for pr in plan.rows:
         if pr.source == "main" and pr.action == "delete":
