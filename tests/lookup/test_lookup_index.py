@@ -228,6 +228,47 @@ def test_an_interrupted_refresh_leaves_the_dataset_stale_never_hiding(indexed, m
     assert li.index_status(indexed)["crm.customers"] is None
 
 
+def test_a_batch_refresh_drops_first_on_its_own_and_a_stop_after_it_leaves_the_dataset_stale(indexed, monkeypatch):
+    """Over FEW_KEYS changed rows (a batch) the old entries go in a transaction of their own that marks the dataset
+    unverified (its commit loads the identity table's index parts; the handle is closed after it). Stopped before the
+    refresh proper, the dataset is stale and scanned, never hiding a row; refreshed, the index holds exactly the
+    customers' new e-mails and none of the old (SQL on index.duckdb)."""
+    picked = customers(indexed, li.FEW_KEYS + 50, seed=909)
+    new = {cid: f"batch.{cid}@elsewhere.example" for cid, _, _ in picked}
+    con = indexed.writer("company")  # privacyops's own writer, as a batch erasure's
+    try:
+        for cid, mail in new.items():
+            con.execute("UPDATE crm.customers SET email = ? WHERE customer_id = ?", [mail, cid])
+    finally:
+        indexed.close()
+    first = []
+    real = li._drop_first
+    monkeypatch.setattr(li, "_drop_first", lambda *a: first.append(1) or real(*a))
+    monkeypatch.setattr(li, "identity_sql", lambda *a, **kw: (_ for _ in ()).throw(RuntimeError("interrupted")))
+    with pytest.raises(RuntimeError):
+        li.refresh_lookup_index(indexed, {"crm.customers": [(cid,) for cid in new]})
+    monkeypatch.undo()
+    assert first == [1]
+    assert li.index_status(indexed)["crm.customers"]  # stale: scanned
+    (cid, old, _), (cid2, old2, _) = picked[0], picked[1]
+    for q in (new[cid], old, old2):
+        got = lookup(indexed, q, audit_log=False)
+        assert answer(got) == answer(lookup(indexed, q, audit_log=False, use_index=False))
+    assert lookup(indexed, new[cid], audit_log=False).subject.ref == f"crm.customers:{cid}"
+    assert li.refresh_lookup_index(indexed, {"crm.customers": [(cid,) for cid in new]}) == ["crm.customers"]
+    assert li.index_status(indexed)["crm.customers"] is None
+    ix = duckdb.connect(str(indexed.root / "index.duckdb"), read_only=True)
+    try:
+        held = ix.execute("SELECT value FROM ident JOIN ident_cols USING (c) WHERE dataset = 'crm.customers' "
+                          "AND col = 'email' AND k IN (SELECT unnest(?::VARCHAR[]))",
+                          [[str(c) for c in new]]).fetchall()
+    finally:
+        ix.close()
+    assert sorted(v for (v,) in held) == sorted(new.values())
+    fast = lookup(indexed, new[cid2], audit_log=False)
+    assert fast.notes == [] and fast.subject.ref == f"crm.customers:{cid2}"
+
+
 def _art_bytes(idx) -> int:
     return idx.con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
                            "WHERE tag = 'ART_INDEX'").fetchone()[0]
