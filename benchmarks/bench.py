@@ -274,6 +274,37 @@ def machine() -> str:
            f"Python {platform.python_version()}, DuckDB {duckdb.__version__}"
 
 
+def reference() -> dict:
+    """The machine's speed on fixed work, so that figures taken on different machines (or on one whose host is busy)
+    can be compared: a pure-Python loop (the per-row work of planning, fingerprints, JSON) and a one-thread DuckDB
+    aggregate (the scans). Best of three, in ms; a slower machine shows larger numbers here and in the table alike."""
+    def best(fn) -> float:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1000)
+        return round(min(times))
+
+    def python_loop() -> None:
+        total = 0
+        for i in range(5_000_000):
+            total += i
+
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    try:
+        db = best(lambda: con.execute("SELECT sum(hash(i)) FROM range(20000000) t(i)").fetchall())
+    finally:
+        con.close()
+    return {"python_loop_ms": best(python_loop), "duckdb_scan_ms": db}
+
+
+def reference_text(ref: dict) -> str:
+    return (f"speed reference: Python loop of 5M additions {ref['python_loop_ms']} ms, DuckDB sum of 20M hashes on "
+            f"one thread {ref['duckdb_scan_ms']} ms (smaller is faster)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--1m", dest="million", action="store_true", help="also the 1M-subject demo")
@@ -282,8 +313,9 @@ def main() -> None:
     ap.add_argument("--only-1m", action="store_true", help="skip the 100k part (with --1m)")
     args = ap.parse_args()
     args.base.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {machine()}\nload average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n",
-          flush=True)
+    ref = reference()
+    print(f"machine: {machine()}\n{reference_text(ref)}\n"
+          f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n", flush=True)
     table = Table()
     sizes = ([] if args.only_1m else [100_000]) + ([1_000_000] if args.million else [])
     growth = {}
@@ -309,8 +341,11 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     table.print()
-    print(f"\nmachine: {machine()}; load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    (args.base / "bench.json").write_text(json.dumps({"machine": machine(), "rows": table.rows}, indent=1))
+    end = reference()  # again at the end: a host that slowed down during the run shows here
+    print(f"\nmachine: {machine()}; load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
+          f"at the start {reference_text(ref)}\nat the end {reference_text(end)}")
+    (args.base / "bench.json").write_text(json.dumps({"machine": machine(), "reference": {"start": ref, "end": end},
+                                                      "rows": table.rows}, indent=1))
     print(f"figures written to {args.base / 'bench.json'}")
 
 
