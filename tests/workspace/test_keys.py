@@ -36,7 +36,7 @@ def h(key: bytes, msg: bytes) -> str:
     (secrets.token_bytes(31), "is truncated or damaged (31 bytes"),
     (secrets.token_bytes(48), "is truncated or damaged (48 bytes"),
     (b"0123456789abcdef" * 4, "is text, not a key"),
-])
+], ids=["empty", "31-random-bytes", "48-random-bytes", "text"])  # fixed ids: every pytest process collects alike
 def test_a_damaged_key_is_refused_and_never_replaced(tmp_path, data, problem):
     (tmp_path / "workspace.key").write_bytes(data)
     with pytest.raises(WorkspaceKeyError) as err:
