@@ -88,6 +88,17 @@ class Table:
             ld = "-" if r["load"] is None else f"{r['load']:.2f}"
             print(f"{r['operation']:<{w[0]}}  {r['target']:<{w[1]}}  {r['measured']:<{w[2]}}  {ld:>5}  {rss:>9}  {met}")
 
+    def markdown(self) -> str:
+        """The table as the README quotes it (written beside bench.json as bench.md)."""
+        lines = ["| operation | target | measured | load | peak RSS | met |", "|---|---|---|---|---|---|"]
+        for r in self.rows:
+            met = "–" if r["met"] is None else ("yes" if r["met"] else "**no**")
+            rss = "–" if r["peak_rss_mb"] is None else f"{r['peak_rss_mb']:,} MB"
+            ld = "–" if r["load"] is None else f"{r['load']:.2f}"
+            target = "–" if r["target"] == "-" else r["target"]
+            lines.append(f"| {r['operation']} | {target} | {r['measured']} | {ld} | {rss} | {met} |")
+        return "\n".join(lines) + "\n"
+
 
 def build(folder: Path, subjects: int, reuse: bool, table: Table) -> None:
     """The demo and its lookup index, each timed as the user runs them."""
@@ -346,7 +357,8 @@ def main() -> None:
           f"at the start {reference_text(ref)}\nat the end {reference_text(end)}")
     (args.base / "bench.json").write_text(json.dumps({"machine": machine(), "reference": {"start": ref, "end": end},
                                                       "rows": table.rows}, indent=1))
-    print(f"figures written to {args.base / 'bench.json'}")
+    (args.base / "bench.md").write_text(table.markdown())
+    print(f"figures written to {args.base / 'bench.json'} (and as a Markdown table, {args.base / 'bench.md'})")
 
 
 if __name__ == "__main__":
