@@ -250,7 +250,9 @@ def plan_erasure(ws: Workspace, case_id: str, identifier: str | None = None, *, 
             decider = Decider(ws, as_of, datasets=records.records)
             rows, not_erased, entry, emails = subject_plan_rows(ws, decider, records)
         finally:
-            ws.close()
+            # Readers closed now (another process may write next), or kept for the next step under keep_open
+            # (the panels: the approve and execute that follow would reopen the ledger, index and sources).
+            ws.release()
     plan = ErasurePlan(plan_id=_new_plan_id(REQUEST), kind=REQUEST, case_id=case_id, as_of=as_of,
                        map_fingerprint=ws.datamap.fingerprint, rows=_ordered(ws.datamap, rows), subjects=[entry],
                        not_erased=not_erased, prepared_by=actor,
