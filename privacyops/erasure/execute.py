@@ -51,7 +51,7 @@ from ..ledger.schedule import key_json
 from ..map import EMAIL
 from ..sources import batch_reads
 from ..workspace import Workspace, current_actor, open_workspace
-from ..workspace.lookup_index import refresh_lookup_index
+from ..workspace.lookup_index import index_applies, index_path, key_checksum, refresh_lookup_index
 from .apply import _apply
 from .canonical import no_collection
 from .certificate import check_signing_key, issue
@@ -338,7 +338,10 @@ def _erase_source(ws: Workspace, plan: ErasurePlan, src: str, identities: set[st
             if stale:
                 raise StalePlanError("changed while executing")  # rolls this source back
             con.split_commits = plan.kind in (BATCH, DUE, RETENTION)  # many subjects: see apply._commit_dataset
+            tracked = _index_tracked(ws, con, plan, src)
+            before = _checksums(ws, con, tracked)
             counts = _apply(ws, con, todo)
+            after = _checksums(ws, con, tracked)
         except BaseException:
             try:
                 con.rollback()
@@ -359,16 +362,35 @@ def _erase_source(ws: Workspace, plan: ErasurePlan, src: str, identities: set[st
         raise
     recovered = not any(c.get("deleted") or c.get("masked") for c in counts.values())
     at = _record_commit(ws, plan, src, counts, recovered and bool(_planned_in(plan, src)))
-    return SourceResult(src, "committed", counts, at)
+    return SourceResult(src, "committed", counts, at, {n: (before[n], after[n]) for n in tracked})
 
 
-def _refresh_index(ws: Workspace, plan: ErasurePlan) -> None:
-    """An erased identifier leaves the lookup index too (deleted rows drop out, masked rows hold the mask)."""
+def _written(plan: ErasurePlan, src: str | None = None) -> dict[str, list[tuple]]:
+    """The keys of the rows `_apply` writes (deleted, masked, kept with masks) by dataset; of one source's alone."""
     changed: dict[str, list[tuple]] = {}
     for r in plan.rows:
-        if r.action in (DELETE, MASK) or (r.action == RETAIN and r.masks):  # every row `_apply` wrote
+        if (src is None or r.source == src) and (r.action in (DELETE, MASK) or (r.action == RETAIN and r.masks)):
             changed.setdefault(r.dataset, []).append(tuple(r.key))
-    refresh_lookup_index(ws, changed)
+    return changed
+
+
+def _index_tracked(ws: Workspace, con: Any, plan: ErasurePlan, src: str) -> dict[str, list[list[str]]]:
+    """The rows of a DuckDB source whose lookup-index checksum is read before and after the writes (the refresh then
+    moves the datasets' fingerprints by the difference instead of scanning them); none without an index."""
+    if con.source.kind != "duckdb" or not index_path(ws).exists():
+        return {}
+    return {name: [[str(v) for v in k] for k in keys] for name, keys in _written(plan, src).items()
+            if index_applies(ws, ws.datamap.datasets[name])}
+
+
+def _checksums(ws: Workspace, con: Any, tracked: dict[str, list[list[str]]]) -> dict[str, tuple[int, int]]:
+    return {name: key_checksum(con, ws.datamap.datasets[name], keys) for name, keys in tracked.items()}
+
+
+def _refresh_index(ws: Workspace, plan: ErasurePlan, results: list[SourceResult]) -> None:
+    """An erased identifier leaves the lookup index too (deleted rows drop out, masked rows hold the mask). Sources
+    written by this run pass their rows' checksums (a source committed by an earlier run has none: scanned)."""
+    refresh_lookup_index(ws, _written(plan), {n: c for r in results for n, c in r.checksums.items()})
 
 
 def _complete(ws: Workspace, plan: ErasurePlan, results: list[SourceResult], identities: set[str], actor: str,
@@ -378,7 +400,7 @@ def _complete(ws: Workspace, plan: ErasurePlan, results: list[SourceResult], ide
     phase = FINISH
     try:
         scheduled, restricted, suppressed = _finalise(ws, plan)
-        _refresh_index(ws, plan)
+        _refresh_index(ws, plan, results)
         phase = VERIFY
         verification = verify_plan(ws, plan, identities, progress=progress)
         phase = CERTIFY

@@ -22,6 +22,8 @@ class SourceResult:
     status: str  # committed | skipped (committed by an earlier run)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # dataset -> {deleted, masked, already}
     committed_at: dt.datetime | None = None
+    # dataset -> the written rows' lookup-index checksum before and after (refresh_lookup_index); not reported
+    checksums: dict[str, tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "status": self.status, "counts": self.counts,

@@ -94,6 +94,37 @@ def fingerprint(con: Connector, ds: Dataset) -> str:
     return f"{int(got[0])}:{int(got[1])}"
 
 
+def rows_of_keys(con: Connector, ds: Dataset, keys: list[list[str]]) -> tuple[str, list[Any]]:
+    """A relation (`(SELECT ...) s`) of the rows of `ds` whose primary key (as texts) is one of `keys`, and its
+    parameters: by the first key column (the source's index answers it), then by the whole key."""
+    firsts = con.coerce(ds, ds.primary_key[0], [k[0] for k in keys])
+    within, params = firsts_in(firsts) if firsts else ("(NULL)", [])
+    rel = (f"(SELECT * FROM (SELECT * FROM {con.relation(ds)} WHERE {con.quote(ds.primary_key[0])} IN "
+           f"{within} OFFSET 0) r WHERE list_contains(?::VARCHAR[][], {_key_list(con, ds)})) s")
+    return rel, [*params, keys]
+
+
+def key_checksum(con: Connector, ds: Dataset, keys: list[list[str]]) -> tuple[int, int]:
+    """The part of `fingerprint` the rows with these primary keys make up (rows, checksum): read before and after
+    a write of those rows, the difference moves the dataset's fingerprint without scanning the dataset."""
+    rel, params = rows_of_keys(con, ds, keys)
+    cols = ", ".join(con.quote(c) for c in _indexed_columns(ds))
+    got = con.execute(f"SELECT count(*), coalesce(sum(hash({cols})), 0) FROM {rel}", params).rows[0]
+    return int(got[0]), int(got[1])
+
+
+def moved_fingerprint(recorded: str | None, before: tuple[int, int], after: tuple[int, int]) -> str | None:
+    """A dataset's `fingerprint` after rows changed from `before` to `after` (their `key_checksum`), from the one
+    recorded while the data was as `before` saw it; None when nothing usable was recorded. The checksum is a sum of
+    hashes (exact integers): taking the old rows' part out and putting the new rows' part in gives what a scan of
+    the whole dataset would."""
+    try:
+        rows, total = (int(x) for x in str(recorded).split(":"))
+    except ValueError:
+        return None  # UNVERIFIED, or nothing recorded
+    return f"{rows - before[0] + after[0]}:{total - before[1] + after[1]}"
+
+
 def _covered(ds: Dataset) -> bool:
     return bool(ds.identities or ds.free_text_fields)
 
