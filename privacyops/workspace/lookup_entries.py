@@ -96,12 +96,15 @@ def fingerprint(con: Connector, ds: Dataset) -> str:
 
 def rows_of_keys(con: Connector, ds: Dataset, keys: list[list[str]]) -> tuple[str, list[Any]]:
     """A relation (`(SELECT ...) s`) of the rows of `ds` whose primary key (as texts) is one of `keys`, and its
-    parameters: by the first key column (the source's index answers it), then by the whole key."""
+    parameters: by the first key column (the source's index answers it), then, for a key of several columns, by the
+    whole key (a list search per row: a batch's thousands of one-column keys skip it)."""
     firsts = con.coerce(ds, ds.primary_key[0], [k[0] for k in keys])
     within, params = firsts_in(firsts) if firsts else ("(NULL)", [])
-    rel = (f"(SELECT * FROM (SELECT * FROM {con.relation(ds)} WHERE {con.quote(ds.primary_key[0])} IN "
-           f"{within} OFFSET 0) r WHERE list_contains(?::VARCHAR[][], {_key_list(con, ds)})) s")
-    return rel, [*params, keys]
+    inner = f"SELECT * FROM {con.relation(ds)} WHERE {con.quote(ds.primary_key[0])} IN {within}"
+    if len(ds.primary_key) == 1:
+        return f"({inner}) s", params
+    return (f"(SELECT * FROM ({inner} OFFSET 0) r WHERE list_contains(?::VARCHAR[][], {_key_list(con, ds)})) s",
+            [*params, keys])
 
 
 def key_checksum(con: Connector, ds: Dataset, keys: list[list[str]]) -> tuple[int, int]:
