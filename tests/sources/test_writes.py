@@ -169,3 +169,35 @@ def test_a_file_with_only_deletes_keeps_its_other_rows_in_file_order(mini_ws, mo
     assert per_file() == expected
     assert not any("CREATE TEMP TABLE" in s for s in statements)
     assert glob.glob(str(folder / ".*tmp")) == []
+
+
+def layout(path) -> tuple:
+    """(row groups, largest group's rows, codecs) of a Parquet file, read from its metadata."""
+    con = duckdb.connect()
+    return con.execute("SELECT count(*), max(row_group_num_rows), list(DISTINCT compression) FROM "
+                       f"parquet_metadata('{path}') WHERE path_in_schema = 'eid'").fetchone()
+
+
+@pytest.mark.parametrize("codec", ["zstd", "gzip"])
+def test_a_rewritten_parquet_file_keeps_its_compression_and_row_groups(mini_ws, codec):
+    """Small row groups are what lets a key's probe skip most of a file (their min/max statistics): a rewrite keeps
+    them, and the file's compression, whether it only deletes (one COPY) or also updates (through a table)."""
+    part = mini_ws.root / "files" / "events" / "part-0.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT 2000 + i AS eid, 100 + i % 4 AS oid, '10.0.0.' || i AS ip FROM range(10240) t(i)) "
+                f"TO '{part}' (FORMAT parquet, COMPRESSION {codec}, ROW_GROUP_SIZE 2048)")
+    con.close()
+    assert layout(part) == (5, 2048, [codec.upper()])
+    ev = mini_ws.datamap.datasets["shop.order_events"]
+    with mini_ws.session():
+        con = mini_ws.writer("files")
+        with con.transaction():
+            assert con.delete_in(ev, "oid", [100]) == 2560
+        groups, largest, codecs = layout(part)  # 7,680 rows left, in groups of 2,048 at most
+        assert groups >= 4 and largest <= 2048 and codecs == [codec.upper()]
+        with con.transaction():
+            assert con.delete_in(ev, "oid", [101]) == 2560
+            assert con.update_in(ev, "oid", [102], {"ip": None}) == 2560
+    groups, largest, codecs = layout(part)  # 5,120 rows left
+    assert groups >= 3 and largest <= 2048 and codecs == [codec.upper()]
+    assert events(mini_ws)[:2] == [(2002, 102, None), (2003, 103, "10.0.0.3")]
