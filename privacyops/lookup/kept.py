@@ -117,6 +117,9 @@ class _Subject:
 
 
 _BODIES: dict[tuple[str, str], tuple[_Subject, ...]] = {}  # (workspace, plan id) -> subjects: bodies never change
+# workspace -> digest -> (plan id, subject's position): a lookup probes its few digests instead of looking through
+# every subject of every executed plan (a batch erases thousands; a year of them, hundreds of thousands)
+_BY_DIGEST: dict[str, dict[str, list[tuple[str, int]]]] = {}
 _LOCK = threading.Lock()
 
 
@@ -155,6 +158,11 @@ def _plans(ws: Workspace, con: Any, secret: bytes) -> list[tuple[tuple, tuple[_S
                                      f"({', '.join('?' for _ in part)})", part).fetchall():
             subjects = _subjects(json.loads(sealing.open_text(secret, sealing.PLAN_BODY, body)))
             with _LOCK:
+                if (root, pid) not in _BODIES:  # (another thread may have read it meanwhile)
+                    index = _BY_DIGEST.setdefault(root, {})
+                    for i, subject in enumerate(subjects):
+                        for h in subject.digests:
+                            index.setdefault(h, []).append((pid, i))
                 _BODIES[(root, pid)] = subjects
     with _LOCK:
         return [(r, _BODIES[(root, r[0])]) for r in rows]
@@ -227,14 +235,21 @@ def erasures_on_record(ws: Workspace, identifier: str | None, pick: str | None =
     wanted = _digests(secret, forms)
     out: list[ErasureOnRecord] = []
     with open_ledger(ws) as con:
-        for (pid, case_id, status, executed_at, certificate), subjects in _plans(ws, con, secret):
-            for s in subjects:
-                hit = sorted({wanted[h] for h in s.digests if h in wanted})
-                if not hit:
-                    continue
-                sched, restricted = _current(con, secret, [(ds, kj) for ds, kj, *_ in s.kept])
-                out.append(ErasureOnRecord(pid, case_id, executed_at, certificate, status, hit,
-                                           _kept(ws, s, sched, restricted)))
+        plans = _plans(ws, con, secret)
+        at = {row[0]: n for n, (row, _) in enumerate(plans)}
+        hits: dict[tuple[int, int], set[str]] = {}  # (plan's position, subject's position) -> kinds matched
+        with _LOCK:
+            index = _BY_DIGEST.get(str(ws.root), {})
+            for h, kind in wanted.items():
+                for pid, i in index.get(h, ()):
+                    if pid in at:  # an executed plan of a subject kind
+                        hits.setdefault((at[pid], i), set()).add(kind)
+        for (n, i), kinds in sorted(hits.items()):
+            (pid, case_id, status, executed_at, certificate), subjects = plans[n]
+            s = subjects[i]
+            sched, restricted = _current(con, secret, [(ds, kj) for ds, kj, *_ in s.kept])
+            out.append(ErasureOnRecord(pid, case_id, executed_at, certificate, status, sorted(kinds),
+                                       _kept(ws, s, sched, restricted)))
     return sorted(out, key=lambda e: (e.executed_at or dt.datetime.min, e.plan_id))
 
 

@@ -143,6 +143,7 @@ def test_a_batch_erasure_reports_each_persons_own_kept_records(mini_ws, monkeypa
                        "ORDER BY o.oid", [m]) for m in ("M-001", "M-002")}
     csv = tmp_path / "subjects.csv"
     csv.write_text("subject\nM-001\nM-002\n")
+    assert lookup(ws, "M-001").erasures == []  # (read before the plan exists: what this process knows grows)
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "alice")
     plan = plan_batch(ws, csv, open_case(ws, "erasure", "2026-11-10").case_id, as_of=AS_OF)
     monkeypatch.setenv("PRIVACYOPS_ACTOR", "bob")
