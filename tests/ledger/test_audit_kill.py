@@ -35,11 +35,14 @@ _SERVER = None  # the fork server: a fresh interpreter, privacyops imported once
 
 def _context():
     """Children are forked from a fork server started for these tests, not from the pytest process: threads and
-    DuckDB connections other tests left in this process are not inherited (a forked copy of them can abort)."""
+    DuckDB connections other tests left in this process are not inherited (a forked copy of them can abort). The
+    server imports what the commands import (pandas too: DuckDB loads it at a process's first parameterised
+    statement, ~0.6 s), so each of the ~130 children starts running the command at once."""
     global _SERVER
     if _SERVER is None:
         _SERVER = multiprocessing.get_context("forkserver")
-        _SERVER.set_forkserver_preload(["privacyops.cli", __name__])
+        _SERVER.set_forkserver_preload(["pandas", "privacyops.cli", "privacyops.access", "privacyops.erasure",
+                                        "privacyops.lookup", "privacyops.templating", __name__])
     return _SERVER
 
 
