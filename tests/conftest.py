@@ -9,7 +9,7 @@ import pytest
 
 from privacyops.workspace import open_workspace
 from tests.support import pg as pgserver
-from tests.support import tiers
+from tests.support import order, tiers
 from tests.support.demo import demo_workspace, fresh_copy
 from tests.support.mini import build_mini
 
@@ -18,8 +18,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Remember every collected test before `-m` deselects any: tests/test_tiers.py checks their tier marks."""
+    """Remember every collected test before `-m` deselects any (tests/test_tiers.py checks their tier marks); the
+    longest files first (tests/support/order.py)."""
     tiers.remember(config, items)
+    order.longest_first(items, REPO)
 
 
 @pytest.fixture(scope="session")

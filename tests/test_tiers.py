@@ -55,3 +55,18 @@ def test_the_check_finds_unmarked_tests():
                                               "b.py::own_server: starts PostgreSQL, not marked slow",
                                               "c.py::unmarked: starts Chromium, not marked browser",
                                               "d.py::store[postgres]: starts PostgreSQL, not marked slow"]
+
+
+def test_the_longest_files_start_first_and_each_is_a_test_file():
+    from tests.support.order import LONGEST_FIRST, longest_first
+
+    assert all((tiers.REPO / path).is_file() and path.startswith("tests/") for path in LONGEST_FIRST)
+
+    class Item:
+        def __init__(self, path: str, name: str):
+            self.path, self.name = tiers.REPO / path, name
+
+    collected = [Item("tests/a/test_x.py", "1"), Item(LONGEST_FIRST[1], "2"), Item("tests/a/test_y.py", "3"),
+                 Item(LONGEST_FIRST[0], "4"), Item(LONGEST_FIRST[1], "5"), Item("tests/a/test_x.py", "6")]
+    longest_first(collected, tiers.REPO)  # type: ignore[arg-type]
+    assert [i.name for i in collected] == ["4", "2", "5", "1", "3", "6"]
