@@ -245,11 +245,15 @@ def _only_ours(con: Connector, certified: str | None, now: str, checked: Callabl
     return first == certified or checked(first)
 
 
-def drop_entries(out: Any, todo: dict[str, list[list[str]]], cols: dict[tuple[str, str, str], int]) -> None:
+def drop_entries(out: Any, todo: dict[str, list[list[str]]], cols: dict[tuple[str, str, str], int],
+                 hashes: tuple[int, int] | None = None, mentions: bool = True) -> None:
     """Delete the identity and mention entries of the changed rows (dataset -> keys as text). The identity entries
     of one column lie together, sorted by key: with the column numbers and (for a few keys) the keys as constants,
-    the scan reads only the row groups that may hold them."""
+    the scan reads only the row groups that may hold them. `hashes` (lo, hi): only the identity entries whose hash
+    lies in [lo, hi) (a part of the ART, see `hash_ranges`); `mentions=False` leaves the mention entries."""
     import pyarrow as pa
+
+    within, bounds = ("", []) if hashes is None else (" AND h >= ?::UBIGINT AND h < ?::HUGEINT", list(hashes))
 
     out.register("_keys", pa.table({"dataset": [n for n, keys in todo.items() for _ in keys],
                                     "k": [k for keys in todo.values() for k in keys]}))
@@ -260,16 +264,29 @@ def drop_entries(out: Any, todo: dict[str, list[list[str]]], cols: dict[tuple[st
                 continue
             texts = out.execute(f"SELECT list_transform(?::VARCHAR[][], x -> {key_text_sql('x')})", [keys]).fetchone()[0]
             if len(texts) <= FEW_KEYS:
-                out.execute(f"DELETE FROM ident WHERE c IN ({ids}) AND k IN ({', '.join('?' * len(texts))})", texts)
+                out.execute(f"DELETE FROM ident WHERE c IN ({ids}) AND k IN ({', '.join('?' * len(texts))}){within}",
+                            texts + bounds)
             else:
-                out.execute(f"DELETE FROM ident WHERE c IN ({ids}) AND k IN (SELECT unnest(?::VARCHAR[]))", [texts])
-        if todo:
+                out.execute(f"DELETE FROM ident WHERE c IN ({ids}) AND k IN (SELECT unnest(?::VARCHAR[])){within}",
+                            [texts] + bounds)
+        if todo and mentions:
             out.execute("DELETE FROM mention t USING _keys x WHERE t.dataset = x.dataset AND t.k = x.k")
     finally:
         out.unregister("_keys")
 
 
 FEW_KEYS = 200  # up to this many changed rows of a dataset, their keys are constants of the delete (zone maps)
+ENTRIES_PER_PART = 3_000_000  # identity entries whose ART parts one commit of a batch's deletes may load (see below)
+
+
+def hash_ranges(entries: int) -> list[tuple[int, int]]:
+    """The hash ranges [lo, hi) a batch's old identity entries are deleted in, one commit (and one connection) each.
+    A delete loads the ART parts on the paths to its keys, and DuckDB keeps them until the connection closes; the
+    ART is ordered by the hash, so the entries of one range of it sit in one subtree: measured at a million
+    subjects (9.2M entries, 60k deleted), all at once +615 MB, in 4 ranges +322 MB at most, in 8 +281 MB, the same
+    time. An index of fewer than ENTRIES_PER_PART entries is one range."""
+    parts = max(1, -(-int(entries) // ENTRIES_PER_PART))
+    return [((i << 64) // parts, ((i + 1) << 64) // parts) for i in range(parts)]
 
 
 def firsts_in(firsts: list[Any]) -> tuple[str, list[Any]]:

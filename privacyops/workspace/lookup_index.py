@@ -65,6 +65,7 @@ from .lookup_entries import (  # noqa: F401
     _lit,
     _only_ours,
     drop_entries,
+    hash_ranges,
     firsts_in,
     dataset_spec,
     email_key,
@@ -106,11 +107,6 @@ class IndexBuild:
     mentions: int = 0
     skipped: list[str] = field(default_factory=list)  # datasets on sources the index does not cover
     seconds: float = 0.0
-
-
-def _mb(limit: str) -> int:
-    """A DuckDB memory size written as "600MB", in MB (DuckDB's MB are 10^6 bytes)."""
-    return int(limit.removesuffix("MB"))
 
 
 def _attached_relation(out: duckdb.DuckDBPyConnection, con: Connector, ds: Dataset, attached: dict[str, str]) -> str:
@@ -223,7 +219,8 @@ def build_lookup_index(ws: Workspace, progress: bool = True) -> IndexBuild:
         report.mentions = int(out.execute("SELECT count(*) FROM mention").fetchone()[0])
         # An ART index under construction cannot spill: it gets what its keys need (measured: under 48 bytes a
         # key; 12 million keys at a million subjects), never less than the limit of the inserts.
-        art_mb = max(_mb(BUILD_MEMORY_LIMIT), (report.identities + report.mentions) * ART_BYTES_PER_KEY // 10**6)
+        art_mb = max(int(BUILD_MEMORY_LIMIT.removesuffix("MB")),  # MB: 10^6 bytes
+                  (report.identities + report.mentions) * ART_BYTES_PER_KEY // 10**6)
         out.execute(f"SET memory_limit = '{art_mb}MB'")
         for table, column in (("ident", "h"), ("mention", "key")):
             out.execute(f"CREATE INDEX {table}_{column} ON {table} ({column})")
@@ -355,18 +352,22 @@ def _refresh(ws: Workspace, path: Path, changed: dict[str, Iterable[tuple]],
 
 
 def _drop_first(path: Path, out: Any, todo: dict[str, list[list[str]]], cols: dict) -> Any:
-    """A batch's old entries deleted in a transaction of their own that also marks their datasets unverified (a stop
-    before the refresh commits leaves them stale, scanned, never hiding a record). Its commit loads the ART parts of
-    the identity table (~420 MB at a million subjects for 1,000 random subjects' entries, never evicted): the handle
-    is closed after it, letting them go before the refresh reads the sources. Returns a fresh writer."""
-    out.execute("BEGIN TRANSACTION")
-    out.execute(f"UPDATE datasets SET fingerprint = ?, rows = NULL WHERE dataset IN ({', '.join('?' * len(todo))})",
-                [UNVERIFIED, *todo])
-    drop_entries(out, todo, cols)
-    out.execute("COMMIT")
-    out.execute("CHECKPOINT")
-    out.close()
-    return connect_duckdb(str(path), False, "lookup index")
+    """A batch's old entries deleted before the refresh proper, the first commit marking their datasets unverified
+    (a stop before the refresh commits leaves them stale: scanned, never hiding a record). A delete's commit loads
+    the ART parts on the paths to its keys, held until the handle closes: one hash range per commit and handle
+    (`hash_ranges`), so one subtree's parts at a time. Returns a fresh writer."""
+    ranges = hash_ranges(out.execute("SELECT count(*) FROM ident").fetchone()[0])
+    for i, hashes in enumerate(ranges):
+        out.execute("BEGIN TRANSACTION")
+        if i == 0:
+            out.execute(f"UPDATE datasets SET fingerprint = ?, rows = NULL WHERE dataset IN "
+                        f"({', '.join('?' * len(todo))})", [UNVERIFIED, *todo])
+        drop_entries(out, todo, cols, None if len(ranges) == 1 else hashes, mentions=i == 0)
+        out.execute("COMMIT")
+        out.execute("CHECKPOINT")
+        out.close()
+        out = connect_duckdb(str(path), False, "lookup index")
+    return out
 
 
 def _add_name_keys(out: Any, table: str, after: int) -> None:

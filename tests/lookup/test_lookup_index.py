@@ -302,3 +302,59 @@ def test_a_batch_of_probes_is_one_scan_answering_as_the_probes_one_by_one_and_lo
     assert sorted(hits) == sorted(alone) and mentions == alone_mentions
     truth = {(e.strip().lower(), (str(cid),)) for cid, e, _ in picked if e}  # keys as the index holds them
     assert truth <= {(v, k) for v, name, col, k in hits if name == "crm.customers" and col == "email"}
+
+
+def test_a_large_index_drops_a_batch_s_entries_one_hash_range_at_a_time_and_ends_as_a_rebuild(indexed, monkeypatch,
+                                                                                                 tmp_path):
+    """An index over ENTRIES_PER_PART entries is emptied of a batch's old entries one hash range per commit (each
+    range's handle closed: only that part of the ART held). Forced here into several ranges, the refreshed index
+    holds exactly the e-mails the source holds now (SQL on both files) and the very entries a rebuild makes."""
+    from privacyops.workspace import lookup_entries
+
+    picked = customers(indexed, li.FEW_KEYS + 40, seed=4242)
+    con = indexed.writer("company")
+    try:
+        for cid, _, _ in picked:
+            con.execute("UPDATE crm.customers SET email = ? WHERE customer_id = ?", [f"ranged.{cid}@else.example", cid])
+    finally:
+        indexed.close()
+    path = indexed.root / "index.duckdb"
+    ix = duckdb.connect(str(path), read_only=True)
+    entries = ix.execute("SELECT count(*) FROM ident").fetchone()[0]
+    ix.close()
+    monkeypatch.setattr(lookup_entries, "ENTRIES_PER_PART", entries // 5)
+    assert len(lookup_entries.hash_ranges(entries)) == 6
+    opened = []
+    real = li.connect_duckdb
+    monkeypatch.setattr(li, "connect_duckdb", lambda *a, **kw: opened.append(a[0]) or real(*a, **kw))
+    assert li.refresh_lookup_index(indexed, {"crm.customers": [(cid,) for cid, _, _ in picked]}) == ["crm.customers"]
+    assert len(opened) == 1 + 6  # the refresh's writer, then one fresh handle after each range's commit
+    assert li.index_status(indexed)["crm.customers"] is None
+
+    def emails_indexed(p):
+        c = duckdb.connect(str(p), read_only=True)
+        try:
+            return sorted(c.execute("SELECT value, k FROM ident JOIN ident_cols USING (c) WHERE dataset = "
+                                    "'crm.customers' AND col = 'email'").fetchall())
+        finally:
+            c.close()
+
+    src = duckdb.connect(str(indexed.root / "company.duckdb"), read_only=True)
+    try:
+        truth = sorted(src.execute("SELECT lower(trim(email)), CAST(customer_id AS VARCHAR) FROM crm.customers "
+                                   "WHERE email IS NOT NULL AND trim(email) <> ''").fetchall())
+    finally:
+        src.close()
+    assert emails_indexed(path) == truth
+    copy = tmp_path / "rebuilt"
+    shutil.copytree(indexed.root, copy, ignore=shutil.ignore_patterns("index.duckdb"))
+    li.build_lookup_index(open_workspace(copy), progress=False)
+    both = []
+    for p in (path, copy / "index.duckdb"):
+        c = duckdb.connect(str(p), read_only=True)
+        try:
+            both.append(sorted(c.execute("SELECT dataset, col, kind, value, k FROM ident JOIN ident_cols USING (c)")
+                               .fetchall()))
+        finally:
+            c.close()
+    assert both[0] == both[1]
