@@ -81,7 +81,7 @@ def cases(ws, rows, scan: bool) -> list[tuple[str, object, list]]:
         ("customer id (mentions on, audit off)",
          lambda r: lookup(ws, str(r[0]), kind="customer_id", audit_log=False, **kw), part[3]),
         ("name -> candidates (audit off)", lambda r: lookup(ws, r[3], kind="name", audit_log=False, **kw),
-         part[4][:max(n // 3, 5)]),
+         part[4] if not scan else part[4][:max(n // 3, 5)]),  # a p50 of 10 searches moved by 20 ms run to run
     ]
     return out
 

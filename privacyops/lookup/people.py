@@ -121,13 +121,19 @@ def candidate(reader: Reader, root: RowKey, row: Row | None, score: float, match
     """A person as the user sees it among candidates: name, e-mails and phones, and the pick reference."""
     ds = reader.dm.datasets[root[0]]
     names, contacts = _label_columns(ds)
-    row = row or {}
-    name = " ".join([str(row[c]) for c in names if row.get(c) not in (None, "")])
-    label_parts = [name] + [str(row[c]).strip() for c in contacts if row.get(c) not in (None, "")]
+    parts: list[str] = []
+    if row:  # (a common name makes thousands of candidates: the label is built without intermediate lists)
+        name = " ".join([str(v) for v in map(row.get, names) if v is not None and v != ""])
+        if name:
+            parts.append(name)
+        for v in map(row.get, contacts):
+            if v is not None and v != "":
+                v = str(v).strip()
+                if v and v not in parts:
+                    parts.append(v)
     key = format_key(root[1])
-    label = " · ".join(dict.fromkeys([x for x in label_parts if x])) or f"{ds.name} {key}"
-    return Candidate(ref=f"{ds.name}:{key}", dataset=ds.name, key=root[1], subject_type=ds.subject, label=label,
-                     score=score, matched_on=sorted(set(matched)))
+    return Candidate(ref=f"{ds.name}:{key}", dataset=ds.name, key=root[1], subject_type=ds.subject,
+                     label=" · ".join(parts) or f"{ds.name} {key}", score=score, matched_on=sorted(set(matched)))
 
 
 def _label_columns(ds: Dataset) -> tuple[tuple[str, ...], tuple[str, ...]]:

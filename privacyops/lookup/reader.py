@@ -95,7 +95,8 @@ class Reader(IdentityProbes):
 
     @staticmethod
     def key(ds: Dataset, row: Row) -> tuple:
-        return tuple(row[c] for c in ds.primary_key)
+        pk = ds.primary_key  # (one column, the usual key, without a generator: a name search asks it of thousands)
+        return (row[pk[0]],) if len(pk) == 1 else tuple(row[c] for c in pk)
 
     def select_in(self, ds: Dataset, column: str, values: Iterable[Any]) -> list[Row]:
         """Rows whose `column` holds one of `values`; each (dataset, column, value) is read once per lookup (the
