@@ -78,6 +78,7 @@ def check_workspace(ws: Workspace, count_rows: bool = True) -> CheckReport:
         report.problems.append(MapProblem(dotted, message, dm.line_of(dotted), file))
 
     live: dict[str, dict[str, str]] = {}
+    reach = indexes.walked(dm)  # the datasets whose references are indexed
     ws.forget_schemas()
     with ws.session():
         for ds in dm.datasets.values():
@@ -127,7 +128,7 @@ def check_workspace(ws: Workspace, count_rows: bool = True) -> CheckReport:
             rows = report.rows.get(ds.name, 0)
             if rows > INDEX_WARN_ROWS and dm.sources[ds.source].kind in indexes.INDEXED_KINDS:
                 con = ws.connector(ds.source)
-                missing = [w[0] for w in indexes.wanted(ds, con, not indexes.lookup_index_serves(ws, ds))
+                missing = [w[0] for w in indexes.wanted(ds, con, not indexes.lookup_index_serves(ws, ds), reach)
                            if w[0] not in con.index_names(ds)]
                 if missing:
                     report.warnings.append(f"{ds.name}: {rows:,} rows and {len(missing)} lookup index(es) missing; "

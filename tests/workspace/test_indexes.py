@@ -109,9 +109,19 @@ def _on(sql):
 
 def test_with_the_lookup_index_identity_columns_get_no_store_index(mini_ws):
     """index.duckdb answers identity probes: the stores keep the key and reference indexes only (every index of a
-    table is updated when an erasure deletes or masks rows); those made before are dropped; no answer changes,
-    and the scan a stale lookup index falls back to answers the same."""
+    table is updated when an erasure deletes or masks rows), and of the references only those into datasets a walk
+    reaches (not the catalogue's); those made before are dropped; no answer changes, and the scan a stale lookup
+    index falls back to answers the same."""
+    from privacyops.workspace.indexes import walked
+
     before = {q: answer(mini_ws, q) for q in QUERIES}
+    con = duckdb.connect(str(mini_ws.root / "main.duckdb"), read_only=True)
+    try:
+        item = con.execute("SELECT min(item_id) FROM shop.items").fetchone()[0]
+    finally:
+        con.close()
+    picked = lookup(mini_ws, pick=f"shop.items:{item}", audit_log=False)  # a catalogue row (no index into it)
+    assert picked.status == "found" and picked.records
     create_indexes(mini_ws, progress=False, lookup_index=False)
     with_identity = _source_indexes(mini_ws)
     assert any("lower(" in sql for _, sql in with_identity)  # the e-mail expression, without the lookup index
@@ -120,14 +130,19 @@ def test_with_the_lookup_index_identity_columns_get_no_store_index(mini_ws):
     assert report.lookup_index is not None and report.dropped
     assert not any("lower(" in sql or "reverse(" in sql for _, sql in now)
     indexed = {(t, _on(sql)) for t, sql in now}
+    reach = walked(mini_ws.datamap)
+    assert "shop.items" not in reach and {"people.person", "shop.orders"} <= reach
     for ds in mini_ws.datamap.datasets.values():
         if mini_ws.datamap.sources[ds.source].kind != "duckdb":
             continue
-        for r in ds.references:
-            assert (ds.table, r.column.lower()) in indexed, (ds.name, r.column)
+        for r in ds.references:  # none into the catalogue: no walk goes down from it
+            assert ((ds.table, r.column.lower()) in indexed) == (r.to_dataset in reach), (ds.name, r.column)
         if len(ds.primary_key) == 1:
             assert (ds.table, ds.primary_key[0].lower()) in indexed, ds.name
     assert {q: answer(mini_ws, q) for q in QUERIES} == before
+    again_picked = lookup(mini_ws, pick=f"shop.items:{item}", audit_log=False)
+    assert {n: r.keys() for n, r in again_picked.records.items()} == {n: r.keys() for n, r in picked.records.items()}
+    assert {n: r.keys() for n, r in again_picked.context.items()} == {n: r.keys() for n, r in picked.context.items()}
     scanned = {q: lookup(mini_ws, q, audit_log=False, use_index=False) for q in QUERIES}
     assert {q: (r.status, r.subject.ref if r.subject else None) for q, r in scanned.items()} == \
         {q: before[q][:2] for q in QUERIES}
